@@ -1,0 +1,78 @@
+package dev.nsa4j.oracle;
+
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
+import dev.nsa4j.tensor.DType;
+import java.util.Objects;
+import java.util.concurrent.ForkJoinPool;
+
+/**
+ * The CPU oracle: NSA attention exactly as NSA-SPEC.md defines it, accumulated in fp64. Every GPU path is
+ * judged against it, and it is the embedded default where no CUDA device exists.
+ *
+ * <pre>{@code
+ * NsaOracle oracle = new NsaOracle(NsaConfig.builder().heads(16).kvGroups(4).headDim(64).build());
+ * NsaResult r = oracle.forward(NsaInputs.builder().q(q).sharedKv(k, v).gates(gates).build());
+ * HostTensor o = r.o();            // [B,S,H,Dv] in q's dtype
+ * HostTensor chosen = r.indices(); // [B,S,G,n] int32
+ * }</pre>
+ *
+ * <p>Thread-safe: each call allocates its own buffers. Parallel over (sequence, group, query tile) on the
+ * given pool (default: the common pool); results are bitwise identical whatever the parallelism.
+ */
+public final class NsaOracle {
+    private final NsaConfig cfg;
+    private final PhiWeights phi;
+    private final ForkJoinPool pool;
+
+    /** For phi = avg. */
+    public NsaOracle(NsaConfig cfg) {
+        this(cfg, null, ForkJoinPool.commonPool());
+    }
+
+    /**
+     * @param phi  the compression MLPs; required when {@code cfg.phi()} is {@link Phi#MLP}, ignored for avg
+     * @param pool where the work runs
+     */
+    public NsaOracle(NsaConfig cfg, PhiWeights phi, ForkJoinPool pool) {
+        this.cfg = Objects.requireNonNull(cfg, "cfg");
+        this.phi = phi;
+        this.pool = Objects.requireNonNull(pool, "pool");
+    }
+
+    public NsaConfig config() {
+        return cfg;
+    }
+
+    /** Forward with outputs in q's dtype and the gates as given. */
+    public NsaResult forward(NsaInputs in) {
+        return forward(in, null, GateOverride.NONE);
+    }
+
+    /**
+     * Forward.
+     *
+     * @param outType  dtype of the outputs; {@code null} for q's dtype
+     * @param override gate override for ablations
+     * @throws dev.nsa4j.NsaArgumentException for any input that breaks a rule, before computing anything
+     */
+    public NsaResult forward(NsaInputs in, DType outType, GateOverride override) {
+        InputCheck.Layout layout = InputCheck.check(cfg, phi, in);
+        if (outType != null && !outType.isFloating()) {
+            throw new IllegalArgumentException("output dtype must be fp32, fp16 or bf16, not " + outType);
+        }
+        OracleCore.Batch batch = new OracleCore.Batch(layout.cu(), in.q().toDoubleArray(),
+                in.kCmp().toDoubleArray(), in.vCmp().toDoubleArray(), in.kSel().toDoubleArray(),
+                in.vSel().toDoubleArray(), in.kWin().toDoubleArray(), in.vWin().toDoubleArray(),
+                in.gates().toDoubleArray(), in.indices() == null ? null : in.indices().toIntArray());
+        OracleCore.Result raw = forwardRaw(batch, Objects.requireNonNull(override, "override"));
+        return new NsaResult(raw, layout, outType == null ? layout.dtype() : outType, cfg.heads(),
+                cfg.kvGroups(), cfg.headDimV(), cfg.nSel());
+    }
+
+    /** The fp64 core, for callers in this module that already hold fp64 activations (the layer). */
+    OracleCore.Result forwardRaw(OracleCore.Batch batch, GateOverride override) {
+        boolean mlp = cfg.phi() == Phi.MLP;
+        return OracleCore.forward(cfg, batch, mlp ? phi.k() : null, mlp ? phi.v() : null, override, pool);
+    }
+}
