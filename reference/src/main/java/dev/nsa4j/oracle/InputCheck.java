@@ -74,7 +74,11 @@ public final class InputCheck {
         }
 
         if (in.indices() != null) {
-            checkIndices(cfg, in.indices(), layout);
+            int[] blocks = new int[layout.batch()];
+            for (int b = 0; b < blocks.length; b++) {
+                blocks[b] = cfg.selBlocks(layout.cu()[b + 1] - layout.cu()[b]);
+            }
+            checkIndices(cfg, in.indices(), layout, blocks);
         }
         if (cfg.phi() == Phi.MLP) {
             if (phi == null) {
@@ -157,7 +161,11 @@ public final class InputCheck {
         }
     }
 
-    private static void checkIndices(NsaConfig cfg, HostTensor idx, Layout layout) {
+    /**
+     * Checks caller-supplied chosen blocks: int32, {@code [B,S,G,n]} or {@code [nnz,G,n]}, each value of
+     * sequence b in [−1, blocks[b]). Returns the values.
+     */
+    static int[] checkIndices(NsaConfig cfg, HostTensor idx, Layout layout, int[] blocks) {
         if (idx.dtype() != DType.INT32) {
             throw new NsaArgumentException("indices", "dtype int32", "got " + idx.dtype());
         }
@@ -169,16 +177,16 @@ public final class InputCheck {
         int[] v = idx.toIntArray();
         int perToken = cfg.kvGroups() * cfg.nSel();
         for (int b = 0; b < layout.batch; b++) {
-            int blocks = cfg.selBlocks(layout.cu[b + 1] - layout.cu[b]);
             for (int i = layout.cu[b] * perToken; i < layout.cu[b + 1] * perToken; i++) {
-                if (v[i] < -1 || v[i] >= blocks) {
+                if (v[i] < -1 || v[i] >= blocks[b]) {
                     int[] at = unflatten(i, want);
                     throw new NsaArgumentException("indices", "each index in [-1, ceil(S/l'))",
                             "indices" + Arrays.toString(at) + " = " + v[i] + " but sequence " + b + " has "
-                                    + blocks + " selection blocks");
+                                    + blocks[b] + " selection blocks");
                 }
             }
         }
+        return v;
     }
 
     private static void requirePhi(String name, CompressionMlp mlp, int blockLen, int dim) {

@@ -58,14 +58,26 @@ public final class NsaOracle {
      */
     public NsaResult forward(NsaInputs in, DType outType, GateOverride override) {
         InputCheck.Layout layout = InputCheck.check(cfg, phi, in);
+        Objects.requireNonNull(override, "override");
+        return wrap(forwardRaw(toBatch(layout, in), override), layout, outType);
+    }
+
+    PhiWeights phiWeights() {
+        return phi;
+    }
+
+    /** fp64 copies of a checked call's tensors. */
+    static OracleCore.Batch toBatch(InputCheck.Layout layout, NsaInputs in) {
+        return new OracleCore.Batch(layout.cu(), in.q().toDoubleArray(), in.kCmp().toDoubleArray(),
+                in.vCmp().toDoubleArray(), in.kSel().toDoubleArray(), in.vSel().toDoubleArray(),
+                in.kWin().toDoubleArray(), in.vWin().toDoubleArray(), in.gates().toDoubleArray(),
+                in.indices() == null ? null : in.indices().toIntArray());
+    }
+
+    NsaResult wrap(OracleCore.Result raw, InputCheck.Layout layout, DType outType) {
         if (outType != null && !outType.isFloating()) {
             throw new IllegalArgumentException("output dtype must be fp32, fp16 or bf16, not " + outType);
         }
-        OracleCore.Batch batch = new OracleCore.Batch(layout.cu(), in.q().toDoubleArray(),
-                in.kCmp().toDoubleArray(), in.vCmp().toDoubleArray(), in.kSel().toDoubleArray(),
-                in.vSel().toDoubleArray(), in.kWin().toDoubleArray(), in.vWin().toDoubleArray(),
-                in.gates().toDoubleArray(), in.indices() == null ? null : in.indices().toIntArray());
-        OracleCore.Result raw = forwardRaw(batch, Objects.requireNonNull(override, "override"));
         return new NsaResult(raw, layout, outType == null ? layout.dtype() : outType, cfg.heads(),
                 cfg.kvGroups(), cfg.headDimV(), cfg.nSel());
     }

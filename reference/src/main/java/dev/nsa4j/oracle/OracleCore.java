@@ -34,9 +34,17 @@ final class OracleCore {
         }
     }
 
-    /** fp64 outputs, token-major; {@code indices [nnz,G,n]}; compressed keys/values {@code [cmpCu[B],G,D]}. */
+    /**
+     * fp64 outputs, token-major; {@code indices [nnz,G,n]}. Compressed keys are dim-major per
+     * (sequence, group) segment at {@link #segment}; compressed values token-major {@code [cmpCu[B],G,Dv]}.
+     */
     record Result(double[] o, double[] oCmp, double[] oSel, double[] oWin, double[] lseCmp, double[] lseSel,
-                  double[] lseWin, int[] indices, int[] cmpCu, double[] kCmpC, double[] vCmpC) {}
+                  double[] lseWin, int[] indices, int[] cmpCu, double[] kCmpT, double[] vCmpC) {}
+
+    /** Start of the dim-major segment of group g of a sequence starting at token {@code first} of length len. */
+    static int segment(int first, int len, int g, int groups, int dim) {
+        return dim * (first * groups + g * len);
+    }
 
     static Result forward(NsaConfig cfg, Batch in, CompressionMlp mlpK, CompressionMlp mlpV,
                           GateOverride override, ForkJoinPool pool) {
@@ -47,11 +55,28 @@ final class OracleCore {
         int h = cfg.headsPerGroup();
         int dk = cfg.headDimQk();
         int dv = cfg.headDimV();
+        int[] cu = in.cu;
+
+        // keys, dim-major per (sequence, group)
+        double[] kCmpT = new double[nnz * g * dk];
+        double[] kSelT = in.kSel == in.kCmp ? kCmpT : new double[nnz * g * dk];
+        double[] kWinT = in.kWin == in.kCmp ? kCmpT : in.kWin == in.kSel ? kSelT : new double[nnz * g * dk];
+        Parallel.forEach(pool, bsz, b -> {
+            int len = cu[b + 1] - cu[b];
+            int off = dk * cu[b] * g;
+            Kernels.transposeSequence(in.kCmp, cu[b], len, g, dk, kCmpT, off);
+            if (kSelT != kCmpT) {
+                Kernels.transposeSequence(in.kSel, cu[b], len, g, dk, kSelT, off);
+            }
+            if (kWinT != kCmpT && kWinT != kSelT) {
+                Kernels.transposeSequence(in.kWin, cu[b], len, g, dk, kWinT, off);
+            }
+        });
 
         // compressed tokens, per sequence
         int[] cmpCu = new int[bsz + 1];
         for (int b = 0; b < bsz; b++) {
-            cmpCu[b + 1] = cmpCu[b] + cfg.compressedLen(in.cu[b + 1] - in.cu[b]);
+            cmpCu[b + 1] = cmpCu[b] + cfg.compressedLen(cu[b + 1] - cu[b]);
         }
         int totalCmp = cmpCu[bsz];
         double[] kc = new double[totalCmp * g * dk];
@@ -64,12 +89,14 @@ final class OracleCore {
             int ci = task / g;
             int gg = task % g;
             int b = cmpSeq[ci];
+            int len = cu[b + 1] - cu[b];
+            int ncmp = cmpCu[b + 1] - cmpCu[b];
             int i = ci - cmpCu[b];
-            int firstTok = in.cu[b] + i * cfg.stride();
-            Compressor.compress(in.kCmp, (firstTok * g + gg) * dk, g * dk, cfg.blockLen(), dk, mlpK, kc,
-                    (ci * g + gg) * dk);
-            Compressor.compress(in.vCmp, (firstTok * g + gg) * dv, g * dv, cfg.blockLen(), dv, mlpV, vc,
-                    (ci * g + gg) * dv);
+            int start = i * cfg.stride();
+            Compressor.compress(kCmpT, segment(cu[b], len, gg, g, dk) + start, 1, len, cfg.blockLen(), dk, mlpK,
+                    kc, segment(cmpCu[b], ncmp, gg, g, dk) + i, ncmp);
+            Compressor.compress(in.vCmp, ((cu[b] + start) * g + gg) * dv, g * dv, 1, cfg.blockLen(), dv, mlpV,
+                    vc, (ci * g + gg) * dv, 1);
         });
 
         double[] o = new double[nnz * hq * dv];
@@ -84,7 +111,7 @@ final class OracleCore {
         // tasks: (sequence, group, query tile)
         int[] tileCu = new int[bsz + 1];
         for (int b = 0; b < bsz; b++) {
-            int len = in.cu[b + 1] - in.cu[b];
+            int len = cu[b + 1] - cu[b];
             tileCu[b + 1] = tileCu[b] + (len + QUERY_TILE - 1) / QUERY_TILE;
         }
         int tiles = tileCu[bsz];
@@ -96,16 +123,19 @@ final class OracleCore {
             while (tileCu[b + 1] <= tile) {
                 b++;
             }
-            int base = in.cu[b];
-            int len = in.cu[b + 1] - base;
+            int base = cu[b];
+            int len = cu[b + 1] - base;
+            int ncmpSeq = cmpCu[b + 1] - cmpCu[b];
             int t0 = (tile - tileCu[b]) * QUERY_TILE;
             int t1 = Math.min(len, t0 + QUERY_TILE);
+            int seg = segment(base, len, gg, g, dk);
             QueryKernel kernel = new QueryKernel(cfg, maxLen);
             QueryKernel.Io io = new QueryKernel.Io();
             io.q = in.q;
-            io.cmp = new KvView(kc, (cmpCu[b] * g + gg) * dk, g * dk, vc, (cmpCu[b] * g + gg) * dv, g * dv);
-            io.sel = new KvView(in.kSel, (base * g + gg) * dk, g * dk, in.vSel, (base * g + gg) * dv, g * dv);
-            io.win = new KvView(in.kWin, (base * g + gg) * dk, g * dk, in.vWin, (base * g + gg) * dv, g * dv);
+            io.cmp = new KvView(kc, segment(cmpCu[b], ncmpSeq, gg, g, dk), ncmpSeq, vc, (cmpCu[b] * g + gg) * dv,
+                    g * dv);
+            io.sel = new KvView(kSelT, seg, len, in.vSel, (base * g + gg) * dv, g * dv);
+            io.win = new KvView(kWinT, seg, len, in.vWin, (base * g + gg) * dv, g * dv);
             io.given = in.indices;
             io.gates = in.gates;
             io.override = override;
