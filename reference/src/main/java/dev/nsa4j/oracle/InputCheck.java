@@ -42,7 +42,7 @@ public final class InputCheck {
         HostTensor q = in.q();
         requireFloating("q", q);
         DType dt = q.dtype();
-        Layout layout = in.isVarlen() ? varlenLayout(in.cuSeqlens(), q) : denseLayout(q);
+        Layout layout = layout("q", q, in.cuSeqlens(), "[B,S,H,Dk]", "[nnz,H,Dk]");
 
         requireTokenShape("q", q, layout, cfg.heads(), cfg.headDimQk(), "H", "Dk", cfg);
         String[] names = {"k_cmp", "v_cmp", "k_sel", "v_sel", "k_win", "v_win"};
@@ -96,21 +96,25 @@ public final class InputCheck {
         return layout;
     }
 
-    private static Layout denseLayout(HostTensor q) {
-        if (q.rank() != 4) {
-            throw new NsaArgumentException("q", "shape [B,S,H,Dk]",
-                    "dense q must be 4-D, got " + q.shape() + " (pass cu_seqlens for [nnz,H,Dk])");
+    /**
+     * The batch layout of a token tensor: dense {@code [B,S,...]} (rank of {@code denseForm}) without
+     * cu_seqlens, varlen {@code [nnz,...]} (one rank less) with it; checks every cu_seqlens invariant.
+     */
+    static Layout layout(String name, HostTensor t, HostTensor cuT, String denseForm, String varlenForm) {
+        int denseRank = denseForm.split(",").length;
+        if (cuT == null) {
+            if (t.rank() != denseRank) {
+                throw new NsaArgumentException(name, "shape " + denseForm, "dense " + name + " must be "
+                        + denseRank + "-D, got " + t.shape() + " (pass cu_seqlens for " + varlenForm + ")");
+            }
+            int b = t.dim(0);
+            int s = t.dim(1);
+            int[] cu = new int[b + 1];
+            for (int i = 0; i < b; i++) {
+                cu[i + 1] = Math.addExact(cu[i], s);
+            }
+            return new Layout(false, b, s, cu, t.dtype());
         }
-        int b = q.dim(0);
-        int s = q.dim(1);
-        int[] cu = new int[b + 1];
-        for (int i = 0; i < b; i++) {
-            cu[i + 1] = Math.addExact(cu[i], s);
-        }
-        return new Layout(false, b, s, cu, q.dtype());
-    }
-
-    private static Layout varlenLayout(HostTensor cuT, HostTensor q) {
         if (cuT.dtype() != DType.INT32) {
             throw new NsaArgumentException("cu_seqlens", "dtype int32", "got " + cuT.dtype());
         }
@@ -118,9 +122,9 @@ public final class InputCheck {
             throw new NsaArgumentException("cu_seqlens", "shape [B+1]",
                     "expected a 1-D tensor of at least one element, got " + cuT.shape());
         }
-        if (q.rank() != 3) {
-            throw new NsaArgumentException("q", "shape [nnz,H,Dk]",
-                    "varlen q must be 3-D, got " + q.shape());
+        if (t.rank() != denseRank - 1) {
+            throw new NsaArgumentException(name, "shape " + varlenForm,
+                    "varlen " + name + " must be " + (denseRank - 1) + "-D, got " + t.shape());
         }
         int[] cu = cuT.toIntArray();
         if (cu[0] != 0) {
@@ -132,12 +136,12 @@ public final class InputCheck {
                         "cu[" + i + "] = " + cu[i] + " < cu[" + (i - 1) + "] = " + cu[i - 1]);
             }
         }
-        int nnz = q.dim(0);
+        int nnz = t.dim(0);
         if (cu[cu.length - 1] != nnz) {
-            throw new NsaArgumentException("cu_seqlens", "cu[B] == nnz",
-                    "cu[" + (cu.length - 1) + "] = " + cu[cu.length - 1] + " but q has nnz = " + nnz + " tokens");
+            throw new NsaArgumentException("cu_seqlens", "cu[B] == nnz", "cu[" + (cu.length - 1) + "] = "
+                    + cu[cu.length - 1] + " but " + name + " has nnz = " + nnz + " tokens");
         }
-        return new Layout(true, cu.length - 1, -1, cu, q.dtype());
+        return new Layout(true, cu.length - 1, -1, cu, t.dtype());
     }
 
     private static void requireFloating(String name, HostTensor t) {

@@ -130,16 +130,22 @@ public final class NsaDecoder {
         }
         OracleCore.Batch batch = NsaOracle.toBatch(layout, noIdx);
         StepOutputs out = new StepOutputs(cfg, cache.batch());
+        DecodeReads[] reads = stepRaw(cache, batch, given, override, out);
+        return new Step(oracle.wrap(out.asResult(), layout, outType), reads);
+    }
+
+    /** A step on fp64 one-token-per-sequence activations ({@code batch.cu} = 0, 1, .., B); inputs already checked. */
+    DecodeReads[] stepRaw(DecodeCache cache, OracleCore.Batch batch, int[] given, GateOverride override,
+                          StepOutputs out) {
         DecodeReads[] reads = new DecodeReads[cache.batch()];
         for (int b = 0; b < cache.batch(); b++) {
             reads[b] = stepOne(cache.seqs[b], b, batch, given, override, out);
         }
-        OracleCore.Result raw = new OracleCore.Result(out.o, out.oCmp, out.oSel, out.oWin, out.lseCmp,
-                out.lseSel, out.lseWin, out.indices, null, null, null);
-        return new Step(oracle.wrap(raw, layout, outType), reads);
+        return reads;
     }
 
-    private static final class StepOutputs {
+    /** fp64 outputs of one step, {@code [B,H,Dv]}, {@code [B,H]}, {@code [B,G,n]}. */
+    static final class StepOutputs {
         final double[] o, oCmp, oSel, oWin, lseCmp, lseSel, lseWin;
         final int[] indices;
 
@@ -153,6 +159,10 @@ public final class NsaDecoder {
             lseSel = new double[b * c.heads()];
             lseWin = new double[b * c.heads()];
             indices = new int[b * c.kvGroups() * c.nSel()];
+        }
+
+        OracleCore.Result asResult() {
+            return new OracleCore.Result(o, oCmp, oSel, oWin, lseCmp, lseSel, lseWin, indices, null, null, null);
         }
     }
 
