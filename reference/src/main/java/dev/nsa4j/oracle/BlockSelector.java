@@ -18,15 +18,15 @@ final class BlockSelector {
     }
 
     /**
-     * Adds one head's compressed probabilities {@code p[0..ncmp)} to the group scores, each token's mass
+     * Adds one head's compressed probabilities {@code p[off..off+ncmp)} to the group scores, each token's mass
      * split over the selection blocks its span [i·d, i·d + l) overlaps, in proportion to the overlap.
      */
-    void accumulate(double[] p, int ncmp, double[] groupScores) {
+    void accumulate(double[] p, int off, int ncmp, double[] groupScores) {
         int l = cfg.blockLen();
         int d = cfg.stride();
         int lp = cfg.selBlock();
         for (int i = 0; i < ncmp; i++) {
-            double pi = p[i];
+            double pi = p[off + i];
             int start = i * d;
             int end = start + l;
             int j0 = start / lp;

@@ -13,65 +13,66 @@ final class Kernels {
         return MATH.dot(a, ao, b, bo, n);
     }
 
-    /** y[yo..yo+n) += alpha * x[xo..xo+n). */
-    static void axpy(double alpha, double[] x, int xo, double[] y, int yo, int n) {
-        MATH.axpy(alpha, x, xo, y, yo, n);
-    }
-
     /**
-     * Softmax attention of one query over the key tokens in {@code ranges} (pairs [start, end), ascending,
-     * disjoint): out = Σ softmax(scale · q·k_s) v_s. Each score sums q[c]·k_s[c] over c ascending.
-     * Leaves the normalised probabilities in {@code probs[0..count)} in key order. Returns the natural
-     * log-sum-exp of the scaled scores, or {@code -inf} with a zero output when there is no key.
+     * Softmax attention of the {@code heads} query heads of one group (q of head hh at
+     * {@code qo + hh·dk}) over the key tokens in {@code ranges} (pairs [start, end), ascending, disjoint):
+     * out_hh = Σ softmax(scale · q_hh·k_s) v_s, written at {@code oo + hh·dv}; the natural log-sum-exp of
+     * the scaled scores at {@code lse[lo + hh]}, or {@code -inf} with a zero output when there is no key.
+     * With {@code normalise}, leaves each head's probabilities, in key order, at {@code probs[hh·stride ..]}.
      */
-    static double attend(double[] q, int qo, int dk, double scale, KvView kv, int dv,
-                         int[] ranges, int nRanges, double[] probs, double[] out, int oo) {
+    static void attendGroup(double[] q, int qo, int heads, int dk, double scale, KvView kv, int dv,
+                            int[] ranges, int nRanges, double[] probs, int stride, double[] out, int oo,
+                            double[] lse, int lo, boolean normalise) {
         int count = 0;
-        double[] kT = kv.kT();
         for (int r = 0; r < nRanges; r++) {
             int start = ranges[2 * r];
             int len = ranges[2 * r + 1] - start;
-            Arrays.fill(probs, count, count + len, 0.0);
-            for (int c = 0; c < dk; c++) {
-                axpy(q[qo + c], kT, kv.kOff() + c * kv.kRow() + start, probs, count, len);
-            }
+            MATH.scores(q, qo, dk, heads, dk, kv.kT(), kv.kOff() + start, kv.kRow(), len, probs, count, stride);
             count += len;
         }
-        Arrays.fill(out, oo, oo + dv, 0.0);
+        Arrays.fill(out, oo, oo + heads * dv, 0.0);
         if (count == 0) {
-            return Double.NEGATIVE_INFINITY;
+            Arrays.fill(lse, lo, lo + heads, Double.NEGATIVE_INFINITY);
+            return;
         }
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < count; i++) {
-            double sc = scale * probs[i];
-            probs[i] = sc;
-            if (sc > max) {
-                max = sc;
+        double[] sums = new double[heads];
+        for (int hh = 0; hh < heads; hh++) {
+            int p = hh * stride;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < count; i++) {
+                double sc = scale * probs[p + i];
+                probs[p + i] = sc;
+                if (sc > max) {
+                    max = sc;
+                }
             }
+            if (max == Double.NEGATIVE_INFINITY) {
+                max = 0; // every score -inf or NaN: let exp give the IEEE result without inf - inf
+            }
+            double sum = MATH.expShift(probs, p, count, max);
+            sums[hh] = sum;
+            lse[lo + hh] = max + Math.log(sum);
         }
-        if (max == Double.NEGATIVE_INFINITY) {
-            max = 0; // every score -inf or NaN: let exp give the IEEE result without inf - inf
-        }
-        double sum = 0;
-        for (int i = 0; i < count; i++) {
-            double e = Math.exp(probs[i] - max);
-            probs[i] = e;
-            sum += e;
-        }
-        int i = 0;
-        double[] v = kv.v();
+        int done = 0;
         for (int r = 0; r < nRanges; r++) {
-            for (int s = ranges[2 * r]; s < ranges[2 * r + 1]; s++) {
-                axpy(probs[i++], v, kv.vOff() + s * kv.vStride(), out, oo, dv);
+            int start = ranges[2 * r];
+            int len = ranges[2 * r + 1] - start;
+            MATH.weightedSum(probs, done, stride, heads, kv.v(), kv.vOff() + start * kv.vStride(), kv.vStride(), len,
+                    dv, out, oo, dv);
+            done += len;
+        }
+        for (int hh = 0; hh < heads; hh++) {
+            double sum = sums[hh];
+            for (int c = 0; c < dv; c++) {
+                out[oo + hh * dv + c] /= sum;
+            }
+            if (normalise) {
+                int p = hh * stride;
+                for (int j = 0; j < count; j++) {
+                    probs[p + j] /= sum;
+                }
             }
         }
-        for (int c = 0; c < dv; c++) {
-            out[oo + c] /= sum;
-        }
-        for (int j = 0; j < count; j++) {
-            probs[j] /= sum;
-        }
-        return max + Math.log(sum);
     }
 
     /**

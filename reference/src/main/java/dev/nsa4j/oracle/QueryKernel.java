@@ -11,7 +11,9 @@ import java.util.Arrays;
 final class QueryKernel {
     private final NsaConfig cfg;
     private final BlockSelector selector;
+    /** Per-head probabilities, head hh at [hh·stride, ..). */
     private final double[] probs;
+    private final int stride;
     private final double[] groupScores;
     private final int[] ranges;
     private final int[] chosen;
@@ -23,7 +25,8 @@ final class QueryKernel {
         this.cfg = cfg;
         int maxBlocks = cfg.selBlocks(Math.max(maxLen, 1));
         this.selector = new BlockSelector(cfg, maxBlocks);
-        this.probs = new double[Math.max(maxLen, 1)];
+        this.stride = Math.max(maxLen, 1);
+        this.probs = new double[cfg.headsPerGroup() * stride];
         this.groupScores = new double[maxBlocks];
         this.ranges = new int[2 * (cfg.nSel() + 1)];
         this.chosen = new int[cfg.nSel()];
@@ -75,12 +78,11 @@ final class QueryKernel {
         if (scoring) {
             Arrays.fill(groupScores, 0, candidates, 0.0);
         }
-        for (int hh = 0; hh < h; hh++) {
-            double lse = Kernels.attend(io.q, io.qOff + hh * dk, dk, scale, io.cmp, dv, ranges, 1, probs,
-                    io.oCmp, io.oOff + hh * dv);
-            io.lseCmp[io.lseOff + hh] = lse;
-            if (scoring) {
-                selector.accumulate(probs, io.ncmp, groupScores);
+        Kernels.attendGroup(io.q, io.qOff, h, dk, scale, io.cmp, dv, ranges, 1, probs, stride, io.oCmp, io.oOff,
+                io.lseCmp, io.lseOff, scoring);
+        if (scoring) {
+            for (int hh = 0; hh < h; hh++) {
+                selector.accumulate(probs, hh * stride, io.ncmp, groupScores);
             }
         }
 
@@ -125,18 +127,14 @@ final class QueryKernel {
                 nr++;
             }
         }
-        for (int hh = 0; hh < h; hh++) {
-            io.lseSel[io.lseOff + hh] = Kernels.attend(io.q, io.qOff + hh * dk, dk, scale, io.sel, dv, ranges,
-                    nr, probs, io.oSel, io.oOff + hh * dv);
-        }
+        Kernels.attendGroup(io.q, io.qOff, h, dk, scale, io.sel, dv, ranges, nr, probs, stride, io.oSel, io.oOff,
+                io.lseSel, io.lseOff, false);
 
         // sliding window [max(0, t - w + 1), t]
         ranges[0] = Math.max(0, t - cfg.window() + 1);
         ranges[1] = t + 1;
-        for (int hh = 0; hh < h; hh++) {
-            io.lseWin[io.lseOff + hh] = Kernels.attend(io.q, io.qOff + hh * dk, dk, scale, io.win, dv, ranges,
-                    1, probs, io.oWin, io.oOff + hh * dv);
-        }
+        Kernels.attendGroup(io.q, io.qOff, h, dk, scale, io.win, dv, ranges, 1, probs, stride, io.oWin, io.oOff,
+                io.lseWin, io.lseOff, false);
 
         // gates, per head, order (cmp, sel, win)
         for (int hh = 0; hh < h; hh++) {

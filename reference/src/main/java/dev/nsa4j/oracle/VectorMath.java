@@ -1,16 +1,32 @@
 package dev.nsa4j.oracle;
 
 /**
- * The two fp64 inner loops of the oracle. Two implementations: {@link SimdMath} on the Vector API when the
- * JVM was started with {@code --add-modules jdk.incubator.vector} (about 4x faster), {@link ScalarMath}
- * otherwise. Each is deterministic on a given machine; they may differ from each other in the last bits.
+ * The fp64 inner loops of the oracle, group-centric: the h query heads of a KV group share every load of a
+ * key or value. Two implementations: {@link SimdMath} on the Vector API when the JVM runs with
+ * {@code --add-modules jdk.incubator.vector} (several times faster), {@link ScalarMath} otherwise. Each
+ * sums in a fixed order (ascending dim for scores, ascending key for weighted sums), so each is bitwise
+ * repeatable; they may differ from each other in the last bits (fused vs separate multiply-add).
  */
 interface VectorMath {
-    /** Σ a[ao+i]·b[bo+i] for i in [0, n). */
+    /** Σ a[ao+i]·b[bo+i] for i in [0, n), i ascending. */
     double dot(double[] a, int ao, double[] b, int bo, int n);
 
-    /** y[yo+i] += alpha·x[xo+i] for i in [0, n). */
-    void axpy(double alpha, double[] x, int xo, double[] y, int yo, int n);
+    /**
+     * Raw scores of {@code heads} queries against {@code len} consecutive dim-major keys:
+     * {@code out[so + hh·ss + i] = Σ_c q[qo + hh·qs + c] · kT[ko + c·kRow + i]}, c ascending.
+     */
+    void scores(double[] q, int qo, int qs, int heads, int dk, double[] kT, int ko, int kRow, int len,
+                double[] out, int so, int ss);
+
+    /**
+     * Accumulates weighted values: {@code out[oo + hh·os + c] += Σ_s p[po + hh·ps + s] · v[vo + s·vs + c]}
+     * for s in [0, len) ascending and c in [0, dv).
+     */
+    void weightedSum(double[] p, int po, int ps, int heads, double[] v, int vo, int vs, int len, int dv,
+                     double[] out, int oo, int os);
+
+    /** {@code x[off+i] = exp(x[off+i] − shift)} for i in [0, n); returns their sum (fixed order). */
+    double expShift(double[] x, int off, int n, double shift);
 
     /** The implementation this JVM can run: SIMD when the incubator module is present. */
     static VectorMath pick() {
