@@ -40,7 +40,7 @@ import picocli.CommandLine.TypeConversionException;
             "Exit codes: 0 ok, 2 usage or bad input, 1 internal or I/O error."},
         footer = {"", "Example: nsa run --inputs ref/ --out got/  then in Python: np.abs(np.load('got/o.npy') - o).max()"})
 final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
-    static final String DEFAULT_SHAPE = "1,1024,16,4,64,64";
+    static final String DEFAULT_SHAPE = "1,512,8,2,64,64";
 
     @Spec
     CommandSpec spec;
@@ -151,7 +151,7 @@ final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
                 in.kCmp().shape(), in.vCmp().shape(), in.gates().shape(), r.o().shape(), r.indices().shape());
         double ms = result.elapsed().toNanos() / 1e6;
         double gflop = Flops.forward(cfg, layout, r.indexArray()) / 1e9;
-        w.printf(Locale.ROOT, "time: %.1f ms (%.2f GFLOP, %.2f GFLOP/s)%n", ms, gflop, gflop / (ms / 1e3));
+        w.printf(Locale.ROOT, "time: %.1f ms (%.3g GFLOP, %.3g GFLOP/s)%n", ms, gflop, gflop / (ms / 1e3));
         for (Route route : result.routes()) {
             w.printf(Locale.ROOT, "route %s: %s (%s)%n", route.branch().id(), route.path().id(), route.reason());
         }
