@@ -29,16 +29,18 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.TypeConversionException;
 
 /** {@code nsa run}: one NSA forward pass on .npy inputs or seeded random ones. */
-@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = NsaCli.Version.class,
         description = {
-            "Compute one NSA attention forward pass (CPU oracle in this build) and print shapes, time and the",
-            "route of each branch. With --inputs, read float32 q, k_cmp, v_cmp, k_sel, v_sel, k_win, v_win and",
-            "gates (and optional int32 indices, cu_seqlens) .npy files in NSA-SPEC layouts; otherwise draw random",
-            "inputs of --shape from --seed. With --out, write o, indices, o_cmp, o_sel, o_win .npy files",
-            "(float32 / int32), all or nothing.",
+            "Compute one NSA attention forward pass and print shapes, time and the route of each branch.",
+            "",
+            "With --inputs, read float32 q, k_cmp, v_cmp, k_sel, v_sel, k_win, v_win and gates (and optional int32 "
+                    + "indices, cu_seqlens) .npy files in NSA-SPEC layouts; otherwise draw random inputs of --shape "
+                    + "from --seed. With --out, write o, indices, o_cmp, o_sel, o_win .npy files (float32 / int32), "
+                    + "all or nothing. This build runs on the CPU oracle.",
             "",
             "Exit codes: 0 ok, 2 usage or bad input, 1 internal or I/O error."},
-        footer = {"", "Example: nsa run --inputs ref/ --out got/  then in Python: np.abs(np.load('got/o.npy') - o).max()"})
+        footer = {"", "Example: nsa run --inputs ref/ --out got/",
+            "  then in Python: np.abs(np.load('got/o.npy') - o).max()"})
 final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
     static final String DEFAULT_SHAPE = "1,512,8,2,64,64";
 

@@ -7,7 +7,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code nsa version}: the nsa4j and Java versions and which backends this build has. */
 @Command(name = "version", description = "Print the nsa4j and Java versions and the backends of this build.",
-        mixinStandardHelpOptions = true)
+        mixinStandardHelpOptions = true, versionProvider = NsaCli.Version.class)
 final class VersionCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
