@@ -58,6 +58,9 @@ public final class Npy {
      */
     public static HostTensor read(Path file, DType expected) throws IOException {
         String name = file.toString();
+        if (Files.isDirectory(file)) {
+            throw new NsaArgumentException(name, "file exists", "a directory, not an .npy file");
+        }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             ByteBuffer pre = readFully(ch, 0, (int) Math.min(size, 12));

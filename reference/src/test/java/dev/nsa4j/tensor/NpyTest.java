@@ -167,10 +167,13 @@ class NpyTest {
     }
 
     @Test
-    void missingFile() {
+    void missingFile() throws IOException {
         NsaArgumentException e = readFails(dir.resolve("q.npy"), DType.FP32);
         assertEquals(dir.resolve("q.npy").toString(), e.subject());
         assertEquals("file exists", e.rule());
+        Path d = dir.resolve("k.npy");
+        Files.createDirectory(d);
+        assertTrue(readFails(d, null).getMessage().contains("a directory, not an .npy file"));
     }
 
     @Test
