@@ -1,0 +1,221 @@
+package dev.nsa4j.bench;
+
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
+import dev.nsa4j.nsa.DeviceRequest;
+import dev.nsa4j.nsa.Flags;
+import dev.nsa4j.nsa.NsaAttention;
+import dev.nsa4j.nsa.NsaOutput;
+import dev.nsa4j.nsa.Route;
+import dev.nsa4j.oracle.InputCheck;
+import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.oracle.PhiWeights;
+import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
+
+/** {@code nsa run}: one NSA forward pass on .npy inputs or seeded random ones. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = NsaCli.Version.class,
+        description = {
+            "Compute one NSA attention forward pass and print shapes, time and the route of each branch.",
+            "",
+            "With --inputs, read float32 q, k_cmp, v_cmp, k_sel, v_sel, k_win, v_win and gates (and optional int32 "
+                    + "indices, cu_seqlens) .npy files in NSA-SPEC layouts; otherwise draw random inputs of --shape "
+                    + "from --seed. With --out, write o, indices, o_cmp, o_sel, o_win .npy files (float32 / int32), "
+                    + "all or nothing. This build runs on the CPU oracle.",
+            "",
+            "Exit codes: 0 ok, 2 usage or bad input, 1 internal or I/O error."},
+        footer = {"", "Example: nsa run --inputs ref/ --out got/",
+            "  then in Python: np.abs(np.load('got/o.npy') - o).max()"})
+final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
+    static final String DEFAULT_SHAPE = "1,512,8,2,64,64";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--inputs", paramLabel = "DIR",
+            description = "Directory of .npy inputs (q.npy, k_cmp.npy, ..., gates.npy, optional indices.npy and "
+                    + "cu_seqlens.npy). H, G, Dk, Dv come from the files; --shape must not be given with it.")
+    Path inputs;
+
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "Write o.npy, indices.npy, o_cmp.npy, o_sel.npy, o_win.npy here (created if absent; "
+                    + "other files in it are left alone; nothing is written if the run fails).")
+    Path out;
+
+    @Option(names = "--shape", paramLabel = ShapeSpec.FORMAT, converter = ShapeConverter.class,
+            description = "Shape of random inputs (default: " + DEFAULT_SHAPE + "). Not allowed with --inputs.")
+    ShapeSpec shape;
+
+    @Option(names = "--block-len", paramLabel = "l", defaultValue = "32", description = "Compression block length l (default: ${DEFAULT-VALUE}).")
+    int blockLen;
+
+    @Option(names = "--stride", paramLabel = "d", defaultValue = "16", description = "Compression stride d (default: ${DEFAULT-VALUE}).")
+    int stride;
+
+    @Option(names = "--sel-block", paramLabel = "l'", defaultValue = "64", description = "Selection block length l' (default: ${DEFAULT-VALUE}).")
+    int selBlock;
+
+    @Option(names = "--n-sel", paramLabel = "n", defaultValue = "16", description = "Selected blocks per query and group, forced ones included (default: ${DEFAULT-VALUE}).")
+    int nSel;
+
+    @Option(names = "--window", paramLabel = "w", defaultValue = "512", description = "Sliding-window length w (default: ${DEFAULT-VALUE}).")
+    int window;
+
+    @Option(names = "--phi", paramLabel = "avg|mlp", defaultValue = "avg", converter = PhiConverter.class,
+            description = "Compression function (default: ${DEFAULT-VALUE}). mlp uses random MLP weights drawn "
+                    + "from --seed (hidden = D, torch.nn.Linear-like scale), also with --inputs.")
+    Phi phi;
+
+    @Option(names = "--scale", description = "Softmax scale (default: 1/sqrt(Dk)).")
+    Double scale;
+
+    @Option(names = "--device", paramLabel = "auto|cpu|gpu|N", converter = DeviceConverter.class,
+            description = "Where to run (default: NSA_DEVICE, else auto). This build runs on the CPU only.")
+    DeviceRequest device;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of random inputs and mlp weights (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--dtype", paramLabel = "fp32|fp16|bf16", defaultValue = "fp32", converter = DTypeConverter.class,
+            description = "Dtype q, k, v are computed in (default: ${DEFAULT-VALUE}); float32 files are rounded "
+                    + "to it. Outputs are always written as float32.")
+    DType dtype;
+
+    @Option(names = {"-v", "--verbose"}, description = "Stack traces on errors; NSA-LOG lines on stderr.")
+    boolean verbose;
+
+    @Override
+    public boolean verbose() {
+        return verbose;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (inputs != null && shape != null) {
+            throw new ParameterException(spec.commandLine(),
+                    "--shape cannot be combined with --inputs: the shape comes from the .npy files");
+        }
+        if (out != null && Files.exists(out) && !Files.isDirectory(out)) {
+            throw new ParameterException(spec.commandLine(), "--out " + out + " exists and is not a directory");
+        }
+        PrintWriter w = spec.commandLine().getOut();
+
+        NsaInputs in;
+        NsaConfig.Builder cb = NsaConfig.builder().blockLen(blockLen).stride(stride).selBlock(selBlock).nSel(nSel)
+                .window(window).phi(phi).scale(scale);
+        String source;
+        if (inputs != null) {
+            InputFiles f = InputFiles.load(inputs, dtype);
+            in = f.inputs();
+            cb.heads(f.heads()).kvGroups(f.groups()).headDims(f.dk(), f.dv());
+            source = "inputs from " + inputs;
+        } else {
+            ShapeSpec s = shape != null ? shape : ShapeSpec.parse(DEFAULT_SHAPE);
+            cb.heads(s.heads()).kvGroups(s.groups()).headDims(s.dk(), s.dv());
+            cb.build(); // config errors before drawing inputs
+            in = RandomInputs.draw(s, dtype, seed);
+            source = "random inputs, seed " + seed;
+        }
+        NsaConfig cfg = cb.build();
+        PhiWeights weights = phi == Phi.MLP ? RandomInputs.mlp(cfg, seed) : null;
+        NsaAttention.Builder nb = NsaAttention.builder(cfg).phi(weights).flags(Flags.snapshot());
+        if (device != null) {
+            nb.device(device);
+        }
+        NsaAttention nsa = nb.build();
+        NsaOutput result = nsa.forward(in, DType.FP32);
+        NsaResult r = result.result();
+
+        InputCheck.Layout layout = r.layout();
+        w.printf(Locale.ROOT, "nsa run: %s, %s%n", source, in.q().dtype().name().toLowerCase(Locale.ROOT));
+        w.printf(Locale.ROOT, "shape: %s H=%d G=%d Dk=%d Dv=%d%n",
+                layout.varlen() ? "varlen B=" + layout.batch() + " nnz=" + layout.nnz()
+                        : "B=" + layout.batch() + " S=" + layout.seqLen(),
+                cfg.heads(), cfg.kvGroups(), cfg.headDimQk(), cfg.headDimV());
+        w.printf(Locale.ROOT, "config: l=%d d=%d l'=%d n=%d w=%d phi=%s scale=%.6g%n", cfg.blockLen(), cfg.stride(),
+                cfg.selBlock(), cfg.nSel(), cfg.window(), cfg.phi().name().toLowerCase(Locale.ROOT), cfg.scale());
+        w.printf(Locale.ROOT, "tensors: q %s, k_cmp %s, v_cmp %s, gates %s -> o %s, indices %s%n", in.q().shape(),
+                in.kCmp().shape(), in.vCmp().shape(), in.gates().shape(), r.o().shape(), r.indices().shape());
+        double ms = result.elapsed().toNanos() / 1e6;
+        double gflop = Flops.forward(cfg, layout, r.indexArray()) / 1e9;
+        w.printf(Locale.ROOT, "time: %.1f ms (%.3g GFLOP, %.3g GFLOP/s)%n", ms, gflop, gflop / (ms / 1e3));
+        for (Route route : result.routes()) {
+            w.printf(Locale.ROOT, "route %s: %s (%s)%n", route.branch().id(), route.path().id(), route.reason());
+        }
+        if (nsa.gateOverride() != dev.nsa4j.oracle.GateOverride.NONE) {
+            w.println("gates: overridden by flags: " + nsa.gateOverride());
+        }
+        if (out != null) {
+            Map<String, HostTensor> files = new LinkedHashMap<>();
+            files.put("o", r.o());
+            files.put("indices", r.indices());
+            files.put("o_cmp", r.oCmp());
+            files.put("o_sel", r.oSel());
+            files.put("o_win", r.oWin());
+            AtomicOutput.write(out, files);
+            w.println("wrote " + String.join(", ", files.keySet().stream().map(n -> n + ".npy").toList()) + " to " + out);
+        }
+        w.flush();
+        return 0;
+    }
+
+    static final class ShapeConverter implements ITypeConverter<ShapeSpec> {
+        @Override
+        public ShapeSpec convert(String value) {
+            return ShapeSpec.parse(value);
+        }
+    }
+
+    static final class PhiConverter implements ITypeConverter<Phi> {
+        @Override
+        public Phi convert(String value) {
+            try {
+                return Phi.parse(value.trim());
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException("'" + value + "' is not avg or mlp");
+            }
+        }
+    }
+
+    static final class DTypeConverter implements ITypeConverter<DType> {
+        @Override
+        public DType convert(String value) {
+            DType d;
+            try {
+                d = DType.parse(value.trim());
+            } catch (IllegalArgumentException e) {
+                d = null;
+            }
+            if (d == null || !d.isFloating()) {
+                throw new TypeConversionException("'" + value + "' is not fp32, fp16 or bf16");
+            }
+            return d;
+        }
+    }
+
+    static final class DeviceConverter implements ITypeConverter<DeviceRequest> {
+        @Override
+        public DeviceRequest convert(String value) {
+            try {
+                return DeviceRequest.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException("'" + value + "' is not auto, cpu, gpu or a CUDA ordinal");
+            }
+        }
+    }
+}

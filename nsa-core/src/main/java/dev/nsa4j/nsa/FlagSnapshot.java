@@ -1,0 +1,94 @@
+package dev.nsa4j.nsa;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Every flag's effective value and its source, resolved once by {@link Flags} and immutable afterwards,
+ * so one {@link NsaAttention} routes every call the same way. Values are already checked; the typed
+ * getters throw {@link IllegalArgumentException} only when asked for a flag of another kind.
+ */
+public final class FlagSnapshot {
+    /**
+     * One flag's resolution.
+     *
+     * @param flag   the flag
+     * @param value  the normalised value ({@code "1"/"0"} for booleans), or {@code null} when unset
+     * @param source where it came from
+     */
+    public record Value(Flag flag, String value, FlagSource source) {}
+
+    private final Map<Flag, Value> values;
+
+    FlagSnapshot(Map<Flag, Value> values) {
+        this.values = Collections.unmodifiableMap(new EnumMap<>(values));
+    }
+
+    /** A boolean flag's value. */
+    public boolean bool(Flag f) {
+        require(f, Flag.Kind.BOOLEAN);
+        return "1".equals(values.get(f).value());
+    }
+
+    /** An int flag's value. */
+    public int integer(Flag f) {
+        require(f, Flag.Kind.INT);
+        return Integer.parseInt(values.get(f).value());
+    }
+
+    /** A string flag's value, empty when unset. */
+    public Optional<String> string(Flag f) {
+        require(f, Flag.Kind.STRING);
+        return Optional.ofNullable(values.get(f).value());
+    }
+
+    /** Where a flag's value came from. */
+    public FlagSource source(Flag f) {
+        return values.get(f).source();
+    }
+
+    /** {@code NSA_FORCE_BRANCH} as a branch. */
+    public Optional<Branch> forceBranch() {
+        return string(Flag.NSA_FORCE_BRANCH).map(Branch::fromId);
+    }
+
+    /** {@code NSA_DEVICE}: {@code auto}, {@code cpu} or an ordinal, normalised. */
+    public String device() {
+        return string(Flag.NSA_DEVICE).orElse("auto");
+    }
+
+    /** {@code NSA_LOG_LIMIT}: lines per log tag, 0 = unlimited. */
+    public int logLimit() {
+        return integer(Flag.NSA_LOG_LIMIT);
+    }
+
+    /** Every flag in declaration order with its value and source (for the {@code routing} command). */
+    public List<Value> listing() {
+        return List.copyOf(values.values());
+    }
+
+    /** The listing as aligned text lines: {@code NSA_USE_FA2  0  DEFAULT}. */
+    public List<String> describe() {
+        int w = 0;
+        for (Flag f : Flag.values()) {
+            w = Math.max(w, f.envName().length());
+        }
+        List<String> lines = new ArrayList<>();
+        for (Value v : values.values()) {
+            String shown = v.value() == null ? "(unset)" : v.value();
+            lines.add(String.format("%-" + w + "s  %-8s  %s", v.flag().envName(), shown,
+                    v.source().name().toLowerCase(java.util.Locale.ROOT)));
+        }
+        return lines;
+    }
+
+    private static void require(Flag f, Flag.Kind kind) {
+        if (f.kind() != kind) {
+            throw new IllegalArgumentException(f + " is a " + f.kind() + " flag, not " + kind);
+        }
+    }
+}

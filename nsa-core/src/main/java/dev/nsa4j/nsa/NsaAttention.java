@@ -1,0 +1,240 @@
+package dev.nsa4j.nsa;
+
+import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
+import dev.nsa4j.oracle.GateOverride;
+import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.oracle.NsaOracle;
+import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.oracle.PhiWeights;
+import dev.nsa4j.tensor.DType;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ForkJoinPool;
+import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
+
+/**
+ * NSA attention, what users import: routes each branch to a path (ROUTING.md), runs it, and reports
+ * which path ran and why.
+ *
+ * <pre>{@code
+ * NsaAttention nsa = NsaAttention.builder(cfg).device("cpu").build();
+ * NsaOutput out = nsa.forward(inputs);          // inputs in NSA-SPEC layouts
+ * out.result().o();                             // [B,S,H,Dv]
+ * out.routes();                                 // cmp/sel/win -> path, reason
+ * }</pre>
+ *
+ * <p>This build has no GPU backend (it arrives with the kernels module): every branch runs on the CPU
+ * oracle. A device request of {@code auto} resolves to the CPU with reason "no GPU backend in this build";
+ * {@code cpu} with reason "requested"; {@code gpu} or a CUDA ordinal is refused at {@link Builder#build()}.
+ * Where flags ask for a fast path ({@code NSA_USE_FA2} with a branch switch, {@code NSA_USE_SEL_KERNEL},
+ * {@code NSA_FORCE_PARITY}) under {@code auto}, the CPU run is counted and logged as a fallback.
+ *
+ * <p>Flags are read once, from the {@link FlagSnapshot} given to the builder (default
+ * {@link Flags#snapshot()}). {@code NSA_FORCE_BRANCH} / {@code NSA_FORCE_UNIFORM_GATE} become a
+ * {@link GateOverride}; setting both is an error naming both flags.
+ *
+ * <p>Observability: per branch and call, a line {@code NSA-LOG route branch=.. path=.. reason=".."} at
+ * INFO (and {@code fa2.fallback} / {@code sel.kernel.fallback} / {@code parity.fallback} at WARN), each tag
+ * limited to {@code NSA_LOG_LIMIT} lines; {@link #counters()} holds calls and fallbacks.
+ *
+ * <p>Thread-safe: forward calls may run concurrently.
+ */
+public final class NsaAttention {
+    /** Reason for the CPU path under {@code auto} in this build. */
+    public static final String NO_GPU_BACKEND = "no GPU backend in this build";
+    /** Reason for the CPU path when the caller asked for it. */
+    public static final String REQUESTED = "requested";
+
+    private final NsaConfig config;
+    private final FlagSnapshot flags;
+    private final DeviceRequest device;
+    private final GateOverride override;
+    private final NsaOracle oracle;
+    private final Map<Branch, Route> routes;
+    private final Map<Branch, String> fallbackTags;
+    private final Counters counters = new Counters();
+    private final RateLimitedLog log;
+
+    private NsaAttention(Builder b, FlagSnapshot flags, DeviceRequest device, GateOverride override,
+                         RateLimitedLog.Sink sink) {
+        this.config = b.config;
+        this.flags = flags;
+        this.device = device;
+        this.override = override;
+        this.oracle = new NsaOracle(b.config, b.phi, b.pool);
+        this.log = sink != null ? new RateLimitedLog(sink, flags.logLimit())
+                : new RateLimitedLog(LoggerFactory.getLogger(NsaAttention.class), flags.logLimit());
+        this.routes = new EnumMap<>(Branch.class);
+        this.fallbackTags = new EnumMap<>(Branch.class);
+        for (Branch br : Branch.values()) {
+            planRoute(br);
+        }
+    }
+
+    /** The CPU route of a branch, with a fallback tag where flags asked for a faster path under auto. */
+    private void planRoute(Branch br) {
+        if (device.kind() == DeviceRequest.Kind.CPU) {
+            routes.put(br, new Route(br, Path.CPU, REQUESTED));
+            return;
+        }
+        String wanted = null;
+        String tag = null;
+        if (flags.bool(Flag.NSA_FORCE_PARITY)) {
+            wanted = "sdpa forced by NSA_FORCE_PARITY";
+            tag = "parity.fallback";
+        } else if (br == Branch.SEL && flags.bool(Flag.NSA_USE_SEL_KERNEL)) {
+            wanted = "sel-kernel requested by NSA_USE_SEL_KERNEL";
+            tag = "sel.kernel.fallback";
+        } else if (br != Branch.SEL && flags.bool(Flag.NSA_USE_FA2)
+                && flags.bool(br == Branch.CMP ? Flag.NSA_USE_FA2_CMP : Flag.NSA_USE_FA2_WIN)) {
+            wanted = "fa2 requested by NSA_USE_FA2 and " + (br == Branch.CMP ? "NSA_USE_FA2_CMP" : "NSA_USE_FA2_WIN");
+            tag = "fa2.fallback";
+        }
+        routes.put(br, new Route(br, Path.CPU, wanted == null ? NO_GPU_BACKEND : wanted + " but " + NO_GPU_BACKEND));
+        if (tag != null) {
+            fallbackTags.put(br, tag);
+        }
+    }
+
+    /** A builder for this config. */
+    public static Builder builder(NsaConfig config) {
+        return new Builder(config);
+    }
+
+    /** Forward with outputs in q's dtype. */
+    public NsaOutput forward(NsaInputs inputs) {
+        return forward(inputs, null);
+    }
+
+    /**
+     * Computes NSA attention for one batch.
+     *
+     * @param outType the outputs' dtype, or {@code null} for q's dtype
+     * @throws NsaArgumentException for inputs that break a rule of NSA-SPEC (shapes, dtypes, cu_seqlens,
+     *                              indices), before anything is computed
+     */
+    public NsaOutput forward(NsaInputs inputs, DType outType) {
+        Objects.requireNonNull(inputs, "inputs");
+        long t0 = System.nanoTime();
+        NsaResult r = oracle.forward(inputs, outType, override);
+        Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
+        List<Route> done = new ArrayList<>(3);
+        for (Branch br : Branch.values()) {
+            Route route = routes.get(br);
+            done.add(route);
+            counters.recordCall(br, route.path());
+            log.log(Level.INFO, "route", route.toKeyValues());
+            String tag = fallbackTags.get(br);
+            if (tag != null) {
+                counters.recordFallback(br, route.path(), route.reason());
+                log.log(Level.WARN, tag, route.toKeyValues());
+            }
+        }
+        if (flags.bool(Flag.NSA_DEBUG_TIMING)) {
+            log.log(Level.INFO, "timing", "path=cpu q=" + inputs.q().shape() + " dtype=" + inputs.q().dtype()
+                    + " contiguous=" + inputs.q().isContiguous() + " varlen=" + inputs.isVarlen()
+                    + " ms=" + String.format(java.util.Locale.ROOT, "%.3f", elapsed.toNanos() / 1e6));
+        }
+        return new NsaOutput(r, done, elapsed);
+    }
+
+    /** The route each branch will take, in the order cmp, sel, win. */
+    public List<Route> plannedRoutes() {
+        return List.copyOf(routes.values());
+    }
+
+    public NsaConfig config() {
+        return config;
+    }
+
+    public FlagSnapshot flags() {
+        return flags;
+    }
+
+    /** The device request this instance was built with (after defaulting from {@code NSA_DEVICE}). */
+    public DeviceRequest device() {
+        return device;
+    }
+
+    /** The gate override from {@code NSA_FORCE_BRANCH} / {@code NSA_FORCE_UNIFORM_GATE}. */
+    public GateOverride gateOverride() {
+        return override;
+    }
+
+    /** This instance's call and fallback counters. */
+    public Counters counters() {
+        return counters;
+    }
+
+    /** Maps the gate flags to a {@link GateOverride}; both set is an error naming both. */
+    static GateOverride gateOverride(FlagSnapshot flags) {
+        boolean uniform = flags.bool(Flag.NSA_FORCE_UNIFORM_GATE);
+        var forced = flags.forceBranch();
+        if (uniform && forced.isPresent()) {
+            throw new NsaArgumentException("NSA_FORCE_BRANCH, NSA_FORCE_UNIFORM_GATE", "at most one gate override",
+                    "NSA_FORCE_BRANCH=" + forced.get().id() + " and NSA_FORCE_UNIFORM_GATE=1 are both set; unset one");
+        }
+        if (uniform) {
+            return GateOverride.UNIFORM;
+        }
+        return forced.map(b -> switch (b) {
+            case CMP -> GateOverride.FORCE_CMP;
+            case SEL -> GateOverride.FORCE_SEL;
+            case WIN -> GateOverride.FORCE_WIN;
+        }).orElse(GateOverride.NONE);
+    }
+
+    /**
+     * Builder. Required: the config. Optional: phi weights (required for {@code phi = mlp}), the flag
+     * snapshot (default {@link Flags#snapshot()}), the device (default {@code NSA_DEVICE}), the pool the
+     * CPU oracle runs on (default the common pool).
+     */
+    public static final class Builder {
+        private final NsaConfig config;
+        private PhiWeights phi;
+        private FlagSnapshot flags;
+        private DeviceRequest device;
+        private ForkJoinPool pool = ForkJoinPool.commonPool();
+        private RateLimitedLog.Sink logSink;
+
+        private Builder(NsaConfig config) {
+            this.config = Objects.requireNonNull(config, "config");
+        }
+
+        public Builder phi(PhiWeights v) { phi = v; return this; }
+        public Builder flags(FlagSnapshot v) { flags = Objects.requireNonNull(v, "flags"); return this; }
+        public Builder device(DeviceRequest v) { device = Objects.requireNonNull(v, "device"); return this; }
+        /** {@code auto}, {@code cpu}, {@code gpu} or a CUDA ordinal. */
+        public Builder device(String v) { return device(DeviceRequest.parse(v)); }
+        public Builder pool(ForkJoinPool v) { pool = Objects.requireNonNull(v, "pool"); return this; }
+
+        /** Sends log lines to a sink instead of SLF4J (tests). */
+        Builder logSink(RateLimitedLog.Sink v) { logSink = v; return this; }
+
+        /**
+         * @throws NsaArgumentException for a GPU device request (no GPU backend in this build), both gate
+         *                              overrides set, or phi = mlp without weights
+         */
+        public NsaAttention build() {
+            FlagSnapshot f = flags != null ? flags : Flags.snapshot();
+            DeviceRequest d = device != null ? device : DeviceRequest.parse(f.device());
+            if (d.kind() == DeviceRequest.Kind.GPU || d.kind() == DeviceRequest.Kind.ORDINAL) {
+                throw new NsaArgumentException("device", "GPU paths available",
+                        "device '" + d + "' asks for a GPU, but this build has no GPU backend: GPU paths arrive "
+                                + "with the kernels module; use --device cpu (NSA_DEVICE=cpu) or auto");
+            }
+            if (config.phi() == Phi.MLP && phi == null) {
+                throw new NsaArgumentException("phi", "phi = mlp needs phi_k/phi_v weights",
+                        "config says phi=MLP but no PhiWeights were given to the builder");
+            }
+            return new NsaAttention(this, f, d, gateOverride(f), logSink);
+        }
+    }
+}

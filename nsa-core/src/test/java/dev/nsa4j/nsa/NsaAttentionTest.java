@@ -1,0 +1,200 @@
+package dev.nsa4j.nsa;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
+import dev.nsa4j.oracle.GateOverride;
+import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.oracle.NsaOracle;
+import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class NsaAttentionTest {
+    static final NsaConfig CFG = NsaConfig.builder().heads(4).kvGroups(2).headDims(8, 6).blockLen(4).stride(2)
+            .selBlock(4).nSel(3).window(5).build();
+    static final int B = 1;
+    static final int S = 13;
+
+    static HostTensor random(Random r, int... dims) {
+        HostTensor t = HostTensor.zeros(DType.FP32, dims);
+        double[] v = new double[(int) t.numel()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = r.nextDouble() * 2 - 1;
+        }
+        t.copyFrom(v);
+        return t;
+    }
+
+    static NsaInputs inputs(long seed) {
+        Random r = new Random(seed);
+        HostTensor gates = HostTensor.zeros(DType.FP32, B, S, 4, 3);
+        double[] g = new double[(int) gates.numel()];
+        for (int i = 0; i < g.length; i++) {
+            g[i] = r.nextDouble();
+        }
+        gates.copyFrom(g);
+        return NsaInputs.builder().q(random(r, B, S, 4, 8))
+                .cmp(random(r, B, S, 2, 8), random(r, B, S, 2, 6))
+                .sel(random(r, B, S, 2, 8), random(r, B, S, 2, 6))
+                .win(random(r, B, S, 2, 8), random(r, B, S, 2, 6)).gates(gates).build();
+    }
+
+    static FlagSnapshot env(String... kv) {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put(kv[i], kv[i + 1]);
+        }
+        return Flags.of(Map.of(), m, Map.of());
+    }
+
+    @Test
+    void autoRunsTheOracleAndSaysWhy() {
+        NsaAttention nsa = NsaAttention.builder(CFG).flags(Flags.defaults()).build();
+        assertEquals(DeviceRequest.AUTO, nsa.device());
+        NsaInputs in = inputs(1);
+        NsaOutput out = nsa.forward(in);
+        NsaResult want = new NsaOracle(CFG).forward(in);
+        assertArrayEquals(want.o().toDoubleArray(), out.result().o().toDoubleArray());
+        assertArrayEquals(want.indices().toIntArray(), out.result().indices().toIntArray());
+        assertEquals(List.of(Branch.CMP, Branch.SEL, Branch.WIN), out.routes().stream().map(Route::branch).toList());
+        for (Route r : out.routes()) {
+            assertEquals(Path.CPU, r.path());
+            assertEquals("no GPU backend in this build", r.reason());
+        }
+        assertTrue(out.elapsed().toNanos() > 0);
+        assertEquals(out.routes(), nsa.plannedRoutes());
+    }
+
+    @Test
+    void cpuRequestedAndOutputDtype() {
+        NsaAttention nsa = NsaAttention.builder(CFG).flags(Flags.defaults()).device("cpu").build();
+        NsaOutput out = nsa.forward(inputs(2), DType.FP16);
+        assertEquals(DType.FP16, out.result().o().dtype());
+        assertEquals("requested", out.route(Branch.SEL).reason());
+        assertEquals("branch=sel path=cpu reason=\"requested\"", out.route(Branch.SEL).toKeyValues());
+        NsaAttention fromEnv = NsaAttention.builder(CFG).flags(env("NSA_DEVICE", "cpu")).build();
+        assertEquals(DeviceRequest.CPU, fromEnv.device());
+        assertEquals("requested", fromEnv.plannedRoutes().get(0).reason());
+    }
+
+    @Test
+    void gpuRequestsAreRefusedClearly() {
+        for (String d : new String[] {"gpu", "0", "3"}) {
+            NsaArgumentException e = assertThrows(NsaArgumentException.class,
+                    () -> NsaAttention.builder(CFG).flags(Flags.defaults()).device(d).build());
+            assertEquals("device", e.subject());
+            assertEquals("GPU paths available", e.rule());
+            assertTrue(e.getMessage().contains("kernels module") && e.getMessage().contains("--device cpu"));
+        }
+        assertThrows(NsaArgumentException.class,
+                () -> NsaAttention.builder(CFG).flags(env("NSA_DEVICE", "1")).build());
+        NsaArgumentException bad = assertThrows(NsaArgumentException.class, () -> DeviceRequest.parse("tpu"));
+        assertEquals("device", bad.subject());
+    }
+
+    @Test
+    void mlpNeedsWeights() {
+        NsaConfig mlp = CFG.toBuilder().phi(Phi.MLP).build();
+        NsaArgumentException e = assertThrows(NsaArgumentException.class,
+                () -> NsaAttention.builder(mlp).flags(Flags.defaults()).build());
+        assertEquals("phi", e.subject());
+    }
+
+    @Test
+    void gateOverrideMapping() {
+        assertEquals(GateOverride.NONE, NsaAttention.gateOverride(Flags.defaults()));
+        assertEquals(GateOverride.FORCE_CMP, NsaAttention.gateOverride(env("NSA_FORCE_BRANCH", "cmp")));
+        assertEquals(GateOverride.FORCE_SEL, NsaAttention.gateOverride(env("NSA_FORCE_BRANCH", "sel")));
+        assertEquals(GateOverride.FORCE_WIN, NsaAttention.gateOverride(env("NSA_FORCE_BRANCH", "win")));
+        assertEquals(GateOverride.UNIFORM, NsaAttention.gateOverride(env("NSA_FORCE_UNIFORM_GATE", "1")));
+        NsaArgumentException e = assertThrows(NsaArgumentException.class, () -> NsaAttention.builder(CFG)
+                .flags(env("NSA_FORCE_BRANCH", "win", "NSA_FORCE_UNIFORM_GATE", "yes")).build());
+        assertTrue(e.subject().contains("NSA_FORCE_BRANCH") && e.subject().contains("NSA_FORCE_UNIFORM_GATE"));
+    }
+
+    @Test
+    void forcedGatesChangeTheCombination() {
+        NsaInputs in = inputs(3);
+        NsaOutput sel = NsaAttention.builder(CFG).flags(env("NSA_FORCE_BRANCH", "sel")).build().forward(in);
+        assertArrayEquals(sel.result().oSel().toDoubleArray(), sel.result().o().toDoubleArray(), 1e-6);
+        NsaOutput uni = NsaAttention.builder(CFG).flags(env("NSA_FORCE_UNIFORM_GATE", "on")).build().forward(in);
+        double[] c = uni.result().oCmp().toDoubleArray();
+        double[] s = uni.result().oSel().toDoubleArray();
+        double[] w = uni.result().oWin().toDoubleArray();
+        double[] o = uni.result().o().toDoubleArray();
+        for (int i = 0; i < o.length; i++) {
+            assertEquals((c[i] + s[i] + w[i]) / 3, o[i], 1e-6);
+        }
+    }
+
+    @Test
+    void countersCountCallsAndFallbacksAndReset() {
+        NsaAttention nsa = NsaAttention.builder(CFG).flags(env("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1",
+                "NSA_USE_SEL_KERNEL", "1")).logSink((l, s) -> { }).build();
+        NsaInputs in = inputs(4);
+        nsa.forward(in);
+        nsa.forward(in);
+        Counters c = nsa.counters();
+        for (Branch b : Branch.values()) {
+            assertEquals(2, c.calls(b, Path.CPU));
+        }
+        assertEquals(0, c.calls(Branch.CMP, Path.FA2));
+        String cmpReason = "fa2 requested by NSA_USE_FA2 and NSA_USE_FA2_CMP but no GPU backend in this build";
+        assertEquals(cmpReason, nsa.plannedRoutes().get(0).reason());
+        assertEquals(2, c.fallbacks(Branch.CMP, Path.CPU, cmpReason));
+        assertEquals(2, c.fallbacks(Branch.SEL, Path.CPU,
+                "sel-kernel requested by NSA_USE_SEL_KERNEL but no GPU backend in this build"));
+        assertEquals(2, c.fallbacks().size(), c.fallbacks().toString()); // win's switch is off
+        assertEquals(3, c.calls().size());
+        c.reset();
+        assertEquals(0, c.calls(Branch.CMP, Path.CPU));
+        assertTrue(c.fallbacks().isEmpty());
+        // cpu requested: no fallback, whatever the flags
+        NsaAttention cpu = NsaAttention.builder(CFG).flags(env("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1"))
+                .device("cpu").logSink((l, s) -> { }).build();
+        cpu.forward(in);
+        assertTrue(cpu.counters().fallbacks().isEmpty());
+        // a failed call counts nothing
+        NsaInputs broken = NsaInputs.builder().q(in.kCmp()).cmp(in.kCmp(), in.vCmp()).sel(in.kSel(), in.vSel())
+                .win(in.kWin(), in.vWin()).gates(in.gates()).build();
+        assertThrows(NsaArgumentException.class, () -> cpu.forward(broken));
+        assertEquals(1, cpu.counters().calls(Branch.CMP, Path.CPU));
+    }
+
+    @Test
+    void routeLinesAreLoggedAndRateLimited() {
+        List<String> lines = new ArrayList<>();
+        NsaAttention nsa = NsaAttention.builder(CFG).flags(env("NSA_LOG_LIMIT", "4", "NSA_USE_FA2", "1",
+                "NSA_USE_FA2_WIN", "1")).logSink((l, s) -> lines.add(l + " " + s)).build();
+        NsaInputs in = inputs(5);
+        for (int i = 0; i < 3; i++) {
+            nsa.forward(in);
+        }
+        long routes = lines.stream().filter(s -> s.startsWith("INFO NSA-LOG route ")).count();
+        assertEquals(4, routes, lines.toString());
+        assertTrue(lines.contains("INFO NSA-LOG route branch=cmp path=cpu reason=\"no GPU backend in this build\""));
+        assertEquals(3, lines.stream().filter(s -> s.startsWith("WARN NSA-LOG fa2.fallback branch=win")).count());
+        assertTrue(lines.stream().anyMatch(s -> s.contains("log.limit tag=route limit=4")));
+
+        List<String> all = new ArrayList<>();
+        NsaAttention unlimited = NsaAttention.builder(CFG).flags(env("NSA_LOG_LIMIT", "0", "NSA_DEBUG_TIMING", "1"))
+                .logSink((l, s) -> all.add(s)).build();
+        for (int i = 0; i < 5; i++) {
+            unlimited.forward(in);
+        }
+        assertEquals(15, all.stream().filter(s -> s.startsWith("NSA-LOG route ")).count());
+        assertEquals(5, all.stream().filter(s -> s.startsWith("NSA-LOG timing path=cpu q=[1, 13, 4, 8]")).count());
+    }
+}
