@@ -1,7 +1,6 @@
 package dev.nsa4j.oracle;
 
 import jdk.incubator.vector.DoubleVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -21,7 +20,12 @@ final class SimdMath implements VectorMath {
         for (; i < bound; i += LANES) {
             acc = DoubleVector.fromArray(SPECIES, a, ao + i).fma(DoubleVector.fromArray(SPECIES, b, bo + i), acc);
         }
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        // lanes summed in a fixed order: reduceLanes rounds differently once intrinsified
+        double[] lanes = acc.toArray();
+        double s = 0;
+        for (double lane : lanes) {
+            s += lane;
+        }
         for (; i < n; i++) {
             s = Math.fma(a[ao + i], b[bo + i], s);
         }
@@ -147,24 +151,5 @@ final class SimdMath implements VectorMath {
             acc = Math.fma(v[vc + s * vs], p[po + s], acc);
         }
         return acc;
-    }
-
-    @Override
-    public double expShift(double[] x, int off, int n, double shift) {
-        DoubleVector sh = DoubleVector.broadcast(SPECIES, shift);
-        DoubleVector acc = DoubleVector.zero(SPECIES);
-        int i = 0;
-        for (; i + LANES <= n; i += LANES) {
-            DoubleVector e = DoubleVector.fromArray(SPECIES, x, off + i).sub(sh).lanewise(VectorOperators.EXP);
-            e.intoArray(x, off + i);
-            acc = acc.add(e);
-        }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            double e = Math.exp(x[off + i] - shift);
-            x[off + i] = e;
-            sum += e;
-        }
-        return sum;
     }
 }

@@ -6,6 +6,10 @@ package dev.nsa4j.oracle;
  * {@code --add-modules jdk.incubator.vector} (several times faster), {@link ScalarMath} otherwise. Each
  * sums in a fixed order (ascending dim for scores, ascending key for weighted sums), so each is bitwise
  * repeatable; they may differ from each other in the last bits (fused vs separate multiply-add).
+ *
+ * <p>Only lane-wise IEEE operations (add, multiply, fma) may be used: the Vector API's cross-lane
+ * reductions and transcendental lane operations round differently before and after the JIT intrinsifies
+ * them, which would break bitwise repeatability (and decode = prefill) between a cold and a warm run.
  */
 interface VectorMath {
     /** Σ a[ao+i]·b[bo+i] for i in [0, n), i ascending. */
@@ -24,9 +28,6 @@ interface VectorMath {
      */
     void weightedSum(double[] p, int po, int ps, int heads, double[] v, int vo, int vs, int len, int dv,
                      double[] out, int oo, int os);
-
-    /** {@code x[off+i] = exp(x[off+i] − shift)} for i in [0, n); returns their sum (fixed order). */
-    double expShift(double[] x, int off, int n, double shift);
 
     /** The implementation this JVM can run: SIMD when the incubator module is present. */
     static VectorMath pick() {

@@ -106,7 +106,7 @@ public final class Shape {
             if (dims[i] != 1 && strides[i] != expected) {
                 return false;
             }
-            expected *= dims[i];
+            expected *= Math.max(dims[i], 1);
         }
         return true;
     }

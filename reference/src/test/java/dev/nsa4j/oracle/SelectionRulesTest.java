@@ -38,11 +38,11 @@ class SelectionRulesTest {
         BlockSelector sel = new BlockSelector(cfg, 8);
         double[] scores = new double[8];
         double[] p = {0, 1, 0};
-        sel.accumulate(p, 3, scores);
+        sel.accumulate(p, 0, 3, scores);
         assertArrayEquals(new double[] {0.5, 0.5, 0, 0, 0, 0, 0, 0}, scores, 0.0,
                 "l=4,d=2,l'=4: token 1 spans [2,6), half in block 0, half in block 1");
         Arrays.fill(scores, 0);
-        sel.accumulate(new double[] {0, 0, 1}, 3, scores);
+        sel.accumulate(new double[] {0, 0, 1}, 0, 3, scores);
         assertArrayEquals(new double[] {0, 1, 0, 0, 0, 0, 0, 0}, scores, 0.0, "token 2 spans [4,8) = block 1");
     }
 
@@ -62,7 +62,7 @@ class SelectionRulesTest {
         SplittableRandom rnd = new SplittableRandom(l * 100L + d * 10L + lp);
         double[] p = rnd.doubles(ncmp).toArray();
         double[] scores = new double[blocks];
-        new BlockSelector(cfg, blocks).accumulate(p, ncmp, scores);
+        new BlockSelector(cfg, blocks).accumulate(p, 0, ncmp, scores);
         double total = 0;
         for (int j = 0; j < blocks; j++) {
             double expected = 0;
