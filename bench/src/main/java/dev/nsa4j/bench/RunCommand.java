@@ -11,6 +11,7 @@ import dev.nsa4j.oracle.InputCheck;
 import dev.nsa4j.oracle.NsaInputs;
 import dev.nsa4j.oracle.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
+import dev.nsa4j.oracle.Workload;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.io.PrintWriter;
@@ -96,6 +97,12 @@ final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
                     + "to it. Outputs are always written as float32.")
     DType dtype;
 
+    @Option(names = "--warmup", defaultValue = "0", description = "Untimed runs before the timed ones, to warm the JIT (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--repeat", defaultValue = "1", description = "Timed runs; the median is reported (default: ${DEFAULT-VALUE}).")
+    int repeat;
+
     @Option(names = {"-v", "--verbose"}, description = "Stack traces on errors; NSA-LOG lines on stderr.")
     boolean verbose;
 
@@ -138,7 +145,19 @@ final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
             nb.device(device);
         }
         NsaAttention nsa = nb.build();
-        NsaOutput result = nsa.forward(in, DType.FP32);
+        if (warmup < 0 || repeat < 1) {
+            throw new ParameterException(spec.commandLine(), "--warmup must be >= 0 and --repeat >= 1");
+        }
+        for (int i = 0; i < warmup; i++) {
+            nsa.forward(in, DType.FP32);
+        }
+        long[] nanos = new long[repeat];
+        NsaOutput result = null;
+        for (int i = 0; i < repeat; i++) {
+            result = nsa.forward(in, DType.FP32);
+            nanos[i] = result.elapsed().toNanos();
+        }
+        java.util.Arrays.sort(nanos);
         NsaResult r = result.result();
 
         InputCheck.Layout layout = r.layout();
@@ -151,9 +170,14 @@ final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
                 cfg.selBlock(), cfg.nSel(), cfg.window(), cfg.phi().name().toLowerCase(Locale.ROOT), cfg.scale());
         w.printf(Locale.ROOT, "tensors: q %s, k_cmp %s, v_cmp %s, gates %s -> o %s, indices %s%n", in.q().shape(),
                 in.kCmp().shape(), in.vCmp().shape(), in.gates().shape(), r.o().shape(), r.indices().shape());
-        double ms = result.elapsed().toNanos() / 1e6;
-        double gflop = Flops.forward(cfg, layout, r.indexArray()) / 1e9;
-        w.printf(Locale.ROOT, "time: %.1f ms (%.3g GFLOP, %.3g GFLOP/s)%n", ms, gflop, gflop / (ms / 1e3));
+        double ms = nanos[repeat / 2] / 1e6;
+        Workload work = Workload.of(cfg, r);
+        double gflop = work.flops() / 1e9;
+        w.printf(Locale.ROOT, "time: %.1f ms%s (%.3g GFLOP, %.3g GFLOP/s; %d cores)%n", ms,
+                repeat > 1 ? " median of " + repeat + " after " + warmup + " warm-up" : "", gflop, gflop / (ms / 1e3),
+                Runtime.getRuntime().availableProcessors());
+        w.printf(Locale.ROOT, "keys attended (per query head, summed): cmp %d, sel %d, win %d%n",
+                work.compressedKeys(), work.selectedKeys(), work.windowKeys());
         for (Route route : result.routes()) {
             w.printf(Locale.ROOT, "route %s: %s (%s)%n", route.branch().id(), route.path().id(), route.reason());
         }

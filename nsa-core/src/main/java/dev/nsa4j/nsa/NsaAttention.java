@@ -194,14 +194,14 @@ public final class NsaAttention {
     /**
      * Builder. Required: the config. Optional: phi weights (required for {@code phi = mlp}), the flag
      * snapshot (default {@link Flags#snapshot()}), the device (default {@code NSA_DEVICE}), the pool the
-     * CPU oracle runs on (default the common pool).
+     * CPU oracle runs on (default {@link NsaOracle#defaultPool()}, one worker per core).
      */
     public static final class Builder {
         private final NsaConfig config;
         private PhiWeights phi;
         private FlagSnapshot flags;
         private DeviceRequest device;
-        private ForkJoinPool pool = ForkJoinPool.commonPool();
+        private ForkJoinPool pool = NsaOracle.defaultPool();
         private RateLimitedLog.Sink logSink;
 
         private Builder(NsaConfig config) {

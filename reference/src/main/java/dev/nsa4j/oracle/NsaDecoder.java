@@ -24,7 +24,7 @@ public final class NsaDecoder {
     private final CompressionMlp mlpV;
 
     public NsaDecoder(NsaConfig cfg) {
-        this(cfg, null, ForkJoinPool.commonPool());
+        this(cfg, null, Parallel.shared());
     }
 
     public NsaDecoder(NsaConfig cfg, PhiWeights phi, ForkJoinPool pool) {

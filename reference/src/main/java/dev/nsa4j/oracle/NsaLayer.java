@@ -27,7 +27,7 @@ public final class NsaLayer {
     private final NsaDecoder decoder;
 
     public NsaLayer(NsaLayerWeights weights) {
-        this(weights, ForkJoinPool.commonPool());
+        this(weights, Parallel.shared());
     }
 
     public NsaLayer(NsaLayerWeights weights, ForkJoinPool pool) {

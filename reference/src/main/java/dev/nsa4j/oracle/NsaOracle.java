@@ -18,7 +18,7 @@ import java.util.concurrent.ForkJoinPool;
  * }</pre>
  *
  * <p>Thread-safe: each call allocates its own buffers. Parallel over (sequence, group, query tile) on the
- * given pool (default: the common pool); results are bitwise identical whatever the parallelism.
+ * given pool (default: one worker per core); results are bitwise identical whatever the parallelism.
  */
 public final class NsaOracle {
     private final NsaConfig cfg;
@@ -27,7 +27,7 @@ public final class NsaOracle {
 
     /** For phi = avg. */
     public NsaOracle(NsaConfig cfg) {
-        this(cfg, null, ForkJoinPool.commonPool());
+        this(cfg, null, Parallel.shared());
     }
 
     /**
@@ -38,6 +38,11 @@ public final class NsaOracle {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
         this.phi = phi;
         this.pool = Objects.requireNonNull(pool, "pool");
+    }
+
+    /** The pool the oracle uses unless given one: one daemon worker per core, shared by every oracle. */
+    public static ForkJoinPool defaultPool() {
+        return Parallel.shared();
     }
 
     public NsaConfig config() {
