@@ -253,7 +253,7 @@ class RunCommandTest {
             assertEquals(0, r.code(), r.err());
             assertTrue(r.out().contains("random inputs, seed 3, " + dt), r.out());
             assertTrue(r.out().contains("route sel: cpu (requested)"), r.out());
-            assertTrue(r.out().matches("(?s).*time: [0-9.]+ ms \\([0-9.e+-]+ GFLOP, [0-9.e+-]+ GFLOP/s\\).*"), r.out());
+            assertTrue(r.out().matches("(?s).*time: [0-9.]+ ms \\([0-9.e+-]+ GFLOP, [0-9.e+-]+ GFLOP/s; [0-9]+ cores\\).*"), r.out());
         }
         Result mlp = cli(args("--shape", "1,9,4,2,8,6", "--phi", "mlp"));
         assertEquals(0, mlp.code(), mlp.err());
