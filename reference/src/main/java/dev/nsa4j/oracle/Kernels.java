@@ -49,12 +49,7 @@ final class Kernels {
             if (max == Double.NEGATIVE_INFINITY) {
                 max = 0; // every score -inf or NaN: let exp give the IEEE result without inf - inf
             }
-            double sum = 0;
-            for (int i = 0; i < count; i++) {
-                double e = Math.exp(probs[p + i] - max);
-                probs[p + i] = e;
-                sum += e;
-            }
+            double sum = MATH.expShift(probs, p, count, max);
             sums[hh] = sum;
             lse[lo + hh] = max + Math.log(sum);
         }

@@ -41,4 +41,15 @@ final class ScalarMath implements VectorMath {
             }
         }
     }
+
+    @Override
+    public double expShift(double[] x, int off, int n, double shift) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            double e = Math.exp(x[off + i] - shift);
+            x[off + i] = e;
+            sum += e;
+        }
+        return sum;
+    }
 }

@@ -1,6 +1,9 @@
 package dev.nsa4j.oracle;
 
 import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -47,6 +50,36 @@ final class SimdMath implements VectorMath {
     private static void scores4(double[] q, int qo, int qs, int dk, double[] kT, int ko, int kRow, int len,
                                 double[] out, int so, int ss) {
         int i = 0;
+        // two key vectors at a time: eight independent fma chains hide the fma latency
+        for (; i + 2 * LANES <= len; i += 2 * LANES) {
+            DoubleVector a0 = DoubleVector.zero(SPECIES);
+            DoubleVector a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int c = 0; c < dk; c++) {
+                int kr = ko + c * kRow + i;
+                DoubleVector k = DoubleVector.fromArray(SPECIES, kT, kr);
+                DoubleVector k2 = DoubleVector.fromArray(SPECIES, kT, kr + LANES);
+                DoubleVector q0 = DoubleVector.broadcast(SPECIES, q[qo + c]);
+                DoubleVector q1 = DoubleVector.broadcast(SPECIES, q[qo + qs + c]);
+                DoubleVector q2 = DoubleVector.broadcast(SPECIES, q[qo + 2 * qs + c]);
+                DoubleVector q3 = DoubleVector.broadcast(SPECIES, q[qo + 3 * qs + c]);
+                a0 = k.fma(q0, a0);
+                a1 = k.fma(q1, a1);
+                a2 = k.fma(q2, a2);
+                a3 = k.fma(q3, a3);
+                b0 = k2.fma(q0, b0);
+                b1 = k2.fma(q1, b1);
+                b2 = k2.fma(q2, b2);
+                b3 = k2.fma(q3, b3);
+            }
+            a0.intoArray(out, so + i);
+            a1.intoArray(out, so + ss + i);
+            a2.intoArray(out, so + 2 * ss + i);
+            a3.intoArray(out, so + 3 * ss + i);
+            b0.intoArray(out, so + i + LANES);
+            b1.intoArray(out, so + ss + i + LANES);
+            b2.intoArray(out, so + 2 * ss + i + LANES);
+            b3.intoArray(out, so + 3 * ss + i + LANES);
+        }
         for (; i + LANES <= len; i += LANES) {
             DoubleVector a0 = DoubleVector.zero(SPECIES);
             DoubleVector a1 = a0, a2 = a0, a3 = a0;
@@ -107,6 +140,43 @@ final class SimdMath implements VectorMath {
     private static void weighted4(double[] p, int po, int ps, double[] v, int vo, int vs, int len, int dv,
                                   double[] out, int oo, int os) {
         int c = 0;
+        // two value vectors at a time: eight independent fma chains hide the fma latency
+        for (; c + 2 * LANES <= dv; c += 2 * LANES) {
+            int c2 = c + LANES;
+            DoubleVector a0 = DoubleVector.fromArray(SPECIES, out, oo + c);
+            DoubleVector a1 = DoubleVector.fromArray(SPECIES, out, oo + os + c);
+            DoubleVector a2 = DoubleVector.fromArray(SPECIES, out, oo + 2 * os + c);
+            DoubleVector a3 = DoubleVector.fromArray(SPECIES, out, oo + 3 * os + c);
+            DoubleVector b0 = DoubleVector.fromArray(SPECIES, out, oo + c2);
+            DoubleVector b1 = DoubleVector.fromArray(SPECIES, out, oo + os + c2);
+            DoubleVector b2 = DoubleVector.fromArray(SPECIES, out, oo + 2 * os + c2);
+            DoubleVector b3 = DoubleVector.fromArray(SPECIES, out, oo + 3 * os + c2);
+            for (int s = 0; s < len; s++) {
+                int vr = vo + s * vs;
+                DoubleVector x = DoubleVector.fromArray(SPECIES, v, vr + c);
+                DoubleVector y = DoubleVector.fromArray(SPECIES, v, vr + c2);
+                DoubleVector p0 = DoubleVector.broadcast(SPECIES, p[po + s]);
+                DoubleVector p1 = DoubleVector.broadcast(SPECIES, p[po + ps + s]);
+                DoubleVector p2 = DoubleVector.broadcast(SPECIES, p[po + 2 * ps + s]);
+                DoubleVector p3 = DoubleVector.broadcast(SPECIES, p[po + 3 * ps + s]);
+                a0 = x.fma(p0, a0);
+                a1 = x.fma(p1, a1);
+                a2 = x.fma(p2, a2);
+                a3 = x.fma(p3, a3);
+                b0 = y.fma(p0, b0);
+                b1 = y.fma(p1, b1);
+                b2 = y.fma(p2, b2);
+                b3 = y.fma(p3, b3);
+            }
+            a0.intoArray(out, oo + c);
+            a1.intoArray(out, oo + os + c);
+            a2.intoArray(out, oo + 2 * os + c);
+            a3.intoArray(out, oo + 3 * os + c);
+            b0.intoArray(out, oo + c2);
+            b1.intoArray(out, oo + os + c2);
+            b2.intoArray(out, oo + 2 * os + c2);
+            b3.intoArray(out, oo + 3 * os + c2);
+        }
         for (; c + LANES <= dv; c += LANES) {
             DoubleVector a0 = DoubleVector.fromArray(SPECIES, out, oo + c);
             DoubleVector a1 = DoubleVector.fromArray(SPECIES, out, oo + os + c);
@@ -151,5 +221,65 @@ final class SimdMath implements VectorMath {
             acc = Math.fma(v[vc + s * vs], p[po + s], acc);
         }
         return acc;
+    }
+
+    private static final double LOG2E = 1.4426950408889634;
+    /** ln 2 split so that k·LN2_HI is exact for |k| < 2^20 (fdlibm's constants). */
+    private static final double LN2_HI = 6.93147180369123816490e-01;
+    private static final double LN2_LO = 1.90821492927058770002e-10;
+    /** 1.5·2^52: adding it rounds to an integer, and the integer sits in the low mantissa bits. */
+    private static final double SHIFTER = 0x1.8p52;
+    private static final long SHIFTER_BITS = Double.doubleToRawLongBits(SHIFTER);
+    /** Below this, exp is subnormal: flushed to 0 (a softmax weight under 1e-307 of the max changes nothing). */
+    private static final double EXP_MIN = -708.0;
+    /** 1/k! for k = 0..13: the Taylor series of exp on |r| <= ln2/2, truncation error below 1e-17. */
+    private static final double[] TAYLOR = new double[14];
+
+    static {
+        double f = 1;
+        for (int k = 0; k < TAYLOR.length; k++) {
+            f = k == 0 ? 1 : f * k;
+            TAYLOR[k] = 1.0 / f;
+        }
+    }
+
+    /**
+     * exp(x − shift) in every lane using only lane-wise IEEE operations (fma, add, shifts), so the result is
+     * the same interpreted or compiled: x = k·ln2 + r, exp(r) by Horner's rule, 2^k from the exponent bits.
+     * Accurate to about 1 ulp on [−708, 0]; exactly 1 at 0, 0 below −708 and for −inf, NaN for NaN.
+     */
+    static DoubleVector exp(DoubleVector x) {
+        VectorMask<Double> tiny = x.compare(VectorOperators.LT, EXP_MIN);
+        DoubleVector t = x.fma(LOG2E, SHIFTER);
+        DoubleVector k = t.sub(SHIFTER);
+        DoubleVector r = k.fma(DoubleVector.broadcast(SPECIES, -LN2_HI), x).add(k.mul(-LN2_LO));
+        DoubleVector poly = DoubleVector.broadcast(SPECIES, TAYLOR[TAYLOR.length - 1]);
+        for (int i = TAYLOR.length - 2; i >= 0; i--) {
+            poly = poly.fma(r, DoubleVector.broadcast(SPECIES, TAYLOR[i]));
+        }
+        LongVector kl = (LongVector) t.reinterpretAsLongs();
+        DoubleVector scale = kl.sub(SHIFTER_BITS).add(1023L).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
+        return poly.mul(scale).blend(0.0, tiny);
+    }
+
+    @Override
+    public double expShift(double[] x, int off, int n, double shift) {
+        DoubleVector acc = DoubleVector.zero(SPECIES);
+        int i = 0;
+        for (; i + LANES <= n; i += LANES) {
+            DoubleVector e = exp(DoubleVector.fromArray(SPECIES, x, off + i).sub(shift));
+            e.intoArray(x, off + i);
+            acc = acc.add(e);
+        }
+        double sum = 0;
+        for (double lane : acc.toArray()) {
+            sum += lane; // a fixed order: reduceLanes rounds differently once intrinsified
+        }
+        for (; i < n; i++) {
+            double e = Math.exp(x[off + i] - shift);
+            x[off + i] = e;
+            sum += e;
+        }
+        return sum;
     }
 }

@@ -29,6 +29,9 @@ interface VectorMath {
     void weightedSum(double[] p, int po, int ps, int heads, double[] v, int vo, int vs, int len, int dv,
                      double[] out, int oo, int os);
 
+    /** {@code x[off+i] = exp(x[off+i] − shift)} for i in [0, n), each result within 2 ulp; returns their sum. */
+    double expShift(double[] x, int off, int n, double shift);
+
     /** The implementation this JVM can run: SIMD when the incubator module is present. */
     static VectorMath pick() {
         boolean simd = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
