@@ -209,9 +209,7 @@ class DecodeInvariantTest {
             cu[b + 1] = cu[b] + lens[b];
         }
         double[][] parts = new double[8][];
-        int[][] widths = {{c.heads(), c.headDimQk()}, {c.kvGroups(), c.headDimQk()}, {c.kvGroups(), c.headDimV()},
-            {c.kvGroups(), c.headDimQk()}, {c.kvGroups(), c.headDimV()}, {c.kvGroups(), c.headDimQk()},
-            {c.kvGroups(), c.headDimV()}, {c.heads(), 3}};
+        int[][] widths = widths(c);
         HostTensor[] ts = new HostTensor[8];
         for (int f = 0; f < 8; f++) {
             int per = widths[f][0] * widths[f][1];
@@ -223,6 +221,13 @@ class DecodeInvariantTest {
         }
         return NsaInputs.builder().q(ts[0]).cmp(ts[1], ts[2]).sel(ts[3], ts[4]).win(ts[5], ts[6]).gates(ts[7])
                 .cuSeqlens(HostTensor.ofInts(cu, cu.length)).build();
+    }
+
+    /** (heads, dim) of the eight token tensors, in the order q, k/v cmp, k/v sel, k/v win, gates. */
+    private static int[][] widths(NsaConfig c) {
+        return new int[][] {{c.heads(), c.headDimQk()}, {c.kvGroups(), c.headDimQk()}, {c.kvGroups(), c.headDimV()},
+            {c.kvGroups(), c.headDimQk()}, {c.kvGroups(), c.headDimV()}, {c.kvGroups(), c.headDimQk()},
+            {c.kvGroups(), c.headDimV()}, {c.heads(), 3}};
     }
 
     private static double[] field(Tokens t, int f) {
@@ -240,9 +245,7 @@ class DecodeInvariantTest {
 
     /** One token per sequence, [B,1,...]: token lens[b] + step of sequence b. */
     private static NsaInputs stepInputs(NsaConfig c, Tokens[] seqs, int[] lens, int step) {
-        int[][] widths = {{c.heads(), c.headDimQk()}, {c.kvGroups(), c.headDimQk()}, {c.kvGroups(), c.headDimV()},
-            {c.kvGroups(), c.headDimQk()}, {c.kvGroups(), c.headDimV()}, {c.kvGroups(), c.headDimQk()},
-            {c.kvGroups(), c.headDimV()}, {c.heads(), 3}};
+        int[][] widths = widths(c);
         HostTensor[] ts = new HostTensor[8];
         for (int f = 0; f < 8; f++) {
             int per = widths[f][0] * widths[f][1];
