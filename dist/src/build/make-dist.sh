@@ -40,18 +40,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 log "test jars: $(cd tests && ls ./*-tests.jar | sed 's:^\./::' | tr '\n' ' ')"
 
-# --- 2. jdeps: which JDK modules lib/ needs ----------------------------------------------------------------
-cp=$(ls lib/*.jar | tr '\n' ':')
+# --- 2. jdeps: which JDK modules lib/ and tests/ need --------------------------------------------------------
+cp=$(ls lib/*.jar tests/*.jar | tr '\n' ':')
 needed=$("$JAVA_HOME/bin/jdeps" --multi-release 25 --ignore-missing-deps --print-module-deps \
-         --class-path "$cp" lib/*.jar 2>/dev/null | tail -n 1)
-log "jdeps: lib/ needs $needed"
+         --class-path "$cp" lib/*.jar tests/*.jar 2>/dev/null | tail -n 1)
+log "jdeps: lib/ and tests/ need $needed (left out on purpose: $DIST_JDEPS_IGNORED)"
 have=",$DIST_MODULES,$DIST_JDEPS_IGNORED,"
 lacking=()
 for m in ${needed//,/ }; do
     [[ "$have" == *",$m,"* ]] || lacking+=("$m")
 done
 if [ ${#lacking[@]} -gt 0 ]; then
-    die "jdeps says lib/ needs JDK module(s) the runtime lacks: ${lacking[*]}. Add them to dist.jlink.modules in dist/pom.xml (or, if only unused classes need them, to dist.jdeps.ignored)."
+    die "jdeps says lib/ or tests/ need JDK module(s) the runtime lacks: ${lacking[*]}. Add them to dist.jlink.modules in dist/pom.xml (or, if only unused classes need them, to dist.jdeps.ignored)."
 fi
 
 # --- 3. jlink runtime ---------------------------------------------------------------------------------------
