@@ -21,6 +21,11 @@ done
 command -v tar >/dev/null || die "tar not found"
 command -v xz >/dev/null || die "xz not found (Debian: apt-get install xz-utils)"
 
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+
+# a failed build leaves no tarball in dist-out/ to be carried by mistake
+rm -f "$DIST_OUT"/nsa4j-*.tar.xz "$DIST_TARBALL"
+
 cd "$DIST_HOME"
 [ -d lib ] && [ -d tests ] || die "$DIST_HOME/lib or tests/ missing: maven-dependency-plugin did not run"
 
@@ -31,7 +36,8 @@ for pom in "$DIST_REPO_ROOT"/*/pom.xml; do
     [ "$(basename "$mod")" = dist ] && continue
     [ -d "$mod/src/test/java" ] || continue
     # the module's own artifactId: the first <artifactId> after </parent>
-    aid=$(sed -n '/<\/parent>/,$p' "$pom" | sed -n 's:.*<artifactId>\([^<]*\)</artifactId>.*:\1:p' | head -n 1)
+    aid=$(sed -n '/<\/parent>/,$p' "$pom" | sed '1s:.*</parent>::' \
+          | sed -n 's:.*<artifactId>\([^<]*\)</artifactId>.*:\1:p' | head -n 1)
     [ -n "$aid" ] || continue
     compgen -G "tests/$aid-*-tests.jar" >/dev/null || missing+=("$aid ($(basename "$mod")/)")
 done
@@ -78,12 +84,12 @@ tar -C "$(dirname "$DIST_HOME")" --owner=0 --group=0 --numeric-owner --sort=name
     -cf - "$DIST_NAME" | xz -6 -T0 > "$DIST_TARBALL"
 size=$(stat -c %s "$DIST_TARBALL")
 if [ "$size" -gt "$DIST_MAX_BYTES" ]; then
-    die "$(basename "$DIST_TARBALL") is $size bytes, over the limit of $DIST_MAX_BYTES bytes ($((DIST_MAX_BYTES / 1048576)) MiB): drop a dependency or a runtime module"
+    rm -f "$DIST_TARBALL"
+    die "the tarball would be $size bytes ($(mib "$size")), over the limit of $DIST_MAX_BYTES bytes ($(mib "$DIST_MAX_BYTES")): drop a dependency or a runtime module, or raise dist.maxBytes in dist/pom.xml if the hosts allow (tarball deleted)"
 fi
-log "tarball: $DIST_TARBALL ($size bytes, $((size / 1048576)) MiB; limit $((DIST_MAX_BYTES / 1048576)) MiB)"
+log "tarball: $DIST_TARBALL ($size bytes, $(mib "$size"); limit $(mib "$DIST_MAX_BYTES"))"
 
 # --- 6. copy to dist-out/ (git-ignored, for carrying to a GPU host) ----------------------------------------
 mkdir -p "$DIST_OUT"
-rm -f "$DIST_OUT"/nsa4j-*.tar.xz
 cp "$DIST_TARBALL" "$DIST_OUT/"
 log "copied to $(cd "$DIST_OUT" && pwd)/$(basename "$DIST_TARBALL")"
