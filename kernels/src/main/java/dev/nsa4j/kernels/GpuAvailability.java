@@ -17,11 +17,15 @@ public record GpuAvailability(boolean available, String reason, CudaDevices.Disc
     }
 
     public static GpuAvailability check(int ordinal) {
-        if (!KernelImage.isBuilt()) {
+        return decide(KernelImage.isBuilt(), CudaDevices.discover(), ordinal);
+    }
+
+    /** The decision, separated from the environment for tests. */
+    static GpuAvailability decide(boolean imageBuilt, CudaDevices.Discovery d, int ordinal) {
+        if (!imageBuilt) {
             return new GpuAvailability(false, KernelImage.NOT_BUILT
-                    + " (the jar has no " + KernelImage.RESOURCE + "; build with nvcc on PATH)", CudaDevices.discover());
+                    + " (the jar has no " + KernelImage.RESOURCE + "; build with nvcc on PATH)", d);
         }
-        CudaDevices.Discovery d = CudaDevices.discover();
         if (!d.available()) {
             return new GpuAvailability(false, d.reason(), d);
         }
