@@ -22,10 +22,11 @@ template <> struct Elem<__nv_bfloat16> {
     __device__ __forceinline__ static __nv_bfloat16 from_float(float x) { return __float2bfloat16_rn(x); }
 };
 
-// VEC consecutive elements, moved as one access of VEC * sizeof(T) bytes (<= 16).
-// VEC > 1 requires the address to be aligned to VEC * sizeof(T); the host checks it and otherwise
-// picks the VEC = 1 ("scalar") variant, which needs only natural element alignment.
-template <typename T, int VEC> struct alignas(sizeof(T) * VEC) Pack {
+// VEC consecutive elements, moved in accesses of at most 16 bytes (an fp32 output of a bf16 kernel
+// with VEC = 8 is 32 bytes: two 16-byte accesses). The alignment claimed is min(VEC*sizeof(T), 16),
+// exactly what the host checks for the wide ("v16") variant; otherwise it picks VEC = 1 ("v1"),
+// which needs only natural element alignment.
+template <typename T, int VEC> struct alignas(sizeof(T) * VEC < 16 ? sizeof(T) * VEC : 16) Pack {
     T v[VEC];
 };
 
