@@ -7,7 +7,7 @@
 # kernel; adding a family = adding a .cu file). SASS for sm_80, sm_86, sm_89, sm_90a and PTX for
 # compute_80 (JIT on newer GPUs). Images built by nvcc 13 need an R580+ driver (CUDA 13).
 #
-# nvcc is looked up as $NVCC, then on PATH, then in $CUDA_HOME/bin and /usr/local/cuda/bin. Without it
+# nvcc is $NVCC when set, else found on PATH, in $CUDA_HOME/bin or /usr/local/cuda/bin. Without it
 # the build succeeds with a loud warning, and the runtime reports "kernels not built".
 # Skips compiling when the fatbin is newer than every source and this script. NSA_CUDA_FORCE=1 rebuilds.
 # NSA_NVCC_THREADS (default 0 = one per core) bounds nvcc's per-architecture parallelism.
@@ -52,16 +52,17 @@ if [ "${NSA_CUDA_FORCE:-0}" != 1 ] && up_to_date; then
     exit 0
 fi
 
+# An explicit NVCC is used as given (NVCC=none simulates a machine without CUDA).
 nvcc=${NVCC:-}
-if [ -z "$nvcc" ]; then
+if [ -z "${NVCC+set}" ]; then
     nvcc=$(command -v nvcc || true)
+    for cand in "${CUDA_HOME:-}/bin/nvcc" /usr/local/cuda/bin/nvcc; do
+        if [ -z "$nvcc" ] && [ -x "$cand" ]; then nvcc=$cand; fi
+    done
 fi
-for cand in "${CUDA_HOME:-}/bin/nvcc" /usr/local/cuda/bin/nvcc; do
-    if [ -z "$nvcc" ] && [ -x "$cand" ]; then nvcc=$cand; fi
-done
 if [ -z "$nvcc" ] || ! "$nvcc" --version >/dev/null 2>&1; then
     rm -f "$out"   # never ship an image older than its sources
-    warn "nvcc was not found (looked at \$NVCC, PATH, \$CUDA_HOME/bin, /usr/local/cuda/bin)."
+    warn "nvcc was not found (NVCC='${NVCC:-}'; looked at \$NVCC, PATH, \$CUDA_HOME/bin, /usr/local/cuda/bin)."
     exit 0
 fi
 

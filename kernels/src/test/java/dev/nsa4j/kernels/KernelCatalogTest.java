@@ -62,8 +62,14 @@ class KernelCatalogTest {
                 () -> KernelCatalog.require(KernelCatalog.compressAvg(DType.INT32, DType.INT32, KernelCatalog.SCALAR)));
     }
 
+    /** Mirrors scripts/build-cuda.sh: $NVCC when set, else PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
     static boolean nvccPresent() {
-        if (System.getenv("NVCC") != null) {
+        String explicit = System.getenv("NVCC");
+        if (explicit != null) {
+            return !explicit.isEmpty() && Files.isExecutable(Path.of(explicit));
+        }
+        String cudaHome = System.getenv("CUDA_HOME");
+        if (cudaHome != null && Files.isExecutable(Path.of(cudaHome, "bin", "nvcc"))) {
             return true;
         }
         for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
