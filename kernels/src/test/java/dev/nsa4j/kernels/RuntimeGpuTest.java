@@ -134,8 +134,11 @@ class RuntimeGpuTest {
     void cudaErrorsBecomeExceptionsNamingCallAndError() {
         CudaException e = assertThrows(CudaException.class, () -> DeviceBuffer.allocate(gpu.stream, 1L << 52));
         assertTrue(e.call().startsWith("cuMemAlloc"), e.getMessage());
-        assertEquals("CUDA_ERROR_OUT_OF_MEMORY", e.errorName(), e.getMessage());
-        assertTrue(e.getMessage().contains("failed: CUDA_ERROR_OUT_OF_MEMORY ("), e.getMessage());
+        // expected CUDA_ERROR_OUT_OF_MEMORY; a driver may call a 4 PiB request an invalid value instead
+        assertTrue(e.errorName().equals("CUDA_ERROR_OUT_OF_MEMORY") || e.errorName().equals("CUDA_ERROR_INVALID_VALUE"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("failed: " + e.errorName() + " ("), e.getMessage());
+        System.out.println("nsa4j error message sample: " + e.getMessage());
         // the context stays usable after a non-sticky error
         try (DeviceTensor t = DeviceTensor.upload(gpu.stream, HostTensor.ofFloats(new float[]{1, 2}, 2))) {
             assertArrayEquals(new float[]{1, 2}, t.toHost(gpu.stream).toFloatArray());
