@@ -32,6 +32,11 @@ public final class CudaContext implements AutoCloseable {
         this.primary = primary;
     }
 
+    /** The default: the primary context of device 0. */
+    public static CudaContext primary() {
+        return primary(0);
+    }
+
     /**
      * Retains the primary context of device {@code ordinal} and makes it current on this thread.
      *
