@@ -27,9 +27,9 @@ fi
 echo "setup: Maven $(mvn -v -B -Dstyle.color=never 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' | sed -n 's/^Apache Maven \([^ ]*\).*/\1/p' | head -n 1)"
 
 if command -v nvcc >/dev/null 2>&1; then
-    echo "setup: nvcc  $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') found (no CUDA kernels in this version yet: the GPU paths arrive with the kernels module)"
+    echo "setup: nvcc  $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') found: the kernels module compiles its fatbin (sm_80, sm_86, sm_89, sm_90a + compute_80 PTX)"
 else
-    echo "setup: nvcc  not found: GPU kernels will not be built; the CPU oracle serves every call"
+    echo "setup: nvcc  not found: GPU kernels will not be built (the build says so loudly); the CPU oracle serves every call"
 fi
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     echo "setup: GPUs  $(nvidia-smi -L | head -n 4 | tr '\n' ';')"

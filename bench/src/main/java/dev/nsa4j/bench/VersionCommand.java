@@ -1,5 +1,8 @@
 package dev.nsa4j.bench;
 
+import dev.nsa4j.kernels.DeviceInfo;
+import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.KernelImage;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -17,7 +20,13 @@ final class VersionCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         out.println("nsa4j " + NsaCli.version());
         out.println("java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")");
-        out.println("backends: cpu (oracle); GPU paths arrive with the kernels module");
+        GpuAvailability gpu = GpuAvailability.check();
+        for (DeviceInfo d : gpu.discovery().devices()) {
+            out.println("device " + d);
+        }
+        out.println("kernel image: " + (KernelImage.isBuilt() ? "built (" + KernelImage.RESOURCE + ")" : "not built"));
+        out.println("backends: cpu (oracle); gpu kernels " + (gpu.available() ? "available" : "unavailable: " + gpu.reason())
+                + "; the NSA GPU paths are not composed yet, so every branch runs on the CPU oracle");
         out.flush();
         return 0;
     }

@@ -1,0 +1,44 @@
+// Probe: sizeof and offsetof of every field of every params struct, for the Java layout test.
+//
+// out[0] = number of int64 values written (including out[0]); then, per struct in the order of
+// dev.nsa4j.kernels.ParamsLayouts.ALL: sizeof, then offsetof of each field in declaration order.
+// If `capacity` is too small nothing but out[0] = -(needed) is written.
+#include <cstddef>
+#include "nsa_params.h"
+
+#define NSA_PROBE_LIST(S, F)                                                                  \
+    S(nsa::GateCombineParams)                                                                 \
+    F(nsa::GateCombineParams, o_cmp) F(nsa::GateCombineParams, o_sel)                         \
+    F(nsa::GateCombineParams, o_win) F(nsa::GateCombineParams, gates)                         \
+    F(nsa::GateCombineParams, out)                                                            \
+    F(nsa::GateCombineParams, cmp_tok_stride) F(nsa::GateCombineParams, cmp_head_stride)      \
+    F(nsa::GateCombineParams, sel_tok_stride) F(nsa::GateCombineParams, sel_head_stride)      \
+    F(nsa::GateCombineParams, win_tok_stride) F(nsa::GateCombineParams, win_head_stride)      \
+    F(nsa::GateCombineParams, gate_tok_stride) F(nsa::GateCombineParams, gate_head_stride)    \
+    F(nsa::GateCombineParams, out_tok_stride) F(nsa::GateCombineParams, out_head_stride)      \
+    F(nsa::GateCombineParams, nnz) F(nsa::GateCombineParams, heads) F(nsa::GateCombineParams, dv) \
+    S(nsa::CompressAvgParams)                                                                 \
+    F(nsa::CompressAvgParams, k) F(nsa::CompressAvgParams, out)                               \
+    F(nsa::CompressAvgParams, cu_seqlens) F(nsa::CompressAvgParams, cu_seqlens_cmp)           \
+    F(nsa::CompressAvgParams, k_tok_stride) F(nsa::CompressAvgParams, k_group_stride)         \
+    F(nsa::CompressAvgParams, out_tok_stride) F(nsa::CompressAvgParams, out_group_stride)     \
+    F(nsa::CompressAvgParams, nnz) F(nsa::CompressAvgParams, nnz_cmp)                         \
+    F(nsa::CompressAvgParams, batch) F(nsa::CompressAvgParams, groups)                        \
+    F(nsa::CompressAvgParams, dim) F(nsa::CompressAvgParams, block_len)                       \
+    F(nsa::CompressAvgParams, block_stride)
+
+extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+#define NSA_COUNT_S(T) +1
+#define NSA_COUNT_F(T, f) +1
+    constexpr int needed = 1 NSA_PROBE_LIST(NSA_COUNT_S, NSA_COUNT_F);
+    if (capacity < needed) {
+        if (capacity > 0) out[0] = -needed;
+        return;
+    }
+    int n = 1;
+#define NSA_WRITE_S(T) out[n++] = static_cast<int64_t>(sizeof(T));
+#define NSA_WRITE_F(T, f) out[n++] = static_cast<int64_t>(offsetof(T, f));
+    NSA_PROBE_LIST(NSA_WRITE_S, NSA_WRITE_F)
+    out[0] = n;
+}

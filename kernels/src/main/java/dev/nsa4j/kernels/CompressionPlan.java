@@ -1,0 +1,99 @@
+package dev.nsa4j.kernels;
+
+import java.util.Arrays;
+
+import dev.nsa4j.NsaArgumentException;
+
+/**
+ * Host-side plan of a varlen compression: the raw {@code cu_seqlens} and the compressed ones the kernel
+ * writes to, for block length {@code l} and stride {@code d} (NSA-SPEC "Compression branch"):
+ * {@code S_cmp(len) = 0 if len < l, else (len - l)/d + 1} per sequence.
+ *
+ * @param cuSeqlens    int32 {@code [B + 1]}: cu[0] = 0, non-decreasing
+ * @param cuSeqlensCmp the compressed prefix sums, {@code [B + 1]}
+ * @param blockLen     l >= 1
+ * @param blockStride  d >= 1
+ */
+public record CompressionPlan(int[] cuSeqlens, int[] cuSeqlensCmp, int blockLen, int blockStride) {
+
+    public CompressionPlan {
+        cuSeqlens = cuSeqlens.clone();
+        cuSeqlensCmp = cuSeqlensCmp.clone();
+    }
+
+    /**
+     * Validates {@code cuSeqlens} and computes the compressed prefix sums.
+     *
+     * @throws NsaArgumentException naming {@code cu_seqlens}, {@code l} or {@code d} and the rule
+     */
+    public static CompressionPlan of(int[] cuSeqlens, int blockLen, int blockStride) {
+        if (blockLen < 1) {
+            throw new NsaArgumentException("l", "l >= 1", "compression block length is " + blockLen);
+        }
+        if (blockStride < 1) {
+            throw new NsaArgumentException("d", "d >= 1", "compression stride is " + blockStride);
+        }
+        if (cuSeqlens == null || cuSeqlens.length < 1) {
+            throw new NsaArgumentException("cu_seqlens", "length B+1 >= 1", "cu_seqlens is empty");
+        }
+        if (cuSeqlens[0] != 0) {
+            throw new NsaArgumentException("cu_seqlens", "cu[0] = 0", "cu[0] is " + cuSeqlens[0]);
+        }
+        int[] cmp = new int[cuSeqlens.length];
+        for (int b = 0; b + 1 < cuSeqlens.length; b++) {
+            int len = cuSeqlens[b + 1] - cuSeqlens[b];
+            if (len < 0) {
+                throw new NsaArgumentException("cu_seqlens", "non-decreasing", "cu[" + (b + 1) + "] = "
+                        + cuSeqlens[b + 1] + " < cu[" + b + "] = " + cuSeqlens[b]);
+            }
+            cmp[b + 1] = cmp[b] + compressedCount(len, blockLen, blockStride);
+        }
+        return new CompressionPlan(cuSeqlens, cmp, blockLen, blockStride);
+    }
+
+    /** S_cmp(len) = 0 if len < l, else floor((len − l)/d) + 1. */
+    public static int compressedCount(int len, int blockLen, int blockStride) {
+        return len < blockLen ? 0 : (len - blockLen) / blockStride + 1;
+    }
+
+    public int batch() {
+        return cuSeqlens.length - 1;
+    }
+
+    /** Raw tokens, cu_seqlens[B]. */
+    public int nnz() {
+        return cuSeqlens[cuSeqlens.length - 1];
+    }
+
+    /** Compressed tokens, cu_seqlens_cmp[B]. */
+    public int nnzCmp() {
+        return cuSeqlensCmp[cuSeqlensCmp.length - 1];
+    }
+
+    @Override
+    public int[] cuSeqlens() {
+        return cuSeqlens.clone();
+    }
+
+    @Override
+    public int[] cuSeqlensCmp() {
+        return cuSeqlensCmp.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof CompressionPlan p && Arrays.equals(cuSeqlens, p.cuSeqlens)
+                && Arrays.equals(cuSeqlensCmp, p.cuSeqlensCmp) && blockLen == p.blockLen && blockStride == p.blockStride;
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(cuSeqlens) * 31 + Arrays.hashCode(cuSeqlensCmp) + blockLen * 7 + blockStride;
+    }
+
+    @Override
+    public String toString() {
+        return "CompressionPlan[l=" + blockLen + ", d=" + blockStride + ", cu=" + Arrays.toString(cuSeqlens)
+                + ", cu_cmp=" + Arrays.toString(cuSeqlensCmp) + "]";
+    }
+}

@@ -1,0 +1,100 @@
+package dev.nsa4j.kernels;
+
+import java.util.concurrent.ConcurrentHashMap;
+
+import jcuda.Pointer;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * The kernel image loaded into one context ({@code cuModuleLoadData}; no compilation at run time), with
+ * its function table keyed by {@link KernelKey}. An unsupported key fails fast, before the driver is
+ * asked, listing what the family supports.
+ */
+public final class KernelModule implements AutoCloseable {
+    /** Threads per block of every kernel (their {@code __launch_bounds__}). */
+    public static final int BLOCK = 256;
+    /** Grid-stride kernels get at most this many blocks per SM; more adds nothing but launch cost. */
+    static final int BLOCKS_PER_SM = 32;
+
+    private final CudaContext context;
+    private final CUmodule module;
+    private final ConcurrentHashMap<String, CUfunction> functions = new ConcurrentHashMap<>();
+    private boolean closed;
+
+    private KernelModule(CudaContext context, CUmodule module) {
+        this.context = context;
+        this.module = module;
+    }
+
+    /**
+     * Loads the image into {@code context}.
+     *
+     * @throws IllegalStateException when kernels were not built or the device cannot run them
+     * @throws CudaException         when the driver rejects the image (for example a driver older than R580)
+     */
+    public static KernelModule load(CudaContext context) {
+        byte[] image = KernelImage.bytes().orElseThrow(() -> new IllegalStateException(KernelImage.NOT_BUILT
+                + ": the classpath has no " + KernelImage.RESOURCE + " (nvcc was missing when nsa4j was built)"));
+        String why = KernelImage.unsupportedReason(context.device());
+        if (why != null) {
+            throw new IllegalStateException(why);
+        }
+        context.bind();
+        CUmodule m = new CUmodule();
+        Jcu.check(JCudaDriver.cuModuleLoadData(m, image), "cuModuleLoadData(" + KernelImage.RESOURCE + ", "
+                + image.length + " bytes; CUDA 13 images need an R580+ driver)");
+        return new KernelModule(context, m);
+    }
+
+    public CudaContext context() {
+        return context;
+    }
+
+    /** The function for {@code key}; throws {@link dev.nsa4j.NsaArgumentException} for an unsupported key. */
+    public CUfunction function(KernelKey key) {
+        return function(KernelCatalog.require(key).symbol());
+    }
+
+    CUfunction function(String symbol) {
+        return functions.computeIfAbsent(symbol, s -> {
+            context.bind();
+            CUfunction f = new CUfunction();
+            Jcu.check(JCudaDriver.cuModuleGetFunction(f, module, s), "cuModuleGetFunction(" + s + ")");
+            return f;
+        });
+    }
+
+    /** Blocks for a grid-stride kernel over {@code work} threads' worth of items (at least 1). */
+    public int gridFor(long work) {
+        long blocks = (work + BLOCK - 1) / BLOCK;
+        long cap = (long) context.device().smCount() * BLOCKS_PER_SM;
+        return (int) Math.max(1, Math.min(blocks, cap));
+    }
+
+    /** Launches {@code key} with one params struct passed by value, on a raw stream handle. */
+    public void launch(KernelKey key, int grid, long stream, byte[] params) {
+        launch(function(key), key.symbol(), grid, Jcu.stream(stream), Pointer.to(Pointer.to(params)));
+    }
+
+    void launch(CUfunction f, String name, int grid, CUstream stream, Pointer params) {
+        if (closed) {
+            throw new IllegalStateException("kernel module is closed");
+        }
+        context.bind();
+        Jcu.check(JCudaDriver.cuLaunchKernel(f, grid, 1, 1, BLOCK, 1, 1, 0, stream, params, null),
+                "cuLaunchKernel(" + name + ", grid " + grid + "x" + BLOCK + ")");
+    }
+
+    /** Unloads the module (wait for its kernels first: CUDA requires no launch of it to be pending). */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            context.bind();
+            Jcu.check(JCudaDriver.cuModuleUnload(module), "cuModuleUnload");
+        }
+    }
+}

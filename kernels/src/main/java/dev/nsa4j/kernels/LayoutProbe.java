@@ -1,0 +1,41 @@
+package dev.nsa4j.kernels;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import dev.nsa4j.tensor.DType;
+import jcuda.Pointer;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * Runs the device probe {@code nsa_params_layout}: the device compiler's sizeof/offsetof of every params
+ * struct, to compare with {@link ParamsLayouts} (a mismatch would make every kernel read garbage).
+ */
+public final class LayoutProbe {
+    static final int CAPACITY = 512;
+
+    private LayoutProbe() {
+    }
+
+    /** The probe's output, trimmed to the count it reports in element 0 (waits for {@code stream}). */
+    public static long[] run(KernelModule module, CudaStream stream) {
+        try (DeviceTensor buf = DeviceTensor.allocate(stream, DType.FP32, CAPACITY * 2)) {
+            Pointer args = Pointer.to(Pointer.to(Jcu.devicePtr(buf.address())), Pointer.to(new int[]{CAPACITY}));
+            module.launch(module.function(KernelCatalog.LAYOUT_PROBE_SYMBOL), KernelCatalog.LAYOUT_PROBE_SYMBOL, 1,
+                    stream.jcuda(), args);
+            MemorySegment host = Arena.ofAuto().allocate(CAPACITY * 8L, 16);
+            stream.context().bind();
+            Jcu.check(JCudaDriver.cuMemcpyDtoHAsync(Pointer.to(host.asByteBuffer()), Jcu.devicePtr(buf.address()),
+                    CAPACITY * 8L, stream.jcuda()), "cuMemcpyDtoHAsync(probe)");
+            stream.synchronize();
+            long n = host.getAtIndex(ValueLayout.JAVA_LONG, 0);
+            if (n < 1 || n > CAPACITY) {
+                return new long[]{n};
+            }
+            long[] out = new long[(int) n];
+            MemorySegment.copy(host, ValueLayout.JAVA_LONG, 0, out, 0, (int) n);
+            return out;
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package dev.nsa4j.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import org.junit.jupiter.api.Test;
+
+/** The Java mirrors of nsa_params.h against offsets computed by hand from the C rules. */
+class StructLayoutTest {
+
+    @Test
+    void gateCombineParamsMatchesHandComputedOffsets() {
+        StructLayout l = GateCombineParams.LAYOUT;
+        // 5 pointers at 0..32, 10 int64 strides at 40..112, 3 int32 at 120,124,128, size rounded to 8.
+        String[] ptrs = {"o_cmp", "o_sel", "o_win", "gates", "out"};
+        for (int i = 0; i < ptrs.length; i++) {
+            assertEquals(8 * i, l.offsetOf(ptrs[i]), ptrs[i]);
+        }
+        assertEquals(40, l.offsetOf("cmp_tok_stride"));
+        assertEquals(48, l.offsetOf("cmp_head_stride"));
+        assertEquals(104, l.offsetOf("out_tok_stride"));
+        assertEquals(112, l.offsetOf("out_head_stride"));
+        assertEquals(120, l.offsetOf("nnz"));
+        assertEquals(124, l.offsetOf("heads"));
+        assertEquals(128, l.offsetOf("dv"));
+        assertEquals(136, l.size());
+        assertEquals(18, l.fields().size());
+    }
+
+    @Test
+    void compressAvgParamsMatchesHandComputedOffsets() {
+        StructLayout l = CompressAvgParams.LAYOUT;
+        assertEquals(0, l.offsetOf("k"));
+        assertEquals(24, l.offsetOf("cu_seqlens_cmp"));
+        assertEquals(32, l.offsetOf("k_tok_stride"));
+        assertEquals(56, l.offsetOf("out_group_stride"));
+        assertEquals(64, l.offsetOf("nnz"));
+        assertEquals(88, l.offsetOf("block_stride"));
+        assertEquals(96, l.size());   // 92 rounded up to the 8-byte alignment of the pointers
+    }
+
+    @Test
+    void naturalAlignmentPadsBeforeWiderFieldsAndAtTheEnd() {
+        StructLayout l = StructLayout.builder("Mixed").i32("a").pointer("p").f32("f").i32("b").i32("c").build();
+        assertEquals(0, l.offsetOf("a"));
+        assertEquals(8, l.offsetOf("p"));
+        assertEquals(16, l.offsetOf("f"));
+        assertEquals(20, l.offsetOf("b"));
+        assertEquals(24, l.offsetOf("c"));
+        assertEquals(32, l.size());
+        StructLayout ints = StructLayout.builder("Ints").i32("a", "b", "c").build();
+        assertEquals(12, ints.size());   // int-only struct aligns to 4
+    }
+
+    @Test
+    void writerPutsLittleEndianValuesAtTheirOffsets() {
+        GateCombineParams p = new GateCombineParams(0x1122334455667788L, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                100, 7, 128);
+        byte[] b = p.toBytes();
+        assertEquals(136, b.length);
+        ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals((byte) 0x88, b[0]);
+        assertEquals(0x1122334455667788L, bb.getLong(0));
+        assertEquals(5, bb.getLong(32));
+        assertEquals(6, bb.getLong(40));
+        assertEquals(15, bb.getLong(112));
+        assertEquals(100, bb.getInt(120));
+        assertEquals(7, bb.getInt(124));
+        assertEquals(128, bb.getInt(128));
+        assertEquals(0, bb.getInt(132));   // tail padding stays zero
+
+        CompressAvgParams c = new CompressAvgParams(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        ByteBuffer cb = ByteBuffer.wrap(c.toBytes()).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(4, cb.getLong(24));
+        assertEquals(8, cb.getLong(56));
+        assertEquals(9, cb.getInt(64));
+        assertEquals(15, cb.getInt(88));
+    }
+
+    @Test
+    void writerRejectsWrongKindsAndMissingFields() {
+        StructLayout l = StructLayout.builder("S").pointer("p").i32("n").build();
+        assertThrows(IllegalStateException.class, () -> l.writer().i32(1));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> l.writer().pointer(1).bytes());
+        assertTrue(e.getMessage().contains("n"), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> l.writer().pointer(1).i32(2).i32(3));
+        assertThrows(IllegalArgumentException.class, () -> StructLayout.builder("D").i32("x").i32("x"));
+    }
+
+    @Test
+    void probeImageAndDiff() {
+        long[] want = ParamsLayouts.expectedProbe();
+        assertEquals(want.length, want[0]);
+        assertEquals(1 + (1 + 18) + (1 + 15), want.length);
+        assertEquals(136, want[1]);
+        assertNull(ParamsLayouts.diff(want.clone()));
+        long[] bad = want.clone();
+        bad[2 + 17] = 132;   // GateCombineParams.dv moved
+        String d = ParamsLayouts.diff(bad);
+        assertTrue(d.contains("GateCombineParams.dv: offset device 132 Java 128"), d);
+        assertTrue(ParamsLayouts.diff(new long[]{want.length - 1}).contains("field was added or removed"));
+        assertArrayEquals(new long[]{136, 0, 8, 16, 24, 32}, java.util.Arrays.copyOf(GateCombineParams.LAYOUT.probeImage(), 6));
+    }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the CUDA kernels' code on the CPU (host emulation, no GPU needed): index math, bounds, NaN guard,
+# bitwise results vs a CPU computation, params layout probe. Needs g++ and the CUDA headers
+# (cuda_fp16.h, cuda_bf16.h). Takes a few seconds. Not a substitute for the GPU-tagged tests.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+inc=${CUDA_HOME:-/usr/local/cuda}/include
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
+    "$root/kernels/src/test/cuda/host_emulation.cpp" -o "$work/emu"
+"$work/emu"
