@@ -105,8 +105,15 @@ public final class CompressAvg {
             Checks.nonNegative("strides", s, "stride");
         }
         long work = (long) p.nnzCmp() * p.groups() * p.dim();
+        int es = in.byteSize();
+        int vec = 16 / es;
+        // the variant depends on the layout alone, so an empty call names the kernel a non-empty one would run
+        boolean wide = p.dim() % vec == 0
+                && Checks.rowsAligned16(p.k(), es, p.kTokStride(), p.kGroupStride())
+                && Checks.rowsAligned16(p.out(), outDtype.byteSize(), p.outTokStride(), p.outGroupStride());
+        KernelKey key = KernelCatalog.compressAvg(in, outDtype, wide ? KernelCatalog.VEC16 : KernelCatalog.SCALAR);
         if (work == 0) {
-            return new Launch(KernelCatalog.compressAvg(in, outDtype, KernelCatalog.SCALAR), p, 0);
+            return new Launch(key, p, 0);
         }
         if (p.batch() == 0) {
             throw new NsaArgumentException("cu_seqlens_cmp", "nnz_cmp = cu_seqlens_cmp[B]",
@@ -119,12 +126,6 @@ public final class CompressAvg {
         Checks.pointer("out", p.out(), outDtype);
         Checks.pointer("cu_seqlens", p.cuSeqlens(), DType.INT32);
         Checks.pointer("cu_seqlens_cmp", p.cuSeqlensCmp(), DType.INT32);
-        int es = in.byteSize();
-        int vec = 16 / es;
-        boolean wide = p.dim() % vec == 0
-                && Checks.rowsAligned16(p.k(), es, p.kTokStride(), p.kGroupStride())
-                && Checks.rowsAligned16(p.out(), outDtype.byteSize(), p.outTokStride(), p.outGroupStride());
-        KernelKey key = KernelCatalog.compressAvg(in, outDtype, wide ? KernelCatalog.VEC16 : KernelCatalog.SCALAR);
         return new Launch(key, p, wide ? work / vec : work);
     }
 }
