@@ -21,6 +21,8 @@ public final class LayoutProbe {
     /** The probe's output, trimmed to the count it reports in element 0 (waits for {@code stream}). */
     public static long[] run(KernelModule module, CudaStream stream) {
         try (DeviceTensor buf = DeviceTensor.allocate(stream, DType.FP32, CAPACITY * 2)) {
+            // the probe writes only what it reports; zero the rest so the whole copy below reads defined bytes
+            DeviceBuffer.wrap(buf.address(), buf.byteSize()).fill(stream, (byte) 0);
             Pointer args = Pointer.to(Pointer.to(Jcu.devicePtr(buf.address())), Pointer.to(new int[]{CAPACITY}));
             module.launch(module.function(KernelCatalog.LAYOUT_PROBE_SYMBOL), KernelCatalog.LAYOUT_PROBE_SYMBOL, 1,
                     stream.jcuda(), args);

@@ -20,6 +20,12 @@ import dev.nsa4j.tensor.Shape;
  * silently skipped suite cannot pass for a green one.
  */
 final class GpuFixture implements AutoCloseable {
+    /**
+     * Tag of tests that make a CUDA API call fail on purpose (compute-sanitizer reports such calls as
+     * errors); {@code nsa-test --sanitize} excludes it.
+     */
+    static final String INJECTS_CUDA_ERRORS = "injects-cuda-errors";
+
     final CudaContext context;
     final KernelModule module;
     final CudaStream stream;
