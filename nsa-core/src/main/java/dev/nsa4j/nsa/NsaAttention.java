@@ -30,8 +30,9 @@ import org.slf4j.event.Level;
  * out.routes();                                 // cmp/sel/win -> path, reason
  * }</pre>
  *
- * <p>This build has no GPU backend (it arrives with the kernels module): every branch runs on the CPU
- * oracle. A device request of {@code auto} resolves to the CPU with reason "no GPU backend in this build";
+ * <p>This build has no GPU NSA path yet (the kernels module has the runtime and first kernels; the paths are
+ * being composed from them): every branch runs on the CPU
+ * oracle. A device request of {@code auto} resolves to the CPU with reason "no GPU NSA path in this build yet";
  * {@code cpu} with reason "requested"; {@code gpu} or a CUDA ordinal is refused at {@link Builder#build()}.
  * Where flags ask for a fast path ({@code NSA_USE_FA2} with a branch switch, {@code NSA_USE_SEL_KERNEL},
  * {@code NSA_FORCE_PARITY}) under {@code auto}, the CPU run is counted and logged as a fallback.
@@ -48,7 +49,7 @@ import org.slf4j.event.Level;
  */
 public final class NsaAttention {
     /** Reason for the CPU path under {@code auto} in this build. */
-    public static final String NO_GPU_BACKEND = "no GPU backend in this build";
+    public static final String NO_GPU_BACKEND = "no GPU NSA path in this build yet";
     /** Reason for the CPU path when the caller asked for it. */
     public static final String REQUESTED = "requested";
 
@@ -219,7 +220,7 @@ public final class NsaAttention {
         Builder logSink(RateLimitedLog.Sink v) { logSink = v; return this; }
 
         /**
-         * @throws NsaArgumentException for a GPU device request (no GPU backend in this build), both gate
+         * @throws NsaArgumentException for a GPU device request (no GPU NSA path in this build yet), both gate
          *                              overrides set, or phi = mlp without weights
          */
         public NsaAttention build() {
@@ -227,8 +228,9 @@ public final class NsaAttention {
             DeviceRequest d = device != null ? device : DeviceRequest.parse(f.device());
             if (d.kind() == DeviceRequest.Kind.GPU || d.kind() == DeviceRequest.Kind.ORDINAL) {
                 throw new NsaArgumentException("device", "GPU paths available",
-                        "device '" + d + "' asks for a GPU, but this build has no GPU backend: GPU paths arrive "
-                                + "with the kernels module; use --device cpu (NSA_DEVICE=cpu) or auto");
+                        "device '" + d + "' asks for a GPU, but this build has no GPU NSA path yet (the kernels "
+                                + "module has the CUDA runtime and first kernels; the NSA paths are being composed "
+                                + "from them); use --device cpu (NSA_DEVICE=cpu) or auto");
             }
             if (config.phi() == Phi.MLP && phi == null) {
                 throw new NsaArgumentException("phi", "phi = mlp needs phi_k/phi_v weights",

@@ -7,7 +7,7 @@ import java.util.Objects;
  *
  * @param branch the branch
  * @param path   the implementation that ran it
- * @param reason a short human-readable reason, e.g. {@code "no GPU backend in this build"}
+ * @param reason a short human-readable reason, e.g. {@code "no GPU NSA path in this build yet"}
  */
 public record Route(Branch branch, Path path, String reason) {
     public Route {

@@ -71,7 +71,7 @@ class NsaAttentionTest {
         assertEquals(List.of(Branch.CMP, Branch.SEL, Branch.WIN), out.routes().stream().map(Route::branch).toList());
         for (Route r : out.routes()) {
             assertEquals(Path.CPU, r.path());
-            assertEquals("no GPU backend in this build", r.reason());
+            assertEquals("no GPU NSA path in this build yet", r.reason());
         }
         assertTrue(out.elapsed().toNanos() > 0);
         assertEquals(out.routes(), nsa.plannedRoutes());
@@ -151,11 +151,11 @@ class NsaAttentionTest {
             assertEquals(2, c.calls(b, Path.CPU));
         }
         assertEquals(0, c.calls(Branch.CMP, Path.FA2));
-        String cmpReason = "fa2 requested by NSA_USE_FA2 and NSA_USE_FA2_CMP but no GPU backend in this build";
+        String cmpReason = "fa2 requested by NSA_USE_FA2 and NSA_USE_FA2_CMP but no GPU NSA path in this build yet";
         assertEquals(cmpReason, nsa.plannedRoutes().get(0).reason());
         assertEquals(2, c.fallbacks(Branch.CMP, Path.CPU, cmpReason));
         assertEquals(2, c.fallbacks(Branch.SEL, Path.CPU,
-                "sel-kernel requested by NSA_USE_SEL_KERNEL but no GPU backend in this build"));
+                "sel-kernel requested by NSA_USE_SEL_KERNEL but no GPU NSA path in this build yet"));
         assertEquals(2, c.fallbacks().size(), c.fallbacks().toString()); // win's switch is off
         assertEquals(3, c.calls().size());
         c.reset();
@@ -184,7 +184,7 @@ class NsaAttentionTest {
         }
         long routes = lines.stream().filter(s -> s.startsWith("INFO NSA-LOG route ")).count();
         assertEquals(4, routes, lines.toString());
-        assertTrue(lines.contains("INFO NSA-LOG route branch=cmp path=cpu reason=\"no GPU backend in this build\""));
+        assertTrue(lines.contains("INFO NSA-LOG route branch=cmp path=cpu reason=\"no GPU NSA path in this build yet\""));
         assertEquals(3, lines.stream().filter(s -> s.startsWith("WARN NSA-LOG fa2.fallback branch=win")).count());
         assertTrue(lines.stream().anyMatch(s -> s.contains("log.limit tag=route limit=4")));
 
