@@ -236,7 +236,7 @@ class RunCommandTest {
         assertEquals(2, cli("run", "--device", "tpu").code());
         Result gpu = cli("run", "--device", "gpu", "--shape", "1,8,4,2,8,8");
         assertEquals(2, gpu.code());
-        assertTrue(gpu.err().contains("GPU paths arrive with the kernels module"), gpu.err());
+        assertTrue(gpu.err().contains("no GPU NSA path yet"), gpu.err());
         Result cfg = cli("run", "--shape", "1,8,4,2,8,8", "--stride", "3");
         assertEquals(2, cfg.code());
         assertTrue(cfg.err().contains("config.stride"), cfg.err());
