@@ -185,13 +185,13 @@ void test_attention(void (*kern)(const nsa::AttnParams), const char* name, std::
 }
 
 void test_attention_all() {
-    std::vector<std::vector<int>> batches = {{1}, {65}, {0, 70, 1, 0, 33}};
+    std::vector<std::vector<int>> batches = {{1}, {0, 40, 1, 0, 33}};
     for (auto& lens : batches) for (int mask = 0; mask <= 4; ++mask) {
         test_attention<float>(nsa_attention_fp32_d1, "fp32 d1 D=16", lens, 4, 2, 16, 16, mask, mask == 2 ? 7 : 0, 32, 16, 16, 4);
         test_attention<__nv_bfloat16>(nsa_attention_bf16_d2, "bf16 d2 Dk=40 Dv=24", lens, 2, 2, 40, 24, mask, 1, 8, 4, 8, 3);
     }
-    test_attention<__half>(nsa_attention_fp16_d4, "fp16 d4 D=128 window 64", {100}, 2, 1, 128, 128, nsa::kMaskWindow, 64, 1, 1, 1, 1);
-    test_attention<float>(nsa_attention_fp32_d8, "fp32 d8 Dk=192 Dv=128 chosen", {130}, 4, 2, 192, 128, nsa::kMaskChosen, 1, 1, 1, 64, 4);
+    test_attention<__half>(nsa_attention_fp16_d4, "fp16 d4 D=128 window 20", {50}, 2, 1, 128, 128, nsa::kMaskWindow, 20, 1, 1, 1, 1);
+    test_attention<float>(nsa_attention_fp32_d8, "fp32 d8 Dk=192 Dv=128 chosen", {50}, 2, 2, 192, 128, nsa::kMaskChosen, 1, 1, 1, 16, 4);
 }
 
 int main() {
