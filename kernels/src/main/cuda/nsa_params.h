@@ -56,4 +56,62 @@ struct CompressAvgParams {
     int32_t block_stride;  // d
 };
 
+// Reference attention (ROUTING.md paths `sdpa` and `sdpa-masked`), attention.cu.
+// q [nnz_q, heads, dk], k [nnz_k, kv_heads, dk], v [nnz_k, kv_heads, dv]; cu_q / cu_k int32 [batch + 1].
+// Which keys a query at position t may see (NSA-SPEC):
+enum AttnMask : int32_t {
+    kMaskNone = 0,         // every key of its sequence
+    kMaskCausal = 1,       // key position s <= t
+    kMaskWindow = 2,       // t - window + 1 <= s <= t
+    kMaskBlockCausal = 3,  // compressed key i: i * cmp_stride + cmp_len - 1 <= t
+    kMaskChosen = 4,       // s <= t and s in a chosen block j, s in [j*sel_block, (j+1)*sel_block)
+                           // (blocks[token, kv_head, 0..n_sel), any order, duplicates and j < 0 ignored)
+};
+
+// How the kernel walks the keys: every key with the rule tested per key (`sdpa`), or only the ranges the
+// rule allows (`sdpa-masked`). Both accumulate the visible keys once each, in ascending key position
+// (chosen blocks are visited in ascending block index whatever their order in `blocks`, duplicates and
+// negative entries skipped), so both walks give the same bits.
+enum AttnWalk : int32_t {
+    kWalkAll = 0,
+    kWalkRanges = 1,
+};
+
+struct AttnParams {
+    const void* q;               // [nnz_q, heads, dk]
+    const void* k;               // [nnz_k, kv_heads, dk]
+    const void* v;               // [nnz_k, kv_heads, dv]
+    void* o;                     // [nnz_q, heads, dv], dtype of q or fp32 (out_fp32)
+    float* lse;                  // [nnz_q, heads] natural log-sum-exp of the scaled scores; nullable
+    const int32_t* cu_q;         // [batch + 1]
+    const int32_t* cu_k;         // [batch + 1]
+    const int32_t* q_start;      // [batch] position of each sequence's first query; nullable = 0
+    const int32_t* k_start;      // [batch] position of each sequence's first key; nullable = 0
+    const int32_t* blocks;       // [nnz_q, kv_heads, n_sel] chosen blocks (kMaskChosen); nullable otherwise
+
+    int64_t q_tok_stride, q_head_stride;
+    int64_t k_tok_stride, k_head_stride;
+    int64_t v_tok_stride, v_head_stride;
+    int64_t o_tok_stride, o_head_stride;
+    int64_t lse_tok_stride;
+    int64_t blocks_tok_stride, blocks_head_stride;
+
+    int32_t nnz_q;
+    int32_t batch;
+    int32_t heads;
+    int32_t kv_heads;
+    int32_t dk;
+    int32_t dv;
+    int32_t mask;       // AttnMask
+    int32_t walk;       // AttnWalk
+    int32_t window;     // w
+    int32_t cmp_len;    // l
+    int32_t cmp_stride; // d
+    int32_t sel_block;  // l'
+    int32_t n_sel;      // n
+    int32_t out_fp32;   // 1: o is fp32
+
+    float scale;        // softmax scale
+};
+
 }  // namespace nsa

@@ -25,7 +25,20 @@
     F(nsa::CompressAvgParams, nnz) F(nsa::CompressAvgParams, nnz_cmp)                         \
     F(nsa::CompressAvgParams, batch) F(nsa::CompressAvgParams, groups)                        \
     F(nsa::CompressAvgParams, dim) F(nsa::CompressAvgParams, block_len)                       \
-    F(nsa::CompressAvgParams, block_stride)
+    F(nsa::CompressAvgParams, block_stride) \
+    S(nsa::AttnParams) \
+    F(nsa::AttnParams, q) F(nsa::AttnParams, k) F(nsa::AttnParams, v) \
+    F(nsa::AttnParams, o) F(nsa::AttnParams, lse) F(nsa::AttnParams, cu_q) \
+    F(nsa::AttnParams, cu_k) F(nsa::AttnParams, q_start) F(nsa::AttnParams, k_start) \
+    F(nsa::AttnParams, blocks) F(nsa::AttnParams, q_tok_stride) F(nsa::AttnParams, q_head_stride) \
+    F(nsa::AttnParams, k_tok_stride) F(nsa::AttnParams, k_head_stride) F(nsa::AttnParams, v_tok_stride) \
+    F(nsa::AttnParams, v_head_stride) F(nsa::AttnParams, o_tok_stride) F(nsa::AttnParams, o_head_stride) \
+    F(nsa::AttnParams, lse_tok_stride) F(nsa::AttnParams, blocks_tok_stride) F(nsa::AttnParams, blocks_head_stride) \
+    F(nsa::AttnParams, nnz_q) F(nsa::AttnParams, batch) F(nsa::AttnParams, heads) \
+    F(nsa::AttnParams, kv_heads) F(nsa::AttnParams, dk) F(nsa::AttnParams, dv) \
+    F(nsa::AttnParams, mask) F(nsa::AttnParams, walk) F(nsa::AttnParams, window) \
+    F(nsa::AttnParams, cmp_len) F(nsa::AttnParams, cmp_stride) F(nsa::AttnParams, sel_block) \
+    F(nsa::AttnParams, n_sel) F(nsa::AttnParams, out_fp32) F(nsa::AttnParams, scale)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

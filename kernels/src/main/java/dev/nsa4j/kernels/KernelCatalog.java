@@ -17,6 +17,9 @@ import dev.nsa4j.tensor.DType;
 public final class KernelCatalog {
     public static final String GATE_COMBINE = "gate_combine";
     public static final String COMPRESS_AVG = "compress_avg";
+    public static final String ATTENTION = "attention";
+    /** Head-dim classes of the attention kernels: variant {@code d<n>} serves Dk and Dv up to 32·n. */
+    public static final List<Integer> ATTENTION_DIM_CLASSES = List.of(1, 2, 4, 8);
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -45,6 +48,9 @@ public final class KernelCatalog {
                     s.add(compressAvg(in, out, vec));
                 }
             }
+            for (int d : ATTENTION_DIM_CLASSES) {
+                s.add(attention(in, d));
+            }
         }
         return Set.copyOf(s);
     }
@@ -60,6 +66,11 @@ public final class KernelCatalog {
 
     public static KernelKey compressAvg(DType in, DType out, String vec) {
         return new KernelKey(COMPRESS_AVG, in, "o" + KernelKey.dtypeName(out) + "_" + vec);
+    }
+
+    /** {@code nsa_attention_<dtype>_d<dimClass>}: Dk and Dv up to 32·dimClass; the output dtype is a params flag. */
+    public static KernelKey attention(DType in, int dimClass) {
+        return new KernelKey(ATTENTION, in, "d" + dimClass);
     }
 
     /** Every key, in no particular order. */

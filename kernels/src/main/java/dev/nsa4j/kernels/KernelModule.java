@@ -76,16 +76,28 @@ public final class KernelModule implements AutoCloseable {
 
     /** Launches {@code key} with one params struct passed by value, on a raw stream handle. */
     public void launch(KernelKey key, int grid, long stream, byte[] params) {
-        launch(function(key), key.symbol(), grid, Jcu.stream(stream), Pointer.to(Pointer.to(params)));
+        launch(key, grid, BLOCK, stream, params);
+    }
+
+    /**
+     * As {@link #launch(KernelKey, int, long, byte[])} with {@code block} threads per block: for kernels whose
+     * {@code __launch_bounds__} is not {@link #BLOCK} (the attention kernels use 128).
+     */
+    public void launch(KernelKey key, int grid, int block, long stream, byte[] params) {
+        launch(function(key), key.symbol(), grid, block, Jcu.stream(stream), Pointer.to(Pointer.to(params)));
     }
 
     void launch(CUfunction f, String name, int grid, CUstream stream, Pointer params) {
+        launch(f, name, grid, BLOCK, stream, params);
+    }
+
+    void launch(CUfunction f, String name, int grid, int block, CUstream stream, Pointer params) {
         if (closed) {
             throw new IllegalStateException("kernel module is closed");
         }
         context.bind();
-        Jcu.check(JCudaDriver.cuLaunchKernel(f, grid, 1, 1, BLOCK, 1, 1, 0, stream, params, null),
-                "cuLaunchKernel(" + name + ", grid " + grid + "x" + BLOCK + ")");
+        Jcu.check(JCudaDriver.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, stream, params, null),
+                "cuLaunchKernel(" + name + ", grid " + grid + "x" + block + ")");
     }
 
     /** Unloads the module (wait for its kernels first: CUDA requires no launch of it to be pending). */

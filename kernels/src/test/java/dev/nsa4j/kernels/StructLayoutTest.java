@@ -46,6 +46,43 @@ class StructLayoutTest {
     }
 
     @Test
+    void attnParamsMatchesHandComputedOffsets() {
+        StructLayout l = AttnParams.LAYOUT;
+        // 10 pointers at 0..72, 11 int64 strides at 80..160, 14 int32 at 168..220, float scale at 224,
+        // size 228 rounded up to the 8-byte alignment of the pointers: 232.
+        String[] ptrs = {"q", "k", "v", "o", "lse", "cu_q", "cu_k", "q_start", "k_start", "blocks"};
+        for (int i = 0; i < ptrs.length; i++) {
+            assertEquals(8 * i, l.offsetOf(ptrs[i]), ptrs[i]);
+        }
+        String[] strides = {"q_tok_stride", "q_head_stride", "k_tok_stride", "k_head_stride", "v_tok_stride",
+                "v_head_stride", "o_tok_stride", "o_head_stride", "lse_tok_stride", "blocks_tok_stride",
+                "blocks_head_stride"};
+        for (int i = 0; i < strides.length; i++) {
+            assertEquals(80 + 8 * i, l.offsetOf(strides[i]), strides[i]);
+        }
+        String[] ints = {"nnz_q", "batch", "heads", "kv_heads", "dk", "dv", "mask", "walk", "window", "cmp_len",
+                "cmp_stride", "sel_block", "n_sel", "out_fp32"};
+        for (int i = 0; i < ints.length; i++) {
+            assertEquals(168 + 4 * i, l.offsetOf(ints[i]), ints[i]);
+        }
+        assertEquals(224, l.offsetOf("scale"));
+        assertEquals(232, l.size());
+        assertEquals(36, l.fields().size());
+
+        AttnParams p = new AttnParams(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 1.5f);
+        ByteBuffer b = ByteBuffer.wrap(p.toBytes()).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(232, b.capacity());
+        assertEquals(10, b.getLong(72));
+        assertEquals(11, b.getLong(80));
+        assertEquals(21, b.getLong(160));
+        assertEquals(22, b.getInt(168));
+        assertEquals(35, b.getInt(220));
+        assertEquals(1.5f, b.getFloat(224));
+        assertEquals(0, b.getInt(228));   // tail padding stays zero
+    }
+
+    @Test
     void naturalAlignmentPadsBeforeWiderFieldsAndAtTheEnd() {
         StructLayout l = StructLayout.builder("Mixed").i32("a").pointer("p").f32("f").i32("b").i32("c").build();
         assertEquals(0, l.offsetOf("a"));
@@ -97,7 +134,7 @@ class StructLayoutTest {
     void probeImageAndDiff() {
         long[] want = ParamsLayouts.expectedProbe();
         assertEquals(want.length, want[0]);
-        assertEquals(1 + (1 + 18) + (1 + 15), want.length);
+        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36), want.length);
         assertEquals(136, want[1]);
         assertNull(ParamsLayouts.diff(want.clone()));
         long[] bad = want.clone();
