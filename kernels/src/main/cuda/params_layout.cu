@@ -25,7 +25,22 @@
     F(nsa::CompressAvgParams, nnz) F(nsa::CompressAvgParams, nnz_cmp)                         \
     F(nsa::CompressAvgParams, batch) F(nsa::CompressAvgParams, groups)                        \
     F(nsa::CompressAvgParams, dim) F(nsa::CompressAvgParams, block_len)                       \
-    F(nsa::CompressAvgParams, block_stride)
+    F(nsa::CompressAvgParams, block_stride)                                                    \
+    S(nsa::BlockSelectParams)                                                                 \
+    F(nsa::BlockSelectParams, q) F(nsa::BlockSelectParams, k_cmp) F(nsa::BlockSelectParams, lse) \
+    F(nsa::BlockSelectParams, cu_seqlens) F(nsa::BlockSelectParams, cu_seqlens_cmp)           \
+    F(nsa::BlockSelectParams, indices) F(nsa::BlockSelectParams, scores)                      \
+    F(nsa::BlockSelectParams, q_tok_stride) F(nsa::BlockSelectParams, q_head_stride)          \
+    F(nsa::BlockSelectParams, k_tok_stride) F(nsa::BlockSelectParams, k_group_stride)         \
+    F(nsa::BlockSelectParams, lse_tok_stride) F(nsa::BlockSelectParams, lse_head_stride)      \
+    F(nsa::BlockSelectParams, idx_tok_stride) F(nsa::BlockSelectParams, idx_group_stride)     \
+    F(nsa::BlockSelectParams, score_tok_stride) F(nsa::BlockSelectParams, score_group_stride) \
+    F(nsa::BlockSelectParams, nnz) F(nsa::BlockSelectParams, nnz_cmp)                         \
+    F(nsa::BlockSelectParams, batch) F(nsa::BlockSelectParams, heads)                         \
+    F(nsa::BlockSelectParams, kv_heads) F(nsa::BlockSelectParams, dk)                         \
+    F(nsa::BlockSelectParams, block_len) F(nsa::BlockSelectParams, block_stride)              \
+    F(nsa::BlockSelectParams, sel_block) F(nsa::BlockSelectParams, n_sel)                     \
+    F(nsa::BlockSelectParams, nb_max) F(nsa::BlockSelectParams, scale)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;
