@@ -17,6 +17,8 @@ import dev.nsa4j.tensor.DType;
 public final class KernelCatalog {
     public static final String GATE_COMBINE = "gate_combine";
     public static final String COMPRESS_AVG = "compress_avg";
+    /** Block scores, group sum and top-n (block_select.cu); variant "", one kernel per q/K̃ dtype. */
+    public static final String BLOCK_SELECT = "block_select";
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -45,6 +47,7 @@ public final class KernelCatalog {
                     s.add(compressAvg(in, out, vec));
                 }
             }
+            s.add(blockSelect(in));
         }
         return Set.copyOf(s);
     }
@@ -60,6 +63,10 @@ public final class KernelCatalog {
 
     public static KernelKey compressAvg(DType in, DType out, String vec) {
         return new KernelKey(COMPRESS_AVG, in, "o" + KernelKey.dtypeName(out) + "_" + vec);
+    }
+
+    public static KernelKey blockSelect(DType in) {
+        return new KernelKey(BLOCK_SELECT, in, "");
     }
 
     /** Every key, in no particular order. */

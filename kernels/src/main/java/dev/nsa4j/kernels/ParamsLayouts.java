@@ -8,7 +8,8 @@ import java.util.List;
  * (params_layout.cu) reports them. Adding a kernel family adds its layout here and to the probe.
  */
 public final class ParamsLayouts {
-    public static final List<StructLayout> ALL = List.of(GateCombineParams.LAYOUT, CompressAvgParams.LAYOUT);
+    public static final List<StructLayout> ALL = List.of(GateCombineParams.LAYOUT, CompressAvgParams.LAYOUT,
+            BlockSelectParams.LAYOUT);
 
     private ParamsLayouts() {
     }
