@@ -98,6 +98,7 @@ public final class BlockSelect {
         if (plan == null) {
             throw new NsaArgumentException("plan", "plan present", "compression plan is null");
         }
+        checkConfig(plan.blockLen(), plan.blockStride(), selBlock, nSel, scale);
         Checks.rank("q", q, 3, "[nnz, H, Dk]");
         Checks.rank("k_cmp", kCmp, 3, "[nnz_cmp, G, Dk]");
         Checks.rank("lse", lse, 2, "[nnz, H]");
@@ -151,12 +152,8 @@ public final class BlockSelect {
         return plan(p, q.dtype());
     }
 
-    /** Validates raw params (no CUDA call) and picks the kernel. */
-    public static Launch plan(BlockSelectParams p, DType in) {
-        Checks.dtype("q", in, FLOATS, "fp32, fp16 or bf16");
-        int l = p.blockLen();
-        int d = p.blockStride();
-        int lp = p.selBlock();
+    /** The NsaConfig rules for the block sizes and n, plus the kernel's limit on n. */
+    static void checkConfig(int l, int d, int lp, int n, float scale) {
         Checks.positive("l", l, "compression block length l");
         Checks.positive("d", d, "compression stride d");
         Checks.positive("l'", lp, "selection block length l'");
@@ -169,15 +166,21 @@ public final class BlockSelect {
         if (l > lp) {
             throw new NsaArgumentException("l'", "l <= l'", "l = " + l + " exceeds l' = " + lp);
         }
-        if (p.nSel() < 3) {
-            throw new NsaArgumentException("n", "n >= 3 (block 0 and two local blocks are forced)", "n is " + p.nSel());
+        if (n < 3) {
+            throw new NsaArgumentException("n", "n >= 3 (block 0 and two local blocks are forced)", "n is " + n);
         }
-        if (p.nSel() > MAX_N) {
-            throw new NsaArgumentException("n", "n <= " + MAX_N + " (the selection kernel's limit)", "n is " + p.nSel());
+        if (n > MAX_N) {
+            throw new NsaArgumentException("n", "n <= " + MAX_N + " (the selection kernel's limit)", "n is " + n);
         }
-        if (!Float.isFinite(p.scale())) {
-            throw new NsaArgumentException("scale", "finite softmax scale", "scale is " + p.scale());
+        if (!Float.isFinite(scale)) {
+            throw new NsaArgumentException("scale", "finite softmax scale", "scale is " + scale);
         }
+    }
+
+    /** Validates raw params (no CUDA call) and picks the kernel. */
+    public static Launch plan(BlockSelectParams p, DType in) {
+        Checks.dtype("q", in, FLOATS, "fp32, fp16 or bf16");
+        checkConfig(p.blockLen(), p.blockStride(), p.selBlock(), p.nSel(), p.scale());
         Checks.nonNegative("q", p.nnz(), "nnz");
         Checks.nonNegative("k_cmp", p.nnzCmp(), "nnz_cmp");
         Checks.nonNegative("cu_seqlens", p.batch(), "batch");
