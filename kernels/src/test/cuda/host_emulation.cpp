@@ -92,10 +92,13 @@ int main() {
     nsa_params_layout(buf, 512);
     printf("probe:"); for (int i = 0; i < buf[0]; ++i) printf(" %ld", (long)buf[i]); printf("\n");
     // what ParamsLayouts.expectedProbe() says (StructLayoutTest pins the same numbers)
-    const int64_t want[] = {36, 136, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 124, 128,
-                            96, 0, 8, 16, 24, 32, 40, 48, 56, 64, 68, 72, 76, 80, 84, 88};
-    CHECK(buf[0] == 36, "probe count %ld", (long)buf[0]);
-    for (int i = 0; i < 36; ++i) CHECK(buf[i] == want[i], "probe[%d] = %ld, Java expects %ld", i, (long)buf[i], (long)want[i]);
+    const int64_t want[] = {66, 136, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 124, 128,
+                            96, 0, 8, 16, 24, 32, 40, 48, 56, 64, 68, 72, 76, 80, 84, 88,
+                            184, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128,
+                            136, 140, 144, 148, 152, 156, 160, 164, 168, 172, 176, 180};
+    const int nwant = sizeof(want) / sizeof(want[0]);
+    CHECK(buf[0] == nwant, "probe count %ld", (long)buf[0]);
+    for (int i = 0; i < nwant; ++i) CHECK(buf[i] == want[i], "probe[%d] = %ld, Java expects %ld", i, (long)buf[i], (long)want[i]);
     printf("%s (%d failures)\n", fails ? "FAIL" : "OK", fails);
     return fails != 0;
 }
