@@ -10,3 +10,7 @@ trap 'rm -rf "$work"' EXIT
 g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/host_emulation.cpp" -o "$work/emu"
 "$work/emu"
+# block select: warps as 32 coroutines in lock-step (kernels/src/test/cuda/warp_shim.h); about a minute
+g++ -std=c++20 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
+    "$root/kernels/src/test/cuda/block_select_emulation.cpp" -o "$work/emu_select"
+"$work/emu_select"

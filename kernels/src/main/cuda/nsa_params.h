@@ -114,4 +114,37 @@ struct AttnParams {
     float scale;        // softmax scale
 };
 
+// Block selection (NSA-SPEC "Selection branch"), varlen. One warp per (token, group); see block_select.cu.
+// q [nnz, H, Dk]; k_cmp [nnz_cmp, G, Dk] (q's dtype); lse [nnz, H] fp32 (natural log, of the compressed
+// branch); indices out [nnz, G, n] int32; scores out [nnz, G, nb_max] fp32 or null.
+struct BlockSelectParams {
+    const void* q;
+    const void* k_cmp;
+    const float* lse;
+    const int32_t* cu_seqlens;
+    const int32_t* cu_seqlens_cmp;
+    int32_t* indices;
+    float* scores;  // nullable
+
+    int64_t q_tok_stride, q_head_stride;
+    int64_t k_tok_stride, k_group_stride;
+    int64_t lse_tok_stride, lse_head_stride;
+    int64_t idx_tok_stride, idx_group_stride;
+    int64_t score_tok_stride, score_group_stride;
+
+    int32_t nnz;
+    int32_t nnz_cmp;
+    int32_t batch;
+    int32_t heads;
+    int32_t kv_heads;
+    int32_t dk;
+    int32_t block_len;     // l
+    int32_t block_stride;  // d
+    int32_t sel_block;     // l'
+    int32_t n_sel;         // n, 3 <= n <= NSA_SELECT_MAX_N
+    int32_t nb_max;        // columns of scores
+
+    float scale;
+};
+
 }  // namespace nsa

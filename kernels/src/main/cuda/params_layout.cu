@@ -38,7 +38,22 @@
     F(nsa::AttnParams, kv_heads) F(nsa::AttnParams, dk) F(nsa::AttnParams, dv) \
     F(nsa::AttnParams, mask) F(nsa::AttnParams, walk) F(nsa::AttnParams, window) \
     F(nsa::AttnParams, cmp_len) F(nsa::AttnParams, cmp_stride) F(nsa::AttnParams, sel_block) \
-    F(nsa::AttnParams, n_sel) F(nsa::AttnParams, out_fp32) F(nsa::AttnParams, scale)
+    F(nsa::AttnParams, n_sel) F(nsa::AttnParams, out_fp32) F(nsa::AttnParams, scale) \
+    S(nsa::BlockSelectParams)                                                                 \
+    F(nsa::BlockSelectParams, q) F(nsa::BlockSelectParams, k_cmp) F(nsa::BlockSelectParams, lse) \
+    F(nsa::BlockSelectParams, cu_seqlens) F(nsa::BlockSelectParams, cu_seqlens_cmp)           \
+    F(nsa::BlockSelectParams, indices) F(nsa::BlockSelectParams, scores)                      \
+    F(nsa::BlockSelectParams, q_tok_stride) F(nsa::BlockSelectParams, q_head_stride)          \
+    F(nsa::BlockSelectParams, k_tok_stride) F(nsa::BlockSelectParams, k_group_stride)         \
+    F(nsa::BlockSelectParams, lse_tok_stride) F(nsa::BlockSelectParams, lse_head_stride)      \
+    F(nsa::BlockSelectParams, idx_tok_stride) F(nsa::BlockSelectParams, idx_group_stride)     \
+    F(nsa::BlockSelectParams, score_tok_stride) F(nsa::BlockSelectParams, score_group_stride) \
+    F(nsa::BlockSelectParams, nnz) F(nsa::BlockSelectParams, nnz_cmp)                         \
+    F(nsa::BlockSelectParams, batch) F(nsa::BlockSelectParams, heads)                         \
+    F(nsa::BlockSelectParams, kv_heads) F(nsa::BlockSelectParams, dk)                         \
+    F(nsa::BlockSelectParams, block_len) F(nsa::BlockSelectParams, block_stride)              \
+    F(nsa::BlockSelectParams, sel_block) F(nsa::BlockSelectParams, n_sel)                     \
+    F(nsa::BlockSelectParams, nb_max) F(nsa::BlockSelectParams, scale)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

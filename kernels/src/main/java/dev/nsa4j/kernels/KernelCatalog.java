@@ -20,6 +20,8 @@ public final class KernelCatalog {
     public static final String ATTENTION = "attention";
     /** Head-dim classes of the attention kernels: variant {@code d<n>} serves Dk and Dv up to 32·n. */
     public static final List<Integer> ATTENTION_DIM_CLASSES = List.of(1, 2, 4, 8);
+    /** Block scores, group sum and top-n (block_select.cu); variant "", one kernel per q/K̃ dtype. */
+    public static final String BLOCK_SELECT = "block_select";
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -51,6 +53,7 @@ public final class KernelCatalog {
             for (int d : ATTENTION_DIM_CLASSES) {
                 s.add(attention(in, d));
             }
+            s.add(blockSelect(in));
         }
         return Set.copyOf(s);
     }
@@ -71,6 +74,11 @@ public final class KernelCatalog {
     /** {@code nsa_attention_<dtype>_d<dimClass>}: Dk and Dv up to 32·dimClass; the output dtype is a params flag. */
     public static KernelKey attention(DType in, int dimClass) {
         return new KernelKey(ATTENTION, in, "d" + dimClass);
+    }
+
+    /** {@code nsa_block_select_<dtype>}: q and K̃ in that dtype, lse fp32. */
+    public static KernelKey blockSelect(DType in) {
+        return new KernelKey(BLOCK_SELECT, in, "");
     }
 
     /** Every key, in no particular order. */

@@ -9,7 +9,7 @@ import java.util.List;
  */
 public final class ParamsLayouts {
     public static final List<StructLayout> ALL = List.of(GateCombineParams.LAYOUT, CompressAvgParams.LAYOUT,
-            AttnParams.LAYOUT);
+            AttnParams.LAYOUT, BlockSelectParams.LAYOUT);
 
     private ParamsLayouts() {
     }

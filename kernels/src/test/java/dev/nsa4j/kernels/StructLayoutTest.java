@@ -80,6 +80,34 @@ class StructLayoutTest {
         assertEquals(35, b.getInt(220));
         assertEquals(1.5f, b.getFloat(224));
         assertEquals(0, b.getInt(228));   // tail padding stays zero
+
+    void blockSelectParamsMatchesHandComputedOffsets() {
+        StructLayout l = BlockSelectParams.LAYOUT;
+        // 7 pointers at 0..48, 10 int64 strides at 56..128, 11 int32 at 136..176, float scale at 180.
+        String[] ptrs = {"q", "k_cmp", "lse", "cu_seqlens", "cu_seqlens_cmp", "indices", "scores"};
+        for (int i = 0; i < ptrs.length; i++) {
+            assertEquals(8 * i, l.offsetOf(ptrs[i]), ptrs[i]);
+        }
+        assertEquals(56, l.offsetOf("q_tok_stride"));
+        assertEquals(128, l.offsetOf("score_group_stride"));
+        assertEquals(136, l.offsetOf("nnz"));
+        assertEquals(152, l.offsetOf("kv_heads"));
+        assertEquals(168, l.offsetOf("sel_block"));
+        assertEquals(172, l.offsetOf("n_sel"));
+        assertEquals(176, l.offsetOf("nb_max"));
+        assertEquals(180, l.offsetOf("scale"));
+        assertEquals(184, l.size());
+        assertEquals(29, l.fields().size());
+        BlockSelectParams p = new BlockSelectParams(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+                18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 1.5f);
+        ByteBuffer bb = ByteBuffer.wrap(p.toBytes()).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(184, p.toBytes().length);
+        assertEquals(7, bb.getLong(48));
+        assertEquals(8, bb.getLong(56));
+        assertEquals(17, bb.getLong(128));
+        assertEquals(18, bb.getInt(136));
+        assertEquals(28, bb.getInt(176));
+        assertEquals(1.5f, bb.getFloat(180));
     }
 
     @Test
@@ -134,7 +162,7 @@ class StructLayoutTest {
     void probeImageAndDiff() {
         long[] want = ParamsLayouts.expectedProbe();
         assertEquals(want.length, want[0]);
-        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36), want.length);
+        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29), want.length);
         assertEquals(136, want[1]);
         assertNull(ParamsLayouts.diff(want.clone()));
         long[] bad = want.clone();

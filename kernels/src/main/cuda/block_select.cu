@@ -1,0 +1,198 @@
+// Block selection (NSA-SPEC "Selection branch"), varlen: block importance from (q, K̃, lse), the group
+// sum, and top-n with the forced blocks and the tie-break.
+//
+// For query token t (position in its sequence) and KV group g, with cur = t / l' and
+// ncmp = S_cmp(t + 1) visible compressed tokens:
+//   p(h, i)  = exp(scale * q[t,h]·K̃[i,g] - lse[t,h])                       (fp32, expf)
+//   ω(i, j)  = |[i·d, i·d + l) ∩ [j·l', (j+1)·l')| / l                       (one IEEE division)
+//   P(j)     = Σ_{h in group, ascending} Σ_{i ascending, overlapping j} p(h, i) · ω(i, j)
+// dot products accumulate in fp32 over the feature axis in ascending order (fmaf); P accumulates with
+// fmaf in the order above. The result therefore does not depend on the grid or on the lane a block
+// lands on: bitwise identical on repeated runs, no atomics.
+//
+// Chosen set: cur + 1 <= n: blocks 0..cur. Else {0, cur - 1, cur} plus the n - 3 best of 1..cur-2 by
+// the key (fp32 bits of max(P, 0) descending, block index ascending) — the CPU oracle's order. Written
+// sorted ascending, -1 padded, into indices[t, g, 0..n).
+//
+// scores (nullable) [nnz, G, nb_max]: P(j) for j <= cur (also when cur + 1 <= n), -inf for
+// cur < j < nb_max (not a candidate). A row whose sequence the device-side cu arrays do not describe
+// consistently (cannot happen with the host's plan) gets indices -1 and NaN scores, never an
+// out-of-bounds read.
+//
+// Work split: one warp per (token, group) row, grid-stride over rows. Lanes take candidate blocks
+// j = c0 + lane in chunks of 32; each lane computes its block's score from the (at most l'/d + l/d)
+// compressed tokens overlapping it. The running top-(n-3) lives in shared memory as up to 64 sorted
+// 64-bit keys per warp (512 B); a chunk is merged into it by ranking (unique keys: the index is in the
+// key), only when some lane beats the current (n-3)-th key. So the per-row working set is constant
+// for any number of blocks; n <= NSA_SELECT_MAX_N = 64.
+#include "nsa_params.h"
+#include "nsa_dtype.h"
+#include "nsa_launch.h"
+
+#define NSA_SELECT_MAX_N 64
+
+namespace nsa {
+
+constexpr int kSelectWarps = 256 / 32;
+constexpr int kSelectSlots = 64;   // >= NSA_SELECT_MAX_N - 3, two per lane
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// The sequence b with cu[b] <= r < cu[b + 1] (the last b with cu[b] <= r).
+__device__ __forceinline__ int select_find_sequence(const int32_t* cu, int batch, int64_t r) {
+    int lo = 0, hi = batch;
+    while (hi - lo > 1) {
+        const int mid = (lo + hi) >> 1;
+        if (cu[mid] <= r) lo = mid; else hi = mid;
+    }
+    return lo;
+}
+
+// Larger key = better: fp32 bits of max(P, 0) (non-negative floats order like their bits), then the
+// lower index. Never 0 for a real block (the low word is 0xffffffff - j > 0), so 0 means "empty".
+__device__ __forceinline__ unsigned long long select_key(float score, int j) {
+    const int bits = max(0, __float_as_int(score));
+    return (static_cast<unsigned long long>(static_cast<unsigned>(bits)) << 32)
+           | static_cast<unsigned long long>(0xffffffffu - static_cast<unsigned>(j));
+}
+
+__device__ __forceinline__ int select_key_index(unsigned long long key) {
+    return static_cast<int>(0xffffffffu - static_cast<unsigned>(key & 0xffffffffull));
+}
+
+// P(j) for one row; q_row points at q[t, first head of the group], k_seq at K̃[first compressed token
+// of the sequence, g], lse_row at lse[t, first head of the group].
+template <typename T>
+__device__ float select_block_score(const BlockSelectParams& p, const T* q_row, const float* lse_row,
+                                    const T* k_seq, int ncmp, int h, int j) {
+    const int64_t bs = static_cast<int64_t>(j) * p.sel_block;
+    const int64_t be = bs + p.sel_block;
+    const int64_t first = bs - p.block_len + 1;   // i·d >= first  <=>  i·d + l > bs
+    const int64_t lo = first <= 0 ? 0 : (first + p.block_stride - 1) / p.block_stride;
+    const int64_t hi = min(static_cast<int64_t>(ncmp), (be - 1) / p.block_stride + 1);   // exclusive
+    const float lf = static_cast<float>(p.block_len);
+    float acc = 0.f;
+    for (int hh = 0; hh < h; ++hh) {
+        const T* qh = q_row + hh * p.q_head_stride;
+        const float lse = lse_row[hh * p.lse_head_stride];
+        for (int64_t i = lo; i < hi; ++i) {
+            const T* k = k_seq + i * p.k_tok_stride;
+            float dot = 0.f;
+            for (int c = 0; c < p.dk; ++c) dot = __fmaf_rn(load1(qh + c), load1(k + c), dot);
+            const float pr = expf(__fsub_rn(__fmul_rn(p.scale, dot), lse));
+            const int64_t s = i * p.block_stride;
+            const int64_t ov = min(s + p.block_len, be) - max(s, bs);
+            acc = __fmaf_rn(pr, __fdiv_rn(static_cast<float>(ov), lf), acc);
+        }
+    }
+    return acc;
+}
+
+template <typename T>
+__device__ __forceinline__ void block_select(const BlockSelectParams& p) {
+    __shared__ unsigned long long top_keys[kSelectWarps][kSelectSlots];
+    if (p.kv_heads <= 0 || p.heads <= 0 || p.n_sel < 1 || p.n_sel > NSA_SELECT_MAX_N) return;
+    const int lane = threadIdx.x & 31;
+    unsigned long long* top = top_keys[threadIdx.x >> 5];
+    const int64_t rows = static_cast<int64_t>(p.nnz) * p.kv_heads;
+    const int h = p.heads / p.kv_heads;
+    const int n = p.n_sel;
+    const int keep = n - 3;
+    const float neg_inf = __int_as_float(0xff800000);
+    const float nan = __int_as_float(0x7fc00000);
+
+    for (int64_t row = global_thread() >> 5; row < rows; row += grid_threads() >> 5) {   // warp-uniform
+        const int64_t r = row / p.kv_heads;
+        const int g = static_cast<int>(row - r * p.kv_heads);
+        int32_t* out = p.indices + r * p.idx_tok_stride + g * p.idx_group_stride;
+        float* srow = p.scores ? p.scores + r * p.score_tok_stride + g * p.score_group_stride : nullptr;
+
+        const int b = select_find_sequence(p.cu_seqlens, p.batch, r);
+        const int64_t start = p.cu_seqlens[b];
+        const int64_t end = p.cu_seqlens[b + 1];
+        const int64_t t64 = r - start;
+        const int t = static_cast<int>(t64);
+        const int ncmp = t + 1 < p.block_len ? 0 : (t + 1 - p.block_len) / p.block_stride + 1;
+        const int64_t cbase = p.cu_seqlens_cmp[b];
+        const int64_t cend = p.cu_seqlens_cmp[b + 1];
+        const bool ok = start >= 0 && start <= r && r < end && end <= p.nnz && cbase >= 0 && cend <= p.nnz_cmp
+                        && cbase + ncmp <= cend;
+        if (!ok) {
+            for (int k = lane; k < n; k += 32) out[k] = -1;
+            if (srow) for (int j = lane; j < p.nb_max; j += 32) srow[j] = nan;
+            continue;
+        }
+        const int cur = t / p.sel_block;
+        const bool all = cur + 1 <= n;
+        const bool topk = !all && keep > 0;
+        const T* q_row = static_cast<const T*>(p.q) + r * p.q_tok_stride + static_cast<int64_t>(g) * h * p.q_head_stride;
+        const float* lse_row = p.lse + r * p.lse_tok_stride + static_cast<int64_t>(g) * h * p.lse_head_stride;
+        const T* k_seq = static_cast<const T*>(p.k_cmp) + cbase * p.k_tok_stride + g * p.k_group_stride;
+
+        if (topk) {
+            for (int k = lane; k < kSelectSlots; k += 32) top[k] = 0ull;
+        }
+        __syncwarp();
+        const int jend = srow ? max(cur + 1, p.nb_max) : (topk ? cur + 1 : 0);
+        for (int c0 = 0; c0 < jend; c0 += 32) {
+            const int j = c0 + lane;
+            float s = 0.f;
+            if (j <= cur) s = select_block_score<T>(p, q_row, lse_row, k_seq, ncmp, h, j);
+            if (srow && j < p.nb_max) srow[j] = j <= cur ? s : neg_inf;
+            if (!topk) continue;
+            const unsigned long long key = (j >= 1 && j <= cur - 2) ? select_key(s, j) : 0ull;
+            const unsigned long long worst = top[keep - 1];
+            if (__ballot_sync(kFullMask, key > worst) == 0) continue;
+            // Merge the chunk into the sorted list by ranks in the union (all non-zero keys are distinct).
+            int lo = 0, hi = keep;
+            while (lo < hi) {
+                const int mid = (lo + hi) >> 1;
+                if (top[mid] > key) lo = mid + 1; else hi = mid;
+            }
+            int rank = lo;
+            const unsigned long long a0 = lane < keep ? top[lane] : 0ull;
+            const unsigned long long a1 = lane + 32 < keep ? top[lane + 32] : 0ull;
+            int r0 = lane, r1 = lane + 32;
+            for (int src = 0; src < 32; ++src) {
+                const unsigned long long o = __shfl_sync(kFullMask, key, src);
+                rank += o > key;
+                r0 += o > a0;
+                r1 += o > a1;
+            }
+            __syncwarp();
+            if (key != 0ull && rank < keep) top[rank] = key;
+            if (a0 != 0ull && r0 < keep) top[r0] = a0;
+            if (a1 != 0ull && r1 < keep) top[r1] = a1;
+            __syncwarp();
+        }
+
+        if (all) {
+            for (int k = lane; k < n; k += 32) out[k] = k <= cur ? k : -1;
+        } else {
+            // cur >= n, so 1..cur-2 holds at least n - 2 > keep blocks: every slot < keep is filled.
+            for (int m = lane; m < keep; m += 32) {
+                const int jm = select_key_index(top[m]);
+                int pos = 0;
+                for (int o = 0; o < keep; ++o) pos += select_key_index(top[o]) < jm;
+                out[1 + pos] = jm;
+            }
+            if (lane == 0) {
+                out[0] = 0;
+                out[n - 2] = cur - 1;
+                out[n - 1] = cur;
+            }
+        }
+        __syncwarp();
+    }
+}
+
+}  // namespace nsa
+
+// nsa_block_select_<dtype of q and K̃> (lse fp32, indices int32, scores fp32).
+#define NSA_BLOCK_SELECT(SUFFIX, T)                                                         \
+    NSA_EXTERN nsa_block_select_##SUFFIX(const __grid_constant__ nsa::BlockSelectParams p) { \
+        nsa::block_select<T>(p);                                                            \
+    }
+
+NSA_BLOCK_SELECT(fp32, float)
+NSA_BLOCK_SELECT(fp16, __half)
+NSA_BLOCK_SELECT(bf16, __nv_bfloat16)
