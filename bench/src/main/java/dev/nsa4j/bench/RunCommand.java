@@ -37,7 +37,8 @@ import picocli.CommandLine.TypeConversionException;
             "With --inputs, read float32 q, k_cmp, v_cmp, k_sel, v_sel, k_win, v_win and gates (and optional int32 "
                     + "indices, cu_seqlens) .npy files in NSA-SPEC layouts; otherwise draw random inputs of --shape "
                     + "from --seed. With --out, write o, indices, o_cmp, o_sel, o_win .npy files (float32 / int32), "
-                    + "all or nothing. This build runs on the CPU oracle.",
+                    + "all or nothing. --device auto runs on the GPU reference paths where a GPU "
+                    + "can serve the config, else on the CPU oracle; each route line says which and why.",
             "",
             "Exit codes: 0 ok, 2 usage or bad input, 1 internal or I/O error."},
         footer = {"", "Example: nsa run --inputs ref/ --out got/",
@@ -86,7 +87,7 @@ final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
     Double scale;
 
     @Option(names = "--device", paramLabel = "auto|cpu|gpu|N", converter = DeviceConverter.class,
-            description = "Where to run (default: NSA_DEVICE, else auto). This build runs on the CPU only.")
+            description = "Where to run (default: NSA_DEVICE, else auto): auto, cpu, gpu (fails if no GPU can serve) or a CUDA ordinal.")
     DeviceRequest device;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of random inputs and mlp weights (default: ${DEFAULT-VALUE}).")

@@ -25,8 +25,9 @@ final class VersionCommand implements Callable<Integer> {
             out.println("device " + d);
         }
         out.println("kernel image: " + (KernelImage.isBuilt() ? "built (" + KernelImage.RESOURCE + ")" : "not built"));
-        out.println("backends: cpu (oracle); gpu kernels " + (gpu.available() ? "available" : "unavailable: " + gpu.reason())
-                + "; the NSA GPU paths are not composed yet, so every branch runs on the CPU oracle");
+        out.println("backends: cpu (oracle); gpu reference paths sdpa, sdpa-masked "
+                + (gpu.available() ? "available" : "unavailable: " + gpu.reason())
+                + "; not yet in this build: sdpa-packed, fa2, sel-kernel, phi = mlp on the GPU");
         out.flush();
         return 0;
     }

@@ -235,8 +235,15 @@ class RunCommandTest {
         assertEquals(2, cli("run", "--dtype", "int32").code());
         assertEquals(2, cli("run", "--device", "tpu").code());
         Result gpu = cli("run", "--device", "gpu", "--shape", "1,8,4,2,8,8");
-        assertEquals(2, gpu.code());
-        assertTrue(gpu.err().contains("no GPU NSA path yet"), gpu.err());
+        dev.nsa4j.kernels.GpuAvailability here = dev.nsa4j.kernels.GpuAvailability.check();
+        if (here.available()) {
+            assertEquals(0, gpu.code(), gpu.err());
+            assertTrue(gpu.out().contains("route sel: sdpa-masked"), gpu.out());
+        } else {
+            assertEquals(2, gpu.code());
+            assertTrue(gpu.err().contains("rule 'GPU paths available'") && gpu.err().contains(here.reason())
+                    && gpu.err().contains("--device cpu"), gpu.err());
+        }
         Result cfg = cli("run", "--shape", "1,8,4,2,8,8", "--stride", "3");
         assertEquals(2, cfg.code());
         assertTrue(cfg.err().contains("config.stride"), cfg.err());

@@ -80,7 +80,9 @@ class StructLayoutTest {
         assertEquals(35, b.getInt(220));
         assertEquals(1.5f, b.getFloat(224));
         assertEquals(0, b.getInt(228));   // tail padding stays zero
+    }
 
+    @Test
     void blockSelectParamsMatchesHandComputedOffsets() {
         StructLayout l = BlockSelectParams.LAYOUT;
         // 7 pointers at 0..48, 10 int64 strides at 56..128, 11 int32 at 136..176, float scale at 180.

@@ -3,6 +3,12 @@ package dev.nsa4j.nsa;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
+import dev.nsa4j.kernels.Attention;
+import dev.nsa4j.kernels.AttnWalk;
+import dev.nsa4j.kernels.BlockSelect;
+import dev.nsa4j.kernels.CudaContext;
+import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.nsa.GpuNsa;
 import dev.nsa4j.oracle.GateOverride;
 import dev.nsa4j.oracle.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
@@ -30,12 +36,16 @@ import org.slf4j.event.Level;
  * out.routes();                                 // cmp/sel/win -> path, reason
  * }</pre>
  *
- * <p>This build has no GPU NSA path yet (the kernels module has the runtime and first kernels; the paths are
- * being composed from them): every branch runs on the CPU
- * oracle. A device request of {@code auto} resolves to the CPU with reason "no GPU NSA path in this build yet";
- * {@code cpu} with reason "requested"; {@code gpu} or a CUDA ordinal is refused at {@link Builder#build()}.
- * Where flags ask for a fast path ({@code NSA_USE_FA2} with a branch switch, {@code NSA_USE_SEL_KERNEL},
- * {@code NSA_FORCE_PARITY}) under {@code auto}, the CPU run is counted and logged as a fallback.
+ * <p>Devices: {@code cpu} runs the CPU oracle (reason "requested"). {@code auto} runs the GPU reference
+ * paths ({@code sdpa}, {@code sdpa-masked}; {@link GpuNsa}) where a CUDA device, the kernel image and the
+ * config allow (phi = avg, n <= 64, head dims <= 256), else the oracle with the reason ("GPU unavailable:
+ * ..."). {@code gpu} or a CUDA ordinal demands the GPU: {@link Builder#build()} throws, naming the reason,
+ * where it cannot serve. On the GPU, each branch's path follows the flags ({@link GpuRoutes}); where flags
+ * ask for a fast path this build lacks ({@code NSA_USE_FA2} with a branch switch, {@code NSA_USE_SEL_KERNEL})
+ * the call is counted and logged as a fallback, likewise on the CPU under {@code auto}.
+ *
+ * <p>An instance on the GPU holds a stream and a kernel module: {@link #close()} frees them. GPU calls on
+ * one instance are serialised (one stream); use one instance per thread for concurrency.
  *
  * <p>Flags are read once, from the {@link FlagSnapshot} given to the builder (default
  * {@link Flags#snapshot()}). {@code NSA_FORCE_BRANCH} / {@code NSA_FORCE_UNIFORM_GATE} become a
@@ -47,9 +57,9 @@ import org.slf4j.event.Level;
  *
  * <p>Thread-safe: forward calls may run concurrently.
  */
-public final class NsaAttention {
-    /** Reason for the CPU path under {@code auto} in this build. */
-    public static final String NO_GPU_BACKEND = "no GPU NSA path in this build yet";
+public final class NsaAttention implements AutoCloseable {
+    /** Prefix of the reason for the CPU path under {@code auto} when no GPU can serve the call. */
+    public static final String GPU_UNAVAILABLE = "GPU unavailable: ";
     /** Reason for the CPU path when the caller asked for it. */
     public static final String REQUESTED = "requested";
 
@@ -62,21 +72,45 @@ public final class NsaAttention {
     private final Map<Branch, String> fallbackTags;
     private final Counters counters = new Counters();
     private final RateLimitedLog log;
+    /** The GPU composition when a GPU serves the calls, else null. */
+    private final GpuNsa gpu;
+    private final CudaContext gpuContext;
+    private final String cpuReason;
+    private GpuNsa.Walks walks;
 
     private NsaAttention(Builder b, FlagSnapshot flags, DeviceRequest device, GateOverride override,
-                         RateLimitedLog.Sink sink) {
+                         RateLimitedLog.Sink sink, int gpuOrdinal, String cpuReason) {
         this.config = b.config;
         this.flags = flags;
         this.device = device;
         this.override = override;
+        this.cpuReason = cpuReason;
         this.oracle = new NsaOracle(b.config, b.phi, b.pool);
+        if (gpuOrdinal >= 0) {
+            this.gpuContext = CudaContext.primary(gpuOrdinal);
+            this.gpu = new GpuNsa(b.config, gpuContext);
+        } else {
+            this.gpuContext = null;
+            this.gpu = null;
+        }
         this.log = sink != null ? new RateLimitedLog(sink, flags.logLimit())
                 : new RateLimitedLog(LoggerFactory.getLogger(NsaAttention.class), flags.logLimit());
         this.routes = new EnumMap<>(Branch.class);
         this.fallbackTags = new EnumMap<>(Branch.class);
+        AttnWalk[] w = new AttnWalk[3];
         for (Branch br : Branch.values()) {
-            planRoute(br);
+            if (gpu != null) {
+                GpuRoutes.Plan plan = GpuRoutes.plan(br, flags);
+                routes.put(br, plan.route());
+                w[br.ordinal()] = plan.walk();
+                if (plan.fallbackTag() != null) {
+                    fallbackTags.put(br, plan.fallbackTag());
+                }
+            } else {
+                planRoute(br);
+            }
         }
+        this.walks = gpu == null ? null : new GpuNsa.Walks(w[0], w[1], w[2]);
     }
 
     /** The CPU route of a branch, with a fallback tag where flags asked for a faster path under auto. */
@@ -98,7 +132,7 @@ public final class NsaAttention {
             wanted = "fa2 requested by NSA_USE_FA2 and " + (br == Branch.CMP ? "NSA_USE_FA2_CMP" : "NSA_USE_FA2_WIN");
             tag = "fa2.fallback";
         }
-        routes.put(br, new Route(br, Path.CPU, wanted == null ? NO_GPU_BACKEND : wanted + " but " + NO_GPU_BACKEND));
+        routes.put(br, new Route(br, Path.CPU, wanted == null ? cpuReason : wanted + " but " + cpuReason));
         if (tag != null) {
             fallbackTags.put(br, tag);
         }
@@ -124,7 +158,14 @@ public final class NsaAttention {
     public NsaOutput forward(NsaInputs inputs, DType outType) {
         Objects.requireNonNull(inputs, "inputs");
         long t0 = System.nanoTime();
-        NsaResult r = oracle.forward(inputs, outType, override);
+        NsaResult r;
+        if (gpu != null) {
+            synchronized (gpu) { // one stream
+                r = gpu.forward(inputs, outType, override, walks);
+            }
+        } else {
+            r = oracle.forward(inputs, outType, override);
+        }
         Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
         List<Route> done = new ArrayList<>(3);
         for (Branch br : Branch.values()) {
@@ -139,7 +180,7 @@ public final class NsaAttention {
             }
         }
         if (flags.bool(Flag.NSA_DEBUG_TIMING)) {
-            log.log(Level.INFO, "timing", "path=cpu q=" + inputs.q().shape() + " dtype=" + inputs.q().dtype()
+            log.log(Level.INFO, "timing", "path=" + (gpu != null ? "gpu" : "cpu") + " q=" + inputs.q().shape() + " dtype=" + inputs.q().dtype()
                     + " contiguous=" + inputs.q().isContiguous() + " varlen=" + inputs.isVarlen()
                     + " ms=" + String.format(java.util.Locale.ROOT, "%.3f", elapsed.toNanos() / 1e6));
         }
@@ -204,6 +245,7 @@ public final class NsaAttention {
         private DeviceRequest device;
         private ForkJoinPool pool = NsaOracle.defaultPool();
         private RateLimitedLog.Sink logSink;
+        private java.util.function.Supplier<GpuAvailability> availability;
 
         private Builder(NsaConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -219,6 +261,9 @@ public final class NsaAttention {
         /** Sends log lines to a sink instead of SLF4J (tests). */
         Builder logSink(RateLimitedLog.Sink v) { logSink = v; return this; }
 
+        /** Replaces the device probe (tests). */
+        Builder gpuAvailability(java.util.function.Supplier<GpuAvailability> v) { availability = v; return this; }
+
         /**
          * @throws NsaArgumentException for a GPU device request (no GPU NSA path in this build yet), both gate
          *                              overrides set, or phi = mlp without weights
@@ -226,17 +271,52 @@ public final class NsaAttention {
         public NsaAttention build() {
             FlagSnapshot f = flags != null ? flags : Flags.snapshot();
             DeviceRequest d = device != null ? device : DeviceRequest.parse(f.device());
-            if (d.kind() == DeviceRequest.Kind.GPU || d.kind() == DeviceRequest.Kind.ORDINAL) {
-                throw new NsaArgumentException("device", "GPU paths available",
-                        "device '" + d + "' asks for a GPU, but this build has no GPU NSA path yet (the kernels "
-                                + "module has the CUDA runtime and first kernels; the NSA paths are being composed "
-                                + "from them); use --device cpu (NSA_DEVICE=cpu) or auto");
-            }
             if (config.phi() == Phi.MLP && phi == null) {
                 throw new NsaArgumentException("phi", "phi = mlp needs phi_k/phi_v weights",
                         "config says phi=MLP but no PhiWeights were given to the builder");
             }
-            return new NsaAttention(this, f, d, gateOverride(f), logSink);
+            GateOverride override = gateOverride(f);
+            if (d.kind() == DeviceRequest.Kind.CPU) {
+                return new NsaAttention(this, f, d, override, logSink, -1, REQUESTED);
+            }
+            int ordinal = d.kind() == DeviceRequest.Kind.ORDINAL ? d.ordinal() : 0;
+            String whyNot = gpuUnavailable(ordinal);
+            if (whyNot == null) {
+                return new NsaAttention(this, f, d, override, logSink, ordinal, null);
+            }
+            if (d.kind() != DeviceRequest.Kind.AUTO) {
+                throw new NsaArgumentException("device", "GPU paths available",
+                        "device '" + d + "' asks for a GPU, but " + whyNot + "; use --device cpu (NSA_DEVICE=cpu) "
+                                + "or auto");
+            }
+            return new NsaAttention(this, f, d, override, logSink, -1, GPU_UNAVAILABLE + whyNot);
+        }
+
+        /** Why the GPU paths cannot serve this config on that device, or null when they can. */
+        private String gpuUnavailable(int ordinal) {
+            GpuAvailability a = availability != null ? availability.get() : GpuAvailability.check(ordinal);
+            if (!a.available()) {
+                return a.reason();
+            }
+            if (config.phi() != Phi.AVG) {
+                return "phi = " + config.phi() + " has no GPU kernel yet";
+            }
+            if (config.nSel() > BlockSelect.MAX_N) {
+                return "n = " + config.nSel() + " exceeds the GPU selection kernel's limit " + BlockSelect.MAX_N;
+            }
+            if (Math.max(config.headDimQk(), config.headDimV()) > Attention.MAX_HEAD_DIM) {
+                return "head dim above " + Attention.MAX_HEAD_DIM + " has no GPU kernel";
+            }
+            return null;
+        }
+    }
+
+    /** Frees the GPU resources (stream, kernel module, context reference); the CPU path holds none. */
+    @Override
+    public void close() {
+        if (gpu != null) {
+            gpu.close();
+            gpuContext.close();
         }
     }
 }

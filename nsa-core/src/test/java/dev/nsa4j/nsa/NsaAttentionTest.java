@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.kernels.CudaDevices;
+import dev.nsa4j.kernels.GpuAvailability;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.oracle.GateOverride;
 import dev.nsa4j.oracle.NsaInputs;
@@ -22,6 +24,14 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class NsaAttentionTest {
+    /** What these tests pretend the machine has: no CUDA device, whatever the real machine has. */
+    static final String NO_DEVICE = "no CUDA device";
+
+    static NsaAttention.Builder builder(NsaConfig cfg) {
+        return NsaAttention.builder(cfg).gpuAvailability(() -> new GpuAvailability(false, NO_DEVICE,
+                new CudaDevices.Discovery(java.util.List.of(), 0, NO_DEVICE)));
+    }
+
     static final NsaConfig CFG = NsaConfig.builder().heads(4).kvGroups(2).headDims(8, 6).blockLen(4).stride(2)
             .selBlock(4).nSel(3).window(5).build();
     static final int B = 1;
@@ -61,7 +71,7 @@ class NsaAttentionTest {
 
     @Test
     void autoRunsTheOracleAndSaysWhy() {
-        NsaAttention nsa = NsaAttention.builder(CFG).flags(Flags.defaults()).build();
+        NsaAttention nsa = builder(CFG).flags(Flags.defaults()).build();
         assertEquals(DeviceRequest.AUTO, nsa.device());
         NsaInputs in = inputs(1);
         NsaOutput out = nsa.forward(in);
@@ -71,7 +81,7 @@ class NsaAttentionTest {
         assertEquals(List.of(Branch.CMP, Branch.SEL, Branch.WIN), out.routes().stream().map(Route::branch).toList());
         for (Route r : out.routes()) {
             assertEquals(Path.CPU, r.path());
-            assertEquals("no GPU NSA path in this build yet", r.reason());
+            assertEquals(NsaAttention.GPU_UNAVAILABLE + NO_DEVICE, r.reason());
         }
         assertTrue(out.elapsed().toNanos() > 0);
         assertEquals(out.routes(), nsa.plannedRoutes());
@@ -79,27 +89,27 @@ class NsaAttentionTest {
 
     @Test
     void cpuRequestedAndOutputDtype() {
-        NsaAttention nsa = NsaAttention.builder(CFG).flags(Flags.defaults()).device("cpu").build();
+        NsaAttention nsa = builder(CFG).flags(Flags.defaults()).device("cpu").build();
         NsaOutput out = nsa.forward(inputs(2), DType.FP16);
         assertEquals(DType.FP16, out.result().o().dtype());
         assertEquals("requested", out.route(Branch.SEL).reason());
         assertEquals("branch=sel path=cpu reason=\"requested\"", out.route(Branch.SEL).toKeyValues());
-        NsaAttention fromEnv = NsaAttention.builder(CFG).flags(env("NSA_DEVICE", "cpu")).build();
+        NsaAttention fromEnv = builder(CFG).flags(env("NSA_DEVICE", "cpu")).build();
         assertEquals(DeviceRequest.CPU, fromEnv.device());
         assertEquals("requested", fromEnv.plannedRoutes().get(0).reason());
     }
 
     @Test
-    void gpuRequestsAreRefusedClearly() {
+    void gpuRequestsWithoutAUsableGpuAreRefusedWithTheReason() {
         for (String d : new String[] {"gpu", "0", "3"}) {
             NsaArgumentException e = assertThrows(NsaArgumentException.class,
-                    () -> NsaAttention.builder(CFG).flags(Flags.defaults()).device(d).build());
+                    () -> builder(CFG).flags(Flags.defaults()).device(d).build());
             assertEquals("device", e.subject());
             assertEquals("GPU paths available", e.rule());
-            assertTrue(e.getMessage().contains("kernels module") && e.getMessage().contains("--device cpu"));
+            assertTrue(e.getMessage().contains(NO_DEVICE) && e.getMessage().contains("--device cpu"), e.getMessage());
         }
         assertThrows(NsaArgumentException.class,
-                () -> NsaAttention.builder(CFG).flags(env("NSA_DEVICE", "1")).build());
+                () -> builder(CFG).flags(env("NSA_DEVICE", "1")).build());
         NsaArgumentException bad = assertThrows(NsaArgumentException.class, () -> DeviceRequest.parse("tpu"));
         assertEquals("device", bad.subject());
     }
@@ -108,7 +118,7 @@ class NsaAttentionTest {
     void mlpNeedsWeights() {
         NsaConfig mlp = CFG.toBuilder().phi(Phi.MLP).build();
         NsaArgumentException e = assertThrows(NsaArgumentException.class,
-                () -> NsaAttention.builder(mlp).flags(Flags.defaults()).build());
+                () -> builder(mlp).flags(Flags.defaults()).build());
         assertEquals("phi", e.subject());
     }
 
@@ -119,7 +129,7 @@ class NsaAttentionTest {
         assertEquals(GateOverride.FORCE_SEL, NsaAttention.gateOverride(env("NSA_FORCE_BRANCH", "sel")));
         assertEquals(GateOverride.FORCE_WIN, NsaAttention.gateOverride(env("NSA_FORCE_BRANCH", "win")));
         assertEquals(GateOverride.UNIFORM, NsaAttention.gateOverride(env("NSA_FORCE_UNIFORM_GATE", "1")));
-        NsaArgumentException e = assertThrows(NsaArgumentException.class, () -> NsaAttention.builder(CFG)
+        NsaArgumentException e = assertThrows(NsaArgumentException.class, () -> builder(CFG)
                 .flags(env("NSA_FORCE_BRANCH", "win", "NSA_FORCE_UNIFORM_GATE", "yes")).build());
         assertTrue(e.subject().contains("NSA_FORCE_BRANCH") && e.subject().contains("NSA_FORCE_UNIFORM_GATE"));
     }
@@ -127,9 +137,9 @@ class NsaAttentionTest {
     @Test
     void forcedGatesChangeTheCombination() {
         NsaInputs in = inputs(3);
-        NsaOutput sel = NsaAttention.builder(CFG).flags(env("NSA_FORCE_BRANCH", "sel")).build().forward(in);
+        NsaOutput sel = builder(CFG).flags(env("NSA_FORCE_BRANCH", "sel")).build().forward(in);
         assertArrayEquals(sel.result().oSel().toDoubleArray(), sel.result().o().toDoubleArray(), 1e-6);
-        NsaOutput uni = NsaAttention.builder(CFG).flags(env("NSA_FORCE_UNIFORM_GATE", "on")).build().forward(in);
+        NsaOutput uni = builder(CFG).flags(env("NSA_FORCE_UNIFORM_GATE", "on")).build().forward(in);
         double[] c = uni.result().oCmp().toDoubleArray();
         double[] s = uni.result().oSel().toDoubleArray();
         double[] w = uni.result().oWin().toDoubleArray();
@@ -141,7 +151,7 @@ class NsaAttentionTest {
 
     @Test
     void countersCountCallsAndFallbacksAndReset() {
-        NsaAttention nsa = NsaAttention.builder(CFG).flags(env("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1",
+        NsaAttention nsa = builder(CFG).flags(env("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1",
                 "NSA_USE_SEL_KERNEL", "1")).logSink((l, s) -> { }).build();
         NsaInputs in = inputs(4);
         nsa.forward(in);
@@ -151,18 +161,18 @@ class NsaAttentionTest {
             assertEquals(2, c.calls(b, Path.CPU));
         }
         assertEquals(0, c.calls(Branch.CMP, Path.FA2));
-        String cmpReason = "fa2 requested by NSA_USE_FA2 and NSA_USE_FA2_CMP but no GPU NSA path in this build yet";
+        String cmpReason = "fa2 requested by NSA_USE_FA2 and NSA_USE_FA2_CMP but " + NsaAttention.GPU_UNAVAILABLE + NO_DEVICE;
         assertEquals(cmpReason, nsa.plannedRoutes().get(0).reason());
         assertEquals(2, c.fallbacks(Branch.CMP, Path.CPU, cmpReason));
         assertEquals(2, c.fallbacks(Branch.SEL, Path.CPU,
-                "sel-kernel requested by NSA_USE_SEL_KERNEL but no GPU NSA path in this build yet"));
+                "sel-kernel requested by NSA_USE_SEL_KERNEL but " + NsaAttention.GPU_UNAVAILABLE + NO_DEVICE));
         assertEquals(2, c.fallbacks().size(), c.fallbacks().toString()); // win's switch is off
         assertEquals(3, c.calls().size());
         c.reset();
         assertEquals(0, c.calls(Branch.CMP, Path.CPU));
         assertTrue(c.fallbacks().isEmpty());
         // cpu requested: no fallback, whatever the flags
-        NsaAttention cpu = NsaAttention.builder(CFG).flags(env("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1"))
+        NsaAttention cpu = builder(CFG).flags(env("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1"))
                 .device("cpu").logSink((l, s) -> { }).build();
         cpu.forward(in);
         assertTrue(cpu.counters().fallbacks().isEmpty());
@@ -176,7 +186,7 @@ class NsaAttentionTest {
     @Test
     void routeLinesAreLoggedAndRateLimited() {
         List<String> lines = new ArrayList<>();
-        NsaAttention nsa = NsaAttention.builder(CFG).flags(env("NSA_LOG_LIMIT", "4", "NSA_USE_FA2", "1",
+        NsaAttention nsa = builder(CFG).flags(env("NSA_LOG_LIMIT", "4", "NSA_USE_FA2", "1",
                 "NSA_USE_FA2_WIN", "1")).logSink((l, s) -> lines.add(l + " " + s)).build();
         NsaInputs in = inputs(5);
         for (int i = 0; i < 3; i++) {
@@ -184,12 +194,12 @@ class NsaAttentionTest {
         }
         long routes = lines.stream().filter(s -> s.startsWith("INFO NSA-LOG route ")).count();
         assertEquals(4, routes, lines.toString());
-        assertTrue(lines.contains("INFO NSA-LOG route branch=cmp path=cpu reason=\"no GPU NSA path in this build yet\""));
+        assertTrue(lines.contains("INFO NSA-LOG route branch=cmp path=cpu reason=\"" + NsaAttention.GPU_UNAVAILABLE + NO_DEVICE + "\""));
         assertEquals(3, lines.stream().filter(s -> s.startsWith("WARN NSA-LOG fa2.fallback branch=win")).count());
         assertTrue(lines.stream().anyMatch(s -> s.contains("log.limit tag=route limit=4")));
 
         List<String> all = new ArrayList<>();
-        NsaAttention unlimited = NsaAttention.builder(CFG).flags(env("NSA_LOG_LIMIT", "0", "NSA_DEBUG_TIMING", "1"))
+        NsaAttention unlimited = builder(CFG).flags(env("NSA_LOG_LIMIT", "0", "NSA_DEBUG_TIMING", "1"))
                 .logSink((l, s) -> all.add(s)).build();
         for (int i = 0; i < 5; i++) {
             unlimited.forward(in);

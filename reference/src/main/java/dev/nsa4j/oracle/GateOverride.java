@@ -19,7 +19,7 @@ public enum GateOverride {
     UNIFORM;
 
     /** The gate of branch {@code c} (0 = cmp, 1 = sel, 2 = win) given the caller's gate value. */
-    double apply(int branch, double given) {
+    public double apply(int branch, double given) {
         return switch (this) {
             case NONE -> given;
             case FORCE_CMP -> branch == 0 ? 1.0 : 0.0;

@@ -1,5 +1,6 @@
 package dev.nsa4j.oracle;
 
+import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 
@@ -34,6 +35,35 @@ public final class NsaResult {
         this.groups = groups;
         this.dv = dv;
         this.nSel = nSel;
+    }
+
+    /**
+     * Outputs computed elsewhere (a GPU path), in the layout of a checked call: {@code o*} row-major
+     * {@code [.., H, Dv]}, {@code lse*} {@code [.., H]}, {@code indices} {@code [.., G, n]}.
+     *
+     * @throws IllegalArgumentException if an array's length does not fit the layout
+     */
+    public static NsaResult of(NsaConfig cfg, InputCheck.Layout layout, DType outType, double[] o, double[] oCmp,
+                               double[] oSel, double[] oWin, double[] lseCmp, double[] lseSel, double[] lseWin,
+                               int[] indices) {
+        long rows = (long) layout.nnz() * cfg.heads();
+        for (double[] a : new double[][] {o, oCmp, oSel, oWin}) {
+            requireLength(a.length, rows * cfg.headDimV());
+        }
+        for (double[] a : new double[][] {lseCmp, lseSel, lseWin}) {
+            requireLength(a.length, rows);
+        }
+        requireLength(indices.length, (long) layout.nnz() * cfg.kvGroups() * cfg.nSel());
+        OracleCore.Result raw = new OracleCore.Result(o, oCmp, oSel, oWin, lseCmp, lseSel, lseWin, indices, null,
+                null, null);
+        return new NsaResult(raw, layout, outType == null ? layout.dtype() : outType, cfg.heads(), cfg.kvGroups(),
+                cfg.headDimV(), cfg.nSel());
+    }
+
+    private static void requireLength(long got, long want) {
+        if (got != want) {
+            throw new IllegalArgumentException("output of " + got + " values where the layout needs " + want);
+        }
     }
 
     public HostTensor o() { return tensor(raw.o(), dv); }

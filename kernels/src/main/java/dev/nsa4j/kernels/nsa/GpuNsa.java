@@ -1,0 +1,205 @@
+package dev.nsa4j.kernels.nsa;
+
+import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
+import dev.nsa4j.kernels.Attention;
+import dev.nsa4j.kernels.AttnSpec;
+import dev.nsa4j.kernels.AttnWalk;
+import dev.nsa4j.kernels.BlockSelect;
+import dev.nsa4j.kernels.CompressAvg;
+import dev.nsa4j.kernels.CompressionPlan;
+import dev.nsa4j.kernels.CudaContext;
+import dev.nsa4j.kernels.CudaStream;
+import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.GateCombine;
+import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.oracle.GateOverride;
+import dev.nsa4j.oracle.InputCheck;
+import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
+import dev.nsa4j.tensor.Shape;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * NSA attention on the GPU through the reference paths (ROUTING.md {@code sdpa}, {@code sdpa-masked}):
+ * <pre>
+ *   k_cmp, v_cmp ─ compress (avg, fp32 out) ─ K̃, Ṽ ─ attention, block-causal ─ o_cmp, lse_cmp
+ *   q, K̃, lse_cmp ─ block scores, group sum, top-n + forced ─ I   (or the caller's indices)
+ *   q, k_sel, v_sel, I ─ attention over the chosen blocks ─ o_sel
+ *   q, k_win, v_win ─ attention over the window ─ o_win
+ *   gates ─ combine ─ o
+ * </pre>
+ * Every intermediate and output is fp32 on the device (the parity harness compares fp32 outputs); the
+ * compressed branch runs on fp32 copies of q and fp32 K̃/Ṽ, so half-precision inputs lose nothing to a
+ * rounded mean. Outputs are rounded to the requested dtype on the host. Inputs are checked host-side by
+ * {@link InputCheck} (shapes, dtypes, cu_seqlens, indices) before anything is uploaded, so no input
+ * reaches a kernel that could make it read out of bounds. phi = mlp has no GPU kernel yet.
+ *
+ * <p>Runs on its own stream of the given context; each call synchronises that stream before returning.
+ * Not thread-safe (one stream); make one per thread.
+ */
+public final class GpuNsa implements AutoCloseable {
+    /** How each branch walks its keys: {@link AttnWalk#ALL} is path {@code sdpa}, RANGES {@code sdpa-masked}. */
+    public record Walks(AttnWalk cmp, AttnWalk sel, AttnWalk win) {
+        public Walks {
+            Objects.requireNonNull(cmp, "cmp");
+            Objects.requireNonNull(sel, "sel");
+            Objects.requireNonNull(win, "win");
+        }
+    }
+
+    /** Chooses I(t, g) on the device from q (fp32), K̃ (fp32) and lse_cmp; writes int32 [nnz, G, n]. */
+    @FunctionalInterface
+    public interface BlockChooser {
+        void choose(KernelModule module, CudaStream stream, NsaConfig cfg, DeviceTensor q32, DeviceTensor kCmpC,
+                    DeviceTensor lseCmp, DeviceTensor cu, DeviceTensor cuCmp, CompressionPlan plan,
+                    DeviceTensor indices);
+    }
+
+    private final NsaConfig cfg;
+    private final KernelModule module;
+    private final CudaStream stream;
+    private final BlockChooser chooser;
+
+    /** With the block-selection kernel ({@link BlockSelect}) choosing I(t, g). */
+    public GpuNsa(NsaConfig cfg, CudaContext context) {
+        this(cfg, context, GpuNsa::selectOnDevice);
+    }
+
+    private static void selectOnDevice(KernelModule module, CudaStream stream, NsaConfig cfg, DeviceTensor q32,
+                                       DeviceTensor kCmpC, DeviceTensor lseCmp, DeviceTensor cu, DeviceTensor cuCmp,
+                                       CompressionPlan plan, DeviceTensor indices) {
+        BlockSelect.run(module, stream, q32, kCmpC, lseCmp, cu, cuCmp, plan, cfg.selBlock(), cfg.nSel(),
+                (float) cfg.scale(), indices, null);
+    }
+
+    /**
+     * @param chooser the selection kernel; {@code null} means callers must pass their own indices
+     */
+    public GpuNsa(NsaConfig cfg, CudaContext context, BlockChooser chooser) {
+        this.cfg = Objects.requireNonNull(cfg, "cfg");
+        this.module = KernelModule.load(Objects.requireNonNull(context, "context"));
+        this.stream = CudaStream.create(context);
+        this.chooser = chooser;
+    }
+
+    public NsaConfig config() {
+        return cfg;
+    }
+
+    /**
+     * One forward.
+     *
+     * @param outType  dtype of the outputs, {@code null} for q's
+     * @throws NsaArgumentException for inputs that break a rule, before any upload
+     */
+    public NsaResult forward(NsaInputs in, DType outType, GateOverride override, Walks walks) {
+        if (cfg.phi() != Phi.AVG) {
+            throw new NsaArgumentException("config.phi", "phi = avg on the GPU",
+                    "phi = " + cfg.phi() + " has no GPU kernel yet; run it on the CPU oracle");
+        }
+        InputCheck.Layout layout = InputCheck.check(cfg, null, in);
+        if (in.indices() == null && chooser == null) {
+            throw new NsaArgumentException("indices", "indices given when no selection kernel is loaded",
+                    "this GpuNsa has no block chooser; pass indices");
+        }
+        int nnz = layout.nnz();
+        int hq = cfg.heads();
+        int g = cfg.kvGroups();
+        int dk = cfg.headDimQk();
+        int dv = cfg.headDimV();
+        int[] cu = layout.cu();
+        CompressionPlan plan = CompressionPlan.of(cu, cfg.blockLen(), cfg.stride());
+        float scale = (float) cfg.scale();
+        List<DeviceTensor> live = new ArrayList<>();
+        try {
+            DeviceTensor q = up(live, in.q(), nnz, hq, dk);
+            DeviceTensor q32 = in.q().dtype() == DType.FP32 ? q : up(live, in.q().to(DType.FP32), nnz, hq, dk);
+            DeviceTensor cuD = keep(live, DeviceTensor.upload(stream, HostTensor.ofInts(cu, cu.length)));
+            DeviceTensor cuCmp = keep(live, DeviceTensor.upload(stream,
+                    HostTensor.ofInts(plan.cuSeqlensCmp(), cu.length)));
+
+            // compressed branch, fp32
+            int nnzCmp = plan.nnzCmp();
+            DeviceTensor kC = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnzCmp, g, dk));
+            DeviceTensor vC = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnzCmp, g, dv));
+            CompressAvg.run(module, stream, up(live, in.kCmp(), nnz, g, dk), cuD, cuCmp, plan, kC);
+            CompressAvg.run(module, stream, up(live, in.vCmp(), nnz, g, dv), cuD, cuCmp, plan, vC);
+            DeviceTensor oCmp = out(live, nnz, hq, dv);
+            DeviceTensor lseCmp = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, hq));
+            Attention.run(module, stream, q32, kC, vC, cuD, cuCmp, null,
+                    AttnSpec.blockCausal(cfg.blockLen(), cfg.stride()).withWalk(walks.cmp()).withScale(scale), oCmp,
+                    lseCmp);
+
+            // chosen blocks
+            DeviceTensor idx;
+            if (in.indices() != null) {
+                idx = up(live, in.indices(), nnz, g, cfg.nSel());
+            } else {
+                idx = keep(live, DeviceTensor.allocate(stream, DType.INT32, nnz, g, cfg.nSel()));
+                chooser.choose(module, stream, cfg, q32, kC, lseCmp, cuD, cuCmp, plan, idx);
+            }
+
+            // selected and window branches
+            DeviceTensor oSel = out(live, nnz, hq, dv);
+            DeviceTensor lseSel = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, hq));
+            Attention.run(module, stream, q, up(live, in.kSel(), nnz, g, dk), up(live, in.vSel(), nnz, g, dv), cuD,
+                    cuD, idx, AttnSpec.chosen(cfg.selBlock()).withWalk(walks.sel()).withScale(scale), oSel, lseSel);
+            DeviceTensor oWin = out(live, nnz, hq, dv);
+            DeviceTensor lseWin = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, hq));
+            Attention.run(module, stream, q, up(live, in.kWin(), nnz, g, dk), up(live, in.vWin(), nnz, g, dv), cuD,
+                    cuD, null, AttnSpec.window(cfg.window()).withWalk(walks.win()).withScale(scale), oWin, lseWin);
+
+            // gates (overrides applied on the host), combine
+            DeviceTensor gates = keep(live, DeviceTensor.upload(stream, gatesFp32(in.gates(), override, nnz)));
+            DeviceTensor o = out(live, nnz, hq, dv);
+            GateCombine.run(module, stream, oCmp, oSel, oWin, gates, o);
+
+            return NsaResult.of(cfg, layout, outType, fp64(o), fp64(oCmp), fp64(oSel), fp64(oWin), fp64(lseCmp),
+                    fp64(lseSel), fp64(lseWin), idx.toHost(stream).toIntArray());
+        } finally {
+            for (int i = live.size() - 1; i >= 0; i--) {
+                live.get(i).close();
+            }
+        }
+    }
+
+    private static DeviceTensor keep(List<DeviceTensor> live, DeviceTensor t) {
+        live.add(t);
+        return t;
+    }
+
+    /** Uploads a checked token tensor and views it as [nnz, heads, dim]. */
+    private DeviceTensor up(List<DeviceTensor> live, HostTensor t, int nnz, int heads, int dim) {
+        return keep(live, DeviceTensor.upload(stream, t)).view(Shape.of(nnz, heads, dim));
+    }
+
+    private DeviceTensor out(List<DeviceTensor> live, int nnz, int heads, int dim) {
+        return keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, heads, dim));
+    }
+
+    private double[] fp64(DeviceTensor t) {
+        return t.toHost(stream).toDoubleArray();
+    }
+
+    private HostTensor gatesFp32(HostTensor gates, GateOverride override, int nnz) {
+        double[] g = gates.toDoubleArray();
+        if (override != GateOverride.NONE) {
+            for (int i = 0; i < g.length; i++) {
+                g[i] = override.apply(i % 3, g[i]);
+            }
+        }
+        return HostTensor.of(DType.FP32, g, nnz, cfg.heads(), 3);
+    }
+
+    @Override
+    public void close() {
+        stream.close();
+        module.close();
+    }
+}
