@@ -147,4 +147,31 @@ struct BlockSelectParams {
     float scale;
 };
 
+// phi = mlp (compress_mlp.cu): out[cu_cmp[b] + i, g, :] = W2·SiLU(W1·vec(block + P) + b1) + b2,
+// block = k[cu[b] + i*d .. + l, g, :]. Input [nnz, G, D] (fp32/fp16/bf16); output fp32 [nnz_cmp, G, D];
+// weights fp32, contiguous: pos [l, D], w1 [hidden, l*D], b1 [hidden], w2 [D, hidden], b2 [D].
+struct CompressMlpParams {
+    const void* k;
+    float* out;
+    const int32_t* cu_seqlens;
+    const int32_t* cu_seqlens_cmp;
+    const float* pos;
+    const float* w1;
+    const float* b1;
+    const float* w2;
+    const float* b2;
+
+    int64_t k_tok_stride, k_group_stride;
+    int64_t out_tok_stride, out_group_stride;
+
+    int32_t nnz;
+    int32_t nnz_cmp;
+    int32_t batch;
+    int32_t groups;
+    int32_t dim;
+    int32_t block_len;     // l
+    int32_t block_stride;  // d
+    int32_t hidden;
+};
+
 }  // namespace nsa

@@ -53,7 +53,18 @@
     F(nsa::BlockSelectParams, kv_heads) F(nsa::BlockSelectParams, dk)                         \
     F(nsa::BlockSelectParams, block_len) F(nsa::BlockSelectParams, block_stride)              \
     F(nsa::BlockSelectParams, sel_block) F(nsa::BlockSelectParams, n_sel)                     \
-    F(nsa::BlockSelectParams, nb_max) F(nsa::BlockSelectParams, scale)
+    F(nsa::BlockSelectParams, nb_max) F(nsa::BlockSelectParams, scale)                        \
+    S(nsa::CompressMlpParams)                                                                 \
+    F(nsa::CompressMlpParams, k) F(nsa::CompressMlpParams, out)                               \
+    F(nsa::CompressMlpParams, cu_seqlens) F(nsa::CompressMlpParams, cu_seqlens_cmp)           \
+    F(nsa::CompressMlpParams, pos) F(nsa::CompressMlpParams, w1) F(nsa::CompressMlpParams, b1) \
+    F(nsa::CompressMlpParams, w2) F(nsa::CompressMlpParams, b2)                               \
+    F(nsa::CompressMlpParams, k_tok_stride) F(nsa::CompressMlpParams, k_group_stride)         \
+    F(nsa::CompressMlpParams, out_tok_stride) F(nsa::CompressMlpParams, out_group_stride)     \
+    F(nsa::CompressMlpParams, nnz) F(nsa::CompressMlpParams, nnz_cmp)                         \
+    F(nsa::CompressMlpParams, batch) F(nsa::CompressMlpParams, groups)                        \
+    F(nsa::CompressMlpParams, dim) F(nsa::CompressMlpParams, block_len)                       \
+    F(nsa::CompressMlpParams, block_stride) F(nsa::CompressMlpParams, hidden)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

@@ -1,20 +1,26 @@
 package dev.nsa4j.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
 import dev.nsa4j.kernels.nsa.GpuNsa;
+import dev.nsa4j.oracle.CompressionMlp;
 import dev.nsa4j.oracle.GateOverride;
 import dev.nsa4j.oracle.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
+import dev.nsa4j.NsaArgumentException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -91,6 +97,96 @@ class GpuNsaGpuTest {
                 assertArrayEquals(cpu.indexArray(), r.indexArray());
             }
         }
+    }
+
+    static Stream<Arguments> mlpMatrix() {
+        List<Arguments> out = new ArrayList<>();
+        for (DType dt : new DType[] {DType.FP32, DType.FP16, DType.BF16}) {
+            for (int d : new int[] {16, 64, 128}) {
+                for (int[] lens : new int[][] {{1}, {65}, {300}, {0, 63, 1, 0, 200, 65}}) {
+                    out.add(Arguments.of(dt, d, d == 64 ? 2 * d : d, lens));
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    /** Random phi = mlp weights for l = 16, D, hidden, scaled so that hidden units are O(1). */
+    static CompressionMlp mlp(Random rnd, int l, int d, int hidden) {
+        int in = l * d;
+        return CompressionMlp.ofArrays(l, d, hidden, uniform(rnd, in, 0.5), uniform(rnd, hidden * in, 1.7 / Math.sqrt(in)),
+                uniform(rnd, hidden, 0.5), uniform(rnd, d * hidden, 1.7 / Math.sqrt(hidden)), uniform(rnd, d, 0.5));
+    }
+
+    private static double[] uniform(Random rnd, int n, double a) {
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = a * (2 * rnd.nextDouble() - 1);
+        }
+        return v;
+    }
+
+    /** phi = mlp: the GPU (fp32 weights, fp32 sums) against the fp64 oracle, both walks, MAE < 1e-5. */
+    @ParameterizedTest(name = "mlp {0} D={1} hidden={2} lens={3}")
+    @MethodSource("mlpMatrix")
+    void mlpForwardMatchesTheOracle(DType dt, int d, int hidden, int[] lens) {
+        NsaConfig cfg = NsaConfig.builder().heads(8).kvGroups(2).headDim(d).blockLen(16).stride(8).selBlock(32)
+                .nSel(4).window(48).phi(Phi.MLP).build();
+        Random rnd = new Random(d * 13L + hidden + lens.length);
+        PhiWeights phi = new PhiWeights(mlp(rnd, 16, d, hidden), mlp(rnd, 16, d, hidden));
+        NsaInputs in = inputs(cfg, dt, lens, rnd);
+        NsaResult cpu = new NsaOracle(cfg, phi, NsaOracle.defaultPool()).forward(in, DType.FP32, GateOverride.NONE);
+        NsaInputs withIdx = new NsaInputs(in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(),
+                in.gates(), in.cuSeqlens(), cpu.indices());
+        for (GpuNsa.Walks walks : new GpuNsa.Walks[] {
+            new GpuNsa.Walks(AttnWalk.ALL, AttnWalk.ALL, AttnWalk.ALL),
+            new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES)}) {
+            try (GpuNsa nsa = new GpuNsa(cfg, phi, gpu.context, null)) {
+                NsaResult r = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks);
+                for (NsaResult.Output o : NsaResult.Output.values()) {
+                    double[] want = cpu.fp64(o);
+                    double[] got = r.fp64(o);
+                    double mae = 0;
+                    for (int i = 0; i < want.length; i++) {
+                        boolean bothInf = Double.isInfinite(want[i]) && want[i] == got[i];
+                        assertTrue(bothInf || Double.isFinite(got[i]), o + "[" + i + "] = " + got[i]);
+                        mae += bothInf ? 0 : Math.abs(want[i] - got[i]);
+                    }
+                    mae /= Math.max(1, want.length);
+                    assertTrue(mae < 1e-5, "mlp " + o + " " + walks + ": MAE " + mae);
+                }
+                assertArrayEquals(cpu.indexArray(), r.indexArray());
+            }
+        }
+        // with the selection kernel choosing the blocks from the mlp's K̃ (near-tied scores may choose
+        // differently from the fp64 oracle, so only the selection-independent outputs are compared)
+        try (GpuNsa nsa = new GpuNsa(cfg, phi, gpu.context)) {
+            NsaResult r = nsa.forward(in, DType.FP32, GateOverride.NONE,
+                    new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES));
+            for (NsaResult.Output o : new NsaResult.Output[] {NsaResult.Output.O_CMP, NsaResult.Output.O_WIN}) {
+                double[] want = cpu.fp64(o);
+                double[] got = r.fp64(o);
+                double mae = 0;
+                for (int i = 0; i < want.length; i++) {
+                    mae += Math.abs(want[i] - got[i]);
+                }
+                assertTrue(mae / Math.max(1, want.length) < 1e-5, "mlp with the selection kernel, " + o + ": MAE "
+                        + mae / Math.max(1, want.length));
+            }
+            for (double v : r.fp64(NsaResult.Output.O)) {
+                assertTrue(Double.isFinite(v), "mlp with the selection kernel: o not finite");
+            }
+        }
+    }
+
+    @Test
+    void mlpWeightsAreCheckedBeforeAnythingLoads() {
+        NsaConfig cfg = NsaConfig.builder().heads(4).kvGroups(2).headDim(64).blockLen(16).stride(8).selBlock(32)
+                .nSel(4).window(48).phi(Phi.MLP).build();
+        assertEquals("phi", assertThrows(NsaArgumentException.class, () -> new GpuNsa(cfg, null, gpu.context)).subject());
+        Random rnd = new Random(1);
+        PhiWeights wrongL = new PhiWeights(mlp(rnd, 8, 64, 64), mlp(rnd, 16, 64, 64));
+        assertEquals("phi_k", assertThrows(NsaArgumentException.class, () -> new GpuNsa(cfg, wrongL, gpu.context)).subject());
     }
 
     @Test

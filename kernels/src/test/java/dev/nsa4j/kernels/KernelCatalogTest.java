@@ -30,6 +30,7 @@ class KernelCatalogTest {
                 KernelCatalog.compressAvg(DType.FP16, DType.FP32, KernelCatalog.SCALAR).symbol());
         assertEquals("nsa_x_fp32", new KernelKey("x", DType.FP32, "").symbol());
         assertEquals("nsa_attention_bf16_d4", KernelCatalog.attention(DType.BF16, 4).symbol());
+        assertEquals("nsa_compress_mlp_fp16", KernelCatalog.compressMlp(DType.FP16).symbol());
     }
 
     @Test
@@ -37,7 +38,8 @@ class KernelCatalogTest {
         // gate combine: fp32 (1 combo) + fp16/bf16 (gates x out = 4 combos each), x 2 access widths
         // compress avg: fp32 (1) + fp16/bf16 (2 each), x 2 access widths
         // attention: 3 dtypes x 4 head-dim classes (the output dtype is a params flag); block select: one per dtype
-        assertEquals(9 * 2 + 5 * 2 + 3 * 4 + 3, KernelCatalog.all().size());
+        // compress mlp: one per input dtype
+        assertEquals(9 * 2 + 5 * 2 + 3 * 4 + 3 + 3, KernelCatalog.all().size());
         assertEquals(KernelCatalog.all().size() + 1, KernelCatalog.symbols().size());
     }
 
@@ -59,7 +61,7 @@ class KernelCatalogTest {
         NsaArgumentException f = assertThrows(NsaArgumentException.class,
                 () -> KernelCatalog.require(new KernelKey("softmax", DType.FP32, "")));
         assertTrue(f.getMessage().contains("no such family; families: "), f.getMessage());
-        assertTrue(f.getMessage().contains("attention, block_select, compress_avg, gate_combine"), f.getMessage());
+        assertTrue(f.getMessage().contains("attention, block_select, compress_avg, compress_mlp, gate_combine"), f.getMessage());
 
         assertThrows(NsaArgumentException.class,
                 () -> KernelCatalog.require(KernelCatalog.compressAvg(DType.INT32, DType.INT32, KernelCatalog.SCALAR)));
@@ -98,7 +100,7 @@ class KernelCatalogTest {
             assertTrue(text.contains(s), "kernel image lacks " + s);
         }
         Set<String> found = new TreeSet<>();
-        Matcher m = Pattern.compile("nsa_(?:gate_combine|compress_avg|attention)_[a-z0-9_]+").matcher(text);
+        Matcher m = Pattern.compile("nsa_(?:gate_combine|compress_avg|attention|compress_mlp)_[a-z0-9_]+").matcher(text);
         while (m.find()) {
             found.add(m.group().replaceFirst("_param_[0-9]+$", ""));   // PTX names parameters after the kernel
         }

@@ -46,6 +46,30 @@ class StructLayoutTest {
     }
 
     @Test
+    void compressMlpParamsMatchesHandComputedOffsets() {
+        StructLayout l = CompressMlpParams.LAYOUT;
+        // 9 pointers at 0..64, 4 int64 strides at 72..96, 8 int32 at 104..132: 136 bytes
+        assertEquals(0, l.offsetOf("k"));
+        assertEquals(32, l.offsetOf("pos"));
+        assertEquals(64, l.offsetOf("b2"));
+        assertEquals(72, l.offsetOf("k_tok_stride"));
+        assertEquals(96, l.offsetOf("out_group_stride"));
+        assertEquals(104, l.offsetOf("nnz"));
+        assertEquals(132, l.offsetOf("hidden"));
+        assertEquals(136, l.size());
+        assertEquals(21, l.fields().size());
+        CompressMlpParams c = new CompressMlpParams(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                20, 21);
+        ByteBuffer cb = ByteBuffer.wrap(c.toBytes()).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(136, c.toBytes().length);
+        assertEquals(5, cb.getLong(32));
+        assertEquals(9, cb.getLong(64));
+        assertEquals(13, cb.getLong(96));
+        assertEquals(14, cb.getInt(104));
+        assertEquals(21, cb.getInt(132));
+    }
+
+    @Test
     void attnParamsMatchesHandComputedOffsets() {
         StructLayout l = AttnParams.LAYOUT;
         // 10 pointers at 0..72, 11 int64 strides at 80..160, 14 int32 at 168..220, float scale at 224,
@@ -164,7 +188,7 @@ class StructLayoutTest {
     void probeImageAndDiff() {
         long[] want = ParamsLayouts.expectedProbe();
         assertEquals(want.length, want[0]);
-        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29), want.length);
+        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29) + (1 + 21), want.length);
         assertEquals(136, want[1]);
         assertNull(ParamsLayouts.diff(want.clone()));
         long[] bad = want.clone();

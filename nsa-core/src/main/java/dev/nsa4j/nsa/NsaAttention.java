@@ -38,8 +38,8 @@ import org.slf4j.event.Level;
  *
  * <p>Devices: {@code cpu} runs the CPU oracle (reason "requested"). {@code auto} runs the GPU reference
  * paths ({@code sdpa}, {@code sdpa-masked}; {@link GpuNsa}) where a CUDA device, the kernel image and the
- * config allow (phi = avg, n <= 64, head dims <= 256), else the oracle with the reason ("GPU unavailable:
- * ..."). {@code gpu} or a CUDA ordinal demands the GPU: {@link Builder#build()} throws, naming the reason,
+ * config allow (phi = avg, or mlp within the kernel's l·D and hidden limits; n <= 64, head dims <= 256),
+ * else the oracle with the reason ("GPU unavailable: ..."). {@code gpu} or a CUDA ordinal demands the GPU: {@link Builder#build()} throws, naming the reason,
  * where it cannot serve. On the GPU, each branch's path follows the flags ({@link GpuRoutes}); where flags
  * ask for a fast path this build lacks ({@code NSA_USE_FA2} with a branch switch, {@code NSA_USE_SEL_KERNEL})
  * the call is counted and logged as a fallback, likewise on the CPU under {@code auto}.
@@ -88,7 +88,7 @@ public final class NsaAttention implements AutoCloseable {
         this.oracle = new NsaOracle(b.config, b.phi, b.pool);
         if (gpuOrdinal >= 0) {
             this.gpuContext = CudaContext.primary(gpuOrdinal);
-            this.gpu = new GpuNsa(b.config, gpuContext);
+            this.gpu = new GpuNsa(b.config, b.phi, gpuContext);
         } else {
             this.gpuContext = null;
             this.gpu = null;
@@ -298,8 +298,12 @@ public final class NsaAttention implements AutoCloseable {
             if (!a.available()) {
                 return a.reason();
             }
-            if (config.phi() != Phi.AVG) {
-                return "phi = " + config.phi() + " has no GPU kernel yet";
+            if (config.phi() == Phi.MLP) {
+                try {
+                    GpuNsa.checkPhi(config, phi);
+                } catch (NsaArgumentException e) {
+                    return "phi = mlp weights do not fit the GPU kernel: " + e.getMessage();
+                }
             }
             if (config.nSel() > BlockSelect.MAX_N) {
                 return "n = " + config.nSel() + " exceeds the GPU selection kernel's limit " + BlockSelect.MAX_N;

@@ -8,16 +8,19 @@ import dev.nsa4j.kernels.AttnSpec;
 import dev.nsa4j.kernels.AttnWalk;
 import dev.nsa4j.kernels.BlockSelect;
 import dev.nsa4j.kernels.CompressAvg;
+import dev.nsa4j.kernels.CompressMlp;
 import dev.nsa4j.kernels.CompressionPlan;
 import dev.nsa4j.kernels.CudaContext;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.GateCombine;
 import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.oracle.CompressionMlp;
 import dev.nsa4j.oracle.GateOverride;
 import dev.nsa4j.oracle.InputCheck;
 import dev.nsa4j.oracle.NsaInputs;
 import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
@@ -28,7 +31,7 @@ import java.util.Objects;
 /**
  * NSA attention on the GPU through the reference paths (ROUTING.md {@code sdpa}, {@code sdpa-masked}):
  * <pre>
- *   k_cmp, v_cmp ─ compress (avg, fp32 out) ─ K̃, Ṽ ─ attention, block-causal ─ o_cmp, lse_cmp
+ *   k_cmp, v_cmp ─ compress (avg or mlp, fp32 out) ─ K̃, Ṽ ─ attention, block-causal ─ o_cmp, lse_cmp
  *   q, K̃, lse_cmp ─ block scores, group sum, top-n + forced ─ I   (or the caller's indices)
  *   q, k_sel, v_sel, I ─ attention over the chosen blocks ─ o_sel
  *   q, k_win, v_win ─ attention over the window ─ o_win
@@ -38,7 +41,9 @@ import java.util.Objects;
  * compressed branch runs on fp32 copies of q and fp32 K̃/Ṽ, so half-precision inputs lose nothing to a
  * rounded mean. Outputs are rounded to the requested dtype on the host. Inputs are checked host-side by
  * {@link InputCheck} (shapes, dtypes, cu_seqlens, indices) before anything is uploaded, so no input
- * reaches a kernel that could make it read out of bounds. phi = mlp has no GPU kernel yet.
+ * reaches a kernel that could make it read out of bounds. phi = mlp runs {@link CompressMlp} with the
+ * {@link PhiWeights} given at construction, uploaded once as fp32 (l·D and hidden within
+ * {@link CompressMlp#MAX_IN} and {@link CompressMlp#MAX_HIDDEN}).
  *
  * <p>Runs on its own stream of the given context; each call synchronises that stream before returning.
  * Not thread-safe (one stream); make one per thread.
@@ -65,10 +70,18 @@ public final class GpuNsa implements AutoCloseable {
     private final KernelModule module;
     private final CudaStream stream;
     private final BlockChooser chooser;
+    private final PhiWeights phi;
+    private final CompressMlp.Weights phiK;
+    private final CompressMlp.Weights phiV;
 
     /** With the block-selection kernel ({@link BlockSelect}) choosing I(t, g). */
     public GpuNsa(NsaConfig cfg, CudaContext context) {
-        this(cfg, context, GpuNsa::selectOnDevice);
+        this(cfg, null, context, GpuNsa::selectOnDevice);
+    }
+
+    /** With the block-selection kernel; {@code phi} is required for phi = mlp and ignored for avg. */
+    public GpuNsa(NsaConfig cfg, PhiWeights phi, CudaContext context) {
+        this(cfg, phi, context, GpuNsa::selectOnDevice);
     }
 
     private static void selectOnDevice(KernelModule module, CudaStream stream, NsaConfig cfg, DeviceTensor q32,
@@ -82,10 +95,65 @@ public final class GpuNsa implements AutoCloseable {
      * @param chooser the selection kernel; {@code null} means callers must pass their own indices
      */
     public GpuNsa(NsaConfig cfg, CudaContext context, BlockChooser chooser) {
+        this(cfg, null, context, chooser);
+    }
+
+    /**
+     * @param phi     the compression MLPs, required for phi = mlp (checked against l, Dk, Dv and the kernel's
+     *                limits before anything is loaded), ignored for avg
+     * @param chooser the selection kernel; {@code null} means callers must pass their own indices
+     * @throws NsaArgumentException naming {@code phi}, {@code phi_k} or {@code phi_v} and the rule broken
+     */
+    public GpuNsa(NsaConfig cfg, PhiWeights phi, CudaContext context, BlockChooser chooser) {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
-        this.module = KernelModule.load(Objects.requireNonNull(context, "context"));
-        this.stream = CudaStream.create(context);
+        Objects.requireNonNull(context, "context");
+        boolean mlp = cfg.phi() == Phi.MLP;
+        if (mlp) {
+            checkPhi(cfg, phi);
+        }
+        this.phi = mlp ? phi : null;
+        this.module = KernelModule.load(context);
         this.chooser = chooser;
+        CudaStream s = null;
+        CompressMlp.Weights wk = null;
+        CompressMlp.Weights wv = null;
+        try {
+            s = CudaStream.create(context);
+            if (mlp) {
+                wk = CompressMlp.Weights.upload(s, phi.k());
+                wv = CompressMlp.Weights.upload(s, phi.v());
+            }
+        } catch (RuntimeException e) {
+            if (wk != null) {
+                wk.close();
+            }
+            if (s != null) {
+                s.close();
+            }
+            module.close();
+            throw e;
+        }
+        this.phiK = wk;
+        this.phiV = wv;
+        this.stream = s;
+    }
+
+    /** phi = mlp weights that fit the config and the GPU kernel (no CUDA call). */
+    public static void checkPhi(NsaConfig cfg, PhiWeights phi) {
+        if (phi == null) {
+            throw new NsaArgumentException("phi", "phi = mlp needs phi_k/phi_v weights",
+                    "config says phi=MLP but no PhiWeights were given");
+        }
+        checkMlp("phi_k", phi.k(), cfg.blockLen(), cfg.headDimQk());
+        checkMlp("phi_v", phi.v(), cfg.blockLen(), cfg.headDimV());
+    }
+
+    private static void checkMlp(String name, CompressionMlp m, int blockLen, int dim) {
+        if (m.blockLen() != blockLen || m.dim() != dim) {
+            throw new NsaArgumentException(name, "weights for [l, D] = [" + blockLen + ", " + dim + "]",
+                    "weights are for [l, D] = [" + m.blockLen() + ", " + m.dim() + "]");
+        }
+        CompressMlp.checkLimits(name, blockLen, dim, m.hidden());
     }
 
     public NsaConfig config() {
@@ -99,11 +167,7 @@ public final class GpuNsa implements AutoCloseable {
      * @throws NsaArgumentException for inputs that break a rule, before any upload
      */
     public NsaResult forward(NsaInputs in, DType outType, GateOverride override, Walks walks) {
-        if (cfg.phi() != Phi.AVG) {
-            throw new NsaArgumentException("config.phi", "phi = avg on the GPU",
-                    "phi = " + cfg.phi() + " has no GPU kernel yet; run it on the CPU oracle");
-        }
-        InputCheck.Layout layout = InputCheck.check(cfg, null, in);
+        InputCheck.Layout layout = InputCheck.check(cfg, phi, in);
         if (in.indices() == null && chooser == null) {
             throw new NsaArgumentException("indices", "indices given when no selection kernel is loaded",
                     "this GpuNsa has no block chooser; pass indices");
@@ -128,8 +192,13 @@ public final class GpuNsa implements AutoCloseable {
             int nnzCmp = plan.nnzCmp();
             DeviceTensor kC = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnzCmp, g, dk));
             DeviceTensor vC = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnzCmp, g, dv));
-            CompressAvg.run(module, stream, up(live, in.kCmp(), nnz, g, dk), cuD, cuCmp, plan, kC);
-            CompressAvg.run(module, stream, up(live, in.vCmp(), nnz, g, dv), cuD, cuCmp, plan, vC);
+            if (phiK != null) {
+                CompressMlp.run(module, stream, up(live, in.kCmp(), nnz, g, dk), cuD, cuCmp, plan, phiK, kC);
+                CompressMlp.run(module, stream, up(live, in.vCmp(), nnz, g, dv), cuD, cuCmp, plan, phiV, vC);
+            } else {
+                CompressAvg.run(module, stream, up(live, in.kCmp(), nnz, g, dk), cuD, cuCmp, plan, kC);
+                CompressAvg.run(module, stream, up(live, in.vCmp(), nnz, g, dv), cuD, cuCmp, plan, vC);
+            }
             DeviceTensor oCmp = out(live, nnz, hq, dv);
             DeviceTensor lseCmp = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, hq));
             Attention.run(module, stream, q32, kC, vC, cuD, cuCmp, null,
@@ -199,6 +268,10 @@ public final class GpuNsa implements AutoCloseable {
 
     @Override
     public void close() {
+        if (phiK != null) {
+            phiK.close();
+            phiV.close();
+        }
         stream.close();
         module.close();
     }
