@@ -53,7 +53,19 @@
     F(nsa::BlockSelectParams, kv_heads) F(nsa::BlockSelectParams, dk)                         \
     F(nsa::BlockSelectParams, block_len) F(nsa::BlockSelectParams, block_stride)              \
     F(nsa::BlockSelectParams, sel_block) F(nsa::BlockSelectParams, n_sel)                     \
-    F(nsa::BlockSelectParams, nb_max) F(nsa::BlockSelectParams, scale)
+    F(nsa::BlockSelectParams, nb_max) F(nsa::BlockSelectParams, scale) \
+    S(nsa::SelGatherParams) \
+    F(nsa::SelGatherParams, k) F(nsa::SelGatherParams, v) F(nsa::SelGatherParams, cu_q) \
+    F(nsa::SelGatherParams, cu_k) F(nsa::SelGatherParams, q_start) F(nsa::SelGatherParams, k_start) \
+    F(nsa::SelGatherParams, blocks) F(nsa::SelGatherParams, packed_k) F(nsa::SelGatherParams, packed_v) \
+    F(nsa::SelGatherParams, packed_len) F(nsa::SelGatherParams, packed_last) \
+    F(nsa::SelGatherParams, packed_cu_q) F(nsa::SelGatherParams, packed_cu_k) \
+    F(nsa::SelGatherParams, k_tok_stride) F(nsa::SelGatherParams, k_group_stride) \
+    F(nsa::SelGatherParams, v_tok_stride) F(nsa::SelGatherParams, v_group_stride) \
+    F(nsa::SelGatherParams, blocks_tok_stride) F(nsa::SelGatherParams, blocks_group_stride) \
+    F(nsa::SelGatherParams, tok0) F(nsa::SelGatherParams, rows) F(nsa::SelGatherParams, batch) \
+    F(nsa::SelGatherParams, groups) F(nsa::SelGatherParams, dk) F(nsa::SelGatherParams, dv) \
+    F(nsa::SelGatherParams, sel_block) F(nsa::SelGatherParams, n_sel) F(nsa::SelGatherParams, cap)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

@@ -22,6 +22,8 @@ public final class KernelCatalog {
     public static final List<Integer> ATTENTION_DIM_CLASSES = List.of(1, 2, 4, 8);
     /** Block scores, group sum and top-n (block_select.cu); variant "", one kernel per q/K̃ dtype. */
     public static final String BLOCK_SELECT = "block_select";
+    /** Packed selection, gather step (sel_gather.cu): variant "", one kernel per k/v dtype (a bit copy). */
+    public static final String SEL_GATHER = "sel_gather";
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -54,6 +56,7 @@ public final class KernelCatalog {
                 s.add(attention(in, d));
             }
             s.add(blockSelect(in));
+            s.add(selGather(in));
         }
         return Set.copyOf(s);
     }
@@ -79,6 +82,11 @@ public final class KernelCatalog {
     /** {@code nsa_block_select_<dtype>}: q and K̃ in that dtype, lse fp32. */
     public static KernelKey blockSelect(DType in) {
         return new KernelKey(BLOCK_SELECT, in, "");
+    }
+
+    /** {@code nsa_sel_gather_<dtype>}: gathers the chosen blocks' k/v rows ({@link SelPacked}). */
+    public static KernelKey selGather(DType in) {
+        return new KernelKey(SEL_GATHER, in, "");
     }
 
     /** Every key, in no particular order. */

@@ -9,7 +9,8 @@ import java.util.List;
  */
 public final class ParamsLayouts {
     public static final List<StructLayout> ALL = List.of(GateCombineParams.LAYOUT, CompressAvgParams.LAYOUT,
-            AttnParams.LAYOUT, BlockSelectParams.LAYOUT);
+            AttnParams.LAYOUT, BlockSelectParams.LAYOUT,
+            SelGatherParams.LAYOUT);
 
     private ParamsLayouts() {
     }
