@@ -14,3 +14,7 @@ g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda"
 g++ -std=c++20 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/block_select_emulation.cpp" -o "$work/emu_select"
 "$work/emu_select"
+# packed selection (sel_gather.cu + attention over the packed view) vs the RANGES walk, bitwise; about 20 s
+g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
+    "$root/kernels/src/test/cuda/sel_packed_emulation.cpp" -o "$work/emu_packed"
+"$work/emu_packed"

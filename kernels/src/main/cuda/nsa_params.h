@@ -174,4 +174,41 @@ struct CompressMlpParams {
     int32_t hidden;
 };
 
+// Packed selection (ROUTING.md path `sdpa-packed`, step 1 of 2), sel_gather.cu. For each row r = (token
+// tok0 + r / groups, KV group r % groups) of a chunk of `rows` query tokens: the keys s <= t of the distinct
+// chosen blocks (blocks[tok, g, 0..n_sel), any order, duplicates and j < 0 ignored), in ascending position,
+// copied bit for bit into packed_k [rows, groups, cap, dk] and packed_v [rows, groups, cap, dv]
+// (cap = n_sel * sel_block); packed_len [rows, groups] = keys packed, packed_last = packed_len - 1;
+// packed_cu_q [rows*groups + 1] = r and packed_cu_k [rows*groups + 1] = r * cap. Step 2 is the attention
+// kernel over that varlen view (one query "sequence" per row, causal mask with q_start = packed_last).
+struct SelGatherParams {
+    const void* k;
+    const void* v;
+    const int32_t* cu_q;
+    const int32_t* cu_k;
+    const int32_t* q_start;  // nullable
+    const int32_t* k_start;  // nullable
+    const int32_t* blocks;
+    void* packed_k;
+    void* packed_v;
+    int32_t* packed_len;
+    int32_t* packed_last;
+    int32_t* packed_cu_q;
+    int32_t* packed_cu_k;
+
+    int64_t k_tok_stride, k_group_stride;
+    int64_t v_tok_stride, v_group_stride;
+    int64_t blocks_tok_stride, blocks_group_stride;
+
+    int32_t tok0;
+    int32_t rows;
+    int32_t batch;
+    int32_t groups;
+    int32_t dk;
+    int32_t dv;
+    int32_t sel_block;
+    int32_t n_sel;
+    int32_t cap;
+};
+
 }  // namespace nsa

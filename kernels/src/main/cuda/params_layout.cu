@@ -64,7 +64,19 @@
     F(nsa::CompressMlpParams, nnz) F(nsa::CompressMlpParams, nnz_cmp)                         \
     F(nsa::CompressMlpParams, batch) F(nsa::CompressMlpParams, groups)                        \
     F(nsa::CompressMlpParams, dim) F(nsa::CompressMlpParams, block_len)                       \
-    F(nsa::CompressMlpParams, block_stride) F(nsa::CompressMlpParams, hidden)
+    F(nsa::CompressMlpParams, block_stride) F(nsa::CompressMlpParams, hidden) \
+    S(nsa::SelGatherParams) \
+    F(nsa::SelGatherParams, k) F(nsa::SelGatherParams, v) F(nsa::SelGatherParams, cu_q) \
+    F(nsa::SelGatherParams, cu_k) F(nsa::SelGatherParams, q_start) F(nsa::SelGatherParams, k_start) \
+    F(nsa::SelGatherParams, blocks) F(nsa::SelGatherParams, packed_k) F(nsa::SelGatherParams, packed_v) \
+    F(nsa::SelGatherParams, packed_len) F(nsa::SelGatherParams, packed_last) \
+    F(nsa::SelGatherParams, packed_cu_q) F(nsa::SelGatherParams, packed_cu_k) \
+    F(nsa::SelGatherParams, k_tok_stride) F(nsa::SelGatherParams, k_group_stride) \
+    F(nsa::SelGatherParams, v_tok_stride) F(nsa::SelGatherParams, v_group_stride) \
+    F(nsa::SelGatherParams, blocks_tok_stride) F(nsa::SelGatherParams, blocks_group_stride) \
+    F(nsa::SelGatherParams, tok0) F(nsa::SelGatherParams, rows) F(nsa::SelGatherParams, batch) \
+    F(nsa::SelGatherParams, groups) F(nsa::SelGatherParams, dk) F(nsa::SelGatherParams, dv) \
+    F(nsa::SelGatherParams, sel_block) F(nsa::SelGatherParams, n_sel) F(nsa::SelGatherParams, cap)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

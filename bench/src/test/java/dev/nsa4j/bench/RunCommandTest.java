@@ -238,7 +238,7 @@ class RunCommandTest {
         dev.nsa4j.kernels.GpuAvailability here = dev.nsa4j.kernels.GpuAvailability.check();
         if (here.available()) {
             assertEquals(0, gpu.code(), gpu.err());
-            assertTrue(gpu.out().contains("route sel: sdpa-masked"), gpu.out());
+            assertTrue(gpu.out().contains("route sel: sdpa-packed"), gpu.out());
         } else {
             assertEquals(2, gpu.code());
             assertTrue(gpu.err().contains("rule 'GPU paths available'") && gpu.err().contains(here.reason())

@@ -24,6 +24,8 @@ public final class KernelCatalog {
     public static final String BLOCK_SELECT = "block_select";
     /** phi = mlp compression (compress_mlp.cu); variant "", one kernel per input dtype, fp32 weights and output. */
     public static final String COMPRESS_MLP = "compress_mlp";
+    /** Packed selection, gather step (sel_gather.cu): variant "", one kernel per k/v dtype (a bit copy). */
+    public static final String SEL_GATHER = "sel_gather";
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -57,6 +59,7 @@ public final class KernelCatalog {
             }
             s.add(blockSelect(in));
             s.add(compressMlp(in));
+            s.add(selGather(in));
         }
         return Set.copyOf(s);
     }
@@ -87,6 +90,11 @@ public final class KernelCatalog {
     /** {@code nsa_compress_mlp_<dtype>}: k in that dtype, weights and output fp32. */
     public static KernelKey compressMlp(DType in) {
         return new KernelKey(COMPRESS_MLP, in, "");
+    }
+
+    /** {@code nsa_sel_gather_<dtype>}: gathers the chosen blocks' k/v rows ({@link SelPacked}). */
+    public static KernelKey selGather(DType in) {
+        return new KernelKey(SEL_GATHER, in, "");
     }
 
     /** Every key, in no particular order. */

@@ -10,7 +10,8 @@ import java.util.List;
 public final class ParamsLayouts {
     public static final List<StructLayout> ALL = List.of(GateCombineParams.LAYOUT, CompressAvgParams.LAYOUT,
             AttnParams.LAYOUT, BlockSelectParams.LAYOUT,
-            CompressMlpParams.LAYOUT);
+            CompressMlpParams.LAYOUT,
+            SelGatherParams.LAYOUT);
 
     private ParamsLayouts() {
     }

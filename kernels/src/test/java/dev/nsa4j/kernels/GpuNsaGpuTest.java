@@ -79,7 +79,8 @@ class GpuNsaGpuTest {
                 in.gates(), in.cuSeqlens(), cpu.indices());
         for (GpuNsa.Walks walks : new GpuNsa.Walks[] {
             new GpuNsa.Walks(AttnWalk.ALL, AttnWalk.ALL, AttnWalk.ALL),
-            new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES)}) {
+            new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES),
+            new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES).withPackedSel()}) {
             try (GpuNsa nsa = new GpuNsa(cfg, gpu.context, null)) {
                 NsaResult r = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks);
                 for (NsaResult.Output o : NsaResult.Output.values()) {
@@ -202,6 +203,12 @@ class GpuNsaGpuTest {
             double[] a = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks).fp64(NsaResult.Output.O);
             double[] b = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks).fp64(NsaResult.Output.O);
             assertArrayEquals(a, b, 0.0);
+            // sdpa-packed selection gives the bits of the RANGES walk, in o_sel, lse_sel and o
+            NsaResult ranges = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks);
+            NsaResult packed = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks.withPackedSel());
+            for (NsaResult.Output o : NsaResult.Output.values()) {
+                assertArrayEquals(ranges.fp64(o), packed.fp64(o), 0.0, o.toString());
+            }
         }
     }
 

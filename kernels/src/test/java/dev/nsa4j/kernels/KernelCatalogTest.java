@@ -38,8 +38,9 @@ class KernelCatalogTest {
         // gate combine: fp32 (1 combo) + fp16/bf16 (gates x out = 4 combos each), x 2 access widths
         // compress avg: fp32 (1) + fp16/bf16 (2 each), x 2 access widths
         // attention: 3 dtypes x 4 head-dim classes (the output dtype is a params flag); block select: one per dtype
-        // compress mlp: one per input dtype
-        assertEquals(9 * 2 + 5 * 2 + 3 * 4 + 3 + 3, KernelCatalog.all().size());
+        // compress mlp and the packed-selection gather: one per dtype each
+        assertEquals(9 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3, KernelCatalog.all().size());
+        assertEquals("nsa_sel_gather_bf16", KernelCatalog.selGather(DType.BF16).symbol());
         assertEquals(KernelCatalog.all().size() + 1, KernelCatalog.symbols().size());
     }
 

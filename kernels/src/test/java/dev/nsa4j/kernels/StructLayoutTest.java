@@ -137,6 +137,28 @@ class StructLayoutTest {
     }
 
     @Test
+    void selGatherParamsMatchesHandComputedOffsets() {
+        StructLayout l = SelGatherParams.LAYOUT;
+        // 13 pointers at 0..96, 6 int64 strides at 104..144, 9 int32 at 152..184, padded to 192.
+        assertEquals(96, l.offsetOf("packed_cu_k"));
+        assertEquals(104, l.offsetOf("k_tok_stride"));
+        assertEquals(144, l.offsetOf("blocks_group_stride"));
+        assertEquals(152, l.offsetOf("tok0"));
+        assertEquals(184, l.offsetOf("cap"));
+        assertEquals(192, l.size());
+        assertEquals(28, l.fields().size());
+        SelGatherParams p = new SelGatherParams(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                20, 21, 22, 23, 24, 25, 26, 27, 28);
+        ByteBuffer bb = ByteBuffer.wrap(p.toBytes()).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(192, p.toBytes().length);
+        assertEquals(13, bb.getLong(96));
+        assertEquals(19, bb.getLong(144));
+        assertEquals(20, bb.getInt(152));
+        assertEquals(28, bb.getInt(184));
+        assertEquals(0, bb.getInt(188));   // tail padding stays zero
+    }
+
+    @Test
     void naturalAlignmentPadsBeforeWiderFieldsAndAtTheEnd() {
         StructLayout l = StructLayout.builder("Mixed").i32("a").pointer("p").f32("f").i32("b").i32("c").build();
         assertEquals(0, l.offsetOf("a"));
@@ -188,7 +210,7 @@ class StructLayoutTest {
     void probeImageAndDiff() {
         long[] want = ParamsLayouts.expectedProbe();
         assertEquals(want.length, want[0]);
-        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29) + (1 + 21), want.length);
+        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29) + (1 + 21) + (1 + 28), want.length);
         assertEquals(136, want[1]);
         assertNull(ParamsLayouts.diff(want.clone()));
         long[] bad = want.clone();

@@ -4,13 +4,16 @@ import dev.nsa4j.kernels.AttnWalk;
 
 /**
  * The GPU path of each branch from the flags (ROUTING.md), when a GPU serves the call. Fast paths not in
- * this build (fa2, sel-kernel, sdpa-packed) fall to the reference paths with the reason said; what was
+ * this build (fa2, sel-kernel) fall to the reference paths with the reason said; what was
  * asked for by a flag and could not be served is a counted fallback, what the defaults prefer is not.
  */
 final class GpuRoutes {
     private GpuRoutes() {}
 
-    /** A branch's route, the walk its kernel takes, and the fallback tag when a flag's wish was not met. */
+    /**
+     * A branch's route, the walk its kernel takes, and the fallback tag when a flag's wish was not met. For
+     * {@link Path#SDPA_PACKED} the walk is RANGES (what the packed path agrees with bitwise).
+     */
     record Plan(Route route, AttnWalk walk, String fallbackTag) {}
 
     static Plan plan(Branch br, FlagSnapshot f) {
@@ -38,12 +41,13 @@ final class GpuRoutes {
         if (!masked) {
             why = maskFlag.envName() + "=0";
         } else if (br == Branch.SEL) {
-            why = "NSA_USE_SEL_PACK=1 but sdpa-packed is not in this build yet: chosen-block mask";
+            why = "chosen blocks gathered and packed (NSA_USE_SEL_PACK=1)";
         } else {
             why = (br == Branch.CMP ? "block-causal" : "band") + " mask (" + maskFlag.envName() + "=1)";
         }
         String reason = unmet == null ? why : unmet + "; " + why;
-        return new Plan(new Route(br, masked ? Path.SDPA_MASKED : Path.SDPA, reason),
+        Path path = !masked ? Path.SDPA : br == Branch.SEL ? Path.SDPA_PACKED : Path.SDPA_MASKED;
+        return new Plan(new Route(br, path, reason),
                 masked ? AttnWalk.RANGES : AttnWalk.ALL, tag);
     }
 }

@@ -110,7 +110,8 @@ public final class NsaAttention implements AutoCloseable {
                 planRoute(br);
             }
         }
-        this.walks = gpu == null ? null : new GpuNsa.Walks(w[0], w[1], w[2]);
+        this.walks = gpu == null ? null : new GpuNsa.Walks(w[0], w[1], w[2],
+                routes.get(Branch.SEL).path() == Path.SDPA_PACKED);
     }
 
     /** The CPU route of a branch, with a fallback tag where flags asked for a faster path under auto. */

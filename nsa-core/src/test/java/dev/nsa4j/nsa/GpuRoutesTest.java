@@ -20,14 +20,28 @@ class GpuRoutesTest {
     }
 
     @Test
-    void defaultsRouteEveryBranchToTheMaskedPath() {
+    void defaultsRouteCmpAndWinToTheMaskedPathAndSelToPacked() {
         for (Branch br : Branch.values()) {
             GpuRoutes.Plan p = GpuRoutes.plan(br, Flags.defaults());
-            assertEquals(Path.SDPA_MASKED, p.route().path(), br.toString());
+            assertEquals(br == Branch.SEL ? Path.SDPA_PACKED : Path.SDPA_MASKED, p.route().path(), br.toString());
             assertEquals(AttnWalk.RANGES, p.walk());
             assertNull(p.fallbackTag(), "defaults are no fallback");
         }
-        assertTrue(GpuRoutes.plan(Branch.SEL, Flags.defaults()).route().reason().contains("sdpa-packed is not in this build"));
+        assertTrue(GpuRoutes.plan(Branch.SEL, Flags.defaults()).route().reason().contains("NSA_USE_SEL_PACK=1"));
+    }
+
+    @Test
+    void selPackFlagPicksThePackedPath() {
+        GpuRoutes.Plan on = GpuRoutes.plan(Branch.SEL, env("NSA_USE_SEL_PACK", "1"));
+        assertEquals(Path.SDPA_PACKED, on.route().path());
+        assertNull(on.fallbackTag());
+        assertEquals(Path.SDPA, GpuRoutes.plan(Branch.SEL, env("NSA_USE_SEL_PACK", "0")).route().path());
+        assertEquals(Path.SDPA, GpuRoutes.plan(Branch.SEL, env("NSA_USE_SEL_PACK", "1", "NSA_FORCE_PARITY", "1"))
+                .route().path());
+        GpuRoutes.Plan kernel = GpuRoutes.plan(Branch.SEL, env("NSA_USE_SEL_PACK", "1", "NSA_USE_SEL_KERNEL", "1"));
+        assertEquals(Path.SDPA_PACKED, kernel.route().path());
+        assertEquals("sel.kernel.fallback", kernel.fallbackTag());
+        assertEquals(Path.SDPA_MASKED, GpuRoutes.plan(Branch.CMP, env("NSA_USE_SEL_PACK", "1")).route().path());
     }
 
     @Test

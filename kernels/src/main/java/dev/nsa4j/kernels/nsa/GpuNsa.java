@@ -15,6 +15,7 @@ import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.GateCombine;
 import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.kernels.SelPacked;
 import dev.nsa4j.oracle.CompressionMlp;
 import dev.nsa4j.oracle.GateOverride;
 import dev.nsa4j.oracle.InputCheck;
@@ -29,7 +30,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * NSA attention on the GPU through the reference paths (ROUTING.md {@code sdpa}, {@code sdpa-masked}):
+ * NSA attention on the GPU through the reference paths (ROUTING.md {@code sdpa}, {@code sdpa-masked}, and
+ * {@code sdpa-packed} for the selection branch):
  * <pre>
  *   k_cmp, v_cmp ─ compress (avg or mlp, fp32 out) ─ K̃, Ṽ ─ attention, block-causal ─ o_cmp, lse_cmp
  *   q, K̃, lse_cmp ─ block scores, group sum, top-n + forced ─ I   (or the caller's indices)
@@ -49,14 +51,36 @@ import java.util.Objects;
  * Not thread-safe (one stream); make one per thread.
  */
 public final class GpuNsa implements AutoCloseable {
-    /** How each branch walks its keys: {@link AttnWalk#ALL} is path {@code sdpa}, RANGES {@code sdpa-masked}. */
-    public record Walks(AttnWalk cmp, AttnWalk sel, AttnWalk win) {
+    /**
+     * How each branch walks its keys: {@link AttnWalk#ALL} is path {@code sdpa}, RANGES {@code sdpa-masked}.
+     * {@code selPacked} runs the selection branch on path {@code sdpa-packed} ({@link SelPacked}: gather the
+     * chosen blocks' keys/values per (token, group), then dense attention; same bits as RANGES) and then
+     * {@code sel} is not used.
+     */
+    public record Walks(AttnWalk cmp, AttnWalk sel, AttnWalk win, boolean selPacked) {
         public Walks {
             Objects.requireNonNull(cmp, "cmp");
             Objects.requireNonNull(sel, "sel");
             Objects.requireNonNull(win, "win");
         }
+
+        /** The selection branch on {@code sel}'s walk (not packed). */
+        public Walks(AttnWalk cmp, AttnWalk sel, AttnWalk win) {
+            this(cmp, sel, win, false);
+        }
+
+        /** The same walks with the selection branch on path {@code sdpa-packed}. */
+        public Walks withPackedSel() {
+            return new Walks(cmp, sel, win, true);
+        }
     }
+
+    /**
+     * Byte budget of the packed-selection buffers of one chunk of query tokens ({@link SelPacked}): they take
+     * {@code G·n·l'·(Dk + Dv)·elem} bytes per token (elem: the dtype of k_sel/v_sel), so a forward needs
+     * {@code nnz·G·n·l'·(Dk + Dv)·elem} in all and runs in chunks of tokens above this budget.
+     */
+    public static final long SEL_PACK_BUDGET_BYTES = SelPacked.DEFAULT_BUDGET_BYTES;
 
     /** Chooses I(t, g) on the device from q (fp32), K̃ (fp32) and lse_cmp; writes int32 [nnz, G, n]. */
     @FunctionalInterface
@@ -217,8 +241,14 @@ public final class GpuNsa implements AutoCloseable {
             // selected and window branches
             DeviceTensor oSel = out(live, nnz, hq, dv);
             DeviceTensor lseSel = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, hq));
-            Attention.run(module, stream, q, up(live, in.kSel(), nnz, g, dk), up(live, in.vSel(), nnz, g, dv), cuD,
-                    cuD, idx, AttnSpec.chosen(cfg.selBlock()).withWalk(walks.sel()).withScale(scale), oSel, lseSel);
+            if (walks.selPacked()) {
+                SelPacked.run(module, stream, q, up(live, in.kSel(), nnz, g, dk), up(live, in.vSel(), nnz, g, dv),
+                        cuD, cuD, null, null, idx, cfg.selBlock(), scale, oSel, lseSel, SEL_PACK_BUDGET_BYTES);
+            } else {
+                Attention.run(module, stream, q, up(live, in.kSel(), nnz, g, dk), up(live, in.vSel(), nnz, g, dv),
+                        cuD, cuD, idx, AttnSpec.chosen(cfg.selBlock()).withWalk(walks.sel()).withScale(scale), oSel,
+                        lseSel);
+            }
             DeviceTensor oWin = out(live, nnz, hq, dv);
             DeviceTensor lseWin = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, hq));
             Attention.run(module, stream, q, up(live, in.kWin(), nnz, g, dk), up(live, in.vWin(), nnz, g, dv), cuD,
