@@ -12,8 +12,6 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,7 +28,7 @@ import dev.nsa4j.tensor.Shape;
  * dtype-rounded inputs (so only the kernel's fp32 arithmetic differs). Skips without a GPU.
  */
 @Tag("gpu")
-class AttentionGpuTest {
+class AttentionGpuTest extends GpuSuite {
     static final int G = 2;                 // KV heads; H = G · ratio
     static final int CMP_L = 32, CMP_D = 16; // compression l, d
     static final int SEL_L = 64, N_SEL = 4;  // selection l', n
@@ -39,20 +37,6 @@ class AttentionGpuTest {
     static final double MAX_ABS_FP32 = 1e-5, MAE = 1e-5, LSE_TOL = 1e-5;
     /** Sanity bound on the max error for fp16/bf16 inputs (their arithmetic is fp32 too; MAE is the rule). */
     static final double MAX_ABS_HALF = 1e-4;
-
-    static GpuFixture gpu;
-
-    @BeforeAll
-    static void open() {
-        gpu = GpuFixture.open();
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     static Stream<Arguments> matrix() {
         List<Arguments> out = new ArrayList<>();

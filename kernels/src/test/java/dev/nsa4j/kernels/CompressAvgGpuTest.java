@@ -10,8 +10,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -24,23 +22,9 @@ import dev.nsa4j.tensor.Shape;
 
 /** Compression (phi = avg) on the device against an fp64 CPU computation (skips without a GPU). */
 @Tag("gpu")
-class CompressAvgGpuTest {
+class CompressAvgGpuTest extends GpuSuite {
     static final int G = 2;
     static final int[] VARLEN = {0, 63, 1, 0, 1000, 64, 65, 0};
-    static GpuFixture gpu;
-
-    @BeforeAll
-    static void open() {
-        gpu = GpuFixture.open();
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
     static int[] cu(int... lengths) {
         int[] cu = new int[lengths.length + 1];
         for (int i = 0; i < lengths.length; i++) {

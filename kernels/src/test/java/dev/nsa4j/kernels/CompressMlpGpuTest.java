@@ -12,8 +12,6 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,23 +25,9 @@ import dev.nsa4j.tensor.Shape;
 
 /** Compression (phi = mlp) on the device against an fp64 CPU computation (skips without a GPU). */
 @Tag("gpu")
-class CompressMlpGpuTest {
+class CompressMlpGpuTest extends GpuSuite {
     static final int G = 2;
     static final int[] VARLEN = {0, 63, 1, 0, 1000, 64, 65, 0};
-    static GpuFixture gpu;
-
-    @BeforeAll
-    static void open() {
-        gpu = GpuFixture.open();
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
     static Stream<Arguments> matrix() {
         List<Arguments> out = new ArrayList<>();
         List<int[]> batches = List.of(new int[]{1}, new int[]{63}, new int[]{64}, new int[]{65}, new int[]{1000}, VARLEN);

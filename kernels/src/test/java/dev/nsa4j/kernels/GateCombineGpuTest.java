@@ -9,8 +9,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,24 +21,10 @@ import dev.nsa4j.tensor.Shape;
 
 /** Gate combine on the device against an fp64 CPU computation (skips without a GPU). */
 @Tag("gpu")
-class GateCombineGpuTest {
+class GateCombineGpuTest extends GpuSuite {
     static final int H = 3;
     /** A varlen batch with zero-length sequences: combination is per token, so only nnz matters. */
     static final int[] VARLEN = {0, 63, 1, 0, 1000, 64, 65, 0};
-    static GpuFixture gpu;
-
-    @BeforeAll
-    static void open() {
-        gpu = GpuFixture.open();
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
     static Stream<Arguments> matrix() {
         List<Arguments> out = new ArrayList<>();
         int varlenNnz = java.util.Arrays.stream(VARLEN).sum();

@@ -12,8 +12,6 @@ import dev.nsa4j.oracle.NsaResult;
 import dev.nsa4j.tensor.DType;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -25,21 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * oracle's (random fp32 inputs: a near-tie that would flip a choice is far rarer than these few rows).
  */
 @Tag("gpu")
-class GpuNsaEdgeCaseGpuTest {
-    static GpuFixture gpu;
-
-    @BeforeAll
-    static void open() {
-        gpu = GpuFixture.open();
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
+class GpuNsaEdgeCaseGpuTest extends GpuSuite {
     /** (name, H, G, Dk, Dv, l, d, l', n, w, lengths). */
     static Stream<Arguments> cases() {
         return Stream.of(

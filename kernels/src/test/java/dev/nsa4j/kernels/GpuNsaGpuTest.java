@@ -21,8 +21,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 import dev.nsa4j.NsaArgumentException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,21 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * fp32 error), with the oracle's chosen blocks given to both so the branches see the same keys.
  */
 @Tag("gpu")
-class GpuNsaGpuTest {
-    static GpuFixture gpu;
-
-    @BeforeAll
-    static void open() {
-        gpu = GpuFixture.open();
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
+class GpuNsaGpuTest extends GpuSuite {
     static Stream<Arguments> matrix() {
         List<Arguments> out = new ArrayList<>();
         for (DType dt : new DType[] {DType.FP32, DType.FP16, DType.BF16}) {

@@ -11,8 +11,6 @@ import java.lang.foreign.MemorySegment;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicReference;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -25,21 +23,7 @@ import jcuda.driver.JCudaDriver;
 
 /** The CUDA runtime layer on a real device: discovery, copies, pool, events, attach mode, errors. */
 @Tag("gpu")
-class RuntimeGpuTest {
-    static GpuFixture gpu;
-
-    @BeforeAll
-    static void open() {
-        gpu = GpuFixture.open();
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
+class RuntimeGpuTest extends GpuSuite {
     @Test
     void discoveryDescribesTheDevice() {
         CudaDevices.Discovery d = CudaDevices.discover();

@@ -7,8 +7,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -28,23 +26,9 @@ import dev.nsa4j.tensor.HostTensor;
  * Inputs, reference and comparisons are {@link AttentionGpuTest}'s. Skips without a GPU.
  */
 @Tag("gpu")
-class SelPackedGpuTest {
+class SelPackedGpuTest extends GpuSuite {
     static final int G = AttentionGpuTest.G;
     static final int SEL_L = AttentionGpuTest.SEL_L;
-
-    static GpuFixture gpu;
-
-    @BeforeAll
-    static void open() {
-        gpu = GpuFixture.open();
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     static Stream<Arguments> matrix() {
         List<Arguments> out = new ArrayList<>();
