@@ -4,8 +4,6 @@ import java.util.List;
 
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.tensor.DType;
-import dev.nsa4j.tensor.HostTensor;
-import dev.nsa4j.tensor.Shape;
 
 /**
  * Block selection on the device (NSA-SPEC "Selection branch"), varlen: for every query token t and KV group
@@ -68,15 +66,12 @@ public final class BlockSelect {
         if (plan == null) {
             throw new NsaArgumentException("plan", "plan present", "compression plan is null");
         }
-        int b1 = plan.batch() + 1;
-        DeviceTensor probeCu = DeviceTensor.wrap(16, DType.INT32, Shape.of(b1));
-        Launch check = plan(q, kCmp, lse, probeCu, probeCu, plan, selBlock, nSel, scale, indices, scores);
-        if (check.work() == 0) {
-            return;
+        DeviceTensor probe = plan.offsetsPlaceholder();
+        if (plan(q, kCmp, lse, probe, probe, plan, selBlock, nSel, scale, indices, scores).work() == 0) {
+            return;   // validated, nothing to launch
         }
-        try (DeviceTensor cu = DeviceTensor.upload(stream, HostTensor.ofInts(plan.cuSeqlens(), b1));
-             DeviceTensor cuCmp = DeviceTensor.upload(stream, HostTensor.ofInts(plan.cuSeqlensCmp(), b1))) {
-            run(module, stream, q, kCmp, lse, cu, cuCmp, plan, selBlock, nSel, scale, indices, scores);
+        try (CompressionPlan.DeviceOffsets o = plan.upload(stream)) {
+            run(module, stream, q, kCmp, lse, o.cu(), o.cuCmp(), plan, selBlock, nSel, scale, indices, scores);
         }
     }
 

@@ -4,7 +4,6 @@ import java.util.List;
 
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.tensor.DType;
-import dev.nsa4j.tensor.HostTensor;
 
 /**
  * Compression with phi = avg (NSA-SPEC "Compression branch"), varlen: compressed token i of a sequence is
@@ -39,15 +38,12 @@ public final class CompressAvg {
      */
     public static void run(KernelModule module, CudaStream stream, DeviceTensor k, CompressionPlan plan,
                            DeviceTensor out) {
-        int b1 = plan.batch() + 1;
-        DeviceTensor probeCu = DeviceTensor.wrap(16, DType.INT32, dev.nsa4j.tensor.Shape.of(b1));
-        Launch check = plan(k, probeCu, probeCu, plan, out);   // validate before allocating
-        if (check.work() == 0) {
+        DeviceTensor probe = plan.offsetsPlaceholder();
+        if (plan(k, probe, probe, plan, out).work() == 0) {   // validate before allocating
             return;
         }
-        try (DeviceTensor cu = DeviceTensor.upload(stream, HostTensor.ofInts(plan.cuSeqlens(), b1));
-             DeviceTensor cuCmp = DeviceTensor.upload(stream, HostTensor.ofInts(plan.cuSeqlensCmp(), b1))) {
-            run(module, stream, k, cu, cuCmp, plan, out);
+        try (CompressionPlan.DeviceOffsets o = plan.upload(stream)) {
+            run(module, stream, k, o.cu(), o.cuCmp(), plan, out);
         }
     }
 

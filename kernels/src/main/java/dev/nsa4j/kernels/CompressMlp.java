@@ -6,7 +6,6 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.oracle.CompressionMlp;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
-import dev.nsa4j.tensor.Shape;
 
 /**
  * Compression with phi = mlp (NSA-SPEC "Compression branch", docs/decisions.md D2), varlen: compressed token
@@ -105,15 +104,12 @@ public final class CompressMlp {
     /** Validates, uploads the plan's cu arrays (stream-ordered) and enqueues on {@code stream}. */
     public static void run(KernelModule module, CudaStream stream, DeviceTensor k, CompressionPlan plan,
                            Weights weights, DeviceTensor out) {
-        int b1 = plan.batch() + 1;
-        DeviceTensor probeCu = DeviceTensor.wrap(16, DType.INT32, Shape.of(b1));
-        Launch check = plan(k, probeCu, probeCu, plan, weights, out);   // validate before allocating
-        if (check.work() == 0) {
+        DeviceTensor probe = plan.offsetsPlaceholder();
+        if (plan(k, probe, probe, plan, weights, out).work() == 0) {   // validate before allocating
             return;
         }
-        try (DeviceTensor cu = DeviceTensor.upload(stream, HostTensor.ofInts(plan.cuSeqlens(), b1));
-             DeviceTensor cuCmp = DeviceTensor.upload(stream, HostTensor.ofInts(plan.cuSeqlensCmp(), b1))) {
-            run(module, stream, k, cu, cuCmp, plan, weights, out);
+        try (CompressionPlan.DeviceOffsets o = plan.upload(stream)) {
+            run(module, stream, k, o.cu(), o.cuCmp(), plan, weights, out);
         }
     }
 

@@ -80,6 +80,36 @@ public record CompressionPlan(int[] cuSeqlens, int[] cuSeqlensCmp, int blockLen,
         return cuSeqlensCmp.clone();
     }
 
+    /**
+     * A stand-in for the plan's offsets on the device ({@code int32 [B + 1]} at a dummy aligned address), so a
+     * launch can be validated before anything is uploaded. Never dereferenced.
+     */
+    DeviceTensor offsetsPlaceholder() {
+        return DeviceTensor.wrap(16, dev.nsa4j.tensor.DType.INT32, dev.nsa4j.tensor.Shape.of(batch() + 1));
+    }
+
+    /** The plan's cu_seqlens and cu_seqlens_cmp on the device, uploaded on {@code stream}; freed by close. */
+    record DeviceOffsets(DeviceTensor cu, DeviceTensor cuCmp) implements AutoCloseable {
+        @Override
+        public void close() {
+            try (cu) {
+                cuCmp.close();
+            }
+        }
+    }
+
+    DeviceOffsets upload(CudaStream stream) {
+        int b1 = batch() + 1;
+        DeviceTensor cu = DeviceTensor.upload(stream, dev.nsa4j.tensor.HostTensor.ofInts(cuSeqlens, b1));
+        try {
+            return new DeviceOffsets(cu, DeviceTensor.upload(stream,
+                    dev.nsa4j.tensor.HostTensor.ofInts(cuSeqlensCmp, b1)));
+        } catch (RuntimeException e) {
+            cu.close();
+            throw e;
+        }
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof CompressionPlan p && Arrays.equals(cuSeqlens, p.cuSeqlens)
