@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Compiles a module's CUDA sources into ONE fatbin (a jar resource loaded with cuModuleLoadData).
 #
-#   scripts/build-cuda.sh <cuda-src-dir> <out.fatbin> <work-dir>
+#   scripts/build-cuda.sh <cuda-src-dir> <out.fatbin> <work-dir> [targets]
 #
 # Every *.cu in <cuda-src-dir> goes into one generated translation unit (so one module holds every
-# kernel; adding a family = adding a .cu file). SASS for sm_80, sm_86, sm_89, sm_90a and PTX for
-# compute_80 (JIT on newer GPUs). Images built by nvcc 13 need an R580+ driver (CUDA 13).
+# kernel; adding a family = adding a .cu file). Default targets: SASS for sm_80, sm_86, sm_89, sm_90a and
+# PTX for compute_80 (JIT on newer GPUs). [targets] is a space-separated list of sm_XX (SASS) and
+# compute_XX (PTX) names instead (fa2-bridge: "sm_80 sm_90a", docs/decisions.md D11).
+# Images built by nvcc 13 need an R580+ driver (CUDA 13).
 #
 # nvcc is $NVCC when set, else found on PATH, in $CUDA_HOME/bin or /usr/local/cuda/bin. Without it
 # the build succeeds with a loud warning, and the runtime reports "kernels not built".
@@ -16,6 +18,15 @@ set -euo pipefail
 src=${1:?cuda source dir}
 out=${2:?output fatbin}
 work=${3:?work dir}
+targets=${4:-sm_80 sm_86 sm_89 sm_90a compute_80}
+gencode=()
+for t in $targets; do
+    case $t in
+        sm_*) a=${t#sm_}; gencode+=(-gencode "arch=compute_${a},code=sm_${a}") ;;
+        compute_*) gencode+=(-gencode "arch=${t},code=${t}") ;;
+        *) echo "build-cuda: target '$t' is neither sm_XX nor compute_XX" >&2; exit 1 ;;
+    esac
+done
 self="${BASH_SOURCE[0]}"
 
 warn() {
@@ -78,11 +89,7 @@ start=$(date +%s.%N)
 "$nvcc" --fatbin -std=c++17 -O3 -lineinfo \
     -I "$src" \
     --threads "${NSA_NVCC_THREADS:-0}" \
-    -gencode arch=compute_80,code=sm_80 \
-    -gencode arch=compute_86,code=sm_86 \
-    -gencode arch=compute_89,code=sm_89 \
-    -gencode arch=compute_90a,code=sm_90a \
-    -gencode arch=compute_80,code=compute_80 \
+    "${gencode[@]}" \
     ${NSA_NVCC_EXTRA:-} \
     -o "$tmp" "$unity"
 mv -f "$tmp" "$out"
