@@ -42,7 +42,7 @@ class CompressMlpGpuTest extends GpuSuite {
                 }
             }
         }
-        return out.stream();
+        return shard(out);
     }
 
     /** Values in [-a, a) exactly representable in fp32 (so the device's fp32 weights are the oracle's). */

@@ -19,16 +19,16 @@ import dev.nsa4j.tensor.Shape;
  * {@code NSA_REQUIRE_GPU=1} (or {@code -Dnsa.require.gpu=true}) to turn that skip into a failure, so a
  * silently skipped suite cannot pass for a green one.
  */
-final class GpuFixture implements AutoCloseable {
+public final class GpuFixture implements AutoCloseable {
     /**
      * Tag of tests that make a CUDA API call fail on purpose (compute-sanitizer reports such calls as
      * errors); {@code nsa-test --sanitize} excludes it.
      */
-    static final String INJECTS_CUDA_ERRORS = "injects-cuda-errors";
+    public static final String INJECTS_CUDA_ERRORS = "injects-cuda-errors";
 
-    final CudaContext context;
-    final KernelModule module;
-    final CudaStream stream;
+    public final CudaContext context;
+    public final KernelModule module;
+    public final CudaStream stream;
 
     private GpuFixture(CudaContext context, KernelModule module, CudaStream stream) {
         this.context = context;
@@ -36,7 +36,7 @@ final class GpuFixture implements AutoCloseable {
         this.stream = stream;
     }
 
-    static boolean gpuRequired() {
+    public static boolean gpuRequired() {
         String v = System.getProperty("nsa.require.gpu", System.getenv("NSA_REQUIRE_GPU"));
         return v != null && switch (v.toLowerCase(Locale.ROOT)) {
             case "1", "true", "yes", "on" -> true;
@@ -44,7 +44,7 @@ final class GpuFixture implements AutoCloseable {
         };
     }
 
-    static void assumeGpu() {
+    public static void assumeGpu() {
         GpuAvailability a = GpuAvailability.check();
         if (!a.available() && gpuRequired()) {
             fail("NSA_REQUIRE_GPU is set but the GPU path is unavailable: " + a.reason());
@@ -52,7 +52,7 @@ final class GpuFixture implements AutoCloseable {
         assumeTrue(a.available(), () -> "GPU unavailable: " + a.reason());
     }
 
-    static GpuFixture open() {
+    public static GpuFixture open() {
         assumeGpu();
         CudaContext ctx = CudaContext.primary(0);
         KernelModule m = KernelModule.load(ctx);
@@ -68,7 +68,7 @@ final class GpuFixture implements AutoCloseable {
     }
 
     /** Random values in [lo, hi), rounded to {@code dtype}. */
-    static HostTensor random(Random rnd, DType dtype, double lo, double hi, int... dims) {
+    public static HostTensor random(Random rnd, DType dtype, double lo, double hi, int... dims) {
         HostTensor t = HostTensor.zeros(dtype, dims);
         double[] v = new double[(int) t.numel()];
         for (int i = 0; i < v.length; i++) {
@@ -82,7 +82,7 @@ final class GpuFixture implements AutoCloseable {
      * A device copy of {@code host} whose address is {@code offsetBytes} past a 256-byte aligned allocation
      * (offset 8 models a foreign pointer that is only 8-byte aligned).
      */
-    DeviceCopy upload(HostTensor host, int offsetBytes) {
+    public DeviceCopy upload(HostTensor host, int offsetBytes) {
         long bytes = host.numel() * host.dtype().byteSize();
         DeviceBuffer buf = DeviceBuffer.allocate(stream, bytes + 16);
         DeviceTensor view = DeviceTensor.wrap(buf.address() + offsetBytes, host.dtype(), Shape.of(host.shape().dims()));
@@ -90,14 +90,14 @@ final class GpuFixture implements AutoCloseable {
         return new DeviceCopy(buf, view);
     }
 
-    DeviceCopy alloc(DType dtype, int offsetBytes, int... dims) {
+    public DeviceCopy alloc(DType dtype, int offsetBytes, int... dims) {
         Shape s = Shape.of(dims);
         DeviceBuffer buf = DeviceBuffer.allocate(stream, s.numel() * dtype.byteSize() + 16);
         buf.fill(stream, (byte) 0x7f);   // garbage that is not a plausible result
         return new DeviceCopy(buf, DeviceTensor.wrap(buf.address() + offsetBytes, dtype, s));
     }
 
-    record DeviceCopy(DeviceBuffer buffer, DeviceTensor tensor) implements AutoCloseable {
+    public record DeviceCopy(DeviceBuffer buffer, DeviceTensor tensor) implements AutoCloseable {
         @Override
         public void close() {
             buffer.close();
@@ -105,7 +105,7 @@ final class GpuFixture implements AutoCloseable {
     }
 
     /** Unit roundoff of a dtype (half an ulp at 1). */
-    static double unitRoundoff(DType d) {
+    public static double unitRoundoff(DType d) {
         return switch (d) {
             case FP32 -> 0x1p-24;
             case FP16 -> 0x1p-11;
@@ -115,7 +115,7 @@ final class GpuFixture implements AutoCloseable {
     }
 
     /** Smallest positive subnormal, the absolute floor of rounding error. */
-    static double tiny(DType d) {
+    public static double tiny(DType d) {
         return switch (d) {
             case FP32 -> 0x1p-149;
             case FP16 -> 0x1p-24;
@@ -128,7 +128,7 @@ final class GpuFixture implements AutoCloseable {
      * The pass rule of ARCHITECTURE.md "Testing": per element, the GPU's error against the fp64 reference
      * is at most twice that of the same-precision CPU computation, plus one rounding of the output dtype.
      */
-    static void assertWithinRule(String what, double[] gpu, double[] ref, double[] samePrecision, DType out) {
+    public static void assertWithinRule(String what, double[] gpu, double[] ref, double[] samePrecision, DType out) {
         int bad = 0;
         StringBuilder sb = new StringBuilder();
         double maxErr = 0;
