@@ -1,5 +1,6 @@
 package dev.nsa4j.nsa;
 
+import dev.nsa4j.fa2.contract.Fa2Options;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
@@ -64,6 +65,15 @@ public final class FlagSnapshot {
     /** {@code NSA_LOG_LIMIT}: lines per log tag, 0 = unlimited. */
     public int logLimit() {
         return integer(Flag.NSA_LOG_LIMIT);
+    }
+
+    /**
+     * The FA-2 contract's options: {@code NSA_FA2_ALLOW_FP32}, {@code NSA_FA2_PREF_FP16},
+     * {@code NSA_FA2_ALLOW_D_GT_128}, {@code NSA_FA2_ALLOW_LARGE_BATCH} and {@code NSA_FA2_FORCE}.
+     */
+    public Fa2Options fa2Options() {
+        return new Fa2Options(bool(Flag.NSA_FA2_ALLOW_FP32), bool(Flag.NSA_FA2_PREF_FP16),
+                bool(Flag.NSA_FA2_ALLOW_D_GT_128), bool(Flag.NSA_FA2_ALLOW_LARGE_BATCH), bool(Flag.NSA_FA2_FORCE));
     }
 
     /** Every flag in declaration order with its value and source (for the {@code routing} command). */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.fa2.contract.Fa2Options;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -91,6 +92,36 @@ class FlagsTest {
         assertEquals("NSA_USE_FA2", e.subject());
         assertTrue(e.getMessage().contains("1/0, true/false, yes/no, on/off"), e.getMessage());
         assertTrue(e.getMessage().contains("environment variable NSA_USE_FA2"), e.getMessage());
+    }
+
+    @Test
+    void fa2OptionsFollowTheFlags() {
+        assertEquals(Fa2Options.defaults(), Flags.defaults().fa2Options());
+        Map<String, String> profile = Map.of("NSA_FA2_ALLOW_FP32", "1", "NSA_FA2_FORCE", "1");
+        Map<String, String> env = Map.of("NSA_FA2_ALLOW_FP32", "0", "NSA_FA2_PREF_FP16", "off",
+                "NSA_FA2_ALLOW_D_GT_128", "yes", "NSA_FA2_ALLOW_LARGE_BATCH", "true");
+        Map<String, String> props = Map.of("nsa.fa2.allow.fp32", "on", "nsa.fa2.allow.large.batch", "0");
+        // property > env > profile > default, per flag
+        assertEquals(new Fa2Options(true, false, true, false, true), Flags.of(props, env, profile).fa2Options());
+        assertEquals(new Fa2Options(false, false, true, true, true), Flags.of(Map.of(), env, profile).fa2Options());
+        assertEquals(new Fa2Options(true, true, false, false, true), Flags.of(Map.of(), Map.of(), profile).fa2Options());
+        assertEquals(new Fa2Options(false, true, false, false, true),
+                Flags.of(Map.of("nsa.fa2.force", "1"), Map.of(), Map.of()).fa2Options());
+    }
+
+    @Test
+    void realSnapshotFa2OptionsReadSystemProperties() {
+        String old = System.getProperty("nsa.fa2.pref.fp16");
+        System.setProperty("nsa.fa2.pref.fp16", "no");
+        try {
+            assertFalse(Flags.snapshot().fa2Options().prefFp16());
+        } finally {
+            if (old == null) {
+                System.clearProperty("nsa.fa2.pref.fp16");
+            } else {
+                System.setProperty("nsa.fa2.pref.fp16", old);
+            }
+        }
     }
 
     @Test
