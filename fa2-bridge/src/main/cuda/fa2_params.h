@@ -60,4 +60,12 @@ struct Fa2Params {
     float scale_log2;          // scale * log2(e)
 };
 
+// Element-wise helpers (fa2_support.cu): the non-finite count (x any float dtype, y a uint32 counter) and
+// the fp32 -> fp16/bf16 cast (y the output), over n contiguous elements.
+struct Fa2ElementwiseParams {
+    const void* x;
+    void* y;
+    int64_t n;
+};
+
 }  // namespace nsa

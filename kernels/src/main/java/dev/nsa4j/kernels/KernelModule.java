@@ -22,6 +22,7 @@ public final class KernelModule implements AutoCloseable {
     private final CudaContext context;
     private final CUmodule module;
     private final ConcurrentHashMap<String, CUfunction> functions = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Integer> raisedSmem = new ConcurrentHashMap<>();
     private boolean closed;
 
     private KernelModule(CudaContext context, CUmodule module) {
@@ -47,6 +48,61 @@ public final class KernelModule implements AutoCloseable {
         Jcu.check(JCudaDriver.cuModuleLoadData(m, image), "cuModuleLoadData(" + KernelImage.RESOURCE + ", "
                 + image.length + " bytes; CUDA 13 images need an R580+ driver)");
         return new KernelModule(context, m);
+    }
+
+    /**
+     * Loads another module's kernel image (e.g. fa2-bridge's) into {@code context}; {@code name} names it in
+     * errors. Its kernels are launched by symbol ({@link #launchSymbol}); the key-based table is this module's.
+     *
+     * @throws CudaException when the driver rejects the image
+     */
+    public static KernelModule loadImage(CudaContext context, String name, byte[] image) {
+        context.bind();
+        CUmodule m = new CUmodule();
+        Jcu.check(JCudaDriver.cuModuleLoadData(m, image), "cuModuleLoadData(" + name + ", " + image.length
+                + " bytes; CUDA 13 images need an R580+ driver)");
+        return new KernelModule(context, m);
+    }
+
+    /**
+     * Launches {@code symbol} on a 3-D grid with {@code smemBytes} of dynamic shared memory (the function's
+     * limit is raised once when it exceeds the 48 KiB default), one params struct passed by value.
+     */
+    public void launchSymbol(String symbol, int gx, int gy, int gz, int block, int smemBytes, long stream,
+                             byte[] params) {
+        if (closed) {
+            throw new IllegalStateException("kernel module is closed");
+        }
+        CUfunction f = function(symbol);
+        context.bind();
+        if (smemBytes > 48 * 1024 && raisedSmem.putIfAbsent(symbol, smemBytes) == null) {
+            Jcu.check(JCudaDriver.cuFuncSetAttribute(f,
+                    jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smemBytes),
+                    "cuFuncSetAttribute(" + symbol + ", max dynamic shared memory " + smemBytes + ")");
+        }
+        Jcu.check(JCudaDriver.cuLaunchKernel(f, gx, gy, gz, block, 1, 1, smemBytes, Jcu.stream(stream),
+                Pointer.to(Pointer.to(params)), null),
+                "cuLaunchKernel(" + symbol + ", grid " + gx + "x" + gy + "x" + gz + ", block " + block + ", smem "
+                        + smemBytes + ")");
+    }
+
+    /**
+     * Launches {@code symbol} (1-D grid, no dynamic shared memory) with JCuda's kernel-parameter array
+     * ({@code Pointer.to(Pointer.to(arg0), Pointer.to(arg1), ...)}): for kernels with several plain arguments,
+     * such as layout probes.
+     */
+    public void launchArgs(String symbol, int grid, int block, long stream, Pointer kernelParams) {
+        launch(function(symbol), symbol, grid, block, Jcu.stream(stream), kernelParams);
+    }
+
+    /** True when the image has {@code symbol} (asks the driver once; the answer is cached). */
+    public boolean hasSymbol(String symbol) {
+        try {
+            function(symbol);
+            return true;
+        } catch (CudaException e) {
+            return false;
+        }
     }
 
     public CudaContext context() {

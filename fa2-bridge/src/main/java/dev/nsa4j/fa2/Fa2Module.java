@@ -1,0 +1,63 @@
+package dev.nsa4j.fa2;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Optional;
+
+import dev.nsa4j.kernels.CudaContext;
+import dev.nsa4j.kernels.KernelModule;
+
+/**
+ * The FA-2 kernel image (SASS sm_80 and sm_90a, built by nvcc in the Maven build and shipped as the
+ * classpath resource {@link #RESOURCE}) loaded into one context. Without nvcc at build time the resource
+ * is absent and the FA-2 path reports {@link #NOT_BUILT}.
+ */
+public final class Fa2Module implements AutoCloseable {
+    public static final String RESOURCE = "/dev/nsa4j/fa2/nsa4j-fa2.fatbin";
+    public static final String NOT_BUILT = "FA-2 kernels not built";
+
+    private static volatile Optional<byte[]> cached;
+
+    private final KernelModule module;
+
+    private Fa2Module(KernelModule module) {
+        this.module = module;
+    }
+
+    /** The image's bytes, or empty when the kernels were not built. */
+    public static Optional<byte[]> image() {
+        Optional<byte[]> c = cached;
+        if (c == null) {
+            try (InputStream in = Fa2Module.class.getResourceAsStream(RESOURCE)) {
+                c = in == null ? Optional.empty() : Optional.of(in.readAllBytes());
+            } catch (IOException e) {
+                throw new UncheckedIOException("reading " + RESOURCE, e);
+            }
+            cached = c;
+        }
+        return c;
+    }
+
+    /**
+     * Loads the image into {@code context}.
+     *
+     * @throws IllegalStateException            when the image was not built
+     * @throws dev.nsa4j.kernels.CudaException when the driver rejects it
+     */
+    public static Fa2Module load(CudaContext context) {
+        byte[] img = image().orElseThrow(() -> new IllegalStateException(NOT_BUILT + ": the classpath has no "
+                + RESOURCE + " (nvcc was missing when nsa4j was built)"));
+        return new Fa2Module(KernelModule.loadImage(context, RESOURCE, img));
+    }
+
+    /** The loaded module (launch by symbol). */
+    public KernelModule kernels() {
+        return module;
+    }
+
+    @Override
+    public void close() {
+        module.close();
+    }
+}
