@@ -6,18 +6,20 @@
 
     --shapes B,H,S,D or B,H,Hkv,S,D   (Hkv defaults to H; Hkv < H runs GQA with enable_gqa=True)
     --mask none|causal                 is_causal=False/True (top-left aligned, as nsa4j)
-    --mask window --window W           explicit boolean attn_mask, t-W+1 <= s <= t
+    --mask window --window W           explicit additive attn_mask, t-W+1 <= s <= t
     --mask block-causal --block-causal L,D
                                        Sk = S_cmp(S) = (S-L)//D + 1 compressed keys; key i visible iff i*D+L-1 <= t;
-                                       explicit boolean attn_mask
+                                       explicit additive attn_mask
     --backends flash,cudnn,efficient,math
     --self-test                        checks the pure-Python helpers (no torch needed) and exits
 
 Backends (torch.nn.attention.sdpa_kernel): flash = FLASH_ATTENTION, cudnn = CUDNN_ATTENTION,
 efficient = EFFICIENT_ATTENTION, math = MATH. Flash and cuDNN cannot express window or block-causal without
-an explicit mask: for those masks flash is skipped with a message, the other backends get the explicit
-boolean mask (rows say so in `note`), and any backend torch refuses for a shape ("No available kernel") is
-skipped with its reason. Use --backends efficient for the masked modes.
+an explicit mask: for those masks flash is skipped with a message, the other backends get an explicit
+additive mask [Sq, Sk] (0 where visible, -inf elsewhere, in the input dtype, built once outside the timed
+calls so the bool-to-float conversion SDPA would do per call is not timed; rows say so in `note`), and any
+backend torch refuses for a shape ("No available kernel") is skipped with its reason. Use --backends
+efficient for the masked modes.
 
 Method (ARCHITECTURE.md "Benchmarks"): inputs [B,H,S,D] (SDPA's layout), standard normal, three input sets
 rotated between runs so caches do not flatter; each backend's output is first validated against the math
@@ -313,10 +315,10 @@ def run(args):
         am = bool_mask(torch, args.mask, sq, sk, window, cmp_len, cmp_stride, dev)
         kw = {"is_causal": args.mask == "causal"}
         if am is not None:
-            kw["attn_mask"] = am
+            kw["attn_mask"] = torch.zeros(sq, sk, device=dev, dtype=dtype).masked_fill_(~am, float("-inf"))
         if hkv < h:
             kw["enable_gqa"] = True
-        how = "explicit bool attn_mask" if explicit else ("is_causal" if args.mask == "causal" else "no mask")
+        how = "explicit additive attn_mask" if explicit else ("is_causal" if args.mask == "causal" else "no mask")
         note = "torch %s cuda %s; %s%s" % (torch.__version__, torch.version.cuda, how,
                                            "; enable_gqa" if hkv < h else "")
         for backend in backends:
@@ -361,7 +363,7 @@ def validate(torch, F, SDPBackend, sdpa_kernel, inputs, kw, am, args):
     n = min(q.shape[2], VALIDATE_QUERIES)
     rk = dict(kw)
     if am is not None:
-        rk["attn_mask"] = am[:n]
+        rk["attn_mask"] = am[:n]   # boolean: the math backend's fp32 reference gets the exact rule
     with sdpa_kernel(SDPBackend.MATH):
         ref = F.scaled_dot_product_attention(q[:1, :, :n].float(), k[:1].float(), v[:1].float(), **rk)
     got = out[:1, :, :n].float()
