@@ -12,7 +12,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code nsa} command line: {@code nsa run}, {@code nsa version} (later: attend, bench, routing, doctor).
+ * The {@code nsa} command line: {@code nsa run}, {@code nsa attend}, {@code nsa version} (later: bench, routing,
+ * doctor).
  *
  * <p>Exit codes: 0 success; 2 usage errors and bad input (unknown option, bad value, missing or malformed
  * .npy file, a tensor of the wrong shape or dtype: everything that is the caller's to fix, as picocli's
@@ -21,7 +22,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "nsa", mixinStandardHelpOptions = true, versionProvider = NsaCli.Version.class,
         description = "Native Sparse Attention (arXiv 2502.11089) on the JVM: CPU oracle now, GPU paths later.",
-        subcommands = {RunCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, AttendCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
 public final class NsaCli implements Runnable {
     @Spec
     CommandSpec spec;
@@ -40,7 +41,7 @@ public final class NsaCli implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: choose one of run, version, help");
+        throw new ParameterException(spec.commandLine(), "missing command: choose one of run, attend, version, help");
     }
 
     public static void main(String[] args) {

@@ -14,14 +14,21 @@ import picocli.CommandLine;
  */
 record ShapeSpec(int batch, int seqLen, int heads, int groups, int dk, int dv) {
     static final String FORMAT = "B,S,H,G,Dk,Dv";
-    private static final String[] NAMES = {"B", "S", "H", "G", "Dk", "Dv"};
+    /** The same six fields as {@code nsa attend --random} names them (Hkv = G, the KV heads). */
+    static final String ATTEND_FORMAT = "B,S,H,Hkv,Dk,Dv";
 
     /** Parses six comma-separated positive integers; the message names the bad field. */
     static ShapeSpec parse(String s) {
+        return parse(s, FORMAT);
+    }
+
+    /** As {@link #parse(String)}, with the fields named after {@code format} (six comma-separated names). */
+    static ShapeSpec parse(String s, String format) {
+        String[] names = format.split(",");
         String[] parts = s.split(",", -1);
         if (parts.length != 6) {
             throw new CommandLine.TypeConversionException("expected 6 comma-separated positive integers "
-                    + FORMAT + " (e.g. 1,1024,16,4,64,64), got " + parts.length + " field"
+                    + format + " (e.g. 1,1024,16,4,64,64), got " + parts.length + " field"
                     + (parts.length == 1 ? "" : "s") + " in '" + s + "'");
         }
         int[] v = new int[6];
@@ -30,17 +37,17 @@ record ShapeSpec(int batch, int seqLen, int heads, int groups, int dk, int dv) {
             try {
                 v[i] = Integer.parseInt(p);
             } catch (NumberFormatException e) {
-                throw new CommandLine.TypeConversionException(NAMES[i] + " = '" + p + "' is not an integer (shape "
-                        + FORMAT + ", got '" + s + "')");
+                throw new CommandLine.TypeConversionException(names[i] + " = '" + p + "' is not an integer (shape "
+                        + format + ", got '" + s + "')");
             }
             if (v[i] <= 0) {
-                throw new CommandLine.TypeConversionException(NAMES[i] + " = " + v[i] + " must be positive (shape "
-                        + FORMAT + ", got '" + s + "')");
+                throw new CommandLine.TypeConversionException(names[i] + " = " + v[i] + " must be positive (shape "
+                        + format + ", got '" + s + "')");
             }
         }
         if (v[2] % v[3] != 0) {
-            throw new CommandLine.TypeConversionException("H = " + v[2] + " is not a multiple of G = " + v[3]
-                    + " (shape " + FORMAT + ", got '" + s + "')");
+            throw new CommandLine.TypeConversionException("H = " + v[2] + " is not a multiple of " + names[3] + " = " + v[3]
+                    + " (shape " + format + ", got '" + s + "')");
         }
         return new ShapeSpec(v[0], v[1], v[2], v[3], v[4], v[5]);
     }
