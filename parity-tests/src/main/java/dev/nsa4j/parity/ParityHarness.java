@@ -90,16 +90,50 @@ public record ParityHarness(double tolerance, boolean negInfMatches, double relF
      */
     public ParityReport againstOracle(String what, String oraclePath, double[] oracle, String fastPath, double[] fast,
                                       String baselinePath, double[] baseline, double factor) {
+        return againstOracle(what, oraclePath, oracle, fastPath, fast, baselinePath, baseline, factor, 0);
+    }
+
+    /**
+     * As {@link #againstOracle(String, String, double[], String, double[], String, double[], double)} with an
+     * absolute floor: pass when {@code mae(fast) <= factor · mae(baseline) + atol}. FlashAttention's tests add
+     * such a term ({@code fwd_atol}, twice the rounding noise of the output at the reference's magnitude) so
+     * that a baseline that happens to be exact (one visible key: the output is a copy of v) does not demand
+     * an exact fast path; {@link #roundingFloor} computes it the same way.
+     *
+     * @param atol the absolute floor, finite and >= 0
+     */
+    public ParityReport againstOracle(String what, String oraclePath, double[] oracle, String fastPath, double[] fast,
+                                      String baselinePath, double[] baseline, double factor, double atol) {
+        if (!(atol >= 0) || Double.isInfinite(atol)) {
+            throw new IllegalArgumentException("atol must be finite and >= 0, got " + atol);
+        }
         if (!(factor > 0) || Double.isInfinite(factor)) {
             throw new IllegalArgumentException("factor must be finite and > 0, got " + factor);
         }
         Objects.requireNonNull(baselinePath, "baselinePath");
         Stats f = stats(fast, oracle);
         Stats b = stats(baseline, oracle);
-        double bound = factor * b.mae;
-        var base = new ParityReport.Baseline(baselinePath, b.mae, b.maxAbs, b.nanA + b.infA, factor);
+        double bound = factor * b.mae + atol;
+        var base = new ParityReport.Baseline(baselinePath, b.mae, b.maxAbs, b.nanA + b.infA, factor, atol);
         boolean pass = f.nonFinite() == 0 && b.nonFinite() == 0 && f.mae <= bound;
         return f.report(what, fastPath, oraclePath, bound, base, pass);
+    }
+
+    /**
+     * FlashAttention's {@code fwd_atol} for fp32 outputs: twice the largest rounding noise at the magnitude of
+     * {@code reference}, {@code 2 · max |fl(fl(x + 0.3) - 0.3) - x|} with {@code x = fl(reference)} (about
+     * 1.2e-7 for values near 1: two orders below the 1e-5 parity bar).
+     */
+    public static double roundingFloor(double[] reference) {
+        double max = 0;
+        for (double r : reference) {
+            float x = (float) r;
+            if (Float.isFinite(x)) {
+                float y = (x + 0.3f) - 0.3f;
+                max = Math.max(max, Math.abs((double) y - x));
+            }
+        }
+        return 2 * max;
     }
 
     /** {@link #againstOracle(String, String, double[], String, double[], String, double[], double)} on tensors. */

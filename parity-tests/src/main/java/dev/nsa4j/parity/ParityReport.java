@@ -50,9 +50,13 @@ public record ParityReport(String what, String pathA, String pathB, long n, doub
      * @param nonFinite its NaNs and unmatched infinities (any fails the rule: the bound would mean nothing)
      * @param factor    the allowed ratio ({@link ParityHarness#ORACLE_FACTOR} by default)
      */
-    public record Baseline(String path, double mae, double maxAbs, long nonFinite, double factor) {
+    public record Baseline(String path, double mae, double maxAbs, long nonFinite, double factor, double atol) {
         public Baseline {
             Objects.requireNonNull(path, "path");
+        }
+
+        public Baseline(String path, double mae, double maxAbs, long nonFinite, double factor) {
+            this(path, mae, maxAbs, nonFinite, factor, 0);
         }
     }
 
@@ -73,7 +77,8 @@ public record ParityReport(String what, String pathA, String pathB, long n, doub
             return "mae < " + num(tolerance) + ", no NaN/Inf";
         }
         return "mae <= " + num(baseline.factor()) + " x " + num(baseline.mae()) + " (" + baseline.path() + " vs "
-                + pathB + ") = " + num(tolerance) + ", no NaN/Inf"
+                + pathB + ")" + (baseline.atol() > 0 ? " + " + num(baseline.atol()) + " (fp32 rounding floor)" : "")
+                + " = " + num(tolerance) + ", no NaN/Inf"
                 + (baseline.nonFinite() > 0 ? " (baseline has " + baseline.nonFinite() + " NaN/Inf)" : "");
     }
 

@@ -228,4 +228,19 @@ class ParityHarnessTest {
         assertThrows(IllegalArgumentException.class, () -> outputs.withTolerance(Double.NaN));
         assertThrows(IllegalArgumentException.class, () -> new ParityHarness(1e-5, false, 0));
     }
+
+    @Test
+    void oracleRuleWithARoundingFloorToleratesAnExactBaseline() {
+        double[] oracle = {0.5, -0.25, 1.0, 0.75};
+        double[] oneUlp = {0.5 + 0x1p-24, -0.25, 1.0 - 0x1p-24, 0.75};
+        double floor = ParityHarness.roundingFloor(oracle);
+        assertTrue(floor > 0 && floor < 3e-7, "floor " + floor);
+        ParityReport strict = outputs.againstOracle("o", "fp64", oracle, "fa2-fast", oneUlp, "fp32", oracle, 2);
+        assertFalse(strict.pass(), strict.line());
+        ParityReport floored = outputs.againstOracle("o", "fp64", oracle, "fa2-fast", oneUlp, "fp32", oracle, 2, floor);
+        assertTrue(floored.pass(), floored.line());
+        assertTrue(floored.line().contains("fp32 rounding floor"), floored.line());
+        assertThrows(IllegalArgumentException.class,
+                () -> outputs.againstOracle("o", "fp64", oracle, "f", oracle, "b", oracle, 2, -1));
+    }
 }

@@ -1,0 +1,403 @@
+package dev.nsa4j.parity;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import dev.nsa4j.fa2.Fa2Attention;
+import dev.nsa4j.fa2.Fa2Bridge;
+import dev.nsa4j.fa2.Fa2Layouts;
+import dev.nsa4j.fa2.contract.Fa2Options;
+import dev.nsa4j.fa2.contract.KeyExtent;
+import dev.nsa4j.fa2.contract.Mask;
+import dev.nsa4j.kernels.AttnSpec;
+import dev.nsa4j.kernels.Attention;
+import dev.nsa4j.kernels.DeviceBuffer;
+import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.GpuFixture;
+import dev.nsa4j.kernels.GpuSuite;
+import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
+import dev.nsa4j.tensor.Shape;
+
+/**
+ * FA-2 against the reference path {@code sdpa} on the same inputs (ROUTING.md acceptance): fp32 outputs,
+ * exact-P mode, MAE < 1e-5 and no NaN/Inf on o and lse, over dtype {fp16, bf16} x head_dim {64, 128, and
+ * 192, 256 on SM 9.0} x length {1, 17, 64, 1000, 4096} x GQA {1, 4, 16} x mask {causal, window 1/64/512,
+ * block-causal (32, 16) / (64, 64)}; varlen batches with zero-length and length-1 sequences; decode (one
+ * query per sequence at its last position, split-KV). The fast mode (P rounded once) is judged against the
+ * fp64 oracle on sampled rows: error at most twice that of an fp32 attention with P rounded the same way,
+ * plus FlashAttention's fp32 rounding floor ({@link ParityHarness#roundingFloor}); its MAE against
+ * {@code sdpa} is reported. With {@code NSA_PARITY_OUT=file} every report line is appended
+ * there (the docs' tables come from it).
+ */
+@Tag("gpu")
+class Fa2ParityGpuTest extends GpuSuite {
+    static final int[] LENGTHS = {1, 17, 64, 1000, 4096};
+    static final int[] RATIOS = {1, 4, 16};
+    static final Mask[] MASKS = {Mask.CAUSAL, Mask.window(1), Mask.window(64), Mask.window(512),
+            Mask.blockCausal(32, 16), Mask.blockCausal(64, 64)};
+    static Fa2Bridge bridge;
+
+    @BeforeAll
+    static void openBridge() {
+        bridge = Fa2Bridge.open(gpu.module, false);
+        assertTrue(bridge.fa2Loaded(), () -> "FA-2 image did not load: " + bridge.fa2Unavailable());
+    }
+
+    @AfterAll
+    static void closeBridge() {
+        if (bridge != null) {
+            bridge.close();
+            bridge = null;
+        }
+    }
+
+    static boolean sm90() {
+        return gpu.context.device().ccMajor() >= 9;
+    }
+
+    static Stream<Arguments> dense() {
+        List<Arguments> out = new ArrayList<>();
+        for (DType dt : List.of(DType.BF16, DType.FP16)) {
+            for (int d : new int[]{64, 128, 192, 256}) {
+                for (int s : LENGTHS) {
+                    for (int r : RATIOS) {
+                        for (Mask m : MASKS) {
+                            out.add(Arguments.of(dt, d, s, r, m));
+                        }
+                    }
+                }
+            }
+        }
+        return shard(out);
+    }
+
+    @ParameterizedTest(name = "{0} D={1} S={2} H/Hkv={3} {4}")
+    @MethodSource("dense")
+    void denseMatchesSdpa(DType dtype, int d, int s, int ratio, Mask mask) {
+        assumeTrue(d <= 128 || sm90(), "head_dim > 128 runs on SM 9.0 only (without NSA_FA2_ALLOW_D_GT_128)");
+        int sk = keysFor(mask, s);
+        int kvh = ratio == 16 ? 1 : 2;
+        Case c = new Case(dtype, d, ratio * kvh, kvh, new int[]{s}, new int[]{sk}, mask, KeyExtent.FULL, null);
+        c.check(new Random(31L * s + d + ratio), true);
+    }
+
+    static Stream<Arguments> varlen() {
+        List<Arguments> out = new ArrayList<>();
+        for (DType dt : List.of(DType.BF16, DType.FP16)) {
+            for (int d : new int[]{64, 128, 256}) {
+                for (Mask m : MASKS) {
+                    out.add(Arguments.of(dt, d, m));
+                }
+            }
+        }
+        return shard(out);
+    }
+
+    @ParameterizedTest(name = "varlen {0} D={1} {2}")
+    @MethodSource("varlen")
+    void varlenWithEmptyAndSingleSequences(DType dtype, int d, Mask mask) {
+        assumeTrue(d <= 128 || sm90(), "head_dim > 128 runs on SM 9.0 only");
+        int[] lq = {0, 1, 17, 1000, 0, 64, 1, 300};
+        int[] lk = new int[lq.length];
+        for (int i = 0; i < lq.length; i++) {
+            lk[i] = keysFor(mask, lq[i]);
+        }
+        new Case(dtype, d, 8, 2, lq, lk, mask, KeyExtent.FULL, null).check(new Random(7 + d), false);
+    }
+
+    static Stream<Arguments> decode() {
+        List<Arguments> out = new ArrayList<>();
+        for (DType dt : List.of(DType.BF16, DType.FP16)) {
+            for (int d : new int[]{64, 128}) {
+                for (Mask m : new Mask[]{Mask.CAUSAL, Mask.window(512), Mask.blockCausal(32, 16)}) {
+                    for (int splits : new int[]{0, 1, 7}) {
+                        out.add(Arguments.of(dt, d, m, splits));
+                    }
+                }
+            }
+        }
+        return shard(out);
+    }
+
+    /** One query per sequence at position len - 1 against the whole prefix (split-KV when splits != 1). */
+    @ParameterizedTest(name = "decode {0} D={1} {2} splits={3}")
+    @MethodSource("decode")
+    void decodeOneQueryPerSequence(DType dtype, int d, Mask mask, int splits) {
+        int[] len = {1, 17, 1000, 4096, 64};
+        int[] lq = new int[len.length], lk = new int[len.length], qs = new int[len.length];
+        for (int i = 0; i < len.length; i++) {
+            lq[i] = 1;
+            qs[i] = len[i] - 1;
+            lk[i] = mask instanceof Mask.BlockCausal ? keysFor(mask, len[i]) : len[i];
+        }
+        new Case(dtype, d, 16, 4, lq, lk, mask, KeyExtent.INDEPENDENT, qs).splits(splits).check(new Random(99 + d), false);
+    }
+
+    @Test
+    void paramsLayoutMatchesTheDevice() {
+        long[] probe = Fa2Layouts.probe(bridge.fa2(), gpu.stream);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(Fa2Layouts.expectedProbe(), probe);
+    }
+
+    /** Compressed keys for a block-causal mask over {@code s} tokens; {@code s} keys otherwise. */
+    static int keysFor(Mask m, int s) {
+        if (m instanceof Mask.BlockCausal(int l, int d)) {
+            return s < l ? 0 : (s - l) / d + 1;
+        }
+        return s;
+    }
+
+    /** One parity case: random inputs, FA-2 (exact and fast) and sdpa, fp32 outputs. */
+    static final class Case {
+        final DType dtype;
+        final int d, heads, kvHeads;
+        final int[] lq, lk, qStart;
+        final Mask mask;
+        final KeyExtent keys;
+        int splits = 0;
+
+        Case(DType dtype, int d, int heads, int kvHeads, int[] lq, int[] lk, Mask mask, KeyExtent keys, int[] qStart) {
+            this.dtype = dtype;
+            this.d = d;
+            this.heads = heads;
+            this.kvHeads = kvHeads;
+            this.lq = lq;
+            this.lk = lk;
+            this.mask = mask;
+            this.keys = keys;
+            this.qStart = qStart;
+        }
+
+        Case splits(int n) {
+            splits = n;
+            return this;
+        }
+
+        String label() {
+            return dtype + " D=" + d + " H=" + heads + "/" + kvHeads + " lq=" + java.util.Arrays.toString(lq) + " lk="
+                    + java.util.Arrays.toString(lk) + " " + mask + (splits != 0 ? " splits=" + splits : "");
+        }
+
+        void check(Random rnd, boolean dense) {
+            int b = lq.length;
+            int[] cuQ = new int[b + 1], cuK = new int[b + 1];
+            for (int i = 0; i < b; i++) {
+                cuQ[i + 1] = cuQ[i] + lq[i];
+                cuK[i + 1] = cuK[i] + lk[i];
+            }
+            int nq = cuQ[b], nk = cuK[b];
+            HostTensor q = GpuFixture.random(rnd, dtype, -2, 2, Math.max(nq, 1), heads, d);
+            HostTensor k = GpuFixture.random(rnd, dtype, -2, 2, Math.max(nk, 1), kvHeads, d);
+            HostTensor v = GpuFixture.random(rnd, dtype, -1, 1, Math.max(nk, 1), kvHeads, d);
+            try (GpuFixture.DeviceCopy dq = gpu.upload(q, 0); GpuFixture.DeviceCopy dk = gpu.upload(k, 0);
+                 GpuFixture.DeviceCopy dv = gpu.upload(v, 0);
+                 GpuFixture.DeviceCopy cq = gpu.upload(HostTensor.ofInts(cuQ, b + 1), 0);
+                 GpuFixture.DeviceCopy ck = gpu.upload(HostTensor.ofInts(cuK, b + 1), 0);
+                 GpuFixture.DeviceCopy qs = qStart == null ? null : gpu.upload(HostTensor.ofInts(qStart, b), 0);
+                 GpuFixture.DeviceCopy oRef = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads, d);
+                 GpuFixture.DeviceCopy lRef = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads);
+                 GpuFixture.DeviceCopy oFa = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads, d);
+                 GpuFixture.DeviceCopy lFa = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads)) {
+                DeviceTensor tq = rows(dq.tensor(), nq), tk = rows(dk.tensor(), nk), tv = rows(dv.tensor(), nk);
+                DeviceTensor to = rows(oRef.tensor(), nq), tl = rows(lRef.tensor(), nq);
+                DeviceTensor fo = rows(oFa.tensor(), nq), fl = rows(lFa.tensor(), nq);
+                DeviceTensor qst = qs == null ? null : qs.tensor();
+                AttnSpec ref = switch (mask) {
+                    case Mask.None n -> AttnSpec.none();
+                    case Mask.Causal c -> AttnSpec.causal();
+                    case Mask.Window w -> AttnSpec.window(w.w());
+                    case Mask.BlockCausal bc -> AttnSpec.blockCausal(bc.l(), bc.d());
+                };
+                Attention.run(gpu.module, gpu.stream, tq, tk, tv, cq.tensor(), ck.tensor(), qst, null, null, ref, to, tl);
+                HostTensor oS = to.toHost(gpu.stream), lS = tl.toHost(gpu.stream);
+
+                Fa2Attention.Inputs in = dense
+                        ? Fa2Attention.Inputs.dense(batch1(tq), batch1(tk), batch1(tv), batch1(fo), batch1(fl))
+                        : Fa2Attention.Inputs.varlen(tq, tk, tv, fo, fl, cq.tensor(), cuQ, ck.tensor(), cuK)
+                                .withStarts(qst, null);
+                Fa2Attention.Spec spec = Fa2Attention.Spec.of(mask, keys).withSplits(splits);
+                ParityReport exactO = run(in, spec.withExactP(true), fo, fl, oS, lS, "o", true);
+                runFast(in, spec, fo, oS, q, k, v, cuQ, cuK);
+                assertTrue(exactO.pass(), exactO::line);
+            }
+        }
+
+        private ParityReport run(Fa2Attention.Inputs in, Fa2Attention.Spec spec, DeviceTensor fo, DeviceTensor fl,
+                                 HostTensor oS, HostTensor lS, String what, boolean assertLse) {
+            Fa2Attention.Plan plan = Fa2Attention.plan(gpu.context.device(), in, spec, Fa2Options.defaults());
+            assertTrue(plan.launchable(), () -> "FA-2 refused " + label() + ": " + plan.verdict().reason());
+            try (DeviceBuffer ws = plan.workspaceBytes() > 0 ? DeviceBuffer.allocate(gpu.stream, plan.workspaceBytes()) : null) {
+                Fa2Attention.enqueue(bridge.fa2(), gpu.stream.handle(), plan, ws);
+                gpu.stream.synchronize();
+            }
+            String mode = spec.exactP() ? "fa2-exact" : "fa2-fast";
+            ParityReport ro = ParityHarness.outputs().compare(label() + " " + what, mode, fo.toHost(gpu.stream), "sdpa", oS);
+            ParityReport rl = ParityHarness.lse().compare(label() + " lse", mode, fl.toHost(gpu.stream), "sdpa", lS);
+            record(ro);
+            record(rl);
+            if (assertLse) {
+                assertTrue(rl.pass(), rl::line);
+            }
+            return ro;
+        }
+
+        /** Fast mode: MAE vs sdpa reported; error vs the fp64 oracle at most 2x an fp32 attention with P rounded. */
+        private void runFast(Fa2Attention.Inputs in, Fa2Attention.Spec spec, DeviceTensor fo, HostTensor oS,
+                             HostTensor q, HostTensor k, HostTensor v, int[] cuQ, int[] cuK) {
+            Fa2Attention.Plan plan = Fa2Attention.plan(gpu.context.device(), in, spec.withExactP(false), Fa2Options.defaults());
+            try (DeviceBuffer ws = plan.workspaceBytes() > 0 ? DeviceBuffer.allocate(gpu.stream, plan.workspaceBytes()) : null) {
+                Fa2Attention.enqueue(bridge.fa2(), gpu.stream.handle(), plan, ws);
+                gpu.stream.synchronize();
+            }
+            HostTensor fast = fo.toHost(gpu.stream);
+            record(ParityHarness.outputs().withTolerance(Double.MAX_VALUE).compare(label() + " o", "fa2-fast", fast, "sdpa", oS));
+            // Sampled rows (about 32 query tokens per sequence, first head of each KV group) on the CPU.
+            List<Double> oracle = new ArrayList<>(), fastV = new ArrayList<>(), base = new ArrayList<>();
+            int group = heads / kvHeads;
+            double[] qa = q.toDoubleArray(), ka = k.toDoubleArray(), va = v.toDoubleArray();
+            float[] fa = fast.toFloatArray();
+            for (int b = 0; b < lq.length; b++) {
+                for (int i = 0; i < lq[b]; i += Math.max(7, lq[b] / 32)) {
+                    int tok = cuQ[b] + i;
+                    int t = (qStart == null ? 0 : qStart[b]) + i;
+                    for (int g = 0; g < kvHeads; g++) {
+                        int h = g * group;
+                        double[][] ref = CpuAttention.row(qa, ka, va, heads, kvHeads, tok, h, g, cuK[b], lk[b], t, mask, dtype, d);
+                        for (int c = 0; c < d; c++) {
+                            oracle.add(ref[0][c]);
+                            base.add(ref[1][c]);
+                            fastV.add((double) fa[(int) (((long) tok * heads + h) * d + c)]);
+                        }
+                    }
+                }
+            }
+            double[] or = unbox(oracle);
+            ParityReport r = ParityHarness.outputs().againstOracle(label() + " o (sampled rows)", "fp64", or,
+                    "fa2-fast", unbox(fastV), "fp32+P-rounded", unbox(base), ParityHarness.ORACLE_FACTOR,
+                    ParityHarness.roundingFloor(or));
+            record(r);
+            assertTrue(r.pass(), r::line);
+        }
+    }
+
+    static double[] unbox(List<Double> l) {
+        double[] a = new double[l.size()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = l.get(i);
+        }
+        return a;
+    }
+
+    /** The first {@code n} rows of a [rows, ...] tensor (the buffers hold at least one row). */
+    static DeviceTensor rows(DeviceTensor t, int n) {
+        int[] dims = t.shape().dims().clone();
+        dims[0] = n;
+        return DeviceTensor.wrap(t.address(), t.dtype(), Shape.strided(dims, t.shape().strides()));
+    }
+
+    /** A [1, rows, ...] view of a [rows, ...] tensor. */
+    static DeviceTensor batch1(DeviceTensor t) {
+        int[] dims = new int[t.rank() + 1];
+        long[] strides = new long[t.rank() + 1];
+        dims[0] = 1;
+        strides[0] = Math.max(1, t.shape().numel());
+        for (int a = 0; a < t.rank(); a++) {
+            dims[a + 1] = t.dim(a);
+            strides[a + 1] = t.stride(a);
+        }
+        return DeviceTensor.wrap(t.address(), t.dtype(), Shape.strided(dims, strides));
+    }
+
+    static synchronized void record(ParityReport r) {
+        String out = System.getProperty("nsa.parity.out", System.getenv("NSA_PARITY_OUT"));
+        if (out == null || out.isBlank()) {
+            return;
+        }
+        try {
+            Files.writeString(Path.of(out), r.line() + System.lineSeparator(), StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** One query row on the CPU: [0] the fp64 attention, [1] fp32 arithmetic with P rounded to the dtype. */
+    static final class CpuAttention {
+        static double[][] row(double[] q, double[] k, double[] v, int heads, int kvHeads, int tok, int h, int g, int k0,
+                              int nk, int t, Mask mask, DType dtype, int d) {
+            double scale = 1.0 / Math.sqrt(d);
+            double[] s = new double[nk];
+            boolean[] vis = new boolean[nk];
+            double mx = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < nk; j++) {
+                vis[j] = switch (mask) {
+                    case Mask.None n -> true;
+                    case Mask.Causal c -> j <= t;
+                    case Mask.Window w -> j <= t && j > t - w.w();
+                    case Mask.BlockCausal bc -> (long) j * bc.d() + bc.l() - 1 <= t;
+                };
+                if (!vis[j]) {
+                    continue;
+                }
+                double dot = 0;
+                for (int c = 0; c < d; c++) {
+                    dot += q[(int) (((long) tok * heads + h) * d + c)] * k[(int) (((long) (k0 + j) * kvHeads + g) * d + c)];
+                }
+                s[j] = dot * scale;
+                mx = Math.max(mx, s[j]);
+            }
+            double[] exact = new double[d];
+            double[] rounded = new double[d];
+            double sum = 0, sumF = 0;
+            for (int j = 0; j < nk; j++) {
+                if (!vis[j]) {
+                    continue;
+                }
+                double p = Math.exp(s[j] - mx);
+                float pf = (float) Math.exp((float) (s[j] - mx));
+                float pr = round(pf, dtype);
+                sum += p;
+                sumF += pf;
+                for (int c = 0; c < d; c++) {
+                    double val = v[(int) (((long) (k0 + j) * kvHeads + g) * d + c)];
+                    exact[c] += p * val;
+                    rounded[c] = (float) (rounded[c] + pr * (float) val);
+                }
+            }
+            for (int c = 0; c < d; c++) {
+                exact[c] = sum > 0 ? exact[c] / sum : 0;
+                rounded[c] = sumF > 0 ? (float) (rounded[c] / sumF) : 0;
+            }
+            return new double[][]{exact, rounded};
+        }
+
+        /** {@code x} rounded to nearest-even in fp16 or bf16. */
+        static float round(float x, DType dtype) {
+            if (dtype == DType.FP16) {
+                return Float.float16ToFloat(Float.floatToFloat16(x));
+            }
+            int bits = Float.floatToRawIntBits(x);
+            bits += 0x7fff + ((bits >>> 16) & 1);
+            return Float.intBitsToFloat(bits & 0xffff0000);
+        }
+    }
+}
