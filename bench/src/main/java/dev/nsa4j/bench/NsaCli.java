@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "nsa", mixinStandardHelpOptions = true, versionProvider = NsaCli.Version.class,
         description = "Native Sparse Attention (arXiv 2502.11089) on the JVM: CPU oracle now, GPU paths later.",
-        subcommands = {RunCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, RoutingCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
 public final class NsaCli implements Runnable {
     @Spec
     CommandSpec spec;
