@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "nsa", mixinStandardHelpOptions = true, versionProvider = NsaCli.Version.class,
         description = "Native Sparse Attention (arXiv 2502.11089) on the JVM: CPU oracle now, GPU paths later.",
-        subcommands = {RunCommand.class, AttendCommand.class, BenchCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, AttendCommand.class, BenchCommand.class, RoutingCommand.class,
+                VersionCommand.class, CommandLine.HelpCommand.class})
 public final class NsaCli implements Runnable {
     @Spec
     CommandSpec spec;

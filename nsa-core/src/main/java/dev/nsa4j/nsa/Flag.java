@@ -8,10 +8,11 @@ import java.util.Locale;
  * e.g. {@code NSA_USE_FA2}) and as the equal Java system property ({@link #propertyName()}, e.g.
  * {@code nsa.use.fa2}: lower case, {@code '_'} replaced by {@code '.'}).
  *
- * <p>Defaults. Flags whose ROUTING.md default is "profile" take their value from the shipped GPU profile.
- * No profile ships in this build, so their built-in default is the conservative one: FA-2 and
- * {@code sel-kernel} off, minimum lengths {@code -1} (disabled). When profiles ship they slot in between
- * the environment and these defaults (see {@link Flags}).
+ * <p>Defaults. Flags whose ROUTING.md default is "profile" ({@link #defaultFromProfile()}) take their value
+ * from the GPU profile of the device in use ({@link GpuProfile}, {@link RoutingFlags}), between the
+ * environment and the built-in default (see {@link Flags}). Without a profile (CPU, or a GPU family none
+ * ships for) the built-in default is the conservative one: FA-2 and {@code sel-kernel} off, minimum lengths
+ * {@code -1} (disabled).
  *
  * <p>Values. Booleans accept {@code 1/0, true/false, yes/no, on/off} (case-insensitive, trimmed); ints
  * accept a decimal integer at or above {@link #minInt()}; {@link #NSA_FORCE_BRANCH} is {@code cmp},
@@ -83,7 +84,7 @@ public enum Flag {
         return defaultValue;
     }
 
-    /** True where ROUTING.md says the default comes from the GPU profile (built-in default used until profiles ship). */
+    /** True where ROUTING.md says the default comes from the GPU profile (built-in default where none applies). */
     public boolean defaultFromProfile() {
         return fromProfile;
     }

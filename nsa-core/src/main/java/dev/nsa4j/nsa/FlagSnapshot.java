@@ -76,6 +76,34 @@ public final class FlagSnapshot {
                 bool(Flag.NSA_FA2_ALLOW_D_GT_128), bool(Flag.NSA_FA2_ALLOW_LARGE_BATCH), bool(Flag.NSA_FA2_FORCE));
     }
 
+    /**
+     * This snapshot with a GPU profile's values for one head dim ({@link GpuProfile#flagValues(int)}) in the
+     * profile's place of the precedence: values from a property or the environment stay, every other flag
+     * takes the profile's value (source {@link FlagSource#PROFILE}) or, where the profile has none, its
+     * built-in default. Equal to resolving the same properties and environment with that profile.
+     */
+    public FlagSnapshot withProfile(GpuProfile profile, int headDim) {
+        return withProfileValues(profile.flagValues(headDim),
+                "profile " + profile.family() + " (" + profile.origin() + ")");
+    }
+
+    /** {@link #withProfile} from raw values keyed by {@link Flag#envName()}; {@code origin} goes into errors. */
+    FlagSnapshot withProfileValues(Map<String, String> profile, String origin) {
+        Map<Flag, Value> out = new EnumMap<>(Flag.class);
+        for (Value v : values.values()) {
+            Flag f = v.flag();
+            String p = profile.get(f.envName());
+            if (v.source() == FlagSource.PROPERTY || v.source() == FlagSource.ENV) {
+                out.put(f, v);
+            } else if (p != null && !p.isBlank()) {
+                out.put(f, new Value(f, f.parse(p, origin), FlagSource.PROFILE));
+            } else {
+                out.put(f, new Value(f, f.defaultValue(), FlagSource.DEFAULT));
+            }
+        }
+        return new FlagSnapshot(out);
+    }
+
     /** Every flag in declaration order with its value and source (for the {@code routing} command). */
     public List<Value> listing() {
         return List.copyOf(values.values());

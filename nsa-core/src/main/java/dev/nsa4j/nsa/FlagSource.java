@@ -6,7 +6,7 @@ public enum FlagSource {
     PROPERTY,
     /** An environment variable such as {@code NSA_USE_FA2=1}. */
     ENV,
-    /** The GPU profile in use (none ships in this build, so never seen yet). */
+    /** The GPU profile of the device in use, for the call's head dim ({@link GpuProfile#flagValues(int)}). */
     PROFILE,
     /** The built-in default of {@link Flag}. */
     DEFAULT

@@ -17,7 +17,11 @@ import java.util.Properties;
 public final class Flags {
     private Flags() {}
 
-    /** A snapshot of the real system properties and environment, with no profile (none ships yet). */
+    /**
+     * A snapshot of the real system properties and environment, without a profile: flags whose default is
+     * "profile" take their built-in default. What runs on the CPU, and the base that
+     * {@link #snapshot(GpuProfile, int)} and {@link RoutingFlags} add a GPU's profile to.
+     */
     public static FlagSnapshot snapshot() {
         Properties p = System.getProperties();
         Map<String, String> props = new java.util.HashMap<>();
@@ -27,6 +31,14 @@ public final class Flags {
             }
         }
         return of(props, System.getenv(), Map.of());
+    }
+
+    /**
+     * A snapshot of the real system properties and environment over a GPU profile's values for one head dim:
+     * property > environment > profile > built-in default.
+     */
+    public static FlagSnapshot snapshot(GpuProfile profile, int headDim) {
+        return snapshot().withProfile(Objects.requireNonNull(profile, "profile"), headDim);
     }
 
     /**

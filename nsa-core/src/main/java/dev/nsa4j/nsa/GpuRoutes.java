@@ -5,7 +5,8 @@ import dev.nsa4j.kernels.AttnWalk;
 /**
  * The GPU path of each branch from the flags (ROUTING.md), when a GPU serves the call. Fast paths not in
  * this build (fa2, sel-kernel) fall to the reference paths with the reason said; what was
- * asked for by a flag and could not be served is a counted fallback, what the defaults prefer is not.
+ * asked for by a flag (property or environment) and could not be served is a counted fallback, what the
+ * defaults or the GPU profile prefer is not.
  */
 final class GpuRoutes {
     private GpuRoutes() {}
@@ -23,13 +24,13 @@ final class GpuRoutes {
         String unmet = null;
         String tag = null;
         if (br == Branch.SEL && f.bool(Flag.NSA_USE_SEL_KERNEL)) {
-            unmet = "sel-kernel requested by NSA_USE_SEL_KERNEL is not in this build";
-            tag = "sel.kernel.fallback";
+            unmet = "sel-kernel " + wishedBy(f, Flag.NSA_USE_SEL_KERNEL) + " is not in this build";
+            tag = byUser(f, Flag.NSA_USE_SEL_KERNEL) ? "sel.kernel.fallback" : null;
         } else if (br != Branch.SEL && f.bool(Flag.NSA_USE_FA2)
                 && f.bool(br == Branch.CMP ? Flag.NSA_USE_FA2_CMP : Flag.NSA_USE_FA2_WIN)) {
-            unmet = "fa2 requested by NSA_USE_FA2 and " + (br == Branch.CMP ? "NSA_USE_FA2_CMP" : "NSA_USE_FA2_WIN")
-                    + " is not in this build";
-            tag = "fa2.fallback";
+            Flag branchFlag = br == Branch.CMP ? Flag.NSA_USE_FA2_CMP : Flag.NSA_USE_FA2_WIN;
+            unmet = "fa2 " + wishedBy(f, Flag.NSA_USE_FA2, branchFlag) + " is not in this build";
+            tag = byUser(f, Flag.NSA_USE_FA2, branchFlag) ? "fa2.fallback" : null;
         }
         Flag maskFlag = switch (br) {
             case CMP -> Flag.NSA_USE_CMP_MASK;
@@ -49,5 +50,21 @@ final class GpuRoutes {
         Path path = !masked ? Path.SDPA : br == Branch.SEL ? Path.SDPA_PACKED : Path.SDPA_MASKED;
         return new Plan(new Route(br, path, reason),
                 masked ? AttnWalk.RANGES : AttnWalk.ALL, tag);
+    }
+
+    /** True when any of these flags was set by a property or an environment variable. */
+    static boolean byUser(FlagSnapshot f, Flag... flags) {
+        for (Flag x : flags) {
+            if (f.source(x) == FlagSource.PROPERTY || f.source(x) == FlagSource.ENV) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** {@code requested by NSA_USE_FA2 and NSA_USE_FA2_WIN}, or {@code enabled by the GPU profile (...)}. */
+    private static String wishedBy(FlagSnapshot f, Flag... flags) {
+        String names = String.join(" and ", java.util.Arrays.stream(flags).map(Flag::envName).toList());
+        return byUser(f, flags) ? "requested by " + names : "enabled by the GPU profile (" + names + ")";
     }
 }

@@ -7,6 +7,7 @@ import dev.nsa4j.kernels.Attention;
 import dev.nsa4j.kernels.AttnWalk;
 import dev.nsa4j.kernels.BlockSelect;
 import dev.nsa4j.kernels.CudaContext;
+import dev.nsa4j.kernels.CudaDevices;
 import dev.nsa4j.kernels.GpuAvailability;
 import dev.nsa4j.kernels.nsa.GpuNsa;
 import dev.nsa4j.oracle.GateOverride;
@@ -42,14 +43,16 @@ import org.slf4j.event.Level;
  * else the oracle with the reason ("GPU unavailable: ..."). {@code gpu} or a CUDA ordinal demands the GPU: {@link Builder#build()} throws, naming the reason,
  * where it cannot serve. On the GPU, each branch's path follows the flags ({@link GpuRoutes}); where flags
  * ask for a fast path this build lacks ({@code NSA_USE_FA2} with a branch switch, {@code NSA_USE_SEL_KERNEL})
- * the call is counted and logged as a fallback, likewise on the CPU under {@code auto}.
+ * the call is counted and logged as a fallback, likewise on the CPU under {@code auto}; where only the GPU
+ * profile enables it, the route's reason says so and nothing is counted.
  *
  * <p>An instance on the GPU holds a stream and a kernel module: {@link #close()} frees them. GPU calls on
  * one instance are serialised (one stream); use one instance per thread for concurrency.
  *
  * <p>Flags are read once, from the {@link FlagSnapshot} given to the builder (default
- * {@link Flags#snapshot()}). {@code NSA_FORCE_BRANCH} / {@code NSA_FORCE_UNIFORM_GATE} become a
- * {@link GateOverride}; setting both is an error naming both flags.
+ * {@link Flags#snapshot()}); on a GPU, routing adds the device's profile for the config's head dim
+ * ({@link #effectiveFlags(int)}, {@link RoutingFlags}). {@code NSA_FORCE_BRANCH} /
+ * {@code NSA_FORCE_UNIFORM_GATE} become a {@link GateOverride}; setting both is an error naming both flags.
  *
  * <p>Observability: per branch and call, a line {@code NSA-LOG route branch=.. path=.. reason=".."} at
  * INFO (and {@code fa2.fallback} / {@code sel.kernel.fallback} / {@code parity.fallback} at WARN), each tag
@@ -65,6 +68,8 @@ public final class NsaAttention implements AutoCloseable {
 
     private final NsaConfig config;
     private final FlagSnapshot flags;
+    /** {@link #flags} plus the GPU's profile per head dim; what GPU routing reads. */
+    private final RoutingFlags routingFlags;
     private final DeviceRequest device;
     private final GateOverride override;
     private final NsaOracle oracle;
@@ -86,6 +91,10 @@ public final class NsaAttention implements AutoCloseable {
         this.override = override;
         this.cpuReason = cpuReason;
         this.oracle = new NsaOracle(b.config, b.phi, b.pool);
+        // before the context is retained: a bad NSA_PROFILE file throws with nothing to free
+        this.routingFlags = gpuOrdinal >= 0 ? RoutingFlags.forDevice(flags, CudaDevices.require(gpuOrdinal))
+                : RoutingFlags.withoutProfile(flags, "no GPU is used: "
+                        + (REQUESTED.equals(cpuReason) ? "device cpu requested" : cpuReason));
         if (gpuOrdinal >= 0) {
             this.gpuContext = CudaContext.primary(gpuOrdinal);
             this.gpu = new GpuNsa(b.config, b.phi, gpuContext);
@@ -100,7 +109,7 @@ public final class NsaAttention implements AutoCloseable {
         AttnWalk[] w = new AttnWalk[3];
         for (Branch br : Branch.values()) {
             if (gpu != null) {
-                GpuRoutes.Plan plan = GpuRoutes.plan(br, flags);
+                GpuRoutes.Plan plan = GpuRoutes.plan(br, effectiveFlags(routingHeadDim(config)));
                 routes.put(br, plan.route());
                 w[br.ordinal()] = plan.walk();
                 if (plan.fallbackTag() != null) {
@@ -197,8 +206,28 @@ public final class NsaAttention implements AutoCloseable {
         return config;
     }
 
+    /** The flags as given to the builder (or read from the system), without a GPU profile. */
     public FlagSnapshot flags() {
         return flags;
+    }
+
+    /**
+     * The flags routing uses for calls of this head dim: {@link #flags()} plus, on a GPU, the device's
+     * profile for that head dim (property > environment > profile > default; cached per head dim). On the
+     * CPU, {@link #flags()}.
+     */
+    public FlagSnapshot effectiveFlags(int headDim) {
+        return routingFlags.forHeadDim(headDim);
+    }
+
+    /** The flags per head dim, with the profile in use or why none applies. */
+    public RoutingFlags routingFlags() {
+        return routingFlags;
+    }
+
+    /** The head dim whose profile bucket a call uses: the larger of the q/k and v head dims. */
+    static int routingHeadDim(NsaConfig config) {
+        return Math.max(config.headDimQk(), config.headDimV());
     }
 
     /** The device request this instance was built with (after defaulting from {@code NSA_DEVICE}). */
