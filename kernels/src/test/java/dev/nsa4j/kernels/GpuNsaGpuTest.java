@@ -193,6 +193,53 @@ class GpuNsaGpuTest extends GpuSuite {
         }
     }
 
+    /**
+     * Branch runners replace {@link Attention#run} for cmp and win: they get the reference call's tensors, specs
+     * and the host copies of the cu arrays; a runner that calls the reference kernel gives the same bits.
+     */
+    @Test
+    void branchRunnersReceiveTheReferenceCallAndReplaceIt() {
+        NsaConfig cfg = NsaConfig.builder().heads(8).kvGroups(2).headDim(64).blockLen(16).stride(8).selBlock(32)
+                .nSel(4).window(48).build();
+        int[] lens = {0, 63, 1, 200};
+        NsaInputs in = inputs(cfg, DType.BF16, lens, new Random(17));
+        NsaResult cpu = new NsaOracle(cfg).forward(in);
+        NsaInputs withIdx = new NsaInputs(in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(),
+                in.gates(), in.cuSeqlens(), cpu.indices());
+        int[] cu = {0, 0, 63, 64, 264};
+        GpuNsa.Walks walks = new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES).withPackedSel();
+        try (GpuNsa nsa = new GpuNsa(cfg, gpu.context, null)) {
+            List<String> seen = new ArrayList<>();
+            GpuNsa.BranchAttention cmp = (stream, q, k, v, cuQ, cuQHost, cuK, cuKHost, spec, out, lse) -> {
+                assertEquals(DType.FP32, q.dtype(), "the compressed branch runs on fp32 q");
+                assertArrayEquals(cu, cuQHost);
+                assertArrayEquals(CompressionPlan.of(cu, 16, 8).cuSeqlensCmp(), cuKHost);
+                assertEquals(AttnMask.BLOCK_CAUSAL, spec.mask());
+                assertEquals(AttnWalk.RANGES, spec.walk());
+                seen.add("cmp");
+                Attention.run(nsa.module(), stream, q, k, v, cuQ, cuK, null, spec, out, lse);
+            };
+            GpuNsa.BranchAttention win = (stream, q, k, v, cuQ, cuQHost, cuK, cuKHost, spec, out, lse) -> {
+                assertEquals(DType.BF16, q.dtype(), "the window branch runs in the input dtype");
+                assertArrayEquals(cu, cuQHost);
+                assertArrayEquals(cu, cuKHost);
+                assertEquals(AttnMask.WINDOW, spec.mask());
+                assertEquals(48, spec.window());
+                assertEquals((float) cfg.scale(), spec.scale());
+                seen.add("win");
+                Attention.run(nsa.module(), stream, q, k, v, cuQ, cuK, null, spec, out, lse);
+            };
+            NsaResult plain = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks);
+            NsaResult run = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks.withRunners(cmp, win));
+            assertEquals(List.of("cmp", "win"), seen);
+            for (NsaResult.Output o : NsaResult.Output.values()) {
+                assertArrayEquals(plain.fp64(o), run.fp64(o), 0.0, o.toString());
+            }
+            assertTrue(walks.withRunners(cmp, win).withPackedSel().selPacked());
+            assertEquals(cmp, walks.withRunners(cmp, null).withPackedSel().cmpRunner());
+        }
+    }
+
     /** Dense [1,S,...] for one length, varlen [nnz,...] with cu_seqlens otherwise; values rounded to dt. */
     static NsaInputs inputs(NsaConfig c, DType dt, int[] lens, Random rnd) {
         boolean varlen = lens.length > 1;

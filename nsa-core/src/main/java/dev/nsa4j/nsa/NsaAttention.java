@@ -3,6 +3,7 @@ package dev.nsa4j.nsa;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
+import dev.nsa4j.fa2.Fa2Bridge;
 import dev.nsa4j.kernels.Attention;
 import dev.nsa4j.kernels.AttnWalk;
 import dev.nsa4j.kernels.BlockSelect;
@@ -37,17 +38,29 @@ import org.slf4j.event.Level;
  * out.routes();                                 // cmp/sel/win -> path, reason
  * }</pre>
  *
- * <p>Devices: {@code cpu} runs the CPU oracle (reason "requested"). {@code auto} runs the GPU reference
- * paths ({@code sdpa}, {@code sdpa-masked}; {@link GpuNsa}) where a CUDA device, the kernel image and the
- * config allow (phi = avg, or mlp within the kernel's l·D and hidden limits; n <= 64, head dims <= 256),
- * else the oracle with the reason ("GPU unavailable: ..."). {@code gpu} or a CUDA ordinal demands the GPU: {@link Builder#build()} throws, naming the reason,
- * where it cannot serve. On the GPU, each branch's path follows the flags ({@link GpuRoutes}); where flags
- * ask for a fast path this build lacks ({@code NSA_USE_FA2} with a branch switch, {@code NSA_USE_SEL_KERNEL})
- * the call is counted and logged as a fallback, likewise on the CPU under {@code auto}; where only the GPU
- * profile enables it, the route's reason says so and nothing is counted.
+ * <p>Devices: {@code cpu} runs the CPU oracle (reason "requested"). {@code auto} runs on the GPU
+ * ({@link GpuNsa}) where a CUDA device, the kernel image and the config allow (phi = avg, or mlp within the
+ * kernel's l·D and hidden limits; n <= 64, head dims <= 256), else the oracle with the reason ("GPU
+ * unavailable: ..."). {@code gpu} or a CUDA ordinal demands the GPU: {@link Builder#build()} throws, naming
+ * the reason, where it cannot serve.
  *
- * <p>An instance on the GPU holds a stream and a kernel module: {@link #close()} frees them. GPU calls on
- * one instance are serialised (one stream); use one instance per thread for concurrency.
+ * <p>On the GPU, each branch's path follows the flags ({@link GpuRoutes}). The compressed and window
+ * branches run on FA-2 ({@code fa2}, through {@link Fa2Bridge}, exact-P mode) where {@code NSA_USE_FA2} and
+ * the branch's switch (property, environment or GPU profile) wish it, the call's key length reaches
+ * {@code NSA_FA2_MIN_LEN_WIN} / {@code NSA_FA2_MIN_LEN_CMP} ({@link Fa2Threshold}) and the FA-2 contract
+ * accepts the call; elsewhere on their reference path. That is decided per call: {@link NsaOutput#routes()}
+ * holds the path that ran each branch in that call and why. Below the threshold is a normal route; a
+ * contract refusal (for example the compressed branch, which runs in fp32, under the dtype rule unless
+ * {@code NSA_FA2_ALLOW_FP32=1}), a missing FA-2 image or a failed kernel is a counted fallback, logged at
+ * WARN with every failed rule ({@code NSA_FA2_HARD_FAIL=1}: it throws instead). Where flags ask for a fast
+ * path this build lacks ({@code NSA_USE_SEL_KERNEL}) the call is counted and logged as a fallback, likewise
+ * FA-2 on the CPU under {@code auto}; where only the GPU profile asks for {@code sel-kernel}, the route's
+ * reason says so and nothing is counted.
+ *
+ * <p>An instance on the GPU holds a stream, a kernel module and, where FA-2 is wished for a branch, the FA-2
+ * image: {@link #close()} frees them. Without the FA-2 image (a build without nvcc) every FA-2 call falls
+ * back with that reason. GPU calls on one instance are serialised (one stream); use one instance per thread
+ * for concurrency.
  *
  * <p>Flags are read once, from the {@link FlagSnapshot} given to the builder (default
  * {@link Flags#snapshot()}); on a GPU, routing adds the device's profile for the config's head dim
@@ -55,8 +68,10 @@ import org.slf4j.event.Level;
  * {@code NSA_FORCE_UNIFORM_GATE} become a {@link GateOverride}; setting both is an error naming both flags.
  *
  * <p>Observability: per branch and call, a line {@code NSA-LOG route branch=.. path=.. reason=".."} at
- * INFO (and {@code fa2.fallback} / {@code sel.kernel.fallback} / {@code parity.fallback} at WARN), each tag
- * limited to {@code NSA_LOG_LIMIT} lines; {@link #counters()} holds calls and fallbacks.
+ * INFO, {@code fa2.path} at INFO when FA-2 ran a branch ({@code len}, {@code min}), and
+ * {@code fa2.fallback} (with {@code cause}, {@code rules}: every failed contract rule, {@code len},
+ * {@code min}) / {@code sel.kernel.fallback} / {@code parity.fallback} at WARN, each tag limited to
+ * {@code NSA_LOG_LIMIT} lines; {@link #counters()} holds calls per path that ran, and fallbacks.
  *
  * <p>Thread-safe: forward calls may run concurrently.
  */
@@ -80,8 +95,12 @@ public final class NsaAttention implements AutoCloseable {
     /** The GPU composition when a GPU serves the calls, else null. */
     private final GpuNsa gpu;
     private final CudaContext gpuContext;
+    /** FA-2 over {@link #gpu}'s module where a branch wishes it, else null. */
+    private final Fa2Bridge fa2;
+    /** The FA-2 runners of the cmp/win branches that wish FA-2. */
+    private final Map<Branch, Fa2BranchRunner> fa2Runners;
     private final String cpuReason;
-    private GpuNsa.Walks walks;
+    private final GpuNsa.Walks walks;
 
     private NsaAttention(Builder b, FlagSnapshot flags, DeviceRequest device, GateOverride override,
                          RateLimitedLog.Sink sink, int gpuOrdinal, String cpuReason) {
@@ -95,32 +114,66 @@ public final class NsaAttention implements AutoCloseable {
         this.routingFlags = gpuOrdinal >= 0 ? RoutingFlags.forDevice(flags, CudaDevices.require(gpuOrdinal))
                 : RoutingFlags.withoutProfile(flags, "no GPU is used: "
                         + (REQUESTED.equals(cpuReason) ? "device cpu requested" : cpuReason));
-        if (gpuOrdinal >= 0) {
-            this.gpuContext = CudaContext.primary(gpuOrdinal);
-            this.gpu = new GpuNsa(b.config, b.phi, gpuContext);
-        } else {
-            this.gpuContext = null;
-            this.gpu = null;
-        }
         this.log = sink != null ? new RateLimitedLog(sink, flags.logLimit())
                 : new RateLimitedLog(LoggerFactory.getLogger(NsaAttention.class), flags.logLimit());
         this.routes = new EnumMap<>(Branch.class);
         this.fallbackTags = new EnumMap<>(Branch.class);
-        AttnWalk[] w = new AttnWalk[3];
-        for (Branch br : Branch.values()) {
-            if (gpu != null) {
-                GpuRoutes.Plan plan = GpuRoutes.plan(br, effectiveFlags(routingHeadDim(config)));
+        this.fa2Runners = new EnumMap<>(Branch.class);
+        if (gpuOrdinal < 0) {
+            this.gpuContext = null;
+            this.gpu = null;
+            this.fa2 = null;
+            this.walks = null;
+            for (Branch br : Branch.values()) {
+                planRoute(br);
+            }
+            return;
+        }
+        CudaContext ctx = CudaContext.primary(gpuOrdinal);
+        GpuNsa g = null;
+        Fa2Bridge bridge = null;
+        try {
+            g = new GpuNsa(b.config, b.phi, ctx);
+            int hd = routingHeadDim(config);
+            FlagSnapshot eff = effectiveFlags(hd);
+            String label = routingFlags.profile().map(p -> p.family()
+                    + GpuProfile.HeadDimBucket.of(hd).map(x -> " " + x.key()).orElse("")).orElse(null);
+            AttnWalk[] w = new AttnWalk[3];
+            Map<Branch, GpuRoutes.Fa2Wish> wishes = new EnumMap<>(Branch.class);
+            for (Branch br : Branch.values()) {
+                GpuRoutes.Plan plan = GpuRoutes.plan(br, eff, label);
                 routes.put(br, plan.route());
                 w[br.ordinal()] = plan.walk();
                 if (plan.fallbackTag() != null) {
                     fallbackTags.put(br, plan.fallbackTag());
                 }
-            } else {
-                planRoute(br);
+                if (plan.fa2() != null) {
+                    wishes.put(br, plan.fa2());
+                }
             }
+            if (!wishes.isEmpty()) {
+                // checkFinite: ROUTING.md's NaN/Inf check after a fast path (one small kernel and a sync)
+                bridge = Fa2Bridge.open(g.module(), true);
+                for (Map.Entry<Branch, GpuRoutes.Fa2Wish> e : wishes.entrySet()) {
+                    fa2Runners.put(e.getKey(), new Fa2BranchRunner(e.getKey(), e.getValue(), g.module(), bridge,
+                            eff.fa2Options(), eff.bool(Flag.NSA_FA2_HARD_FAIL)));
+                }
+            }
+            this.walks = new GpuNsa.Walks(w[0], w[1], w[2], routes.get(Branch.SEL).path() == Path.SDPA_PACKED)
+                    .withRunners(fa2Runners.get(Branch.CMP), fa2Runners.get(Branch.WIN));
+        } catch (RuntimeException e) {
+            if (bridge != null) {
+                bridge.close();
+            }
+            if (g != null) {
+                g.close();
+            }
+            ctx.close();
+            throw e;
         }
-        this.walks = gpu == null ? null : new GpuNsa.Walks(w[0], w[1], w[2],
-                routes.get(Branch.SEL).path() == Path.SDPA_PACKED);
+        this.gpuContext = ctx;
+        this.gpu = g;
+        this.fa2 = bridge;
     }
 
     /** The CPU route of a branch, with a fallback tag where flags asked for a faster path under auto. */
@@ -169,9 +222,18 @@ public final class NsaAttention implements AutoCloseable {
         Objects.requireNonNull(inputs, "inputs");
         long t0 = System.nanoTime();
         NsaResult r;
+        Map<Branch, Fa2BranchRunner.Call> fa2Calls = new EnumMap<>(Branch.class);
         if (gpu != null) {
-            synchronized (gpu) { // one stream
+            synchronized (gpu) { // one stream; the runners record this call
+                fa2Runners.values().forEach(Fa2BranchRunner::reset);
                 r = gpu.forward(inputs, outType, override, walks);
+                for (Fa2BranchRunner runner : fa2Runners.values()) {
+                    Fa2BranchRunner.Call c = runner.take();
+                    if (c == null) {
+                        throw new IllegalStateException("the " + runner.branch().id() + " branch's FA-2 runner was not called");
+                    }
+                    fa2Calls.put(runner.branch(), c);
+                }
             }
         } else {
             r = oracle.forward(inputs, outType, override);
@@ -179,10 +241,21 @@ public final class NsaAttention implements AutoCloseable {
         Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
         List<Route> done = new ArrayList<>(3);
         for (Branch br : Branch.values()) {
-            Route route = routes.get(br);
+            Fa2BranchRunner.Call call = fa2Calls.get(br);
+            Route route = call != null ? call.route() : routes.get(br);
             done.add(route);
             counters.recordCall(br, route.path());
             log.log(Level.INFO, "route", route.toKeyValues());
+            if (call != null) {
+                String lengths = " len=" + call.decision().length() + " min=" + call.decision().min();
+                if (route.path() == Path.FA2) {
+                    log.log(Level.INFO, "fa2.path", route.toKeyValues() + lengths);
+                } else if (call.fellBack()) {
+                    counters.recordFallback(br, route.path(), route.reason());
+                    log.log(Level.WARN, "fa2.fallback", route.toKeyValues() + " cause=" + call.cause(fa2.fa2Loaded())
+                            + " rules=" + call.rules() + lengths);
+                }
+            }
             String tag = fallbackTags.get(br);
             if (tag != null) {
                 counters.recordFallback(br, route.path(), route.reason());
@@ -197,7 +270,10 @@ public final class NsaAttention implements AutoCloseable {
         return new NsaOutput(r, done, elapsed);
     }
 
-    /** The route each branch will take, in the order cmp, sel, win. */
+    /**
+     * The route each branch is planned to take, in the order cmp, sel, win. A planned {@code fa2} route is
+     * decided per call (length threshold, FA-2 contract): {@link NsaOutput#routes()} says what ran.
+     */
     public List<Route> plannedRoutes() {
         return List.copyOf(routes.values());
     }
@@ -345,9 +421,12 @@ public final class NsaAttention implements AutoCloseable {
         }
     }
 
-    /** Frees the GPU resources (stream, kernel module, context reference); the CPU path holds none. */
+    /** Frees the GPU resources (FA-2 image, stream, kernel module, context reference); the CPU path holds none. */
     @Override
     public void close() {
+        if (fa2 != null) {
+            fa2.close();
+        }
         if (gpu != null) {
             gpu.close();
             gpuContext.close();

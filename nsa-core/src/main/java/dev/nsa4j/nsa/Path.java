@@ -1,9 +1,8 @@
 package dev.nsa4j.nsa;
 
 /**
- * The implementations a branch can run on (ROUTING.md "Paths"). This build has only {@link #CPU}; the
- * GPU paths arrive with the kernels and fa2-bridge modules, and are listed so routes, counters and flags
- * already speak their names.
+ * The implementations a branch can run on (ROUTING.md "Paths"). All but {@link #SEL_KERNEL} run in this
+ * build; it is listed so routes, counters and flags already speak its name.
  */
 public enum Path {
     /** The CPU oracle (plain Java, fp64 accumulation). */

@@ -1,6 +1,8 @@
 package dev.nsa4j.nsa;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,7 +11,7 @@ import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** ROUTING.md's flags decide each branch's GPU path; unmet wishes are said and tagged. */
+/** ROUTING.md's flags decide each branch's planned GPU path: FA-2 where wished, unmet wishes said and tagged. */
 class GpuRoutesTest {
     private static FlagSnapshot env(String... kv) {
         Map<String, String> env = new HashMap<>();
@@ -65,13 +67,101 @@ class GpuRoutesTest {
     }
 
     @Test
-    void unmetFastPathWishesAreCountedFallbacks() {
+    void unmetSelKernelWishIsACountedFallback() {
+        FlagSnapshot f = env("NSA_USE_SEL_KERNEL", "1");
+        GpuRoutes.Plan sel = GpuRoutes.plan(Branch.SEL, f);
+        assertEquals("sel.kernel.fallback", sel.fallbackTag());
+        assertEquals(Path.SDPA_PACKED, sel.route().path());
+        assertTrue(sel.route().reason().startsWith("sel-kernel requested by NSA_USE_SEL_KERNEL is not in this build"));
+    }
+
+    /** What the shipped sm90 profile gives a head dim <= 128, as profile-sourced flag values. */
+    private static final Map<String, String> SM90_D128 = Map.of("NSA_USE_FA2", "1", "NSA_USE_FA2_WIN", "1",
+            "NSA_USE_FA2_CMP", "1", "NSA_FA2_MIN_LEN_WIN", "128", "NSA_FA2_MIN_LEN_CMP", "48");
+
+    private static FlagSnapshot profiled(String... envKv) {
+        Map<String, String> e = new HashMap<>();
+        for (int i = 0; i < envKv.length; i += 2) {
+            e.put(envKv[i], envKv[i + 1]);
+        }
+        return Flags.of(Map.of(), e, SM90_D128);
+    }
+
+    @Test
+    void fa2WishedByTheProfileIsPlannedAsFa2WithTheThreshold() {
+        for (Branch br : new Branch[] {Branch.CMP, Branch.WIN}) {
+            GpuRoutes.Plan p = GpuRoutes.plan(br, profiled(), "sm90 d128");
+            int min = br == Branch.WIN ? 128 : 48;
+            assertEquals(Path.FA2, p.route().path(), br.toString());
+            assertEquals("fa2 (profile sm90 d128; min len " + min + ")", p.route().reason());
+            assertNull(p.fallbackTag(), "a wish is no fallback at plan time");
+            assertNotNull(p.fa2());
+            assertEquals(min, p.fa2().minLen());
+            assertEquals(Fa2Threshold.minLenFlag(br), p.fa2().minLenFlag());
+            assertFalse(p.fa2().byUser());
+            assertEquals(Path.SDPA_MASKED, p.fa2().reference().path(), "below the threshold: the masked path");
+            assertEquals(AttnWalk.RANGES, p.walk());
+        }
+        GpuRoutes.Plan sel = GpuRoutes.plan(Branch.SEL, profiled(), "sm90 d128");
+        assertEquals(Path.SDPA_PACKED, sel.route().path());
+        assertNull(sel.fa2());
+        assertEquals("fa2 (GPU profile; min len 128)", GpuRoutes.plan(Branch.WIN, profiled()).route().reason());
+        // the real shipped profile, through the snapshot's precedence
+        GpuRoutes.Plan shipped = GpuRoutes.plan(Branch.WIN, Flags.defaults().withProfile(GpuProfiles.shipped("sm90"), 64),
+                "sm90 d128");
+        assertEquals(Path.FA2, shipped.route().path());
+        assertEquals(128, shipped.fa2().minLen());
+    }
+
+    @Test
+    void fa2RequestedFromTheEnvironment() {
+        FlagSnapshot f = env("NSA_USE_FA2", "1", "NSA_USE_FA2_WIN", "1", "NSA_FA2_MIN_LEN_WIN", "16");
+        GpuRoutes.Plan win = GpuRoutes.plan(Branch.WIN, f, "sm90 d128");
+        assertEquals(Path.FA2, win.route().path());
+        assertEquals("fa2 (requested by NSA_USE_FA2 and NSA_USE_FA2_WIN; min len 16)", win.route().reason());
+        assertTrue(win.fa2().byUser());
+        GpuRoutes.Plan cmp = GpuRoutes.plan(Branch.CMP, f);
+        assertEquals(Path.SDPA_MASKED, cmp.route().path(), "NSA_USE_FA2_CMP is off");
+        assertNull(cmp.fa2());
+        // the environment's min len wins over the profile's
+        assertEquals(16, GpuRoutes.plan(Branch.WIN, profiled("NSA_FA2_MIN_LEN_WIN", "16")).fa2().minLen());
+    }
+
+    @Test
+    void minLenMinusOneKeepsTheReferencePath() {
         FlagSnapshot f = env("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1", "NSA_USE_SEL_KERNEL", "1");
         GpuRoutes.Plan cmp = GpuRoutes.plan(Branch.CMP, f);
-        assertEquals("fa2.fallback", cmp.fallbackTag());
-        assertTrue(cmp.route().reason().startsWith("fa2 requested by NSA_USE_FA2 and NSA_USE_FA2_CMP"));
         assertEquals(Path.SDPA_MASKED, cmp.route().path());
-        assertEquals("sel.kernel.fallback", GpuRoutes.plan(Branch.SEL, f).fallbackTag());
-        assertNull(GpuRoutes.plan(Branch.WIN, f).fallbackTag(), "NSA_USE_FA2_WIN is off");
+        assertNull(cmp.fa2());
+        assertNull(cmp.fallbackTag(), "-1 disables FA-2: a configuration, not a fallback");
+        assertEquals("fa2 requested by NSA_USE_FA2 and NSA_USE_FA2_CMP but NSA_FA2_MIN_LEN_CMP=-1 disables it; "
+                + "block-causal mask (NSA_USE_CMP_MASK=1)", cmp.route().reason());
+        assertEquals(Path.SDPA_MASKED, GpuRoutes.plan(Branch.WIN, profiled("NSA_FA2_MIN_LEN_WIN", "-1")).route().path());
+    }
+
+    @Test
+    void useFa2ZeroAndForceParityTurnFa2Off() {
+        for (Branch br : new Branch[] {Branch.CMP, Branch.WIN}) {
+            GpuRoutes.Plan off = GpuRoutes.plan(br, profiled("NSA_USE_FA2", "0"), "sm90 d128");
+            assertEquals(Path.SDPA_MASKED, off.route().path(), br.toString());
+            assertNull(off.fa2());
+            assertFalse(off.route().reason().contains("fa2"), off.route().reason());
+            GpuRoutes.Plan branchOff = GpuRoutes.plan(br, profiled(br == Branch.WIN ? "NSA_USE_FA2_WIN" : "NSA_USE_FA2_CMP",
+                    "0"), "sm90 d128");
+            assertNull(branchOff.fa2());
+            GpuRoutes.Plan parity = GpuRoutes.plan(br, profiled("NSA_FORCE_PARITY", "1"), "sm90 d128");
+            assertEquals(Path.SDPA, parity.route().path());
+            assertEquals("NSA_FORCE_PARITY=1", parity.route().reason());
+            assertNull(parity.fa2());
+        }
+    }
+
+    @Test
+    void maskFlagOffMakesSdpaTheReferenceOfAnFa2Route() {
+        GpuRoutes.Plan win = GpuRoutes.plan(Branch.WIN, profiled("NSA_USE_WIN_MASK", "0"), "sm90 d128");
+        assertEquals(Path.FA2, win.route().path());
+        assertEquals(Path.SDPA, win.fa2().reference().path());
+        assertEquals("NSA_USE_WIN_MASK=0", win.fa2().reference().reason());
+        assertEquals(AttnWalk.ALL, win.walk());
     }
 }

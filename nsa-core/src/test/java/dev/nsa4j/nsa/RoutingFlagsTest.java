@@ -117,16 +117,16 @@ class RoutingFlagsTest {
     }
 
     @Test
-    void gpuRoutesCountOnlyWishesFromPropertiesOrTheEnvironment() {
+    void gpuRoutesPlanFa2WishedByTheProfileOrTheUser() {
         FlagSnapshot profiled = Flags.defaults().withProfile(SM90, 128);
-        GpuRoutes.Plan win = GpuRoutes.plan(Branch.WIN, profiled);
-        assertEquals(dev.nsa4j.nsa.Path.SDPA_MASKED, win.route().path(), "no kernel changes: fa2 is not routed here");
-        assertNull(win.fallbackTag(), "what the profile prefers is no counted fallback");
-        assertTrue(win.route().reason().contains("enabled by the GPU profile (NSA_USE_FA2 and NSA_USE_FA2_WIN)"),
-                win.route().reason());
+        GpuRoutes.Plan win = GpuRoutes.plan(Branch.WIN, profiled, "sm90 d128");
+        assertEquals(dev.nsa4j.nsa.Path.FA2, win.route().path());
+        assertNull(win.fallbackTag(), "a wish is decided per call, not counted at plan time");
+        assertEquals("fa2 (profile sm90 d128; min len 128)", win.route().reason());
         FlagSnapshot userMaster = Flags.of(Map.of(), Map.of("NSA_USE_FA2", "1"), Map.of()).withProfile(SM90, 128);
         GpuRoutes.Plan cmp = GpuRoutes.plan(Branch.CMP, userMaster);
-        assertEquals("fa2.fallback", cmp.fallbackTag());
+        assertEquals(dev.nsa4j.nsa.Path.FA2, cmp.route().path());
+        assertEquals(48, cmp.fa2().minLen(), "the profile's minimum");
         assertTrue(cmp.route().reason().contains("requested by NSA_USE_FA2 and NSA_USE_FA2_CMP"), cmp.route().reason());
         FlagSnapshot selOn = Flags.defaults().withProfileValues(Map.of("NSA_USE_SEL_KERNEL", "1"), "test");
         assertNull(GpuRoutes.plan(Branch.SEL, selOn).fallbackTag());

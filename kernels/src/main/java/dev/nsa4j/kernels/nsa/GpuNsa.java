@@ -47,6 +47,9 @@ import java.util.Objects;
  * {@link PhiWeights} given at construction, uploaded once as fp32 (l·D and hidden within
  * {@link CompressMlp#MAX_IN} and {@link CompressMlp#MAX_HIDDEN}).
  *
+ * <p>The compressed and window branches may be handed to a caller's {@link BranchAttention} through
+ * {@link Walks#withRunners} (nsa-core routes them to FlashAttention-2 that way); the rest stays here.
+ *
  * <p>Runs on its own stream of the given context; each call synchronises that stream before returning.
  * Not thread-safe (one stream); make one per thread.
  */
@@ -55,24 +58,56 @@ public final class GpuNsa implements AutoCloseable {
      * How each branch walks its keys: {@link AttnWalk#ALL} is path {@code sdpa}, RANGES {@code sdpa-masked}.
      * {@code selPacked} runs the selection branch on path {@code sdpa-packed} ({@link SelPacked}: gather the
      * chosen blocks' keys/values per (token, group), then dense attention; same bits as RANGES) and then
-     * {@code sel} is not used.
+     * {@code sel} is not used. {@code cmpRunner} / {@code winRunner}, when not null, compute the compressed /
+     * window branch instead of {@link Attention#run} (e.g. a FlashAttention-2 router, which lives in a module
+     * this one does not depend on); they receive the {@link AttnSpec} the reference call would have used,
+     * {@code cmp} / {@code win} walk included. Without runners the forward is exactly the reference one.
      */
-    public record Walks(AttnWalk cmp, AttnWalk sel, AttnWalk win, boolean selPacked) {
+    public record Walks(AttnWalk cmp, AttnWalk sel, AttnWalk win, boolean selPacked, BranchAttention cmpRunner,
+                        BranchAttention winRunner) {
         public Walks {
             Objects.requireNonNull(cmp, "cmp");
             Objects.requireNonNull(sel, "sel");
             Objects.requireNonNull(win, "win");
         }
 
-        /** The selection branch on {@code sel}'s walk (not packed). */
+        /** No runners: every branch on the reference kernels. */
+        public Walks(AttnWalk cmp, AttnWalk sel, AttnWalk win, boolean selPacked) {
+            this(cmp, sel, win, selPacked, null, null);
+        }
+
+        /** The selection branch on {@code sel}'s walk (not packed), no runners. */
         public Walks(AttnWalk cmp, AttnWalk sel, AttnWalk win) {
             this(cmp, sel, win, false);
         }
 
         /** The same walks with the selection branch on path {@code sdpa-packed}. */
         public Walks withPackedSel() {
-            return new Walks(cmp, sel, win, true);
+            return new Walks(cmp, sel, win, true, cmpRunner, winRunner);
         }
+
+        /** The same walks with these runners for the compressed and window branches ({@code null}: reference). */
+        public Walks withRunners(BranchAttention cmpRunner, BranchAttention winRunner) {
+            return new Walks(cmp, sel, win, selPacked, cmpRunner, winRunner);
+        }
+    }
+
+    /**
+     * Computes one attention branch (compressed or window) of a forward in place of {@link Attention#run}, on
+     * {@code stream} (the forward's; enqueue there, or synchronise it before reading device data). Layouts are
+     * {@link Attention}'s varlen ones: {@code q [nnz, H, Dk]} (fp32 for the compressed branch, the input dtype
+     * for the window branch), {@code k [nnz_k, G, Dk]}, {@code v [nnz_k, G, Dv]} in q's dtype, {@code out}
+     * fp32 {@code [nnz, H, Dv]}, {@code lse} fp32 {@code [nnz, H]}. {@code cuQ} / {@code cuK} are int32
+     * {@code [B + 1]} on the device; {@code cuQHost} / {@code cuKHost} hold the same values on the host (for the
+     * compressed branch {@code cuK} counts compressed tokens). {@code spec} is the reference call's mask,
+     * walk and scale. The implementation must write {@code out} and {@code lse} with the reference's
+     * semantics (rows without a visible key: 0 and −inf) and records itself which path ran.
+     */
+    @FunctionalInterface
+    public interface BranchAttention {
+        void attend(CudaStream stream, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor cuQ,
+                    int[] cuQHost, DeviceTensor cuK, int[] cuKHost, AttnSpec spec, DeviceTensor out,
+                    DeviceTensor lse);
     }
 
     /**
@@ -185,6 +220,15 @@ public final class GpuNsa implements AutoCloseable {
     }
 
     /**
+     * The kernel module this instance loaded (into the context given at construction), for callers that run
+     * a branch themselves ({@link BranchAttention}) or load another image into the same context. Owned by
+     * this instance: closed by {@link #close()}.
+     */
+    public KernelModule module() {
+        return module;
+    }
+
+    /**
      * One forward.
      *
      * @param outType  dtype of the outputs, {@code null} for q's
@@ -225,7 +269,7 @@ public final class GpuNsa implements AutoCloseable {
             }
             DeviceTensor oCmp = out(live, nnz, hq, dv);
             DeviceTensor lseCmp = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, hq));
-            Attention.run(module, stream, q32, kC, vC, cuD, cuCmp, null,
+            attend(walks.cmpRunner(), q32, kC, vC, cuD, cu, cuCmp, plan.cuSeqlensCmp(),
                     AttnSpec.blockCausal(cfg.blockLen(), cfg.stride()).withWalk(walks.cmp()).withScale(scale), oCmp,
                     lseCmp);
 
@@ -251,8 +295,8 @@ public final class GpuNsa implements AutoCloseable {
             }
             DeviceTensor oWin = out(live, nnz, hq, dv);
             DeviceTensor lseWin = keep(live, DeviceTensor.allocate(stream, DType.FP32, nnz, hq));
-            Attention.run(module, stream, q, up(live, in.kWin(), nnz, g, dk), up(live, in.vWin(), nnz, g, dv), cuD,
-                    cuD, null, AttnSpec.window(cfg.window()).withWalk(walks.win()).withScale(scale), oWin, lseWin);
+            attend(walks.winRunner(), q, up(live, in.kWin(), nnz, g, dk), up(live, in.vWin(), nnz, g, dv), cuD, cu,
+                    cuD, cu, AttnSpec.window(cfg.window()).withWalk(walks.win()).withScale(scale), oWin, lseWin);
 
             // gates (overrides applied on the host), combine
             DeviceTensor gates = keep(live, DeviceTensor.upload(stream, gatesFp32(in.gates(), override, nnz)));
@@ -265,6 +309,17 @@ public final class GpuNsa implements AutoCloseable {
             for (int i = live.size() - 1; i >= 0; i--) {
                 live.get(i).close();
             }
+        }
+    }
+
+    /** One compressed or window branch: the caller's runner when given, else the reference kernel. */
+    private void attend(BranchAttention runner, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor cuQ,
+                        int[] cuQHost, DeviceTensor cuK, int[] cuKHost, AttnSpec spec, DeviceTensor out,
+                        DeviceTensor lse) {
+        if (runner == null) {
+            Attention.run(module, stream, q, k, v, cuQ, cuK, null, spec, out, lse);
+        } else {
+            runner.attend(stream, q, k, v, cuQ, cuQHost, cuK, cuKHost, spec, out, lse);
         }
     }
 

@@ -1,0 +1,41 @@
+package dev.nsa4j.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.nsa4j.kernels.DeviceInfo;
+import dev.nsa4j.kernels.GpuAvailability;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code nsa run --device gpu} on an SM 9.0 GPU with its shipped sm90 profile and no routing flags set: the
+ * route lines are those of the call, FA-2 where it ran, the reference path with the reason where it did not.
+ */
+@Tag("gpu")
+class RunGpuTest {
+    @Test
+    void runPrintsWhichPathRanEachBranchAndWhy() {
+        GpuAvailability a = GpuAvailability.check(0);
+        assumeTrue(a.available(), () -> "GPU unavailable: " + a.reason());
+        DeviceInfo dev = a.discovery().devices().get(0);
+        assumeTrue(dev.ccMajor() == 9 && dev.ccMinor() == 0, "the shipped sm90 profile enables FA-2 on SM 9.0");
+        assumeTrue(System.getenv().keySet().stream().noneMatch(k -> k.startsWith("NSA_USE") || k.startsWith("NSA_FA2")
+                || k.startsWith("NSA_FORCE") || k.equals("NSA_PROFILE")), "routing flags set in the environment");
+        // S = 1024: 63 compressed tokens (l = 32, d = 16) >= 48; w = 128 >= 128 (sm90 d128)
+        RunCommandTest.Result r = RunCommandTest.cli("run", "--device", "gpu", "--dtype", "bf16", "--shape",
+                "1,1024,8,2,128,128", "--window", "128");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("route win: fa2 (profile sm90 d128; window 128 >= 128; exact P)"), r.out());
+        assertTrue(r.out().contains("route cmp: sdpa-masked (fa2 blocked: dtype: "), r.out());
+        assertTrue(r.out().contains("route sel: sdpa-packed ("), r.out());
+        // below the window threshold: the reference path, as a normal route
+        RunCommandTest.Result small = RunCommandTest.cli("run", "--device", "gpu", "--dtype", "bf16", "--shape",
+                "1,256,8,2,128,128", "--window", "64");
+        assertEquals(0, small.code(), small.err());
+        assertTrue(small.out().contains("route win: sdpa-masked (below NSA_FA2_MIN_LEN_WIN (64 < 128); band mask"),
+                small.out());
+        assertTrue(small.out().contains("route cmp: sdpa-masked (below NSA_FA2_MIN_LEN_CMP (15 < 48); "), small.out());
+    }
+}
