@@ -181,13 +181,18 @@ class GpuProfilesTest {
     }
 
     @Test
-    void shippedProfilesHoldRoutingMdStartingPoints() throws IOException {
+    void shippedProfilesHoldRoutingMdStartingPointsOrASweep() throws IOException {
         for (String family : GpuProfiles.FAMILIES) {
             GpuProfile p = GpuProfiles.shipped(family);
             assertEquals(family, p.family());
-            assertEquals(GpuProfile.STARTING_POINT, p.gpu());
             assertEquals("classpath:dev/nsa4j/nsa/profiles/" + family + ".yaml", p.origin());
-            assertContains(p.sourceFirstLine(), "ROUTING.md");
+            if (family.equals("sm90")) {
+                assertEquals("NVIDIA H100 80GB HBM3", p.gpu(), "sm90 comes from the H100 sweep");
+                assertContains(p.sourceFirstLine(), "nsa bench thresholds");
+            } else {
+                assertEquals(GpuProfile.STARTING_POINT, p.gpu());
+                assertContains(p.sourceFirstLine(), "ROUTING.md");
+            }
             for (Thresholds t : p.buckets().values()) {
                 assertFalse(t.selKernel(), family + ": sel-kernel off everywhere for now");
                 assertEquals(-1, t.selKernelMinL());
@@ -199,7 +204,7 @@ class GpuProfilesTest {
         }
         assertEquals(starting(192, 64, 256, 96, 320, 128), GpuProfiles.shipped("sm80").buckets());
         assertEquals(GpuProfiles.shipped("sm80").buckets(), GpuProfiles.shipped("sm86").buckets());
-        assertEquals(starting(128, 48, 160, 64, 192, 96), GpuProfiles.shipped("sm90").buckets());
+        assertEquals(starting(16, 16, 16, 16, 16, 16), GpuProfiles.shipped("sm90").buckets(), "the H100 sweep");
         for (Thresholds t : GpuProfiles.shipped("sm89").buckets().values()) {
             assertEquals(Thresholds.OFF, t, "SM 8.9: FA-2 and sel-kernel off");
         }
@@ -239,7 +244,7 @@ class GpuProfilesTest {
                 "NSA_SEL_KERNEL_MIN_L", "-1");
         assertEquals(off, p.flagValues(256), "d256 is all off in VALID");
         assertEquals(off, GpuProfiles.shipped("sm90").flagValues(257), "no bucket above 256: FA-2 off");
-        assertEquals("192", GpuProfiles.shipped("sm90").flagValues(200).get("NSA_FA2_MIN_LEN_WIN"));
+        assertEquals("320", GpuProfiles.shipped("sm80").flagValues(200).get("NSA_FA2_MIN_LEN_WIN"));
         assertThrows(IllegalArgumentException.class, () -> p.flagValues(0));
         for (Flag f : Flag.values()) {
             assertEquals(f.defaultFromProfile(), d128.containsKey(f.envName()), f + ": a profile supplies exactly the 'profile' flags");

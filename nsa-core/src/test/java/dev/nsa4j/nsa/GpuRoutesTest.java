@@ -110,7 +110,7 @@ class GpuRoutesTest {
         GpuRoutes.Plan shipped = GpuRoutes.plan(Branch.WIN, Flags.defaults().withProfile(GpuProfiles.shipped("sm90"), 64),
                 "sm90 d128");
         assertEquals(Path.FA2, shipped.route().path());
-        assertEquals(128, shipped.fa2().minLen());
+        assertEquals(16, shipped.fa2().minLen());
     }
 
     @Test

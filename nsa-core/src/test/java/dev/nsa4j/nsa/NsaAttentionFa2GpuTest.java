@@ -30,8 +30,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * NsaAttention on the GPU with bf16 inputs and the shipped sm90 profile (d128: FA-2 for win from w = 128,
- * for cmp from 48 compressed tokens): the window branch runs on FA-2 (exact P) and the whole forward keeps
+ * NsaAttention on the GPU with bf16 inputs and the shipped sm90 profile (d128: FA-2 for win from w = 16,
+ * for cmp from 16 compressed tokens, the H100 sweep): the window branch runs on FA-2 (exact P) and the whole forward keeps
  * MAE < 1e-5 against the CPU oracle; the compressed branch, fp32 inside the forward, is refused by FA-2's
  * dtype rule and runs on sdpa-masked (a counted fallback) unless NSA_FA2_ALLOW_FP32=1 casts it; with
  * NSA_USE_FA2=0 both stay on sdpa-masked. The oracle's chosen blocks are given to both sides, so every
@@ -39,10 +39,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("gpu")
 class NsaAttentionFa2GpuTest {
-    /** Head dim 128 (bucket d128), window 128 = sm90's NSA_FA2_MIN_LEN_WIN (equal: FA-2). */
+    /** Head dim 128 (bucket d128), window 128 >= sm90's NSA_FA2_MIN_LEN_WIN = 16. */
     static final NsaConfig CFG = NsaConfig.builder().heads(8).kvGroups(2).headDim(128).blockLen(16).stride(8)
             .selBlock(32).nSel(4).window(128).build();
-    /** Varlen; compressed lengths 49, 3, 15: the longest reaches sm90's NSA_FA2_MIN_LEN_CMP = 48. */
+    /** Varlen; compressed lengths 49, 3, 15: the longest reaches sm90's NSA_FA2_MIN_LEN_CMP = 16. */
     static final int[] LENS = {400, 37, 129};
 
     @TempDir
@@ -82,13 +82,13 @@ class NsaAttentionFa2GpuTest {
         try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags()).device("0")
                 .logSink((l, s) -> lines.add(l + " " + s)).build()) {
             assertEquals(Path.FA2, nsa.plannedRoutes().get(Branch.WIN.ordinal()).path());
-            assertEquals("fa2 (profile sm90 d128; min len 128)", nsa.plannedRoutes().get(Branch.WIN.ordinal()).reason());
+            assertEquals("fa2 (profile sm90 d128; min len 16)", nsa.plannedRoutes().get(Branch.WIN.ordinal()).reason());
             assertEquals(Path.FA2, nsa.plannedRoutes().get(Branch.CMP.ordinal()).path());
             NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
             Route win = out.route(Branch.WIN);
             Route cmp = out.route(Branch.CMP);
             assertEquals(Path.FA2, win.path(), win.reason());
-            assertTrue(win.reason().startsWith("fa2 (profile sm90 d128; window 128 >= 128"), win.reason());
+            assertTrue(win.reason().startsWith("fa2 (profile sm90 d128; window 128 >= 16"), win.reason());
             assertEquals(Path.SDPA_MASKED, cmp.path(), cmp.reason());
             assertTrue(cmp.reason().startsWith("fa2 blocked: dtype: ") && cmp.reason().contains("NSA_FA2_ALLOW_FP32"),
                     cmp.reason());

@@ -70,7 +70,7 @@ class RoutingFlagsTest {
             FlagSnapshot s = Flags.snapshot(SM90, 128);
             assertEquals(77, s.integer(Flag.NSA_FA2_MIN_LEN_WIN));
             assertEquals(FlagSource.PROPERTY, s.source(Flag.NSA_FA2_MIN_LEN_WIN));
-            assertEquals(48, s.integer(Flag.NSA_FA2_MIN_LEN_CMP));
+            assertEquals(16, s.integer(Flag.NSA_FA2_MIN_LEN_CMP));
             assertEquals(FlagSource.PROFILE, s.source(Flag.NSA_FA2_MIN_LEN_CMP));
             assertEquals(FlagSource.DEFAULT, Flags.snapshot().source(Flag.NSA_FA2_MIN_LEN_CMP), "snapshot() has no profile");
         } finally {
@@ -83,8 +83,8 @@ class RoutingFlagsTest {
         RoutingFlags r = RoutingFlags.of(Flags.defaults(), GpuProfiles.forDevice(9, 0));
         FlagSnapshot d128 = r.forHeadDim(128);
         assertSame(d128, r.forHeadDim(128));
-        assertEquals(128, d128.integer(Flag.NSA_FA2_MIN_LEN_WIN));
-        assertEquals(160, r.forHeadDim(160).integer(Flag.NSA_FA2_MIN_LEN_WIN));
+        assertEquals(16, d128.integer(Flag.NSA_FA2_MIN_LEN_WIN));
+        assertEquals(16, r.forHeadDim(160).integer(Flag.NSA_FA2_MIN_LEN_WIN));
         assertFalse(r.forHeadDim(512).bool(Flag.NSA_USE_FA2), "above 256: FA-2 off");
         assertEquals(FlagSource.PROFILE, r.forHeadDim(512).source(Flag.NSA_USE_FA2));
         assertEquals("sm90", r.profile().orElseThrow().family());
@@ -122,11 +122,11 @@ class RoutingFlagsTest {
         GpuRoutes.Plan win = GpuRoutes.plan(Branch.WIN, profiled, "sm90 d128");
         assertEquals(dev.nsa4j.nsa.Path.FA2, win.route().path());
         assertNull(win.fallbackTag(), "a wish is decided per call, not counted at plan time");
-        assertEquals("fa2 (profile sm90 d128; min len 128)", win.route().reason());
+        assertEquals("fa2 (profile sm90 d128; min len 16)", win.route().reason());
         FlagSnapshot userMaster = Flags.of(Map.of(), Map.of("NSA_USE_FA2", "1"), Map.of()).withProfile(SM90, 128);
         GpuRoutes.Plan cmp = GpuRoutes.plan(Branch.CMP, userMaster);
         assertEquals(dev.nsa4j.nsa.Path.FA2, cmp.route().path());
-        assertEquals(48, cmp.fa2().minLen(), "the profile's minimum");
+        assertEquals(16, cmp.fa2().minLen(), "the profile's minimum");
         assertTrue(cmp.route().reason().contains("requested by NSA_USE_FA2 and NSA_USE_FA2_CMP"), cmp.route().reason());
         FlagSnapshot selOn = Flags.defaults().withProfileValues(Map.of("NSA_USE_SEL_KERNEL", "1"), "test");
         assertNull(GpuRoutes.plan(Branch.SEL, selOn).fallbackTag());
