@@ -113,8 +113,8 @@ final class Fa2BranchRunner implements GpuNsa.BranchAttention {
                 Fa2Attention.Inputs.varlen(q, k, v, out, lse, cuQ, cuQHost, cuK, cuKHost), fs, options, hardFail);
         Route r = o.fellBack()
                 ? new Route(branch, Path.SDPA_MASKED, "fa2 blocked: " + o.reason())
-                : new Route(branch, Path.FA2, "fa2 (" + wish.wishedBy() + "; " + d.reason()
-                        + (o.reason().isEmpty() ? "" : "; " + o.reason()) + "; exact P)");
+                : new Route(branch, Path.FA2, wish.wishedBy() + "; " + d.reason()
+                        + (o.reason().isEmpty() ? "" : "; " + o.reason()) + "; exact P");
         last = new Call(r, d, o);
     }
 

@@ -92,7 +92,7 @@ final class GpuRoutes {
             return new Plan(new Route(br, path, "fa2 " + by + " but " + minFlag.envName() + "=-1 disables it; " + why),
                     walk, null, null);
         }
-        Route fa2 = new Route(br, Path.FA2, "fa2 (" + by + "; min len " + min + ")");
+        Route fa2 = new Route(br, Path.FA2, by + "; min len " + min);
         return new Plan(fa2, walk, null, new Fa2Wish(new Route(br, path, why), minFlag, min, by, user));
     }
 

@@ -93,7 +93,7 @@ class GpuRoutesTest {
             GpuRoutes.Plan p = GpuRoutes.plan(br, profiled(), "sm90 d128");
             int min = br == Branch.WIN ? 128 : 48;
             assertEquals(Path.FA2, p.route().path(), br.toString());
-            assertEquals("fa2 (profile sm90 d128; min len " + min + ")", p.route().reason());
+            assertEquals("profile sm90 d128; min len " + min, p.route().reason());
             assertNull(p.fallbackTag(), "a wish is no fallback at plan time");
             assertNotNull(p.fa2());
             assertEquals(min, p.fa2().minLen());
@@ -105,7 +105,7 @@ class GpuRoutesTest {
         GpuRoutes.Plan sel = GpuRoutes.plan(Branch.SEL, profiled(), "sm90 d128");
         assertEquals(Path.SDPA_PACKED, sel.route().path());
         assertNull(sel.fa2());
-        assertEquals("fa2 (GPU profile; min len 128)", GpuRoutes.plan(Branch.WIN, profiled()).route().reason());
+        assertEquals("GPU profile; min len 128", GpuRoutes.plan(Branch.WIN, profiled()).route().reason());
         // the real shipped profile, through the snapshot's precedence
         GpuRoutes.Plan shipped = GpuRoutes.plan(Branch.WIN, Flags.defaults().withProfile(GpuProfiles.shipped("sm90"), 64),
                 "sm90 d128");
@@ -118,7 +118,7 @@ class GpuRoutesTest {
         FlagSnapshot f = env("NSA_USE_FA2", "1", "NSA_USE_FA2_WIN", "1", "NSA_FA2_MIN_LEN_WIN", "16");
         GpuRoutes.Plan win = GpuRoutes.plan(Branch.WIN, f, "sm90 d128");
         assertEquals(Path.FA2, win.route().path());
-        assertEquals("fa2 (requested by NSA_USE_FA2 and NSA_USE_FA2_WIN; min len 16)", win.route().reason());
+        assertEquals("requested by NSA_USE_FA2 and NSA_USE_FA2_WIN; min len 16", win.route().reason());
         assertTrue(win.fa2().byUser());
         GpuRoutes.Plan cmp = GpuRoutes.plan(Branch.CMP, f);
         assertEquals(Path.SDPA_MASKED, cmp.route().path(), "NSA_USE_FA2_CMP is off");

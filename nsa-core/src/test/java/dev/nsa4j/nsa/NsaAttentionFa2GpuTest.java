@@ -82,13 +82,13 @@ class NsaAttentionFa2GpuTest {
         try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags()).device("0")
                 .logSink((l, s) -> lines.add(l + " " + s)).build()) {
             assertEquals(Path.FA2, nsa.plannedRoutes().get(Branch.WIN.ordinal()).path());
-            assertEquals("fa2 (profile sm90 d128; min len 16)", nsa.plannedRoutes().get(Branch.WIN.ordinal()).reason());
+            assertEquals("profile sm90 d128; min len 16", nsa.plannedRoutes().get(Branch.WIN.ordinal()).reason());
             assertEquals(Path.FA2, nsa.plannedRoutes().get(Branch.CMP.ordinal()).path());
             NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
             Route win = out.route(Branch.WIN);
             Route cmp = out.route(Branch.CMP);
             assertEquals(Path.FA2, win.path(), win.reason());
-            assertTrue(win.reason().startsWith("fa2 (profile sm90 d128; window 128 >= 16"), win.reason());
+            assertTrue(win.reason().startsWith("profile sm90 d128; window 128 >= 16"), win.reason());
             assertEquals(Path.SDPA_MASKED, cmp.path(), cmp.reason());
             assertTrue(cmp.reason().startsWith("fa2 blocked: dtype: ") && cmp.reason().contains("NSA_FA2_ALLOW_FP32"),
                     cmp.reason());

@@ -122,7 +122,7 @@ class RoutingFlagsTest {
         GpuRoutes.Plan win = GpuRoutes.plan(Branch.WIN, profiled, "sm90 d128");
         assertEquals(dev.nsa4j.nsa.Path.FA2, win.route().path());
         assertNull(win.fallbackTag(), "a wish is decided per call, not counted at plan time");
-        assertEquals("fa2 (profile sm90 d128; min len 16)", win.route().reason());
+        assertEquals("profile sm90 d128; min len 16", win.route().reason());
         FlagSnapshot userMaster = Flags.of(Map.of(), Map.of("NSA_USE_FA2", "1"), Map.of()).withProfile(SM90, 128);
         GpuRoutes.Plan cmp = GpuRoutes.plan(Branch.CMP, userMaster);
         assertEquals(dev.nsa4j.nsa.Path.FA2, cmp.route().path());
