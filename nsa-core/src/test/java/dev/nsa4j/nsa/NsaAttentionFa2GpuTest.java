@@ -101,9 +101,9 @@ class NsaAttentionFa2GpuTest {
             assertEquals(1, n.fallbacks(Branch.CMP, Path.SDPA_MASKED, cmp.reason()));
             assertEquals(1, n.fallbacks().size(), n.fallbacks().toString());
             assertTrue(lines.stream().anyMatch(l -> l.startsWith("INFO NSA-LOG fa2.path branch=win path=fa2 ")
-                    && l.endsWith(" len=128 min=128")), lines.toString());
+                    && l.endsWith(" len=128 min=16")), lines.toString());
             assertTrue(lines.stream().anyMatch(l -> l.startsWith("WARN NSA-LOG fa2.fallback branch=cmp path=sdpa-masked ")
-                    && l.contains(" cause=contract rules=dtype len=49 min=48")), lines.toString());
+                    && l.contains(" cause=contract rules=dtype len=49 min=16")), lines.toString());
 
             NsaOutput again = nsa.forward(c.withIdx, DType.FP32);
             assertEquals(out.routes(), again.routes(), "same call, same routes");
@@ -119,7 +119,7 @@ class NsaAttentionFa2GpuTest {
             NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
             Route cmp = out.route(Branch.CMP);
             assertEquals(Path.FA2, cmp.path(), cmp.reason());
-            assertTrue(cmp.reason().contains("compressed length 49 >= 48") && cmp.reason().contains("cast to FP16"),
+            assertTrue(cmp.reason().contains("compressed length 49 >= 16") && cmp.reason().contains("cast to FP16"),
                     cmp.reason());
             assertEquals(Path.FA2, out.route(Branch.WIN).path(), out.route(Branch.WIN).reason());
             assertEquals(Map.of(), nsa.counters().fallbacks());
