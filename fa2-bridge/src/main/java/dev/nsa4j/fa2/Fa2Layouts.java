@@ -1,11 +1,11 @@
 package dev.nsa4j.fa2;
 
-import java.util.Arrays;
 import java.util.List;
 
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceBuffer;
 import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.ParamsLayouts;
 import dev.nsa4j.kernels.StructLayout;
 import dev.nsa4j.tensor.DType;
 import jcuda.Pointer;
@@ -23,11 +23,7 @@ public final class Fa2Layouts {
 
     /** What the probe should write: [count, (sizeof, offsets...) per struct]. */
     public static long[] expectedProbe() {
-        long[] body = ALL.stream().map(StructLayout::probeImage).flatMapToLong(Arrays::stream).toArray();
-        long[] out = new long[body.length + 1];
-        out[0] = out.length;
-        System.arraycopy(body, 0, out, 1, body.length);
-        return out;
+        return ParamsLayouts.expectedProbe(ALL);
     }
 
     /** Runs the probe on the device (waits for {@code stream}) and returns what it wrote, trimmed to its count. */

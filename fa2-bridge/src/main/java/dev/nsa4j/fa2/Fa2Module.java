@@ -1,11 +1,9 @@
 package dev.nsa4j.fa2;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.util.Optional;
 
 import dev.nsa4j.kernels.CudaContext;
+import dev.nsa4j.kernels.KernelImage;
 import dev.nsa4j.kernels.KernelModule;
 
 /**
@@ -29,11 +27,7 @@ public final class Fa2Module implements AutoCloseable {
     public static Optional<byte[]> image() {
         Optional<byte[]> c = cached;
         if (c == null) {
-            try (InputStream in = Fa2Module.class.getResourceAsStream(RESOURCE)) {
-                c = in == null ? Optional.empty() : Optional.of(in.readAllBytes());
-            } catch (IOException e) {
-                throw new UncheckedIOException("reading " + RESOURCE, e);
-            }
+            c = KernelImage.resource(Fa2Module.class, RESOURCE);
             cached = c;
         }
         return c;

@@ -32,14 +32,23 @@ public final class KernelImage {
     public static Optional<byte[]> bytes() {
         Optional<byte[]> c = cached;
         if (c == null) {
-            try (InputStream in = KernelImage.class.getResourceAsStream(RESOURCE)) {
-                c = in == null ? Optional.empty() : Optional.of(in.readAllBytes());
-            } catch (IOException e) {
-                throw new UncheckedIOException("reading " + RESOURCE, e);
-            }
+            c = resource(KernelImage.class, RESOURCE);
             cached = c;
         }
         return c;
+    }
+
+    /**
+     * A classpath resource's bytes (a kernel image of this or another module), or empty when it is absent.
+     *
+     * @throws UncheckedIOException when it exists but cannot be read
+     */
+    public static Optional<byte[]> resource(Class<?> owner, String name) {
+        try (InputStream in = owner.getResourceAsStream(name)) {
+            return in == null ? Optional.empty() : Optional.of(in.readAllBytes());
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading " + name, e);
+        }
     }
 
     /** Why the image cannot run on {@code device}, or {@code null} when it can. */

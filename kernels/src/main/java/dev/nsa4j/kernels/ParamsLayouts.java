@@ -18,7 +18,12 @@ public final class ParamsLayouts {
 
     /** What the probe should write: [count, (sizeof, offsets...) per struct]. */
     public static long[] expectedProbe() {
-        long[] body = ALL.stream().map(StructLayout::probeImage).flatMapToLong(Arrays::stream).toArray();
+        return expectedProbe(ALL);
+    }
+
+    /** What a probe kernel reporting {@code layouts} in order writes: [count, (sizeof, offsets...) per struct]. */
+    public static long[] expectedProbe(List<StructLayout> layouts) {
+        long[] body = layouts.stream().map(StructLayout::probeImage).flatMapToLong(Arrays::stream).toArray();
         long[] out = new long[body.length + 1];
         out[0] = out.length;
         System.arraycopy(body, 0, out, 1, body.length);
