@@ -6,6 +6,7 @@ import dev.nsa4j.bench.report.VisiblePairs;
 import dev.nsa4j.kernels.Attention;
 import dev.nsa4j.kernels.AttnWalk;
 import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.nsa.Flags;
 import dev.nsa4j.nsa.NsaAttention;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
@@ -87,6 +88,10 @@ final class AttendCommand implements Callable<Integer>, NsaCli.Verbosity {
     @Option(names = "--scale", paramLabel = "S", description = "Softmax scale (default: 1/sqrt(Dk)).")
     Double scale;
 
+    @Option(names = "--exact-p", description = "fa2: multiply V by P's high and low half-precision terms (parity mode); "
+            + "default: P rounded once to the dtype, as FlashAttention does.")
+    boolean exactP;
+
     @Option(names = "--random", paramLabel = ShapeSpec.ATTEND_FORMAT, converter = RandomShapeConverter.class,
             description = "Draw standard normal float32 inputs of this shape from --seed instead of reading them "
                     + "(Sk = S, or the compressed length with --block-causal); written to --inputs if given.")
@@ -143,7 +148,16 @@ final class AttendCommand implements Callable<Integer>, NsaCli.Verbosity {
         Route route = route(in);
 
         long t0 = System.nanoTime();
-        AttendOutput result = compute(route.path(), in, mask, s);
+        AttendOutput result;
+        if (route.path() == AttendPath.FA2) {
+            GpuAttention.Fa2Result r = GpuAttention.runFa2(in, mask, s, exactP, Flags.snapshot());
+            result = r.output();
+            route = r.outcome().fellBack() ? new Route(AttendPath.SDPA_MASKED, "fa2 blocked: " + r.outcome().reason())
+                    : new Route(AttendPath.FA2, NsaAttention.REQUESTED + (exactP ? ", exact P" : ", fast mode (P rounded once)")
+                            + (r.outcome().reason().isEmpty() ? "" : "; " + r.outcome().reason()));
+        } else {
+            result = compute(route.path(), in, mask, s);
+        }
         double ms = (System.nanoTime() - t0) / 1e6;
 
         long pairs = 0;
@@ -201,6 +215,7 @@ final class AttendCommand implements Callable<Integer>, NsaCli.Verbosity {
             case CPU -> CpuAttention.run(in, mask, scale);
             case SDPA -> GpuAttention.run(in, mask, scale, AttnWalk.ALL);
             case SDPA_MASKED -> GpuAttention.run(in, mask, scale, AttnWalk.RANGES);
+            case FA2 -> GpuAttention.runFa2(in, mask, scale, false, Flags.snapshot()).output();
         };
     }
 

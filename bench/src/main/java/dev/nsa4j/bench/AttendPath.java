@@ -17,7 +17,9 @@ enum AttendPath {
     /** GPU reference attention, every key tested against the mask ({@code AttnWalk.ALL}). */
     SDPA("sdpa", true),
     /** GPU reference attention over the key ranges the mask allows ({@code AttnWalk.RANGES}). */
-    SDPA_MASKED("sdpa-masked", true);
+    SDPA_MASKED("sdpa-masked", true),
+    /** FlashAttention-2 through the guarded bridge ({@code Fa2Bridge}): sdpa-masked with the reason where its contract refuses. */
+    FA2("fa2", true);
 
     private final String id;
     private final boolean gpu;
@@ -35,7 +37,7 @@ enum AttendPath {
         return gpu;
     }
 
-    /** {@code cpu|sdpa|sdpa-masked}. */
+    /** {@code cpu|sdpa|sdpa-masked|fa2}. */
     static String ids() {
         return Arrays.stream(values()).map(AttendPath::id).collect(Collectors.joining("|"));
     }

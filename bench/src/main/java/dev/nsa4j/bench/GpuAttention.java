@@ -1,6 +1,11 @@
 package dev.nsa4j.bench;
 
 import dev.nsa4j.bench.report.MaskSpec;
+import dev.nsa4j.fa2.Fa2Attention;
+import dev.nsa4j.fa2.Fa2Bridge;
+import dev.nsa4j.fa2.contract.KeyExtent;
+import dev.nsa4j.nsa.Flag;
+import dev.nsa4j.nsa.FlagSnapshot;
 import dev.nsa4j.kernels.Attention;
 import dev.nsa4j.kernels.AttnSpec;
 import dev.nsa4j.kernels.AttnWalk;
@@ -12,7 +17,7 @@ import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 
 /**
- * Paths {@code sdpa} and {@code sdpa-masked} of {@code nsa attend}: {@link Attention} on device 0's primary
+ * Paths {@code sdpa}, {@code sdpa-masked} and {@code fa2} of {@code nsa attend}: {@link Attention} on device 0's primary
  * context, one stream; q, k, v uploaded in their dtype (the caller has rounded them to {@code --dtype}), fp32
  * output and lse. Every device buffer is freed before returning.
  */
@@ -34,6 +39,36 @@ final class GpuAttention {
              DeviceTensor lse = DeviceTensor.allocate(stream, DType.FP32, nnz, h)) {
             Attention.run(module, stream, q, k, v, cuQ, cuK, null, spec, o, lse);
             return new AttendOutput(o.toHost(stream), lse.toHost(stream));
+        }
+    }
+
+    /** An FA-2 call's outputs and what the bridge did. */
+    record Fa2Result(AttendOutput output, Fa2Bridge.Outcome outcome) {}
+
+    /**
+     * Path {@code fa2}: the guarded bridge on device 0 (contract, fallback to sdpa-masked with the reason,
+     * NSA_FA2_* options and NSA_FA2_HARD_FAIL from {@code flags}); fp32 output and lse. A mask other than
+     * {@code none} relates the keys to the queries (positions from 0 in both), so the causality rule applies.
+     */
+    static Fa2Result runFa2(AttendInputs in, MaskSpec mask, double scale, boolean exactP, FlagSnapshot flags) {
+        Fa2Attention.Spec spec = Fa2Attention.Spec.of(BenchAttentionCommand.fa2Mask(mask),
+                mask instanceof MaskSpec.None ? KeyExtent.INDEPENDENT : KeyExtent.FULL)
+                .withExactP(exactP).withScale((float) scale);
+        int nnz = in.nnzQ(), h = in.heads();
+        try (CudaContext ctx = CudaContext.primary(0);
+             KernelModule module = KernelModule.load(ctx);
+             CudaStream stream = CudaStream.create(ctx);
+             Fa2Bridge bridge = Fa2Bridge.open(module, true);
+             DeviceTensor q = DeviceTensor.upload(stream, in.q());
+             DeviceTensor k = DeviceTensor.upload(stream, in.k());
+             DeviceTensor v = DeviceTensor.upload(stream, in.v());
+             DeviceTensor cuQ = DeviceTensor.upload(stream, HostTensor.ofInts(in.cuQ(), in.cuQ().length));
+             DeviceTensor cuK = DeviceTensor.upload(stream, HostTensor.ofInts(in.cuK(), in.cuK().length));
+             DeviceTensor o = DeviceTensor.allocate(stream, DType.FP32, nnz, h, in.dv());
+             DeviceTensor lse = DeviceTensor.allocate(stream, DType.FP32, nnz, h)) {
+            Fa2Bridge.Outcome outcome = bridge.attend(stream, Fa2Attention.Inputs.varlen(q, k, v, o, lse, cuQ, in.cuQ(),
+                    cuK, in.cuK()), spec, flags.fa2Options(), flags.bool(Flag.NSA_FA2_HARD_FAIL));
+            return new Fa2Result(new AttendOutput(o.toHost(stream), lse.toHost(stream)), outcome);
         }
     }
 

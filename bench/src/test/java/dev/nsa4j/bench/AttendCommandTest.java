@@ -250,8 +250,8 @@ class AttendCommandTest {
     void helpListsThePathsOfThisBuild() {
         Result r = cli("--help");
         assertEquals(0, r.code());
-        assertTrue(r.out().contains("Implementation: cpu, sdpa, sdpa-masked"), r.out());
-        assertFalse(r.out().contains("fa2"), r.out());
+        assertTrue(r.out().contains("Implementation: cpu, sdpa, sdpa-masked, fa2"), r.out());
+        assertTrue(r.out().contains("--exact-p"), r.out());
     }
 
     // ---------------------------------------------------------------- errors
@@ -340,7 +340,7 @@ class AttendCommandTest {
         assertError(cli("--random", "1,8,3,2,4,4"), "H = 3 is not a multiple of Hkv = 2");
         assertError(cli("--random", "1,8,1,4,4"), "B,S,H,Hkv,Dk,Dv");
         assertError(cli("--path", "cpu"), "give --inputs DIR or --random");
-        assertError(cli("--random", "1,8,1,1,4,4", "--path", "fa2"), "'fa2' is not one of cpu, sdpa, sdpa-masked");
+        assertError(cli("--random", "1,8,1,1,4,4", "--path", "sel-kernel"), "'sel-kernel' is not one of cpu, sdpa, sdpa-masked, fa2");
         assertError(cli("--random", "1,8,1,1,4,4", "--dtype", "int32"), "is not fp32, fp16 or bf16");
         assertError(cli("--random", "1,8,1,1,4,4", "--scale", "-1"), "--scale must be finite and > 0");
         Path file = Files.writeString(tmp.resolve("file"), "x");

@@ -1,6 +1,7 @@
 package dev.nsa4j.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -105,5 +106,38 @@ class AttendGpuTest {
         }
         assertTrue(Files.exists(in.resolve("q.npy")));
         assertEquals(Shape.of(1, 100, 4, 64), Npy.read(tmp.resolve("gpu/o.npy")).shape());
+    }
+
+    static Stream<Arguments> fa2Matrix() {
+        List<MaskSpec> masks = List.of(MaskSpec.NONE, MaskSpec.CAUSAL, MaskSpec.window(17), MaskSpec.blockCausal(16, 8));
+        return masks.stream().flatMap(m -> Stream.of(DType.FP16, DType.BF16).map(d -> Arguments.of(m, d)));
+    }
+
+    /** Path fa2 in exact-P mode against the fp64 CPU path on the same rounded inputs; FA-2 must really run. */
+    @ParameterizedTest(name = "fa2 {0} {1}")
+    @MethodSource("fa2Matrix")
+    void fa2PathMatchesTheCpuPath(MaskSpec mask, DType dtype) {
+        ShapeSpec s = ShapeSpec.parse("2,130,8,2,64,64", ShapeSpec.ATTEND_FORMAT);
+        int sk = mask instanceof MaskSpec.BlockCausal b ? (int) b.compressedLen(130) : 130;
+        AttendInputs in = AttendInputs.random(s, sk, 13).cast(dtype);
+        double scale = 1 / Math.sqrt(in.dk());
+        AttendOutput cpu = AttendCommand.compute(AttendPath.CPU, in, mask, scale);
+        GpuAttention.Fa2Result r = GpuAttention.runFa2(in, mask, scale, true, dev.nsa4j.nsa.Flags.defaults());
+        assertFalse(r.outcome().fellBack(), r.outcome().reason());
+        String what = "fa2 " + mask.describe() + " " + dtype;
+        ParityAssert.assertParity(List.of(
+                ParityHarness.outputs().compare(what + " o", "fa2", r.output().o(), "cpu", cpu.o()),
+                ParityHarness.lse().compare(what + " lse", "fa2", r.output().lse(), "cpu", cpu.lse())));
+    }
+
+    @Test
+    void fa2CommandSaysWhatRanAndWhy() {
+        AttendCommandTest.Result ok = AttendCommandTest.cli("--random", "1,100,4,4,64,64", "--causal", "--path", "fa2",
+                "--dtype", "bf16");
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.out().contains("route: attention -> fa2 (requested, fast mode (P rounded once))"), ok.out());
+        AttendCommandTest.Result fp32 = AttendCommandTest.cli("--random", "1,100,4,4,64,64", "--causal", "--path", "fa2");
+        assertEquals(0, fp32.code(), fp32.err());
+        assertTrue(fp32.out().contains("route: attention -> sdpa-masked (fa2 blocked: dtype: "), fp32.out());
     }
 }
