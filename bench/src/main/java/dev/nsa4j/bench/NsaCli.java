@@ -12,8 +12,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code nsa} command line: {@code nsa run}, {@code nsa attend}, {@code nsa version} (later: bench, routing,
- * doctor).
+ * The {@code nsa} command line: {@code nsa run}, {@code nsa attend}, {@code nsa bench}, {@code nsa routing},
+ * {@code nsa doctor}, {@code nsa version}.
  *
  * <p>Exit codes: 0 success; 2 usage errors and bad input (unknown option, bad value, missing or malformed
  * .npy file, a tensor of the wrong shape or dtype: everything that is the caller's to fix, as picocli's
@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "nsa", mixinStandardHelpOptions = true, versionProvider = NsaCli.Version.class,
         description = "Native Sparse Attention (arXiv 2502.11089) on the JVM: CPU oracle now, GPU paths later.",
         subcommands = {RunCommand.class, AttendCommand.class, BenchCommand.class, RoutingCommand.class,
-                VersionCommand.class, CommandLine.HelpCommand.class})
+                DoctorCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
 public final class NsaCli implements Runnable {
     @Spec
     CommandSpec spec;
@@ -42,7 +42,8 @@ public final class NsaCli implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: choose one of run, attend, version, help");
+        throw new ParameterException(spec.commandLine(),
+                "missing command: choose one of run, attend, bench, routing, doctor, version, help");
     }
 
     public static void main(String[] args) {

@@ -63,35 +63,49 @@ final class RoutingCommand implements Callable<Integer>, NsaCli.Verbosity {
         PrintWriter out = spec.commandLine().getOut();
         FlagSnapshot base = Flags.snapshot();
         DeviceRequest d = device != null ? device : DeviceRequest.parse(base.device());
-        // resolve everything before printing, so an error leaves no partial report
-        RoutingFlags flags;
-        String deviceLine;
-        if (d.kind() == DeviceRequest.Kind.CPU) {
-            deviceLine = "cpu (requested)";
-            flags = cpuFlags(base);
-        } else {
-            int ordinal = d.kind() == DeviceRequest.Kind.ORDINAL ? d.ordinal() : 0;
-            GpuAvailability a = GpuAvailability.check(ordinal);
-            if (a.available()) {
-                DeviceInfo info = a.discovery().devices().get(ordinal);
-                deviceLine = info + ", driver CUDA " + a.discovery().driverCudaVersion();
-                flags = RoutingFlags.forDevice(base, info);
-            } else if (d.kind() == DeviceRequest.Kind.AUTO) {
-                deviceLine = "cpu (GPU unavailable: " + a.reason() + ")";
-                flags = cpuFlags(base);
-            } else {
-                throw new NsaCli.UsageProblem("device '" + d + "' asks for a GPU, but " + a.reason()
-                        + "; use --device cpu or auto");
-            }
-        }
-        out.println("device: " + deviceLine);
-        printProfile(out, flags);
-        FlagSnapshot effective = flags.forHeadDim(headDim);
-        out.println("head dim: " + headDim + profileBucket(flags));
-        out.println();
-        printFlags(out, effective, flags);
+        print(out, resolve(base, d, false), headDim);
         out.flush();
         return 0;
+    }
+
+    /** The device line and the flags routing uses there. */
+    record Resolved(String deviceLine, RoutingFlags flags) {
+    }
+
+    /**
+     * The routing flags a forward pass on {@code d} would use, as {@code NsaAttention} resolves them.
+     *
+     * @param cpuWhenUnavailable report the CPU (with the reason) when the GPU {@code d} names cannot be used,
+     *                           as {@code auto} does; else that is a usage problem
+     * @throws NsaCli.UsageProblem for an explicit GPU that cannot be used (unless {@code cpuWhenUnavailable})
+     * @throws dev.nsa4j.NsaArgumentException for a missing or invalid {@code NSA_PROFILE} file
+     */
+    static Resolved resolve(FlagSnapshot base, DeviceRequest d, boolean cpuWhenUnavailable) {
+        if (d.kind() == DeviceRequest.Kind.CPU) {
+            return new Resolved("cpu (requested)", cpuFlags(base));
+        }
+        int ordinal = d.kind() == DeviceRequest.Kind.ORDINAL ? d.ordinal() : 0;
+        GpuAvailability a = GpuAvailability.check(ordinal);
+        if (a.available()) {
+            DeviceInfo info = a.discovery().devices().get(ordinal);
+            return new Resolved(info + ", driver CUDA " + a.discovery().driverCudaVersion(),
+                    RoutingFlags.forDevice(base, info));
+        }
+        if (d.kind() == DeviceRequest.Kind.AUTO || cpuWhenUnavailable) {
+            return new Resolved("cpu (GPU unavailable: " + a.reason() + ")", cpuFlags(base));
+        }
+        throw new NsaCli.UsageProblem("device '" + d + "' asks for a GPU, but " + a.reason()
+                + "; use --device cpu or auto");
+    }
+
+    /** The report: device, profile, head dim and every flag's value and source. Resolves before it prints. */
+    static void print(PrintWriter out, Resolved r, int headDim) {
+        FlagSnapshot effective = r.flags().forHeadDim(headDim);
+        out.println("device: " + r.deviceLine());
+        printProfile(out, r.flags());
+        out.println("head dim: " + headDim + profileBucket(r.flags(), headDim));
+        out.println();
+        printFlags(out, effective, r.flags(), headDim);
     }
 
     /**
@@ -123,7 +137,7 @@ final class RoutingCommand implements Callable<Integer>, NsaCli.Verbosity {
         out.println("  file: " + p.origin());
     }
 
-    private String profileBucket(RoutingFlags flags) {
+    private static String profileBucket(RoutingFlags flags, int headDim) {
         if (flags.profile().isEmpty()) {
             return "";
         }
@@ -131,7 +145,7 @@ final class RoutingCommand implements Callable<Integer>, NsaCli.Verbosity {
                 .orElse(" (above 256: no profile bucket, FA-2 and sel-kernel off)");
     }
 
-    private void printFlags(PrintWriter out, FlagSnapshot s, RoutingFlags flags) {
+    private static void printFlags(PrintWriter out, FlagSnapshot s, RoutingFlags flags, int headDim) {
         int w = "flag".length();
         for (Flag f : Flag.values()) {
             w = Math.max(w, f.envName().length());
@@ -140,12 +154,12 @@ final class RoutingCommand implements Callable<Integer>, NsaCli.Verbosity {
         out.printf(Locale.ROOT, fmt, "flag", "value", "source");
         for (FlagSnapshot.Value v : s.listing()) {
             out.printf(Locale.ROOT, fmt, v.flag().envName(), v.value() == null ? "(unset)" : v.value(),
-                    source(v, flags));
+                    source(v, flags, headDim));
         }
     }
 
     /** {@code property nsa.use.fa2}, {@code env NSA_USE_FA2}, {@code profile sm90 d128}, {@code default}. */
-    private String source(FlagSnapshot.Value v, RoutingFlags flags) {
+    private static String source(FlagSnapshot.Value v, RoutingFlags flags, int headDim) {
         return switch (v.source()) {
             case PROPERTY -> "property " + v.flag().propertyName();
             case ENV -> "env " + v.flag().envName();

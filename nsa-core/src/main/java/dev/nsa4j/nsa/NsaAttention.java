@@ -71,7 +71,8 @@ import org.slf4j.event.Level;
  * INFO, {@code fa2.path} at INFO when FA-2 ran a branch ({@code len}, {@code min}), and
  * {@code fa2.fallback} (with {@code cause}, {@code rules}: every failed contract rule, {@code len},
  * {@code min}) / {@code sel.kernel.fallback} / {@code parity.fallback} at WARN, each tag limited to
- * {@code NSA_LOG_LIMIT} lines; {@link #counters()} holds calls per path that ran, and fallbacks.
+ * {@code NSA_LOG_LIMIT} lines; {@link #counters()} holds calls per path that ran, and fallbacks. With
+ * {@code NSA_FA2_AUDIT=1} the first instance to open a GPU logs the FA-2 start-up audit (tag {@code fa2.audit}).
  *
  * <p>Thread-safe: forward calls may run concurrently.
  */
@@ -174,6 +175,7 @@ public final class NsaAttention implements AutoCloseable {
         this.gpuContext = ctx;
         this.gpu = g;
         this.fa2 = bridge;
+        Fa2AuditLog.onGpuOpened(flags, gpuOrdinal, log);   // NSA_FA2_AUDIT=1: once per JVM, never throws
     }
 
     /** The CPU route of a branch, with a fallback tag where flags asked for a faster path under auto. */

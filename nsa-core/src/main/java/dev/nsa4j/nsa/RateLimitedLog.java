@@ -10,7 +10,8 @@ import org.slf4j.event.Level;
 /**
  * Structured log lines {@code NSA-LOG <tag> key=value ...} (ROUTING.md "Observability"), at most
  * {@code limit} lines per tag ({@code NSA_LOG_LIMIT}; 0 = unlimited). When a tag reaches its limit one
- * last line {@code NSA-LOG log.limit tag=<tag> limit=<n>} says that further lines are suppressed. Lines
+ * last line {@code NSA-LOG log.limit tag=<tag> limit=<n>} says that further lines are suppressed
+ * ({@link #logUnlimited} is the exception, for bounded once-only batches). Lines
  * at a level the logger does not print are not counted. Thread-safe; one instance per owner (no global
  * state).
  */
@@ -72,6 +73,22 @@ public final class RateLimitedLog {
             sink.emit(level, "NSA-LOG log.limit tag=" + tag + " limit=" + limit
                     + " further lines suppressed (NSA_LOG_LIMIT=0 for all)");
         }
+        return true;
+    }
+
+    /**
+     * Logs {@code NSA-LOG <tag> <keyValues>} whatever the tag's count: for a batch bounded by construction that
+     * the limit must not cut short (the once-per-JVM start-up audit, tag {@code fa2.audit}: 13 lines). Counted
+     * in {@link #requested}; never suppressed, never suppresses.
+     *
+     * @return whether the line was emitted (false only when the level is off)
+     */
+    public boolean logUnlimited(Level level, String tag, String keyValues) {
+        if (!sink.enabled(level)) {
+            return false;
+        }
+        counts.computeIfAbsent(tag, t -> new AtomicLong()).incrementAndGet();
+        sink.emit(level, "NSA-LOG " + tag + " " + keyValues);
         return true;
     }
 

@@ -37,6 +37,18 @@ class RateLimitedLogTest {
     }
 
     @Test
+    void unlimitedLinesPassTheLimitAndAreCounted() {
+        List<String> lines = new ArrayList<>();
+        RateLimitedLog log = new RateLimitedLog((level, line) -> lines.add(line), 1);
+        for (int i = 0; i < 3; i++) {
+            assertTrue(log.logUnlimited(Level.INFO, "fa2.audit", "i=" + i));
+        }
+        assertEquals(List.of("NSA-LOG fa2.audit i=0", "NSA-LOG fa2.audit i=1", "NSA-LOG fa2.audit i=2"), lines);
+        assertEquals(3, log.requested("fa2.audit"));
+        assertTrue(log.log(Level.INFO, "route", "a=1"), "other tags keep their own limit");
+    }
+
+    @Test
     void disabledLevelsAreNotCounted() {
         List<String> lines = new ArrayList<>();
         RateLimitedLog.Sink sink = new RateLimitedLog.Sink() {
