@@ -137,4 +137,37 @@ class Fa2AttentionPlanTest {
         assertEquals(64, Fa2Kernels.blockM(256, 256));
         assertThrows(NsaArgumentException.class, () -> Fa2Kernels.forward(Fa2Mask.NONE, DType.BF16, 80, 80, false));
     }
+
+    @Test
+    void kvPackedViewsShareOneTensor() {
+        DeviceTensor kv = t(DType.BF16, 1, 64, 2, 2, 64);
+        Fa2Attention.Inputs in = Fa2Attention.Inputs.kvPacked(t(DType.BF16, 1, 64, 4, 64), kv,
+                t(DType.FP32, 1, 64, 4, 64), null, null, null, null, null);
+        Fa2Attention.Plan p = Fa2Attention.plan(H100, in, Fa2Attention.Spec.of(Mask.CAUSAL, KeyExtent.FULL),
+                Fa2Options.defaults());
+        assertTrue(p.launchable(), p.verdict()::reason);
+        assertEquals(kv.address(), p.params().k());
+        assertEquals(kv.address() + 2 * 64 * 2, p.params().v());   // one [Hkv, D] plane of bf16 further
+        assertEquals(2L * 2 * 64, p.params().kTokStride());
+        assertEquals(2L * 2 * 64, p.params().vTokStride());
+        assertEquals(64L, p.params().kHeadStride());
+        assertEquals(2, p.params().kvHeads());
+        NsaArgumentException e = assertThrows(NsaArgumentException.class, () -> Fa2Attention.Inputs.kvPacked(
+                t(DType.BF16, 1, 64, 4, 64), t(DType.BF16, 1, 64, 3, 2, 64), t(DType.FP32, 1, 64, 4, 64), null,
+                null, null, null, null));
+        assertEquals("kv", e.subject());
+    }
+
+    @Test
+    void dkDifferentFromDv() {
+        Fa2Attention.Inputs in = Fa2Attention.Inputs.dense(t(DType.BF16, 2, 300, 8, 192), t(DType.BF16, 2, 300, 2, 192),
+                t(DType.BF16, 2, 300, 2, 128), t(DType.BF16, 2, 300, 8, 128), t(DType.FP32, 2, 300, 8));
+        Fa2Attention.Plan p = Fa2Attention.plan(H100, in, Fa2Attention.Spec.of(Mask.window(64), KeyExtent.FULL),
+                Fa2Options.defaults());
+        assertTrue(p.launchable(), p.verdict()::reason);
+        assertEquals("nsa_fa2_fwd_window_bf16_dk192_dv128", p.symbol());
+        assertEquals(5, p.gridX());   // 64-row tiles above head dim 128
+        assertEquals((64 * 192 + 64 * 192 + 64 * 128) * 2, p.smemBytes());
+        assertEquals(0, p.params().outFp32());
+    }
 }
