@@ -112,7 +112,8 @@ public final class Fa2Bridge implements AutoCloseable {
         if (verdict.fatal()) {
             throw verdict.toException();
         }
-        String blocked = !verdict.ok() ? verdict.reason() : fa2 == null ? fa2Unavailable : null;
+        String blocked = !verdict.ok() ? verdict.reason() : fa2 == null ? fa2Unavailable
+                : verdict.castTo().isPresent() && !castable(in) ? "NSA_FA2_ALLOW_FP32 casts contiguous q, k and v only" : null;
         if (blocked != null) {
             if (hardFail) {
                 throw new NsaArgumentException("fa2", "NSA_FA2_HARD_FAIL: an eligible call must run on FA-2",
@@ -207,14 +208,12 @@ public final class Fa2Bridge implements AutoCloseable {
         }
     }
 
-    /** fp16/bf16 copies of contiguous fp32 q, k, v (and a half-precision output when out is not fp32). */
+    private static boolean castable(Fa2Attention.Inputs in) {
+        return in.q().shape().isContiguous() && in.k().shape().isContiguous() && in.v().shape().isContiguous();
+    }
+
+    /** fp16/bf16 copies of contiguous fp32 q, k, v ({@link #castable}); the output keeps its dtype. */
     private Casts cast(CudaStream stream, Fa2Attention.Inputs in, DType to) {
-        for (DeviceTensor t : new DeviceTensor[]{in.q(), in.k(), in.v()}) {
-            if (!t.shape().isContiguous()) {
-                throw new NsaArgumentException("q", "NSA_FA2_ALLOW_FP32 casts contiguous q, k and v only",
-                        "a strided fp32 input cannot be cast");
-            }
-        }
         Casts c = new Casts();
         DeviceTensor q = c.castOf(stream, in.q(), to), k = c.castOf(stream, in.k(), to), v = c.castOf(stream, in.v(), to);
         c.inputs = new Fa2Attention.Inputs(q, k, v, null, in.out(), in.lse(), in.cuQ(), in.cuQHost(), in.cuK(),
