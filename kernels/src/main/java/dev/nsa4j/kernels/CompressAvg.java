@@ -64,22 +64,7 @@ public final class CompressAvg {
         if (plan == null) {
             throw new NsaArgumentException("plan", "plan present", "compression plan is null");
         }
-        Checks.rank("k", k, 3, "[nnz, G, D]");
-        Checks.rank("out", out, 3, "[nnz_cmp, G, D]");
-        Checks.rank("cu_seqlens", cuSeqlens, 1, "[B + 1]");
-        Checks.rank("cu_seqlens_cmp", cuSeqlensCmp, 1, "[B + 1]");
-        Checks.dim("k", k, 0, plan.nnz(), "k has cu_seqlens[B] rows");
-        Checks.dim("out", out, 0, plan.nnzCmp(), "out has cu_seqlens_cmp[B] rows (S_cmp summed over sequences)");
-        Checks.dim("out", out, 1, k.dim(1), "out has the G of k");
-        Checks.dim("out", out, 2, k.dim(2), "out has the D of k");
-        Checks.dim("cu_seqlens", cuSeqlens, 0, plan.batch() + 1, "cu_seqlens has B + 1 entries of the plan");
-        Checks.dim("cu_seqlens_cmp", cuSeqlensCmp, 0, plan.batch() + 1, "cu_seqlens_cmp has B + 1 entries of the plan");
-        Checks.dtype("cu_seqlens", cuSeqlens.dtype(), List.of(DType.INT32), "int32");
-        Checks.dtype("cu_seqlens_cmp", cuSeqlensCmp.dtype(), List.of(DType.INT32), "int32");
-        Checks.contiguous("cu_seqlens", cuSeqlens.shape());
-        Checks.contiguous("cu_seqlens_cmp", cuSeqlensCmp.shape());
-        Checks.lastAxisContiguous("k", k.shape());
-        Checks.lastAxisContiguous("out", out.shape());
+        plan.checkTensors(k, cuSeqlens, cuSeqlensCmp, out);
         CompressAvgParams p = new CompressAvgParams(k.address(), out.address(), cuSeqlens.address(),
                 cuSeqlensCmp.address(), k.stride(0), k.stride(1), out.stride(0), out.stride(1),
                 plan.nnz(), plan.nnzCmp(), plan.batch(), k.dim(1), k.dim(2), plan.blockLen(), plan.blockStride());

@@ -134,23 +134,8 @@ public final class CompressMlp {
         if (weights == null) {
             throw new NsaArgumentException("phi", "phi weights present", "phi = mlp weights are null");
         }
-        Checks.rank("k", k, 3, "[nnz, G, D]");
-        Checks.rank("out", out, 3, "[nnz_cmp, G, D]");
-        Checks.rank("cu_seqlens", cuSeqlens, 1, "[B + 1]");
-        Checks.rank("cu_seqlens_cmp", cuSeqlensCmp, 1, "[B + 1]");
-        Checks.dim("k", k, 0, plan.nnz(), "k has cu_seqlens[B] rows");
-        Checks.dim("out", out, 0, plan.nnzCmp(), "out has cu_seqlens_cmp[B] rows (S_cmp summed over sequences)");
-        Checks.dim("out", out, 1, k.dim(1), "out has the G of k");
-        Checks.dim("out", out, 2, k.dim(2), "out has the D of k");
+        plan.checkTensors(k, cuSeqlens, cuSeqlensCmp, out);
         Checks.dtype("out", out.dtype(), List.of(DType.FP32), "out fp32");
-        Checks.dim("cu_seqlens", cuSeqlens, 0, plan.batch() + 1, "cu_seqlens has B + 1 entries of the plan");
-        Checks.dim("cu_seqlens_cmp", cuSeqlensCmp, 0, plan.batch() + 1, "cu_seqlens_cmp has B + 1 entries of the plan");
-        Checks.dtype("cu_seqlens", cuSeqlens.dtype(), List.of(DType.INT32), "int32");
-        Checks.dtype("cu_seqlens_cmp", cuSeqlensCmp.dtype(), List.of(DType.INT32), "int32");
-        Checks.contiguous("cu_seqlens", cuSeqlens.shape());
-        Checks.contiguous("cu_seqlens_cmp", cuSeqlensCmp.shape());
-        Checks.lastAxisContiguous("k", k.shape());
-        Checks.lastAxisContiguous("out", out.shape());
         int l = plan.blockLen();
         int dim = k.dim(2);
         Checks.rank("phi.w1", weights.w1(), 2, "[hidden, l·D]");

@@ -1,8 +1,10 @@
 package dev.nsa4j.kernels;
 
 import java.util.Arrays;
+import java.util.List;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.tensor.DType;
 
 /**
  * Host-side plan of a varlen compression: the raw {@code cu_seqlens} and the compressed ones the kernel
@@ -54,6 +56,30 @@ public record CompressionPlan(int[] cuSeqlens, int[] cuSeqlensCmp, int blockLen,
     /** S_cmp(len) = 0 if len < l, else floor((len − l)/d) + 1. */
     public static int compressedCount(int len, int blockLen, int blockStride) {
         return len < blockLen ? 0 : (len - blockLen) / blockStride + 1;
+    }
+
+    /**
+     * Checks the device tensors of a compression launch against this plan (no CUDA call): {@code k [nnz, G, D]}
+     * and {@code out [nnz_cmp, G, D]} with the plan's row counts, {@code cu_seqlens} and {@code cu_seqlens_cmp}
+     * int32 contiguous {@code [B + 1]}, k and out contiguous along D.
+     */
+    void checkTensors(DeviceTensor k, DeviceTensor cuSeqlens, DeviceTensor cuSeqlensCmp, DeviceTensor out) {
+        Checks.rank("k", k, 3, "[nnz, G, D]");
+        Checks.rank("out", out, 3, "[nnz_cmp, G, D]");
+        Checks.rank("cu_seqlens", cuSeqlens, 1, "[B + 1]");
+        Checks.rank("cu_seqlens_cmp", cuSeqlensCmp, 1, "[B + 1]");
+        Checks.dim("k", k, 0, nnz(), "k has cu_seqlens[B] rows");
+        Checks.dim("out", out, 0, nnzCmp(), "out has cu_seqlens_cmp[B] rows (S_cmp summed over sequences)");
+        Checks.dim("out", out, 1, k.dim(1), "out has the G of k");
+        Checks.dim("out", out, 2, k.dim(2), "out has the D of k");
+        Checks.dim("cu_seqlens", cuSeqlens, 0, batch() + 1, "cu_seqlens has B + 1 entries of the plan");
+        Checks.dim("cu_seqlens_cmp", cuSeqlensCmp, 0, batch() + 1, "cu_seqlens_cmp has B + 1 entries of the plan");
+        Checks.dtype("cu_seqlens", cuSeqlens.dtype(), List.of(DType.INT32), "int32");
+        Checks.dtype("cu_seqlens_cmp", cuSeqlensCmp.dtype(), List.of(DType.INT32), "int32");
+        Checks.contiguous("cu_seqlens", cuSeqlens.shape());
+        Checks.contiguous("cu_seqlens_cmp", cuSeqlensCmp.shape());
+        Checks.lastAxisContiguous("k", k.shape());
+        Checks.lastAxisContiguous("out", out.shape());
     }
 
     public int batch() {
