@@ -20,12 +20,20 @@ public final class LayoutProbe {
 
     /** The probe's output, trimmed to the count it reports in element 0 (waits for {@code stream}). */
     public static long[] run(KernelModule module, CudaStream stream) {
+        return run(module, KernelCatalog.LAYOUT_PROBE_SYMBOL, stream);
+    }
+
+    /**
+     * Runs a probe kernel {@code symbol(int64_t* out, int capacity)} of {@code module} (this module's or another
+     * image's, e.g. fa2-bridge's {@code nsa_fa2_params_layout}) and returns its output trimmed to the count it
+     * reports in element 0 (waits for {@code stream}).
+     */
+    public static long[] run(KernelModule module, String symbol, CudaStream stream) {
         try (DeviceTensor buf = DeviceTensor.allocate(stream, DType.FP32, CAPACITY * 2)) {
             // the probe writes only what it reports; zero the rest so the whole copy below reads defined bytes
             DeviceBuffer.wrap(buf.address(), buf.byteSize()).fill(stream, (byte) 0);
             Pointer args = Pointer.to(Pointer.to(Jcu.devicePtr(buf.address())), Pointer.to(new int[]{CAPACITY}));
-            module.launch(module.function(KernelCatalog.LAYOUT_PROBE_SYMBOL), KernelCatalog.LAYOUT_PROBE_SYMBOL, 1,
-                    stream.jcuda(), args);
+            module.launch(module.function(symbol), symbol, 1, stream.jcuda(), args);
             MemorySegment host = Arena.ofAuto().allocate(CAPACITY * 8L, 16);
             stream.context().bind();
             Jcu.check(JCudaDriver.cuMemcpyDtoHAsync(Pointer.to(host.asByteBuffer()), Jcu.devicePtr(buf.address()),
