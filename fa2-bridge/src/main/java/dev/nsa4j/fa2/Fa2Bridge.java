@@ -148,13 +148,7 @@ public final class Fa2Bridge implements AutoCloseable {
 
     /** The call on {@code sdpa-masked} (kernels' reference attention, walking only the visible keys). */
     public void reference(CudaStream stream, Fa2Attention.Inputs in, Fa2Attention.Spec spec) {
-        AttnSpec as = switch (spec.mask()) {
-            case Mask.None n -> AttnSpec.none();
-            case Mask.Causal c -> AttnSpec.causal();
-            case Mask.Window w -> AttnSpec.window(w.w());
-            case Mask.BlockCausal b -> AttnSpec.blockCausal(b.l(), b.d());
-        };
-        as = as.withWalk(AttnWalk.RANGES).withScale(spec.scale());
+        AttnSpec as = referenceSpec(spec.mask()).withWalk(AttnWalk.RANGES).withScale(spec.scale());
         if (in.varlen()) {
             Attention.run(reference, stream, in.q(), in.k(), in.v(), in.cuQ(), in.cuK(), in.qStart(), in.kStart(), null,
                     as, in.out(), in.lse());
@@ -171,6 +165,16 @@ public final class Fa2Bridge implements AutoCloseable {
             }
             stream.synchronize();   // the cu arrays are freed on return
         }
+    }
+
+    /** The reference kernels' spec for a contract mask (walk ALL, default scale). */
+    public static AttnSpec referenceSpec(Mask mask) {
+        return switch (mask) {
+            case Mask.None n -> AttnSpec.none();
+            case Mask.Causal c -> AttnSpec.causal();
+            case Mask.Window w -> AttnSpec.window(w.w());
+            case Mask.BlockCausal b -> AttnSpec.blockCausal(b.l(), b.d());
+        };
     }
 
     /** Entry {@code b} of a dense tensor: the view without the batch axis. */

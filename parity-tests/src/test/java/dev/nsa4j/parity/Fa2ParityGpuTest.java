@@ -221,12 +221,7 @@ class Fa2ParityGpuTest extends GpuSuite {
                 DeviceTensor to = rows(oRef.tensor(), nq), tl = rows(lRef.tensor(), nq);
                 DeviceTensor fo = rows(oFa.tensor(), nq), fl = rows(lFa.tensor(), nq);
                 DeviceTensor qst = qs == null ? null : qs.tensor();
-                AttnSpec ref = switch (mask) {
-                    case Mask.None n -> AttnSpec.none();
-                    case Mask.Causal c -> AttnSpec.causal();
-                    case Mask.Window w -> AttnSpec.window(w.w());
-                    case Mask.BlockCausal bc -> AttnSpec.blockCausal(bc.l(), bc.d());
-                };
+                AttnSpec ref = Fa2Bridge.referenceSpec(mask);
                 Attention.run(gpu.module, gpu.stream, tq, tk, tv, cq.tensor(), ck.tensor(), qst, null, null, ref, to, tl);
                 HostTensor oS = to.toHost(gpu.stream), lS = tl.toHost(gpu.stream);
 
