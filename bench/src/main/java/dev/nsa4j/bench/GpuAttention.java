@@ -26,20 +26,10 @@ final class GpuAttention {
 
     static AttendOutput run(AttendInputs in, MaskSpec mask, double scale, AttnWalk walk) {
         AttnSpec spec = spec(mask).withWalk(walk).withScale((float) scale);
-        int nnz = in.nnzQ(), h = in.heads();
-        try (CudaContext ctx = CudaContext.primary(0);
-             KernelModule module = KernelModule.load(ctx);
-             CudaStream stream = CudaStream.create(ctx);
-             DeviceTensor q = DeviceTensor.upload(stream, in.q());
-             DeviceTensor k = DeviceTensor.upload(stream, in.k());
-             DeviceTensor v = DeviceTensor.upload(stream, in.v());
-             DeviceTensor cuQ = DeviceTensor.upload(stream, HostTensor.ofInts(in.cuQ(), in.cuQ().length));
-             DeviceTensor cuK = DeviceTensor.upload(stream, HostTensor.ofInts(in.cuK(), in.cuK().length));
-             DeviceTensor o = DeviceTensor.allocate(stream, DType.FP32, nnz, h, in.dv());
-             DeviceTensor lse = DeviceTensor.allocate(stream, DType.FP32, nnz, h)) {
-            Attention.run(module, stream, q, k, v, cuQ, cuK, null, spec, o, lse);
-            return new AttendOutput(o.toHost(stream), lse.toHost(stream));
-        }
+        return onDevice(in, d -> {
+            Attention.run(d.module(), d.stream(), d.q(), d.k(), d.v(), d.cuQ(), d.cuK(), null, spec, d.o(), d.lse());
+            return d.output();
+        });
     }
 
     /** An FA-2 call's outputs and what the bridge did. */
@@ -54,11 +44,30 @@ final class GpuAttention {
         Fa2Attention.Spec spec = Fa2Attention.Spec.of(BenchAttentionCommand.fa2Mask(mask),
                 mask instanceof MaskSpec.None ? KeyExtent.INDEPENDENT : KeyExtent.FULL)
                 .withExactP(exactP).withScale((float) scale);
+        return onDevice(in, d -> {
+            try (Fa2Bridge bridge = Fa2Bridge.open(d.module(), true)) {
+                Fa2Bridge.Outcome outcome = bridge.attend(d.stream(), Fa2Attention.Inputs.varlen(d.q(), d.k(), d.v(),
+                        d.o(), d.lse(), d.cuQ(), in.cuQ(), d.cuK(), in.cuK()), spec, flags.fa2Options(),
+                        flags.bool(Flag.NSA_FA2_HARD_FAIL));
+                return new Fa2Result(d.output(), outcome);
+            }
+        });
+    }
+
+    /** One call's device state: the kernel module and stream on device 0, uploaded inputs, fp32 o and lse. */
+    private record Device(KernelModule module, CudaStream stream, DeviceTensor q, DeviceTensor k, DeviceTensor v,
+                          DeviceTensor cuQ, DeviceTensor cuK, DeviceTensor o, DeviceTensor lse) {
+        AttendOutput output() {
+            return new AttendOutput(o.toHost(stream), lse.toHost(stream));
+        }
+    }
+
+    /** Opens device 0, uploads {@code in}, runs {@code work}, frees everything. */
+    private static <R> R onDevice(AttendInputs in, java.util.function.Function<Device, R> work) {
         int nnz = in.nnzQ(), h = in.heads();
         try (CudaContext ctx = CudaContext.primary(0);
              KernelModule module = KernelModule.load(ctx);
              CudaStream stream = CudaStream.create(ctx);
-             Fa2Bridge bridge = Fa2Bridge.open(module, true);
              DeviceTensor q = DeviceTensor.upload(stream, in.q());
              DeviceTensor k = DeviceTensor.upload(stream, in.k());
              DeviceTensor v = DeviceTensor.upload(stream, in.v());
@@ -66,9 +75,7 @@ final class GpuAttention {
              DeviceTensor cuK = DeviceTensor.upload(stream, HostTensor.ofInts(in.cuK(), in.cuK().length));
              DeviceTensor o = DeviceTensor.allocate(stream, DType.FP32, nnz, h, in.dv());
              DeviceTensor lse = DeviceTensor.allocate(stream, DType.FP32, nnz, h)) {
-            Fa2Bridge.Outcome outcome = bridge.attend(stream, Fa2Attention.Inputs.varlen(q, k, v, o, lse, cuQ, in.cuQ(),
-                    cuK, in.cuK()), spec, flags.fa2Options(), flags.bool(Flag.NSA_FA2_HARD_FAIL));
-            return new Fa2Result(new AttendOutput(o.toHost(stream), lse.toHost(stream)), outcome);
+            return work.apply(new Device(module, stream, q, k, v, cuQ, cuK, o, lse));
         }
     }
 
