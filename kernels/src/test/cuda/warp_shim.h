@@ -9,35 +9,13 @@
 #include <cstring>
 #include <functional>
 #include <vector>
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
-struct D3 { unsigned x, y, z; };
-inline D3 emu_blockIdx, emu_threadIdx;
-inline D3 emu_blockDim, emu_gridDim;
-#define blockIdx emu_blockIdx
-#define threadIdx emu_threadIdx
-#define blockDim emu_blockDim
-#define gridDim emu_gridDim
-#undef __global__
-#define __global__
-#undef __device__
-#define __device__
-#undef __forceinline__
-#define __forceinline__ inline
-#undef __launch_bounds__
-#define __launch_bounds__(x)
-#undef __grid_constant__
-#define __grid_constant__
+#include "cuda_keywords_shim.h"
 #undef __shared__
 #define __shared__ static
 using std::max;
 using std::min;
-inline float __fmul_rn(float a, float b) { volatile float r = a * b; return r; }
-inline float __fadd_rn(float a, float b) { volatile float r = a + b; return r; }
 inline float __fsub_rn(float a, float b) { volatile float r = a - b; return r; }
-inline float __fdiv_rn(float a, float b) { volatile float r = a / b; return r; }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
-inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
 
 // A warp = 32 coroutines (ucontext) switched round-robin at every warp-synchronous point; warp-uniform
