@@ -11,7 +11,9 @@
 // x is staged in shared memory (l*D <= NSA_MLP_MAX_IN floats), then SiLU(h) (hidden <= NSA_MLP_MAX_HIDDEN).
 // Each dot product belongs to one warp: lane t sums elements t, t+32, ... in ascending order (fp32 FMA),
 // then a fixed xor-butterfly adds the 32 partials; the bias is added last. The order depends neither on
-// the grid size nor on scheduling, so the results are bitwise repeatable (no atomics).
+// the grid size nor on scheduling, so the results are bitwise repeatable (no atomics). A warp computes
+// NSA_MLP_ROWS dot products at once, so each shared-memory value it reads serves that many weight rows
+// (a row's own summation order is the one above, whatever the row count).
 // Bounds-safe as compress_avg: a row whose window does not fit its sequence according to the device cu
 // arrays is written as NaN instead of reading out of bounds.
 #include "nsa_params.h"
@@ -23,6 +25,9 @@
 #endif
 #ifndef NSA_MLP_MAX_HIDDEN
 #define NSA_MLP_MAX_HIDDEN 2048
+#endif
+#ifndef NSA_MLP_ROWS
+#define NSA_MLP_ROWS 8
 #endif
 
 namespace nsa {
@@ -44,6 +49,30 @@ __device__ __forceinline__ float mlp_warp_sum(float v) {
 
 __device__ __forceinline__ float mlp_silu(float h) {
     return __fdiv_rn(h, __fadd_rn(1.f, expf(-h)));
+}
+
+// Rows j0 .. j0 + NSA_MLP_ROWS - 1 (those < rows) of w [rows, n] (row stride n) times x [n] in shared
+// memory, plus bias; lane 0 of the warp writes row j's result through put(j, value).
+template <typename Put>
+__device__ __forceinline__ void mlp_warp_rows(const float* w, const float* bias, int j0, int rows, const float* x,
+                                              int n, int lane, Put put) {
+    float acc[NSA_MLP_ROWS];
+    const float* wr[NSA_MLP_ROWS];
+#pragma unroll
+    for (int r = 0; r < NSA_MLP_ROWS; r++) {
+        acc[r] = 0.f;
+        wr[r] = w + static_cast<int64_t>(min(j0 + r, rows - 1)) * n;   // rows past the end: read, never written
+    }
+    for (int e = lane; e < n; e += 32) {
+        const float xe = x[e];
+#pragma unroll
+        for (int r = 0; r < NSA_MLP_ROWS; r++) acc[r] = __fmaf_rn(wr[r][e], xe, acc[r]);
+    }
+#pragma unroll
+    for (int r = 0; r < NSA_MLP_ROWS; r++) {
+        const float v = mlp_warp_sum(acc[r]);
+        if (lane == 0 && j0 + r < rows) put(j0 + r, __fadd_rn(v, bias[j0 + r]));
+    }
 }
 
 template <typename T>
@@ -78,20 +107,12 @@ __device__ __forceinline__ void compress_mlp(const CompressMlpParams& p) {
             xs[e] = __fadd_rn(load1<T>(src + row * p.k_tok_stride + c), p.pos[e]);
         }
         __syncthreads();
-        for (int j = warp; j < p.hidden; j += warps) {
-            const float* w = p.w1 + static_cast<int64_t>(j) * in;
-            float acc = 0.f;
-            for (int e = lane; e < in; e += 32) acc = __fmaf_rn(w[e], xs[e], acc);
-            acc = __fadd_rn(mlp_warp_sum(acc), p.b1[j]);
-            if (lane == 0) hs[j] = mlp_silu(acc);
+        for (int j0 = warp * NSA_MLP_ROWS; j0 < p.hidden; j0 += warps * NSA_MLP_ROWS) {
+            mlp_warp_rows(p.w1, p.b1, j0, p.hidden, xs, in, lane, [&](int j, float h) { hs[j] = mlp_silu(h); });
         }
         __syncthreads();
-        for (int c = warp; c < D; c += warps) {
-            const float* w = p.w2 + static_cast<int64_t>(c) * p.hidden;
-            float acc = 0.f;
-            for (int j = lane; j < p.hidden; j += 32) acc = __fmaf_rn(w[j], hs[j], acc);
-            acc = __fadd_rn(mlp_warp_sum(acc), p.b2[c]);
-            if (lane == 0) dst[c] = acc;
+        for (int c0 = warp * NSA_MLP_ROWS; c0 < D; c0 += warps * NSA_MLP_ROWS) {
+            mlp_warp_rows(p.w2, p.b2, c0, D, hs, p.hidden, lane, [&](int c, float o) { dst[c] = o; });
         }
     }
 }

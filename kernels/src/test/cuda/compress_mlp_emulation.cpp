@@ -4,7 +4,7 @@
 // computation in the kernel's fixed order, within a rounding bound of fp64, for fp32/fp16/bf16 inputs,
 // varlen with zero-length sequences, strided k, several (l, d, D, hidden), grids smaller than the work
 // (grid-stride over items), and NaN rows where the device cu disagrees with the plan.
-// Run (about a minute; not yet in scripts/emulate-kernels.sh):
+// Run (about two minutes; scripts/emulate-kernels.sh runs it with the others):
 //   g++ -std=c++20 -O2 -ffp-contract=off -w -I$CUDA_HOME/include -Ikernels/src/main/cuda -Ikernels/src/test/cuda \
 //       kernels/src/test/cuda/compress_mlp_emulation.cpp -o /tmp/emu_mlp && /tmp/emu_mlp
 #include "warp_shim.h"
