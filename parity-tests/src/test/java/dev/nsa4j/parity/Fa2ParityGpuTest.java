@@ -42,7 +42,8 @@ import dev.nsa4j.tensor.Shape;
  * exact-P mode, MAE < 1e-5 and no NaN/Inf on o and lse, over dtype {fp16, bf16} x head_dim {64, 128, and
  * 192, 256 on SM 9.0} x length {1, 17, 64, 1000, 4096} x GQA {1, 4, 16} x mask {causal, window 1/64/512,
  * block-causal (32, 16) / (64, 64)}; varlen batches with zero-length and length-1 sequences; decode (one
- * query per sequence at its last position, split-KV). The fast mode (P rounded once) is judged against the
+ * query per sequence at its last position, split-KV); the kv-packed layout (K and V as strided views of one
+ * tensor) and Dk = 192 with Dv = 128, dense and varlen. The fast mode (P rounded once) is judged against the
  * fp64 oracle on sampled rows: error at most twice that of an fp32 attention with P rounded the same way,
  * plus FlashAttention's fp32 rounding floor ({@link ParityHarness#roundingFloor}); its MAE against
  * {@code sdpa} is reported. With {@code NSA_PARITY_OUT=file} every report line is appended
@@ -152,6 +153,50 @@ class Fa2ParityGpuTest extends GpuSuite {
         new Case(dtype, d, 16, 4, lq, lk, mask, KeyExtent.INDEPENDENT, qs).splits(splits).check(new Random(99 + d), false);
     }
 
+    static Stream<Arguments> layouts() {
+        List<Arguments> out = new ArrayList<>();
+        for (DType dt : List.of(DType.BF16, DType.FP16)) {
+            for (Mask m : new Mask[]{Mask.CAUSAL, Mask.window(64), Mask.blockCausal(32, 16)}) {
+                for (boolean dense : new boolean[]{true, false}) {
+                    out.add(Arguments.of(dt, m, dense));
+                }
+            }
+        }
+        return shard(out);
+    }
+
+    /** K and V in one interleaved tensor (strided views of it), head dims 64 and 128, dense and varlen. */
+    @ParameterizedTest(name = "kv-packed {0} {1} dense={2}")
+    @MethodSource("layouts")
+    void kvPackedMatchesSdpa(DType dtype, Mask mask, boolean dense) {
+        for (int d : new int[]{64, 128}) {
+            if (dense) {
+                new Case(dtype, d, 8, 2, new int[]{1000}, new int[]{keysFor(mask, 1000)}, mask, KeyExtent.FULL, null)
+                        .kvPacked().check(new Random(5 + d), true);
+            } else {
+                int[] lq = {0, 1, 17, 1000, 64};
+                int[] lk = new int[lq.length];
+                for (int i = 0; i < lq.length; i++) {
+                    lk[i] = keysFor(mask, lq[i]);
+                }
+                new Case(dtype, d, 8, 2, lq, lk, mask, KeyExtent.FULL, null).kvPacked().check(new Random(6 + d), false);
+            }
+        }
+    }
+
+    /** Dk = 192, Dv = 128 (DeepSeek's MLA head pair), dense and varlen: SM 9.0 only, as every head dim > 128. */
+    @ParameterizedTest(name = "Dk=192 Dv=128 {0} {1} dense={2}")
+    @MethodSource("layouts")
+    void dkDifferentFromDvMatchesSdpa(DType dtype, Mask mask, boolean dense) {
+        assumeTrue(sm90(), "head_dim > 128 runs on SM 9.0 only");
+        int[] lq = dense ? new int[]{1000} : new int[]{0, 1, 17, 1000, 64};
+        int[] lk = new int[lq.length];
+        for (int i = 0; i < lq.length; i++) {
+            lk[i] = keysFor(mask, lq[i]);
+        }
+        new Case(dtype, 192, 16, 4, lq, lk, mask, KeyExtent.FULL, null).dv(128).check(new Random(11), dense);
+    }
+
     @Test
     void paramsLayoutMatchesTheDevice() {
         long[] probe = Fa2Layouts.probe(bridge.fa2(), gpu.stream);
@@ -173,11 +218,14 @@ class Fa2ParityGpuTest extends GpuSuite {
         final int[] lq, lk, qStart;
         final Mask mask;
         final KeyExtent keys;
+        int dimV;
         int splits = 0;
+        boolean kvPacked;
 
         Case(DType dtype, int d, int heads, int kvHeads, int[] lq, int[] lk, Mask mask, KeyExtent keys, int[] qStart) {
             this.dtype = dtype;
             this.d = d;
+            this.dimV = d;
             this.heads = heads;
             this.kvHeads = kvHeads;
             this.lq = lq;
@@ -192,9 +240,22 @@ class Fa2ParityGpuTest extends GpuSuite {
             return this;
         }
 
+        /** Value head dim {@code dv} (Dk = {@code d}). */
+        Case dv(int n) {
+            dimV = n;
+            return this;
+        }
+
+        /** K and V interleaved in one {@code kv [nnz_k, 2, Hkv, D]} tensor (FA-2's kv-packed layout). */
+        Case kvPacked() {
+            kvPacked = true;
+            return this;
+        }
+
         String label() {
-            return dtype + " D=" + d + " H=" + heads + "/" + kvHeads + " lq=" + java.util.Arrays.toString(lq) + " lk="
-                    + java.util.Arrays.toString(lk) + " " + mask + (splits != 0 ? " splits=" + splits : "");
+            return dtype + " D=" + d + (dimV != d ? "/" + dimV : "") + (kvPacked ? " kv-packed" : "") + " H=" + heads + "/"
+                    + kvHeads + " lq=" + java.util.Arrays.toString(lq) + " lk=" + java.util.Arrays.toString(lk) + " " + mask
+                    + (splits != 0 ? " splits=" + splits : "");
         }
 
         void check(Random rnd, boolean dense) {
@@ -207,15 +268,16 @@ class Fa2ParityGpuTest extends GpuSuite {
             int nq = cuQ[b], nk = cuK[b];
             HostTensor q = GpuFixture.random(rnd, dtype, -2, 2, Math.max(nq, 1), heads, d);
             HostTensor k = GpuFixture.random(rnd, dtype, -2, 2, Math.max(nk, 1), kvHeads, d);
-            HostTensor v = GpuFixture.random(rnd, dtype, -1, 1, Math.max(nk, 1), kvHeads, d);
+            HostTensor v = GpuFixture.random(rnd, dtype, -1, 1, Math.max(nk, 1), kvHeads, dimV);
             try (GpuFixture.DeviceCopy dq = gpu.upload(q, 0); GpuFixture.DeviceCopy dk = gpu.upload(k, 0);
                  GpuFixture.DeviceCopy dv = gpu.upload(v, 0);
                  GpuFixture.DeviceCopy cq = gpu.upload(HostTensor.ofInts(cuQ, b + 1), 0);
                  GpuFixture.DeviceCopy ck = gpu.upload(HostTensor.ofInts(cuK, b + 1), 0);
                  GpuFixture.DeviceCopy qs = qStart == null ? null : gpu.upload(HostTensor.ofInts(qStart, b), 0);
-                 GpuFixture.DeviceCopy oRef = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads, d);
+                 GpuFixture.DeviceCopy dkv = kvPacked ? gpu.upload(pack(k, v), 0) : null;
+                 GpuFixture.DeviceCopy oRef = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads, dimV);
                  GpuFixture.DeviceCopy lRef = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads);
-                 GpuFixture.DeviceCopy oFa = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads, d);
+                 GpuFixture.DeviceCopy oFa = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads, dimV);
                  GpuFixture.DeviceCopy lFa = gpu.alloc(DType.FP32, 0, Math.max(nq, 1), heads)) {
                 DeviceTensor tq = rows(dq.tensor(), nq), tk = rows(dk.tensor(), nk), tv = rows(dv.tensor(), nk);
                 DeviceTensor to = rows(oRef.tensor(), nq), tl = rows(lRef.tensor(), nq);
@@ -225,10 +287,19 @@ class Fa2ParityGpuTest extends GpuSuite {
                 Attention.run(gpu.module, gpu.stream, tq, tk, tv, cq.tensor(), ck.tensor(), qst, null, null, ref, to, tl);
                 HostTensor oS = to.toHost(gpu.stream), lS = tl.toHost(gpu.stream);
 
-                Fa2Attention.Inputs in = dense
-                        ? Fa2Attention.Inputs.dense(batch1(tq), batch1(tk), batch1(tv), batch1(fo), batch1(fl))
-                        : Fa2Attention.Inputs.varlen(tq, tk, tv, fo, fl, cq.tensor(), cuQ, ck.tensor(), cuK)
-                                .withStarts(qst, null);
+                Fa2Attention.Inputs in;
+                if (kvPacked) {
+                    DeviceTensor tkv = rows(dkv.tensor(), nk);
+                    in = dense
+                            ? Fa2Attention.Inputs.kvPacked(batch1(tq), batch1(tkv), batch1(fo), batch1(fl), null, null,
+                                    null, null)
+                            : Fa2Attention.Inputs.kvPacked(tq, tkv, fo, fl, cq.tensor(), cuQ, ck.tensor(), cuK)
+                                    .withStarts(qst, null);
+                } else {
+                    in = dense ? Fa2Attention.Inputs.dense(batch1(tq), batch1(tk), batch1(tv), batch1(fo), batch1(fl))
+                            : Fa2Attention.Inputs.varlen(tq, tk, tv, fo, fl, cq.tensor(), cuQ, ck.tensor(), cuK)
+                                    .withStarts(qst, null);
+                }
                 Fa2Attention.Spec spec = Fa2Attention.Spec.of(mask, keys).withSplits(splits);
                 ParityReport exactO = run(in, spec.withExactP(true), fo, fl, oS, lS, "o", true);
                 runFast(in, spec, fo, oS, q, k, v, cuQ, cuK);
@@ -276,11 +347,11 @@ class Fa2ParityGpuTest extends GpuSuite {
                     int t = (qStart == null ? 0 : qStart[b]) + i;
                     for (int g = 0; g < kvHeads; g++) {
                         int h = g * group;
-                        double[][] ref = CpuAttention.row(qa, ka, va, heads, kvHeads, tok, h, g, cuK[b], lk[b], t, mask, dtype, d);
-                        for (int c = 0; c < d; c++) {
+                        double[][] ref = CpuAttention.row(qa, ka, va, heads, kvHeads, tok, h, g, cuK[b], lk[b], t, mask, dtype, d, dimV);
+                        for (int c = 0; c < dimV; c++) {
                             oracle.add(ref[0][c]);
                             base.add(ref[1][c]);
-                            fastV.add((double) fa[(int) (((long) tok * heads + h) * d + c)]);
+                            fastV.add((double) fa[(int) (((long) tok * heads + h) * dimV + c)]);
                         }
                     }
                 }
@@ -300,6 +371,19 @@ class Fa2ParityGpuTest extends GpuSuite {
             a[i] = l.get(i);
         }
         return a;
+    }
+
+    /** {@code k} and {@code v} [rows, Hkv, D] interleaved into {@code kv} [rows, 2, Hkv, D]. */
+    static HostTensor pack(HostTensor k, HostTensor v) {
+        int rows = k.dim(0), kvh = k.dim(1), d = k.dim(2);
+        double[] ka = k.toDoubleArray(), va = v.toDoubleArray();
+        double[] kv = new double[2 * ka.length];
+        int plane = kvh * d;
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(ka, r * plane, kv, 2 * r * plane, plane);
+            System.arraycopy(va, r * plane, kv, (2 * r + 1) * plane, plane);
+        }
+        return HostTensor.of(k.dtype(), kv, rows, 2, kvh, d);
     }
 
     /** The first {@code n} rows of a [rows, ...] tensor (the buffers hold at least one row). */
@@ -338,7 +422,7 @@ class Fa2ParityGpuTest extends GpuSuite {
     /** One query row on the CPU: [0] the fp64 attention, [1] fp32 arithmetic with P rounded to the dtype. */
     static final class CpuAttention {
         static double[][] row(double[] q, double[] k, double[] v, int heads, int kvHeads, int tok, int h, int g, int k0,
-                              int nk, int t, Mask mask, DType dtype, int d) {
+                              int nk, int t, Mask mask, DType dtype, int d, int dv) {
             double scale = 1.0 / Math.sqrt(d);
             double[] s = new double[nk];
             boolean[] vis = new boolean[nk];
@@ -360,8 +444,8 @@ class Fa2ParityGpuTest extends GpuSuite {
                 s[j] = dot * scale;
                 mx = Math.max(mx, s[j]);
             }
-            double[] exact = new double[d];
-            double[] rounded = new double[d];
+            double[] exact = new double[dv];
+            double[] rounded = new double[dv];
             double sum = 0, sumF = 0;
             for (int j = 0; j < nk; j++) {
                 if (!vis[j]) {
@@ -372,13 +456,13 @@ class Fa2ParityGpuTest extends GpuSuite {
                 float pr = round(pf, dtype);
                 sum += p;
                 sumF += pf;
-                for (int c = 0; c < d; c++) {
-                    double val = v[(int) (((long) (k0 + j) * kvHeads + g) * d + c)];
+                for (int c = 0; c < dv; c++) {
+                    double val = v[(int) (((long) (k0 + j) * kvHeads + g) * dv + c)];
                     exact[c] += p * val;
                     rounded[c] = (float) (rounded[c] + pr * (float) val);
                 }
             }
-            for (int c = 0; c < d; c++) {
+            for (int c = 0; c < dv; c++) {
                 exact[c] = sum > 0 ? exact[c] / sum : 0;
                 rounded[c] = sumF > 0 ? (float) (rounded[c] / sumF) : 0;
             }
