@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.nsa4j.bench.report.MaskSpec;
 import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.TestShard;
 import dev.nsa4j.parity.ParityAssert;
 import dev.nsa4j.parity.ParityHarness;
 import dev.nsa4j.tensor.DType;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * {@code nsa attend} on the GPU paths {@code sdpa} and {@code sdpa-masked} against its {@code cpu} path on the
@@ -35,6 +37,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * matched -inf). Skips without a usable GPU; {@code NSA_REQUIRE_GPU=1} turns the skip into a failure.
  */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 class AttendGpuTest {
     @TempDir
     Path tmp;
@@ -51,8 +54,9 @@ class AttendGpuTest {
 
     static Stream<Arguments> matrix() {
         List<MaskSpec> masks = List.of(MaskSpec.NONE, MaskSpec.CAUSAL, MaskSpec.window(17), MaskSpec.blockCausal(16, 8));
-        return Stream.of(AttendPath.SDPA, AttendPath.SDPA_MASKED).flatMap(p -> masks.stream().flatMap(m ->
-                Stream.of(DType.FP32, DType.FP16, DType.BF16).map(d -> Arguments.of(p, m, d))));
+        List<Arguments> all = Stream.of(AttendPath.SDPA, AttendPath.SDPA_MASKED).flatMap(p -> masks.stream().flatMap(m ->
+                Stream.of(DType.FP32, DType.FP16, DType.BF16).map(d -> Arguments.of(p, m, d)))).toList();
+        return TestShard.cases(all);
     }
 
     @ParameterizedTest(name = "{0} {1} {2}")
@@ -110,7 +114,9 @@ class AttendGpuTest {
 
     static Stream<Arguments> fa2Matrix() {
         List<MaskSpec> masks = List.of(MaskSpec.NONE, MaskSpec.CAUSAL, MaskSpec.window(17), MaskSpec.blockCausal(16, 8));
-        return masks.stream().flatMap(m -> Stream.of(DType.FP16, DType.BF16).map(d -> Arguments.of(m, d)));
+        List<Arguments> all = masks.stream().flatMap(m -> Stream.of(DType.FP16, DType.BF16).map(d -> Arguments.of(m, d)))
+                .toList();
+        return TestShard.cases(all);
     }
 
     /** Path fa2 in exact-P mode against the fp64 CPU path on the same rounded inputs; FA-2 must really run. */

@@ -7,11 +7,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.nsa4j.fa2.Fa2Module;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.TestShard;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** {@code nsa doctor} on GPU 0 (SM 8.0, 8.6 or 9.0, FA-2 image built, no FA-2 flags set): FA-2 ready. */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 class DoctorGpuTest {
     @Test
     void doctorSaysFa2IsReady() {

@@ -6,14 +6,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.TestShard;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * {@code nsa run --device gpu} on an SM 9.0 GPU with its shipped sm90 profile and no routing flags set: the
  * route lines are those of the call, FA-2 where it ran, the reference path with the reason where it did not.
  */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 class RunGpuTest {
     @Test
     void runPrintsWhichPathRanEachBranchAndWhy() {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import dev.nsa4j.fa2.Fa2Audit.Probe;
 import dev.nsa4j.fa2.Fa2Audit.Report;
@@ -15,12 +16,14 @@ import dev.nsa4j.fa2.contract.Fa2Options;
 import dev.nsa4j.kernels.CudaDevices;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuFixture;
+import dev.nsa4j.kernels.TestShard;
 
 /**
  * The FA-2 audit on GPU 0: every probe the contract allows runs FA-2 and matches sdpa (MAE <= 1e-5): all 12
  * on SM 9.0, the 8 with head dims up to 128 on SM 8.0 / 8.6 (the others blocked by the head_dim rule).
  */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 class Fa2AuditGpuTest {
     static DeviceInfo gpuWithFa2Image() {
         GpuFixture.assumeGpu();

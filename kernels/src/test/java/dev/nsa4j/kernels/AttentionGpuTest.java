@@ -49,7 +49,7 @@ class AttentionGpuTest extends GpuSuite {
                 }
             }
         }
-        return out.stream();
+        return shard(out);
     }
 
     // ---------------------------------------------------------------- inputs

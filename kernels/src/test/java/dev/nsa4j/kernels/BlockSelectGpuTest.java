@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.oracle.NsaInputs;
@@ -41,6 +42,7 @@ import dev.nsa4j.tensor.Shape;
  * oracle's compressed-branch lse rounded to fp32.
  */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 class BlockSelectGpuTest {
     static final int G = 2;
     static final double NEAR_TIE = 1e-5;
@@ -103,7 +105,7 @@ class BlockSelectGpuTest {
             }
             out.add(Arguments.of(d, 64, 4, new int[]{0, 1, 200, 17}, ONLY_FORCED));
         }
-        return out.stream();
+        return GpuSuite.shard(out);
     }
 
     /** Inputs (dtype-rounded), the oracle's lse and chosen blocks. */

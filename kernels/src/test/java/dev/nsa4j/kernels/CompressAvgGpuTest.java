@@ -49,7 +49,7 @@ class CompressAvgGpuTest extends GpuSuite {
                 }
             }
         }
-        return out.stream();
+        return shard(out);
     }
 
     record Case(DType dtype, int dim, CompressionPlan plan, HostTensor k, double[] ref) {

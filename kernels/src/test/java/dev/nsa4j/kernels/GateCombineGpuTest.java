@@ -35,7 +35,7 @@ class GateCombineGpuTest extends GpuSuite {
                 }
             }
         }
-        return out.stream();
+        return shard(out);
     }
 
     /** Inputs whose gate values are representable in both fp32 and the input dtype. */

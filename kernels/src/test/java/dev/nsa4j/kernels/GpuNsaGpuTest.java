@@ -45,7 +45,7 @@ class GpuNsaGpuTest extends GpuSuite {
                 }
             }
         }
-        return out.stream();
+        return shard(out);
     }
 
     @ParameterizedTest(name = "{0} D={1} h={2} lens={3}")
@@ -90,7 +90,7 @@ class GpuNsaGpuTest extends GpuSuite {
                 }
             }
         }
-        return out.stream();
+        return shard(out);
     }
 
     /** Random phi = mlp weights for l = 16, D, hidden, scaled so that hidden units are O(1). */

@@ -1,13 +1,12 @@
 package dev.nsa4j.kernels;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Base of every GPU-tagged suite: opens one {@link GpuFixture} (context, kernel module, stream) before the
@@ -15,40 +14,13 @@ import org.junit.jupiter.api.Tag;
  * static {@code @BeforeAll}/{@code @AfterAll} around each subclass, one suite at a time.
  */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 public abstract class GpuSuite {
     protected static GpuFixture gpu;
 
-    /**
-     * This process's share of a parameter matrix: with {@code NSA_TEST_SHARD=i/n} (or {@code -Dnsa.test.shard=i/n},
-     * 0 <= i < n) every n-th case starting at i, else all of them. Several processes with different i cover a
-     * long matrix in parallel, e.g. under compute-sanitizer, where one process would run for many minutes.
-     * A matrix with no case in this shard (n larger than the matrix) is aborted, reported as skipped: JUnit
-     * would count a parameterized test without arguments as an error.
-     */
+    /** This process's share of a parameter matrix under {@code NSA_TEST_SHARD=i/n}: see {@link TestShard}. */
     public static <T> Stream<T> shard(List<T> cases) {
-        String v = System.getProperty("nsa.test.shard", System.getenv("NSA_TEST_SHARD"));
-        if (v == null || v.isBlank()) {
-            return cases.stream();
-        }
-        String[] parts = v.trim().split("/");
-        int i, n;
-        try {
-            i = Integer.parseInt(parts[0]);
-            n = Integer.parseInt(parts[1]);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("NSA_TEST_SHARD = '" + v + "' is not i/n with 0 <= i < n", e);
-        }
-        if (parts.length != 2 || n < 1 || i < 0 || i >= n) {
-            throw new IllegalArgumentException("NSA_TEST_SHARD = '" + v + "' is not i/n with 0 <= i < n");
-        }
-        List<T> mine = new ArrayList<>();
-        for (int c = i; c < cases.size(); c += n) {
-            mine.add(cases.get(c));
-        }
-        if (mine.isEmpty()) {
-            Assumptions.abort("shard " + i + "/" + n + " holds none of this matrix's " + cases.size() + " cases");
-        }
-        return mine.stream();
+        return TestShard.cases(cases);
     }
 
     @BeforeAll

@@ -41,7 +41,7 @@ class SelPackedGpuTest extends GpuSuite {
                 }
             }
         }
-        return out.stream();
+        return shard(out);
     }
 
     /** The RANGES walk ({@code packed = false}) or the packed path, with a chunk budget ({@code 0}: default). */

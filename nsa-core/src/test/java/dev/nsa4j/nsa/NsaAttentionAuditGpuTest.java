@@ -8,14 +8,17 @@ import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.fa2.Fa2Module;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.TestShard;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** {@code NSA_FA2_AUDIT=1}: the first NsaAttention that opens the GPU logs the audit (13 lines), the next one does not. */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 class NsaAttentionAuditGpuTest {
     static final NsaConfig CFG = NsaConfig.builder().heads(8).kvGroups(2).headDim(128).blockLen(16).stride(8)
             .selBlock(32).nSel(4).window(128).build();

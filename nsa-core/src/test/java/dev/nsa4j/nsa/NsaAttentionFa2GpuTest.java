@@ -10,6 +10,7 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.TestShard;
 import dev.nsa4j.oracle.GateOverride;
 import dev.nsa4j.oracle.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * NsaAttention on the GPU with bf16 inputs and the shipped sm90 profile (d128: FA-2 for win from w = 16,
@@ -38,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * branch sees the same keys.
  */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 class NsaAttentionFa2GpuTest {
     /** Head dim 128 (bucket d128), window 128 >= sm90's NSA_FA2_MIN_LEN_WIN = 16. */
     static final NsaConfig CFG = NsaConfig.builder().heads(8).kvGroups(2).headDim(128).blockLen(16).stride(8)

@@ -9,14 +9,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.TestShard;
 import dev.nsa4j.oracle.NsaInputs;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** On a real GPU, routing reads the device's shipped profile for the config's head dim; small calls stay on the reference paths. */
 @Tag("gpu")
+@ExtendWith(TestShard.class)
 class RoutingFlagsGpuTest {
     @Test
     void nsaAttentionRoutesWithTheDevicesProfile() {
