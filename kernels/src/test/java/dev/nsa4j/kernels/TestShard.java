@@ -22,7 +22,7 @@ import org.junit.jupiter.params.ParameterizedTest;
  * a {@code @ParameterizedTest} runs in shard 0 only, so a long single test is not repeated n times.
  */
 public final class TestShard implements ExecutionCondition {
-    /** This process's shard, or {@code null} without the setting. */
+    /** This process's shard: {@code index} of {@code count}. */
     record Setting(int index, int count) {
         @Override
         public String toString() {
