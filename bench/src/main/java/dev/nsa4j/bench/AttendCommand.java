@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -49,7 +50,7 @@ import picocli.CommandLine.TypeConversionException;
             "Exit codes: 0 ok, 2 usage or bad input, 1 internal or I/O error."},
         footer = {"", "Example: nsa attend --random 1,256,8,2,64,64 --inputs in/ --causal --path sdpa-masked --out got/",
             "  then in Python: torch SDPA on in/q.npy, in/k.npy, in/v.npy (transposed to [B,H,S,D]) vs got/o.npy"})
-final class AttendCommand implements Callable<Integer>, NsaCli.Verbosity {
+final class AttendCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
@@ -100,13 +101,8 @@ final class AttendCommand implements Callable<Integer>, NsaCli.Verbosity {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of --random (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = {"-v", "--verbose"}, description = "Stack traces on errors.")
-    boolean verbose;
-
-    @Override
-    public boolean verbose() {
-        return verbose;
-    }
+    @Mixin
+    NsaCli.VerboseOption verbosity;
 
     @Override
     public Integer call() throws Exception {

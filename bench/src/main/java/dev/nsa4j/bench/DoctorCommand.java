@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -31,7 +32,7 @@ import picocli.CommandLine.Spec;
             "",
             "Exit codes: 0 the diagnosis was made (FA-2 available or not), 2 usage or bad input (a bad flag "
                     + "value, a missing or invalid NSA_PROFILE file), 1 internal error."})
-final class DoctorCommand implements Callable<Integer>, NsaCli.Verbosity {
+final class DoctorCommand implements Callable<Integer> {
     /** The head dim whose routing summary the report ends with. */
     static final int ROUTING_HEAD_DIM = 128;
 
@@ -42,13 +43,8 @@ final class DoctorCommand implements Callable<Integer>, NsaCli.Verbosity {
             description = "The CUDA device to diagnose: auto (device 0, or NSA_DEVICE's ordinal) or a CUDA ordinal.")
     DeviceRequest device;
 
-    @Option(names = {"-v", "--verbose"}, description = "Stack traces on errors.")
-    boolean verbose;
-
-    @Override
-    public boolean verbose() {
-        return verbose;
-    }
+    @Mixin
+    NsaCli.VerboseOption verbosity;
 
     @Override
     public Integer call() {

@@ -8,6 +8,7 @@ import java.nio.file.FileSystemException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
@@ -28,9 +29,13 @@ public final class NsaCli implements Runnable {
     @Spec
     CommandSpec spec;
 
-    /** Commands with a {@code --verbose} option implement this, so errors can show stack traces. */
-    interface Verbosity {
-        boolean verbose();
+    /**
+     * The {@code -v/--verbose} option, mixed into the commands that have it ({@code @Mixin}): errors show
+     * their stack traces, and {@link #configureLogging} lets NSA-LOG lines through on stderr.
+     */
+    static final class VerboseOption {
+        @Option(names = {"-v", "--verbose"}, description = "Stack traces on errors; NSA-LOG lines on stderr.")
+        boolean verbose;
     }
 
     /** Input the user must fix (exit code 2) that is not about a tensor or a flag. */
@@ -82,7 +87,7 @@ public final class NsaCli implements Runnable {
         CommandLine cl = ex.getCommandLine();
         String name = cl.getCommandSpec().qualifiedName();
         cl.getErr().println(name + ": " + ex.getMessage() + " (see '" + name + " --help')");
-        if (cl.getCommand() instanceof Verbosity v && v.verbose()) {
+        if (verbose(cl)) {
             ex.printStackTrace(cl.getErr());
         }
         return 2;
@@ -112,7 +117,8 @@ public final class NsaCli implements Runnable {
     }
 
     private static boolean verbose(CommandLine cl) {
-        return cl.getCommand() instanceof Verbosity v && v.verbose();
+        return cl.getCommandSpec().mixins().values().stream()
+                .anyMatch(m -> m.userObject() instanceof VerboseOption v && v.verbose);
     }
 
     private static String describe(FileSystemException e) {

@@ -13,6 +13,7 @@ import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -34,7 +35,7 @@ import picocli.CommandLine.Spec;
             "",
             "Exit codes: 0 ok, 2 usage or bad input (a bad flag value, a missing or invalid NSA_PROFILE file), "
                     + "1 internal error."})
-final class RoutingCommand implements Callable<Integer>, NsaCli.Verbosity {
+final class RoutingCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
@@ -47,13 +48,8 @@ final class RoutingCommand implements Callable<Integer>, NsaCli.Verbosity {
             description = "Head dim whose profile bucket to show (default: ${DEFAULT-VALUE}).")
     int headDim;
 
-    @Option(names = {"-v", "--verbose"}, description = "Stack traces on errors.")
-    boolean verbose;
-
-    @Override
-    public boolean verbose() {
-        return verbose;
-    }
+    @Mixin
+    NsaCli.VerboseOption verbosity;
 
     @Override
     public Integer call() {

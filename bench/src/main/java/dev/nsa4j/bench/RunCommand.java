@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -46,7 +47,7 @@ import picocli.CommandLine.TypeConversionException;
             "Exit codes: 0 ok, 2 usage or bad input, 1 internal or I/O error."},
         footer = {"", "Example: nsa run --inputs ref/ --out got/",
             "  then in Python: np.abs(np.load('got/o.npy') - o).max()"})
-final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
+final class RunCommand implements Callable<Integer> {
     static final String DEFAULT_SHAPE = "1,512,8,2,64,64";
 
     @Spec
@@ -107,13 +108,8 @@ final class RunCommand implements Callable<Integer>, NsaCli.Verbosity {
     @Option(names = "--repeat", defaultValue = "1", description = "Timed runs; the median is reported (default: ${DEFAULT-VALUE}).")
     int repeat;
 
-    @Option(names = {"-v", "--verbose"}, description = "Stack traces on errors; NSA-LOG lines on stderr.")
-    boolean verbose;
-
-    @Override
-    public boolean verbose() {
-        return verbose;
-    }
+    @Mixin
+    NsaCli.VerboseOption verbosity;
 
     @Override
     public Integer call() throws Exception {

@@ -13,8 +13,6 @@ import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Npy;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,15 +27,9 @@ class AttendCommandTest {
     @TempDir
     Path tmp;
 
-    record Result(int code, String out, String err) {}
-
-    static Result cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        List<String> a = new ArrayList<>(List.of("attend"));
-        a.addAll(List.of(args));
-        int code = NsaCli.execute(a.toArray(String[]::new), new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
+    /** {@code nsa attend ARGS}. */
+    static RunCommandTest.Result cli(String... args) {
+        return RunCommandTest.subcommand("attend", args);
     }
 
     /** Which mask, written out from the definitions (independent of MaskSpec). */
@@ -138,7 +130,7 @@ class AttendCommandTest {
             List<String> args = new ArrayList<>(List.of("--random", "2,13,4,2,8,6", "--seed", "7", "--inputs",
                     in.toString(), "--out", got.toString(), "--path", "cpu"));
             args.addAll(List.of(masks[m]));
-            Result r = cli(args.toArray(String[]::new));
+            RunCommandTest.Result r = cli(args.toArray(String[]::new));
             assertEquals(0, r.code(), r.err());
             assertTrue(r.out().contains("route: attention -> cpu (requested)"), r.out());
             assertTrue(r.out().contains("wrote o.npy, lse.npy to " + got), r.out());
@@ -156,7 +148,7 @@ class AttendCommandTest {
         Path in = tmp.resolve("in");
         assertEquals(0, cli("--random", "1,10,2,1,4,4", "--inputs", in.toString(), "--path", "cpu",
                 "--out", tmp.resolve("a").toString(), "--window", "4").code());
-        Result r = cli("--inputs", in.toString(), "--path", "cpu", "--out", tmp.resolve("b").toString(), "--window", "4");
+        RunCommandTest.Result r = cli("--inputs", in.toString(), "--path", "cpu", "--out", tmp.resolve("b").toString(), "--window", "4");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("nsa attend: inputs from " + in + " (fp32)"), r.out());
         assertTrue(r.out().contains("shape: B=1 Sq=10 Sk=10 H=2 Hkv=1 Dk=4 Dv=4"), r.out());
@@ -182,7 +174,7 @@ class AttendCommandTest {
             Path got = tmp.resolve("got" + mask.length);
             List<String> args = new ArrayList<>(List.of("--inputs", in.toString(), "--out", got.toString(), "--path", "cpu"));
             args.addAll(List.of(mask));
-            Result r = cli(args.toArray(String[]::new));
+            RunCommandTest.Result r = cli(args.toArray(String[]::new));
             assertEquals(0, r.code(), r.err());
             assertTrue(r.out().contains("shape: varlen B=4 nnz_q=11 nnz_k=16 H=6 Hkv=3 Dk=5 Dv=7"), r.out());
             assertMatchesBruteForce(in, got, mask.length == 1 ? Rule.CAUSAL : Rule.BLOCK, 2, 1, DType.FP32);
@@ -202,7 +194,7 @@ class AttendCommandTest {
             Npy.write(in.resolve(name + ".npy"), HostTensor.of(DType.FP16, rnd.doubles(2 * 7 * 2 * 8, -1, 1).toArray(),
                     2, 7, 2, 8));
         }
-        Result r = cli("--inputs", in.toString(), "--out", tmp.resolve("got").toString(), "--path", "cpu", "--causal",
+        RunCommandTest.Result r = cli("--inputs", in.toString(), "--out", tmp.resolve("got").toString(), "--path", "cpu", "--causal",
                 "--dtype", "bf16");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("(fp16)") && r.out().contains("dtype bf16"), r.out());
@@ -226,10 +218,10 @@ class AttendCommandTest {
     void withoutAGpuTheDefaultRouteIsCpuAndGpuPathsAreRefused() {
         GpuAvailability gpu = GpuAvailability.check();
         assumeFalse(gpu.available(), "a GPU is present: AttendGpuTest covers the GPU routes");
-        Result r = cli("--random", "1,4,1,1,4,4");
+        RunCommandTest.Result r = cli("--random", "1,4,1,1,4,4");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("route: attention -> cpu (GPU unavailable: " + gpu.reason() + ")"), r.out());
-        Result refused = cli("--random", "1,4,1,1,4,4", "--path", "sdpa-masked");
+        RunCommandTest.Result refused = cli("--random", "1,4,1,1,4,4", "--path", "sdpa-masked");
         assertEquals(2, refused.code());
         assertTrue(refused.err().contains("--path: rule 'path sdpa-masked can serve the call' broken: GPU unavailable"),
                 refused.err());
@@ -237,18 +229,18 @@ class AttendCommandTest {
 
     @Test
     void headDimsBeyondTheGpuKernelRouteToCpuOrAreRefused() {
-        Result r = cli("--random", "1,2,1,1,264,8");
+        RunCommandTest.Result r = cli("--random", "1,2,1,1,264,8");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("route: attention -> cpu (the GPU reference attention serves Dk and Dv <= 256, got "
                 + "Dk=264 Dv=8)"), r.out());
-        Result refused = cli("--random", "1,2,1,1,264,8", "--path", "sdpa");
+        RunCommandTest.Result refused = cli("--random", "1,2,1,1,264,8", "--path", "sdpa");
         assertEquals(2, refused.code());
         assertTrue(refused.err().contains("Dk and Dv <= 256"), refused.err());
     }
 
     @Test
     void helpListsThePathsOfThisBuild() {
-        Result r = cli("--help");
+        RunCommandTest.Result r = cli("--help");
         assertEquals(0, r.code());
         assertTrue(r.out().contains("Implementation: cpu, sdpa, sdpa-masked, fa2"), r.out());
         assertTrue(r.out().contains("--exact-p"), r.out());
@@ -266,7 +258,7 @@ class AttendCommandTest {
         return dir;
     }
 
-    void assertError(Result r, String... fragments) {
+    void assertError(RunCommandTest.Result r, String... fragments) {
         assertEquals(2, r.code(), r.out() + r.err());
         for (String f : fragments) {
             assertTrue(r.err().contains(f), "'" + f + "' not in: " + r.err());

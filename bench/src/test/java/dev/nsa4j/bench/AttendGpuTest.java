@@ -96,11 +96,11 @@ class AttendGpuTest {
     @Test
     void commandWritesTheGpuPathsOutputsAndSaysSo() throws IOException {
         Path in = tmp.resolve("in");
-        AttendCommandTest.Result r = AttendCommandTest.cli("--random", "1,100,4,4,64,64", "--inputs", in.toString(),
+        RunCommandTest.Result r = AttendCommandTest.cli("--random", "1,100,4,4,64,64", "--inputs", in.toString(),
                 "--causal", "--out", tmp.resolve("gpu").toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("route: attention -> sdpa-masked (default where a GPU can serve the call)"), r.out());
-        AttendCommandTest.Result c = AttendCommandTest.cli("--inputs", in.toString(), "--causal", "--path", "cpu",
+        RunCommandTest.Result c = AttendCommandTest.cli("--inputs", in.toString(), "--causal", "--path", "cpu",
                 "--out", tmp.resolve("cpu").toString());
         assertEquals(0, c.code(), c.err());
         for (String f : List.of("o", "lse")) {
@@ -138,11 +138,11 @@ class AttendGpuTest {
 
     @Test
     void fa2CommandSaysWhatRanAndWhy() {
-        AttendCommandTest.Result ok = AttendCommandTest.cli("--random", "1,100,4,4,64,64", "--causal", "--path", "fa2",
+        RunCommandTest.Result ok = AttendCommandTest.cli("--random", "1,100,4,4,64,64", "--causal", "--path", "fa2",
                 "--dtype", "bf16");
         assertEquals(0, ok.code(), ok.err());
         assertTrue(ok.out().contains("route: attention -> fa2 (requested, fast mode (P rounded once))"), ok.out());
-        AttendCommandTest.Result fp32 = AttendCommandTest.cli("--random", "1,100,4,4,64,64", "--causal", "--path", "fa2");
+        RunCommandTest.Result fp32 = AttendCommandTest.cli("--random", "1,100,4,4,64,64", "--causal", "--path", "fa2");
         assertEquals(0, fp32.code(), fp32.err());
         assertTrue(fp32.out().contains("route: attention -> sdpa-masked (fa2 blocked: dtype: "), fp32.out());
     }

@@ -19,10 +19,7 @@ class DoctorCommandTest {
     }
 
     static RunCommandTest.Result doctor(String... args) {
-        String[] all = new String[args.length + 1];
-        all[0] = "doctor";
-        System.arraycopy(args, 0, all, 1, args.length);
-        return RunCommandTest.cli(all);
+        return RunCommandTest.subcommand("doctor", args);
     }
 
     static String noGpuReason() {

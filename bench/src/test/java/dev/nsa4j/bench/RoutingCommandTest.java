@@ -26,10 +26,7 @@ class RoutingCommandTest {
     }
 
     static RunCommandTest.Result routing(String... args) {
-        String[] all = new String[args.length + 1];
-        all[0] = "routing";
-        System.arraycopy(args, 0, all, 1, args.length);
-        return RunCommandTest.cli(all);
+        return RunCommandTest.subcommand("routing", args);
     }
 
     /** The table row of a flag: name, value, source. */

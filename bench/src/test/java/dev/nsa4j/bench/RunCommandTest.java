@@ -43,6 +43,14 @@ class RunCommandTest {
         return new Result(code, out.toString(), err.toString());
     }
 
+    /** {@code nsa NAME ARGS}. */
+    static Result subcommand(String name, String... args) {
+        String[] all = new String[args.length + 1];
+        all[0] = name;
+        System.arraycopy(args, 0, all, 1, args.length);
+        return cli(all);
+    }
+
     static String[] args(String... extra) {
         List<String> a = new ArrayList<>(List.of("run"));
         a.addAll(List.of(CFG_ARGS));
@@ -106,6 +114,24 @@ class RunCommandTest {
         HostTensor idx = Npy.read(out.resolve("indices.npy"), DType.INT32);
         assertArrayEquals(want.indices().shape().dims(), idx.shape().dims());
         assertArrayEquals(want.indices().toIntArray(), idx.toIntArray());
+    }
+
+    /** -v/--verbose (one mixin in every command that has it) adds the stack trace to a usage error. */
+    @Test
+    void verboseAddsTheStackTraceInEveryCommandThatHasIt() {
+        String[][] bad = {{"run", "--shape", "1,2"}, {"attend", "--random", "1,4,1,1,4,4", "--scale", "-1"},
+                {"routing", "--head-dim", "0"}, {"doctor", "--device", "cpu"}};
+        for (String[] b : bad) {
+            Result quiet = cli(b);
+            assertEquals(2, quiet.code(), quiet.err());
+            assertFalse(quiet.err().contains("\tat "), () -> String.join(" ", b) + ": " + quiet.err());
+            // before the bad value: picocli stops parsing at the first error
+            String[] withV = Stream.concat(Stream.of(b[0], "--verbose"), Stream.of(b).skip(1)).toArray(String[]::new);
+            Result loud = cli(withV);
+            assertEquals(2, loud.code(), loud.err());
+            assertTrue(loud.err().contains("\tat "), () -> String.join(" ", withV) + ": " + loud.err());
+            assertTrue(cli(b[0], "--help").out().contains("NSA-LOG lines on stderr"), b[0]);
+        }
     }
 
     @Test
