@@ -32,7 +32,11 @@ import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
 
 /**
  * {@code nsa bench attention}: for each shape and mask, FA-2 and the reference paths in the same run on
@@ -72,20 +76,30 @@ final class BenchAttentionCommand implements Callable<Integer> {
     @Option(names = "--md", paramLabel = "FILE", description = "Write the Markdown table here.")
     Path md;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         DType dt = switch (dtype.toLowerCase(Locale.ROOT)) {
             case "bf16" -> DType.BF16;
             case "fp16" -> DType.FP16;
-            default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                    "--dtype " + dtype + " is not bf16 or fp16");
+            default -> throw new ParameterException(spec.commandLine(), "--dtype " + dtype + " is not bf16 or fp16");
         };
+        List<AttentionShape> planned = new ArrayList<>();   // every shape checked before the GPU is touched
+        for (String s : shapes) {
+            for (String m : masks) {
+                try {
+                    planned.add(parseShape(s, m, dt));
+                } catch (IllegalArgumentException | TypeConversionException e) {
+                    throw new ParameterException(spec.commandLine(), "--shapes " + s + " --mask " + m + ": " + e.getMessage());
+                }
+            }
+        }
         List<AttentionBenchRow> rows = new ArrayList<>();
         try (Bench b = Bench.open(0)) {
-            for (String s : shapes) {
-                for (String m : masks) {
-                    rows.addAll(b.measure(parseShape(s, m, dt), paths, warmup, repeat, refRepeat, System.out));
-                }
+            for (AttentionShape s : planned) {
+                rows.addAll(b.measure(s, paths, warmup, repeat, refRepeat, System.out));
             }
         }
         if (out != null) {
@@ -107,9 +121,12 @@ final class BenchAttentionCommand implements Callable<Integer> {
         }
         int[] v = new int[p.length];
         for (int i = 0; i < p.length; i++) {
-            v[i] = Integer.parseInt(p[i].trim());
+            v[i] = positive("shape '" + s + "'", p[i]);
         }
         int b = v[0], h = v[1], hkv = p.length == 5 ? v[2] : v[1], sq = v[p.length - 2], d = v[p.length - 1];
+        if (h % hkv != 0) {
+            throw new IllegalArgumentException("shape '" + s + "': H = " + h + " is not a multiple of Hkv = " + hkv);
+        }
         MaskSpec ms = parseMask(mask);
         int sk = ms instanceof MaskSpec.BlockCausal bc ? (int) bc.compressedLen(sq) : sq;
         return new AttentionShape(dt.name().toLowerCase(Locale.ROOT), b, h, hkv, sq, sk, d, d, ms);
@@ -124,13 +141,25 @@ final class BenchAttentionCommand implements Callable<Integer> {
             return MaskSpec.of("none", 0, 0, 0);
         }
         if (id.startsWith("window:")) {
-            return MaskSpec.window(Integer.parseInt(id.substring(7)));
+            return MaskSpec.window(positive("window", id.substring(7)));
         }
         if (id.startsWith("block-causal:")) {
-            String[] ld = id.substring(13).split(",");
-            return MaskSpec.blockCausal(Integer.parseInt(ld[0]), Integer.parseInt(ld[1]));
+            return new AttendCommand.BlockCausalConverter().convert(id.substring(13));
         }
         throw new IllegalArgumentException("mask '" + m + "' is not causal, none, window:W or block-causal:L,D");
+    }
+
+    /** {@code text} as an integer >= 1; the message names {@code what}. */
+    static int positive(String what, String text) {
+        try {
+            int v = Integer.parseInt(text.trim());
+            if (v >= 1) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(what + ": '" + text.trim() + "' is not a positive integer");
     }
 
     static Mask fa2Mask(MaskSpec m) {

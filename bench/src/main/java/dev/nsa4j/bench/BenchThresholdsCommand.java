@@ -12,7 +12,10 @@ import dev.nsa4j.bench.report.AttentionShape;
 import dev.nsa4j.bench.report.BenchCsv;
 import dev.nsa4j.bench.report.MaskSpec;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code nsa bench thresholds}: the sweep behind a profile's {@code NSA_FA2_MIN_LEN_WIN/CMP}. For each head
@@ -38,8 +41,9 @@ final class BenchThresholdsCommand implements Callable<Integer> {
     @Option(names = "--heads", defaultValue = "16,4", description = "H,Hkv (default: ${DEFAULT-VALUE}).")
     String heads;
 
-    @Option(names = "--cmp", defaultValue = "32,16", description = "Compression l,d of the compressed sweep (default: ${DEFAULT-VALUE}).")
-    String cmp;
+    @Option(names = "--cmp", defaultValue = "32,16", converter = AttendCommand.BlockCausalConverter.class,
+            description = "Compression l,d of the compressed sweep (default: ${DEFAULT-VALUE}).")
+    MaskSpec.BlockCausal cmp;
 
     @Option(names = "--repeat", defaultValue = "10")
     int repeat;
@@ -50,12 +54,29 @@ final class BenchThresholdsCommand implements Callable<Integer> {
     @Option(names = "--summary", paramLabel = "FILE", description = "Write the thresholds (key: value lines) here.")
     Path summary;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
-        String[] hh = heads.split(",");
-        int h = Integer.parseInt(hh[0].trim()), hkv = Integer.parseInt(hh[1].trim());
-        String[] ld = cmp.split(",");
-        int l = Integer.parseInt(ld[0].trim()), d = Integer.parseInt(ld[1].trim());
+        String[] hh = heads.split(",", -1);
+        int h, hkv;
+        try {
+            if (hh.length != 2) {
+                throw new IllegalArgumentException("'" + heads + "' is not H,Hkv");
+            }
+            h = BenchAttentionCommand.positive("H", hh[0]);
+            hkv = BenchAttentionCommand.positive("Hkv", hh[1]);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--heads: " + e.getMessage());
+        }
+        if (h % hkv != 0) {
+            throw new ParameterException(spec.commandLine(), "--heads: H = " + h + " is not a multiple of Hkv = " + hkv);
+        }
+        if (headDims.stream().anyMatch(v -> v < 1) || lengths.stream().anyMatch(v -> v < 1) || queries < 1 || repeat < 1) {
+            throw new ParameterException(spec.commandLine(), "--head-dims, --lengths, --queries and --repeat must be >= 1");
+        }
+        int l = cmp.cmpLen(), d = cmp.cmpStride();
         List<AttentionBenchRow> all = new ArrayList<>();
         StringBuilder sum = new StringBuilder();
         try (BenchAttentionCommand.Bench b = BenchAttentionCommand.Bench.open(0)) {

@@ -1,0 +1,40 @@
+package dev.nsa4j.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** {@code nsa bench attention|thresholds}: bad shapes, masks and sweeps are usage errors, before any GPU work. */
+class BenchCommandTest {
+    static RunCommandTest.Result bench(String... args) {
+        return RunCommandTest.subcommand("bench", args);
+    }
+
+    static void assertUsage(RunCommandTest.Result r, String... fragments) {
+        assertEquals(2, r.code(), r.err());
+        for (String f : fragments) {
+            assertTrue(r.err().contains(f), () -> "expected '" + f + "' in: " + r.err());
+        }
+    }
+
+    @Test
+    void attentionShapesAndMasksAreChecked() {
+        assertUsage(bench("attention", "--shapes", "1,2,x,4"), "nsa bench attention", "--shapes 1,2,x,4",
+                "'x' is not a positive integer");
+        assertUsage(bench("attention", "--shapes", "1,2,3"), "is not B,H,S,D or B,H,Hkv,S,D");
+        assertUsage(bench("attention", "--shapes", "1,6,4,64,64"), "H = 6 is not a multiple of Hkv = 4");
+        assertUsage(bench("attention", "--shapes", "1,2,64,64", "--mask", "window:0"), "window: '0'");
+        assertUsage(bench("attention", "--shapes", "1,2,64,64", "--mask", "block-causal:32"), "is not L,D");
+        assertUsage(bench("attention", "--mask", "diagonal"), "is not causal, none, window:W or block-causal:L,D");
+        assertUsage(bench("attention", "--dtype", "fp32"), "--dtype fp32 is not bf16 or fp16");
+    }
+
+    @Test
+    void thresholdSweepsAreChecked() {
+        assertUsage(bench("thresholds", "--heads", "16"), "--heads: '16' is not H,Hkv");
+        assertUsage(bench("thresholds", "--heads", "16,5"), "H = 16 is not a multiple of Hkv = 5");
+        assertUsage(bench("thresholds", "--lengths", "16,0"), "must be >= 1");
+        assertUsage(bench("thresholds", "--cmp", "32"), "--cmp", "is not L,D");
+    }
+}
