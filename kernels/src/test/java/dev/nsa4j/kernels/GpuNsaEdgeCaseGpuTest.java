@@ -1,7 +1,6 @@
 package dev.nsa4j.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.nsa.GpuNsa;
@@ -74,18 +73,7 @@ class GpuNsaEdgeCaseGpuTest extends GpuSuite {
                     }
                 }
                 assertEquals(0, differ, name + " " + dt + ": rows whose chosen blocks differ from the oracle's");
-                for (NsaResult.Output o : NsaResult.Output.values()) {
-                    double[] a = cpu.fp64(o);
-                    double[] b = r.fp64(o);
-                    double mae = 0;
-                    for (int i = 0; i < a.length; i++) {
-                        boolean sameInf = Double.isInfinite(a[i]) && a[i] == b[i];
-                        assertTrue(sameInf || Double.isFinite(b[i]), name + " " + o + "[" + i + "] = " + b[i]);
-                        mae += sameInf ? 0 : Math.abs(a[i] - b[i]);
-                    }
-                    mae /= Math.max(1, a.length);
-                    assertTrue(mae < 1e-5, name + " " + dt + " " + o + ": MAE " + mae);
-                }
+                NsaOutputs.assertClose(cpu, r, 1e-5, name + " " + dt, NsaResult.Output.values());
             }
         }
     }

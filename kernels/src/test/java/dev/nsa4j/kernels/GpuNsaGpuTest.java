@@ -64,18 +64,7 @@ class GpuNsaGpuTest extends GpuSuite {
             new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES).withPackedSel()}) {
             try (GpuNsa nsa = new GpuNsa(cfg, gpu.context, null)) {
                 NsaResult r = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks);
-                for (NsaResult.Output o : NsaResult.Output.values()) {
-                    double[] want = cpu.fp64(o);
-                    double[] got = r.fp64(o);
-                    double mae = 0;
-                    for (int i = 0; i < want.length; i++) {
-                        boolean bothInf = Double.isInfinite(want[i]) && want[i] == got[i];
-                        assertTrue(bothInf || Double.isFinite(got[i]), o + "[" + i + "] = " + got[i]);
-                        mae += bothInf ? 0 : Math.abs(want[i] - got[i]);
-                    }
-                    mae /= Math.max(1, want.length);
-                    assertTrue(mae < 1e-5, o + " " + walks + ": MAE " + mae);
-                }
+                NsaOutputs.assertClose(cpu, r, 1e-5, walks.toString(), NsaResult.Output.values());
                 assertArrayEquals(cpu.indexArray(), r.indexArray());
             }
         }
@@ -125,18 +114,7 @@ class GpuNsaGpuTest extends GpuSuite {
             new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES)}) {
             try (GpuNsa nsa = new GpuNsa(cfg, phi, gpu.context, null)) {
                 NsaResult r = nsa.forward(withIdx, DType.FP32, GateOverride.NONE, walks);
-                for (NsaResult.Output o : NsaResult.Output.values()) {
-                    double[] want = cpu.fp64(o);
-                    double[] got = r.fp64(o);
-                    double mae = 0;
-                    for (int i = 0; i < want.length; i++) {
-                        boolean bothInf = Double.isInfinite(want[i]) && want[i] == got[i];
-                        assertTrue(bothInf || Double.isFinite(got[i]), o + "[" + i + "] = " + got[i]);
-                        mae += bothInf ? 0 : Math.abs(want[i] - got[i]);
-                    }
-                    mae /= Math.max(1, want.length);
-                    assertTrue(mae < 1e-5, "mlp " + o + " " + walks + ": MAE " + mae);
-                }
+                NsaOutputs.assertClose(cpu, r, 1e-5, "mlp " + walks, NsaResult.Output.values());
                 assertArrayEquals(cpu.indexArray(), r.indexArray());
             }
         }

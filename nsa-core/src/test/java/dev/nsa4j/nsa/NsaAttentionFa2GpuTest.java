@@ -10,6 +10,8 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuAvailability;
+import dev.nsa4j.kernels.GpuFixture;
+import dev.nsa4j.kernels.NsaOutputs;
 import dev.nsa4j.kernels.TestShard;
 import dev.nsa4j.oracle.GateOverride;
 import dev.nsa4j.oracle.NsaInputs;
@@ -189,11 +191,11 @@ class NsaAttentionFa2GpuTest {
             int d = CFG.headDimQk();
             HostTensor[] kv = new HostTensor[6];
             for (int i = 0; i < 6; i++) {
-                kv[i] = random(rnd, DType.BF16, -1, 1, nnz, g, d);
+                kv[i] = GpuFixture.random(rnd, DType.BF16, -1, 1, nnz, g, d);
             }
-            NsaInputs in = NsaInputs.builder().q(random(rnd, DType.BF16, -1, 1, nnz, CFG.heads(), d))
+            NsaInputs in = NsaInputs.builder().q(GpuFixture.random(rnd, DType.BF16, -1, 1, nnz, CFG.heads(), d))
                     .cmp(kv[0], kv[1]).sel(kv[2], kv[3]).win(kv[4], kv[5])
-                    .gates(random(rnd, DType.FP32, 0, 1, nnz, CFG.heads(), 3))
+                    .gates(GpuFixture.random(rnd, DType.FP32, 0, 1, nnz, CFG.heads(), 3))
                     .cuSeqlens(HostTensor.ofInts(cu, cu.length)).build();
             cpu = new NsaOracle(CFG).forward(in, DType.FP32, GateOverride.NONE);
             withIdx = new NsaInputs(in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(),
@@ -202,30 +204,8 @@ class NsaAttentionFa2GpuTest {
 
         /** MAE below {@code tol} and no NaN/Inf (but −inf where the oracle has it) for each output. */
         void assertParity(NsaResult got, double tol, NsaResult.Output... outputs) {
-            for (NsaResult.Output o : outputs) {
-                double[] want = cpu.fp64(o);
-                double[] have = got.fp64(o);
-                assertEquals(want.length, have.length, o.toString());
-                double mae = 0;
-                for (int i = 0; i < want.length; i++) {
-                    boolean bothInf = Double.isInfinite(want[i]) && want[i] == have[i];
-                    assertTrue(bothInf || Double.isFinite(have[i]), o + "[" + i + "] = " + have[i]);
-                    mae += bothInf ? 0 : Math.abs(want[i] - have[i]);
-                }
-                mae /= Math.max(1, want.length);
-                assertTrue(mae < tol, o + ": MAE " + mae + " >= " + tol);
-            }
+            NsaOutputs.assertClose(cpu, got, tol, "fa2 forward", outputs);
             assertArrayEquals(cpu.indexArray(), got.indexArray());
-        }
-
-        static HostTensor random(Random rnd, DType dt, double lo, double hi, int... dims) {
-            HostTensor t = HostTensor.zeros(dt, dims);
-            double[] v = new double[(int) t.numel()];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = lo + (hi - lo) * rnd.nextDouble();
-            }
-            t.copyFrom(v);
-            return t;
         }
     }
 }
