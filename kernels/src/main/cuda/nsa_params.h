@@ -211,4 +211,11 @@ struct SelGatherParams {
     int32_t cap;
 };
 
+// Elementwise dtype cast of n contiguous elements (cast.cu): y[i] = (O) x[i].
+struct CastParams {
+    const void* x;
+    void* y;
+    int64_t n;
+};
+
 }  // namespace nsa

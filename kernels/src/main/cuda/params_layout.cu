@@ -76,7 +76,8 @@
     F(nsa::SelGatherParams, blocks_tok_stride) F(nsa::SelGatherParams, blocks_group_stride) \
     F(nsa::SelGatherParams, tok0) F(nsa::SelGatherParams, rows) F(nsa::SelGatherParams, batch) \
     F(nsa::SelGatherParams, groups) F(nsa::SelGatherParams, dk) F(nsa::SelGatherParams, dv) \
-    F(nsa::SelGatherParams, sel_block) F(nsa::SelGatherParams, n_sel) F(nsa::SelGatherParams, cap)
+    F(nsa::SelGatherParams, sel_block) F(nsa::SelGatherParams, n_sel) F(nsa::SelGatherParams, cap) \
+    S(nsa::CastParams) F(nsa::CastParams, x) F(nsa::CastParams, y) F(nsa::CastParams, n)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

@@ -158,12 +158,21 @@ final class RunCommand implements Callable<Integer> {
             nsa.forward(in, DType.FP32);
         }
         long[] nanos = new long[repeat];
+        double[] up = new double[repeat], dev = new double[repeat], down = new double[repeat];
         NsaOutput result = null;
         for (int i = 0; i < repeat; i++) {
             result = nsa.forward(in, DType.FP32);
             nanos[i] = result.elapsed().toNanos();
+            if (result.timing() != null) {
+                up[i] = result.timing().uploadMs();
+                dev[i] = result.timing().deviceMs();
+                down[i] = result.timing().downloadMs();
+            }
         }
         java.util.Arrays.sort(nanos);
+        java.util.Arrays.sort(up);
+        java.util.Arrays.sort(dev);
+        java.util.Arrays.sort(down);
         NsaResult r = result.result();
 
         InputCheck.Layout layout = r.layout();
@@ -182,10 +191,20 @@ final class RunCommand implements Callable<Integer> {
         w.printf(Locale.ROOT, "time: %.1f ms%s (%.3g GFLOP, %.3g GFLOP/s; %d cores)%n", ms,
                 repeat > 1 ? " median of " + repeat + " after " + warmup + " warm-up" : "", gflop, gflop / (ms / 1e3),
                 Runtime.getRuntime().availableProcessors());
+        if (result.timing() != null) {
+            int m = repeat / 2;
+            double parts = up[m] + dev[m] + down[m];
+            w.printf(Locale.ROOT, "gpu time: host-to-host %.2f ms = %.3g x (transfers %.2f ms [upload %.2f, download %.2f] "
+                            + "+ device forward %.2f ms = %.2f ms); medians%n", ms, ms / parts, up[m] + down[m], up[m],
+                    down[m], dev[m], parts);
+        }
         w.printf(Locale.ROOT, "keys attended (per query head, summed): cmp %d, sel %d, win %d%n",
                 work.compressedKeys(), work.selectedKeys(), work.windowKeys());
         for (Route route : result.routes()) {
             w.printf(Locale.ROOT, "route %s: %s (%s)%n", route.branch().id(), route.path().id(), route.reason());
+        }
+        if (result.plan() != null) {
+            w.println(result.plan());
         }
         if (nsa.gateOverride() != dev.nsa4j.oracle.GateOverride.NONE) {
             w.println("gates: overridden by flags: " + nsa.gateOverride());

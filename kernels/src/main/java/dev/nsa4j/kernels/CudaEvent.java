@@ -32,6 +32,10 @@ public final class CudaEvent implements AutoCloseable {
         return this;
     }
 
+    CUevent jcuda() {
+        return event;
+    }
+
     /** Waits until the work before this event has finished. */
     public void synchronize() {
         context.bind();

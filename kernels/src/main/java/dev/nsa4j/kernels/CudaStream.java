@@ -55,6 +55,20 @@ public final class CudaStream implements AutoCloseable {
         Jcu.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
 
+    /** Makes later work on this stream wait for {@code event} (recorded on any stream); no host wait. */
+    public void waitFor(CudaEvent event) {
+        context.bind();
+        Jcu.check(JCudaDriver.cuStreamWaitEvent(stream, event.jcuda(), 0), "cuStreamWaitEvent");
+    }
+
+    /** True while this stream is being captured into a CUDA graph ({@link CudaGraph#capture}). */
+    public boolean isCapturing() {
+        context.bind();
+        int[] status = new int[1];
+        Jcu.check(JCudaDriver.cuStreamIsCapturing(stream, status), "cuStreamIsCapturing");
+        return status[0] != jcuda.driver.CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
+    }
+
     public boolean isOwned() {
         return owned;
     }

@@ -83,6 +83,20 @@ public final class DeviceTensor implements AutoCloseable {
         }
     }
 
+    /** Copies {@code src} (contiguous, same dims and dtype) into this contiguous tensor, ordered on {@code stream}. */
+    public void copyFrom(CudaStream stream, DeviceTensor src) {
+        if (!shape.isContiguous() || !src.shape.isContiguous() || src.dtype != dtype || !src.shape.sameDims(shape)) {
+            throw new IllegalArgumentException("copyFrom: device " + src + " does not match device " + this);
+        }
+        long n = byteSize();
+        if (n == 0) {
+            return;
+        }
+        stream.context().bind();
+        Jcu.check(JCudaDriver.cuMemcpyDtoDAsync(Jcu.devicePtr(address), Jcu.devicePtr(src.address), n, stream.jcuda()),
+                "cuMemcpyDtoDAsync(" + n + " bytes)");
+    }
+
     /** Copies this tensor into {@code host} (contiguous, same dims and dtype) and waits for {@code stream}. */
     public void copyTo(CudaStream stream, HostTensor host) {
         checkSameLayout(host, "copyTo");

@@ -26,6 +26,8 @@ public final class KernelCatalog {
     public static final String COMPRESS_MLP = "compress_mlp";
     /** Packed selection, gather step (sel_gather.cu): variant "", one kernel per k/v dtype (a bit copy). */
     public static final String SEL_GATHER = "sel_gather";
+    /** Dtype casts of contiguous tensors (cast.cu): variant {@code o<to>}, half precision to and from fp32. */
+    public static final String CAST = "cast";
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -61,6 +63,10 @@ public final class KernelCatalog {
             s.add(compressMlp(in));
             s.add(selGather(in));
         }
+        for (DType half : List.of(DType.FP16, DType.BF16)) {
+            s.add(cast(half, DType.FP32));
+            s.add(cast(DType.FP32, half));
+        }
         return Set.copyOf(s);
     }
 
@@ -95,6 +101,11 @@ public final class KernelCatalog {
     /** {@code nsa_sel_gather_<dtype>}: gathers the chosen blocks' k/v rows ({@link SelPacked}). */
     public static KernelKey selGather(DType in) {
         return new KernelKey(SEL_GATHER, in, "");
+    }
+
+    /** {@code nsa_cast_<from>_o<to>}: fp16/bf16 to fp32 and back. */
+    public static KernelKey cast(DType from, DType to) {
+        return new KernelKey(CAST, from, "o" + KernelKey.dtypeName(to));
     }
 
     /** Every key, in no particular order. */

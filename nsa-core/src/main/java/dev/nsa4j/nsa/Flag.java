@@ -35,7 +35,7 @@ public enum Flag {
     NSA_FA2_HARD_FAIL(Kind.BOOLEAN, "0", false, "throw when a call is eligible for FA-2 but blocked"),
     NSA_USE_WIN_MASK(Kind.BOOLEAN, "1", false, "window branch on sdpa-masked rather than sdpa"),
     NSA_USE_CMP_MASK(Kind.BOOLEAN, "1", false, "compressed branch on sdpa-masked rather than sdpa"),
-    NSA_USE_SEL_PACK(Kind.BOOLEAN, "1", false, "selection branch on sdpa-packed rather than sdpa"),
+    NSA_USE_SEL_PACK(Kind.BOOLEAN, "1", true, "selection branch on sdpa-packed rather than sdpa"),
     NSA_USE_SEL_KERNEL(Kind.BOOLEAN, "0", true, "route selection to sel-kernel"),
     NSA_SEL_KERNEL_FORCE(Kind.BOOLEAN, "0", false, "allow sel-kernel where the profile keeps it off"),
     NSA_SEL_KERNEL_MIN_L(Kind.INT, "-1", true, "minimum selected tokens per row for sel-kernel; -1 disables"),

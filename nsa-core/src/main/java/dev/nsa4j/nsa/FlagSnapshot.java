@@ -104,6 +104,13 @@ public final class FlagSnapshot {
         return new FlagSnapshot(out);
     }
 
+    /** This snapshot with one flag set as if by a property (internal re-plans, e.g. without FA-2). */
+    FlagSnapshot with(Flag f, String value) {
+        Map<Flag, Value> out = new EnumMap<>(values);
+        out.put(f, new Value(f, f.parse(value, "internal"), FlagSource.PROPERTY));
+        return new FlagSnapshot(out);
+    }
+
     /** Every flag in declaration order with its value and source (for the {@code routing} command). */
     public List<Value> listing() {
         return List.copyOf(values.values());

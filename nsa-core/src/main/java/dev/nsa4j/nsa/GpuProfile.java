@@ -54,6 +54,7 @@ public record GpuProfile(String family, String gpu, String driver, String date, 
             #     fa2_min_len_cmp   int   minimum compressed length, -1 off       -> NSA_FA2_MIN_LEN_CMP
             #     sel_kernel        bool  selection on sel-kernel                 -> NSA_USE_SEL_KERNEL
             #     sel_kernel_min_l  int   minimum selected tokens per row, -1 off -> NSA_SEL_KERNEL_MIN_L
+            #     sel_pack          bool  selection on sdpa-packed, else sdpa-masked (optional, default true) -> NSA_USE_SEL_PACK
             # bool is true or false; int is a plain integer >= -1. Environment variables and -Dnsa.* properties override
             # every value here; NSA_PROFILE=<file> replaces this profile.
             """;
@@ -106,11 +107,19 @@ public record GpuProfile(String family, String gpu, String driver, String date, 
      * @param selKernel     selection on {@code sel-kernel} [{@code sel_kernel}]
      * @param selKernelMinL minimum selected tokens per row for {@code sel-kernel}, -1 disables
      *                      [{@code sel_kernel_min_l}]
+     * @param selPack       the selection branch's reference path: {@code sdpa-packed} (true) or {@code sdpa-masked}
+     *                      [{@code sel_pack}, optional, default true]
      */
     public record Thresholds(boolean fa2Win, boolean fa2Cmp, int fa2MinLenWin, int fa2MinLenCmp,
-                             boolean selKernel, int selKernelMinL) {
+                             boolean selKernel, int selKernelMinL, boolean selPack) {
         /** Everything off: what a head dim without a bucket gets. */
-        public static final Thresholds OFF = new Thresholds(false, false, -1, -1, false, -1);
+        public static final Thresholds OFF = new Thresholds(false, false, -1, -1, false, -1, true);
+
+        /** With the built-in selection path ({@code sel_pack} absent). */
+        public Thresholds(boolean fa2Win, boolean fa2Cmp, int fa2MinLenWin, int fa2MinLenCmp, boolean selKernel,
+                          int selKernelMinL) {
+            this(fa2Win, fa2Cmp, fa2MinLenWin, fa2MinLenCmp, selKernel, selKernelMinL, true);
+        }
 
         /** @throws IllegalArgumentException for a length below -1 */
         public Thresholds {
@@ -175,6 +184,7 @@ public record GpuProfile(String family, String gpu, String driver, String date, 
         m.put(Flag.NSA_FA2_MIN_LEN_CMP.envName(), Integer.toString(t.fa2MinLenCmp()));
         m.put(Flag.NSA_USE_SEL_KERNEL.envName(), bit(t.selKernel()));
         m.put(Flag.NSA_SEL_KERNEL_MIN_L.envName(), Integer.toString(t.selKernelMinL()));
+        m.put(Flag.NSA_USE_SEL_PACK.envName(), bit(t.selPack()));
         return Collections.unmodifiableMap(m);
     }
 
@@ -220,6 +230,7 @@ public record GpuProfile(String family, String gpu, String driver, String date, 
                 g.writeNumberField("fa2_min_len_cmp", t.fa2MinLenCmp());
                 g.writeBooleanField("sel_kernel", t.selKernel());
                 g.writeNumberField("sel_kernel_min_l", t.selKernelMinL());
+                g.writeBooleanField("sel_pack", t.selPack());
                 g.writeEndObject();
             }
             g.writeEndObject();

@@ -43,6 +43,8 @@ public final class GpuProfiles {
     private static final Set<String> TEXT_KEYS = Set.of("family", "gpu", "driver", "date", "source");
     private static final List<String> BUCKET_KEYS = List.of("fa2_win", "fa2_cmp", "fa2_min_len_win",
             "fa2_min_len_cmp", "sel_kernel", "sel_kernel_min_l");
+    /** Bucket keys that may be absent: sel_pack (default true, NSA_USE_SEL_PACK's built-in default). */
+    private static final List<String> OPTIONAL_BUCKET_KEYS = List.of("sel_pack");
     private static final YAMLFactory YAML = YAMLFactory.builder().build();
     private static final Map<String, GpuProfile> SHIPPED = new ConcurrentHashMap<>();
 
@@ -260,7 +262,7 @@ public final class GpuProfiles {
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String name = p.currentName();
             String path = key + "." + name;
-            if (!BUCKET_KEYS.contains(name)) {
+            if (!BUCKET_KEYS.contains(name) && !OPTIONAL_BUCKET_KEYS.contains(name)) {
                 throw bad(origin, path, p, "is not a bucket key (allowed: " + String.join(", ", BUCKET_KEYS) + ")");
             }
             if (v.containsKey(name)) {
@@ -287,7 +289,8 @@ public final class GpuProfiles {
         }
         return new GpuProfile.Thresholds((Boolean) v.get("fa2_win"), (Boolean) v.get("fa2_cmp"),
                 (Integer) v.get("fa2_min_len_win"), (Integer) v.get("fa2_min_len_cmp"),
-                (Boolean) v.get("sel_kernel"), (Integer) v.get("sel_kernel_min_l"));
+                (Boolean) v.get("sel_kernel"), (Integer) v.get("sel_kernel_min_l"),
+                (Boolean) v.getOrDefault("sel_pack", Boolean.TRUE));
     }
 
     private static String describe(JsonParser p, JsonToken t) throws IOException {

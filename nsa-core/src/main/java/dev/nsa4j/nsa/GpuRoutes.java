@@ -10,12 +10,12 @@ import dev.nsa4j.kernels.AttnWalk;
  *     environment or the GPU profile) and its minimum length is not -1, the plan is {@link Path#FA2} with the
  *     {@link Fa2Wish} the forward needs: whether FA-2 really runs is decided per call ({@link Fa2Threshold},
  *     the FA-2 contract), and the route of that call says which path ran. Otherwise the reference path.</li>
- * <li>sel: {@code sdpa-packed}, or {@code sdpa} with {@code NSA_USE_SEL_PACK=0}; {@code sel-kernel} is not in
+ * <li>sel: {@code sdpa-packed}, or {@code sdpa-masked} with {@code NSA_USE_SEL_PACK=0} (the GPU profile sets it
+ *     from measurement); {@code sel-kernel} is not in
  *     this build: a wish for it from a property or the environment is a counted fallback, one from the
  *     profile is not.</li>
  * </ul>
- * The reference path of a branch is {@code sdpa-masked} ({@code sdpa-packed} for sel), or {@code sdpa} when
- * its mask flag is 0.
+ * The reference path of cmp and win is {@code sdpa-masked}, or {@code sdpa} when its mask flag is 0.
  */
 final class GpuRoutes {
     private GpuRoutes() {}
@@ -61,15 +61,19 @@ final class GpuRoutes {
         };
         boolean masked = f.bool(maskFlag);
         String why;
-        if (!masked) {
+        if (br == Branch.SEL) {
+            // the selection branch's reference paths: packed (gather, then dense) or the chosen blocks walked in
+            // place (sdpa-masked); plain sdpa only in the parity mode
+            why = masked ? "chosen blocks gathered and packed (" + source(f, maskFlag) + ")"
+                    : "chosen blocks walked in place (" + source(f, maskFlag) + ")";
+        } else if (!masked) {
             why = maskFlag.envName() + "=0";
-        } else if (br == Branch.SEL) {
-            why = "chosen blocks gathered and packed (NSA_USE_SEL_PACK=1)";
         } else {
             why = (br == Branch.CMP ? "block-causal" : "band") + " mask (" + maskFlag.envName() + "=1)";
         }
-        Path path = !masked ? Path.SDPA : br == Branch.SEL ? Path.SDPA_PACKED : Path.SDPA_MASKED;
-        AttnWalk walk = masked ? AttnWalk.RANGES : AttnWalk.ALL;
+        Path path = br == Branch.SEL ? (masked ? Path.SDPA_PACKED : Path.SDPA_MASKED)
+                : !masked ? Path.SDPA : Path.SDPA_MASKED;
+        AttnWalk walk = masked || br == Branch.SEL ? AttnWalk.RANGES : AttnWalk.ALL;
         if (br == Branch.SEL) {
             if (f.bool(Flag.NSA_USE_SEL_KERNEL)) {
                 String unmet = "sel-kernel " + wishedBy(f, Flag.NSA_USE_SEL_KERNEL) + " is not in this build";
@@ -94,6 +98,12 @@ final class GpuRoutes {
         }
         Route fa2 = new Route(br, Path.FA2, by + "; min len " + min);
         return new Plan(fa2, walk, null, new Fa2Wish(new Route(br, path, why), minFlag, min, by, user));
+    }
+
+    /** {@code NSA_USE_SEL_PACK=0}, or {@code profile: NSA_USE_SEL_PACK=0} when the profile set it. */
+    private static String source(FlagSnapshot f, Flag flag) {
+        String v = flag.envName() + "=" + (f.bool(flag) ? "1" : "0");
+        return f.source(flag) == FlagSource.PROFILE ? "profile: " + v : v;
     }
 
     /** True when any of these flags was set by a property or an environment variable. */

@@ -3,15 +3,17 @@ package dev.nsa4j.nsa;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
-import dev.nsa4j.fa2.Fa2Bridge;
 import dev.nsa4j.kernels.Attention;
-import dev.nsa4j.kernels.AttnWalk;
 import dev.nsa4j.kernels.BlockSelect;
+import dev.nsa4j.kernels.CompressMlp;
 import dev.nsa4j.kernels.CudaContext;
 import dev.nsa4j.kernels.CudaDevices;
+import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.GpuAvailability;
-import dev.nsa4j.kernels.nsa.GpuNsa;
+import dev.nsa4j.kernels.op.OpRun;
+import dev.nsa4j.oracle.CompressionMlp;
 import dev.nsa4j.oracle.GateOverride;
+import dev.nsa4j.oracle.InputCheck;
 import dev.nsa4j.oracle.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.oracle.NsaResult;
@@ -39,7 +41,7 @@ import org.slf4j.event.Level;
  * }</pre>
  *
  * <p>Devices: {@code cpu} runs the CPU oracle (reason "requested"). {@code auto} runs on the GPU
- * ({@link GpuNsa}) where a CUDA device, the kernel image and the config allow (phi = avg, or mlp within the
+ * (a {@link NsaPlan} per shape class) where a CUDA device, the kernel image and the config allow (phi = avg, or mlp within the
  * kernel's l·D and hidden limits; n <= 64, head dims <= 256), else the oracle with the reason ("GPU
  * unavailable: ..."). {@code gpu} or a CUDA ordinal demands the GPU: {@link Builder#build()} throws, naming
  * the reason, where it cannot serve.
@@ -89,19 +91,14 @@ public final class NsaAttention implements AutoCloseable {
     private final DeviceRequest device;
     private final GateOverride override;
     private final NsaOracle oracle;
+    private final PhiWeights phi;
     private final Map<Branch, Route> routes;
     private final Map<Branch, String> fallbackTags;
     private final Counters counters = new Counters();
     private final RateLimitedLog log;
-    /** The GPU composition when a GPU serves the calls, else null. */
-    private final GpuNsa gpu;
-    private final CudaContext gpuContext;
-    /** FA-2 over {@link #gpu}'s module where a branch wishes it, else null. */
-    private final Fa2Bridge fa2;
-    /** The FA-2 runners of the cmp/win branches that wish FA-2. */
-    private final Map<Branch, Fa2BranchRunner> fa2Runners;
+    /** The GPU side (context, kernels, plans) when a GPU serves the calls, else null. */
+    private final GpuBackend gpu;
     private final String cpuReason;
-    private final GpuNsa.Walks walks;
 
     private NsaAttention(Builder b, FlagSnapshot flags, DeviceRequest device, GateOverride override,
                          RateLimitedLog.Sink sink, int gpuOrdinal, String cpuReason) {
@@ -111,6 +108,7 @@ public final class NsaAttention implements AutoCloseable {
         this.override = override;
         this.cpuReason = cpuReason;
         this.oracle = new NsaOracle(b.config, b.phi, b.pool);
+        this.phi = b.phi;
         // before the context is retained: a bad NSA_PROFILE file throws with nothing to free
         this.routingFlags = gpuOrdinal >= 0 ? RoutingFlags.forDevice(flags, CudaDevices.require(gpuOrdinal))
                 : RoutingFlags.withoutProfile(flags, "no GPU is used: "
@@ -119,62 +117,36 @@ public final class NsaAttention implements AutoCloseable {
                 : new RateLimitedLog(LoggerFactory.getLogger(NsaAttention.class), flags.logLimit());
         this.routes = new EnumMap<>(Branch.class);
         this.fallbackTags = new EnumMap<>(Branch.class);
-        this.fa2Runners = new EnumMap<>(Branch.class);
         if (gpuOrdinal < 0) {
-            this.gpuContext = null;
             this.gpu = null;
-            this.fa2 = null;
-            this.walks = null;
             for (Branch br : Branch.values()) {
                 planRoute(br);
             }
             return;
         }
-        CudaContext ctx = CudaContext.primary(gpuOrdinal);
-        GpuNsa g = null;
-        Fa2Bridge bridge = null;
+        boolean attach = b.context != null;
+        CudaContext ctx = attach ? b.context : CudaContext.primary(gpuOrdinal);
         try {
-            g = new GpuNsa(b.config, b.phi, ctx);
             int hd = routingHeadDim(config);
             FlagSnapshot eff = effectiveFlags(hd);
             String label = routingFlags.profile().map(p -> p.family()
                     + GpuProfile.HeadDimBucket.of(hd).map(x -> " " + x.key()).orElse("")).orElse(null);
-            AttnWalk[] w = new AttnWalk[3];
-            Map<Branch, GpuRoutes.Fa2Wish> wishes = new EnumMap<>(Branch.class);
+            boolean wantFa2 = false;
             for (Branch br : Branch.values()) {
                 GpuRoutes.Plan plan = GpuRoutes.plan(br, eff, label);
                 routes.put(br, plan.route());
-                w[br.ordinal()] = plan.walk();
                 if (plan.fallbackTag() != null) {
                     fallbackTags.put(br, plan.fallbackTag());
                 }
-                if (plan.fa2() != null) {
-                    wishes.put(br, plan.fa2());
-                }
+                wantFa2 |= plan.fa2() != null;
             }
-            if (!wishes.isEmpty()) {
-                // checkFinite: ROUTING.md's NaN/Inf check after a fast path (one small kernel and a sync)
-                bridge = Fa2Bridge.open(g.module(), true);
-                for (Map.Entry<Branch, GpuRoutes.Fa2Wish> e : wishes.entrySet()) {
-                    fa2Runners.put(e.getKey(), new Fa2BranchRunner(e.getKey(), e.getValue(), g.module(), bridge,
-                            eff.fa2Options(), eff.bool(Flag.NSA_FA2_HARD_FAIL)));
-                }
-            }
-            this.walks = new GpuNsa.Walks(w[0], w[1], w[2], routes.get(Branch.SEL).path() == Path.SDPA_PACKED)
-                    .withRunners(fa2Runners.get(Branch.CMP), fa2Runners.get(Branch.WIN));
+            this.gpu = new GpuBackend(b.config, b.phi, ctx, !attach, eff, label, override, wantFa2);
         } catch (RuntimeException e) {
-            if (bridge != null) {
-                bridge.close();
+            if (!attach) {
+                ctx.close();
             }
-            if (g != null) {
-                g.close();
-            }
-            ctx.close();
             throw e;
         }
-        this.gpuContext = ctx;
-        this.gpu = g;
-        this.fa2 = bridge;
         Fa2AuditLog.onGpuOpened(flags, gpuOrdinal, log);   // NSA_FA2_AUDIT=1: once per JVM, never throws
     }
 
@@ -223,53 +195,143 @@ public final class NsaAttention implements AutoCloseable {
     public NsaOutput forward(NsaInputs inputs, DType outType) {
         Objects.requireNonNull(inputs, "inputs");
         long t0 = System.nanoTime();
-        NsaResult r;
-        Map<Branch, Fa2BranchRunner.Call> fa2Calls = new EnumMap<>(Branch.class);
-        if (gpu != null) {
-            synchronized (gpu) { // one stream; the runners record this call
-                fa2Runners.values().forEach(Fa2BranchRunner::reset);
-                r = gpu.forward(inputs, outType, override, walks);
-                for (Fa2BranchRunner runner : fa2Runners.values()) {
-                    Fa2BranchRunner.Call c = runner.take();
-                    if (c == null) {
-                        throw new IllegalStateException("the " + runner.branch().id() + " branch's FA-2 runner was not called");
-                    }
-                    fa2Calls.put(runner.branch(), c);
-                }
-            }
-        } else {
-            r = oracle.forward(inputs, outType, override);
+        if (gpu == null) {
+            NsaResult r = oracle.forward(inputs, outType, override);
+            Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
+            List<Route> done = List.copyOf(routes.values());
+            report(done, Map.of(), List.of(), null);
+            debugTiming("cpu", inputs, elapsed);
+            return new NsaOutput(r, done, elapsed, null, null);
         }
+        if (outType != null && !outType.isFloating()) {
+            throw new IllegalArgumentException("output dtype must be fp32, fp16 or bf16, not " + outType);
+        }
+        InputCheck.Layout layout = InputCheck.check(config, phi, inputs);
+        GpuBackend.HostRun hr = gpu.forwardHost(inputs, layout, outType);
         Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
-        List<Route> done = new ArrayList<>(3);
-        for (Branch br : Branch.values()) {
-            Fa2BranchRunner.Call call = fa2Calls.get(br);
-            Route route = call != null ? call.route() : routes.get(br);
-            done.add(route);
+        report(hr.routes(), hr.fellBack(), hr.nonFiniteRecomputed(), gpu.pipeline(hr.plan().shape()));
+        debugTiming("gpu", inputs, elapsed);
+        return new NsaOutput(hr.result(), hr.routes(), elapsed, hr.plan(), hr.timing());
+    }
+
+    /**
+     * Device API: one forward from device tensors into the caller's device outputs, enqueued on the caller's
+     * {@code stream} (of this instance's context); nothing is copied to or from the host and nothing waits. The
+     * first call of a shape class builds its {@link NsaPlan} (allocating and synchronising once); later calls
+     * of it allocate nothing, so they can be captured into a CUDA graph.
+     *
+     * @throws NsaArgumentException  for a tensor that breaks a rule (naming it and the rule), before anything is
+     *                               enqueued
+     * @throws IllegalStateException on an instance that runs on the CPU oracle
+     */
+    public NsaDeviceResult forward(CudaStream stream, NsaDeviceInputs inputs, NsaDeviceOutputs outputs) {
+        return forward(stream, inputs, outputs, StepTimer.NONE);
+    }
+
+    /** {@link #forward(CudaStream, NsaDeviceInputs, NsaDeviceOutputs)} with step marks (benches). */
+    public NsaDeviceResult forward(CudaStream stream, NsaDeviceInputs inputs, NsaDeviceOutputs outputs,
+                                   StepTimer timer) {
+        Objects.requireNonNull(stream, "stream");
+        Objects.requireNonNull(inputs, "inputs");
+        Objects.requireNonNull(outputs, "outputs");
+        requireGpu();
+        if (stream.context().handle() != gpu.context().handle()) {
+            throw new NsaArgumentException("stream", "a stream of this instance's CUDA context",
+                    "the stream belongs to another context");
+        }
+        GpuBackend.DeviceRun run = gpu.forwardDevice(stream, inputs, outputs, timer);
+        report(run.ran().routes(), run.ran().fellBack(), List.of(), run.pipeline());
+        DevicePipeline p = run.pipeline();
+        return new NsaDeviceResult(p.plan(), run.ran().routes(), () -> gpu.nonFinite(stream, p));
+    }
+
+    /**
+     * Raw entry point for callers that own CUDA memory (TornadoVM's CUDA backend, other JCuda code): the device
+     * forward on a raw {@code CUstream} / {@code cudaStream_t} handle of this instance's context; the tensors wrap
+     * raw device pointers ({@link NsaDeviceInputs.Builder#raw}).
+     */
+    public NsaDeviceResult forward(long rawStream, NsaDeviceInputs inputs, NsaDeviceOutputs outputs) {
+        requireGpu();
+        return forward(CudaStream.wrap(gpu.context(), rawStream), inputs, outputs);
+    }
+
+    /**
+     * The plan a device call of these tensors uses (built and cached if new). For {@code nsa run} and benches.
+     */
+    public NsaPlan plan(NsaDeviceInputs inputs, NsaDeviceOutputs outputs) {
+        requireGpu();
+        return gpu.pipeline(DeviceInputCheck.check(config, inputs, outputs).shape()).plan();
+    }
+
+    /** The plan for a shape class (built and cached if new). */
+    public NsaPlan plan(NsaShape shape) {
+        requireGpu();
+        return gpu.pipeline(shape).plan();
+    }
+
+    /** The CUDA context device calls run in (the primary context, or the one given to the builder). */
+    public CudaContext context() {
+        requireGpu();
+        return gpu.context();
+    }
+
+    /** True when the calls run on a GPU. */
+    public boolean onGpu() {
+        return gpu != null;
+    }
+
+    /** Device allocations this instance made (plans, staging): constant after the first call of each shape. */
+    public DeviceMemory.Stats deviceMemory() {
+        requireGpu();
+        return gpu.memory().stats();
+    }
+
+    private void requireGpu() {
+        if (gpu == null) {
+            throw new IllegalStateException("the device API needs a GPU; this instance runs on the CPU oracle ("
+                    + (cpuReason == null ? REQUESTED : cpuReason) + ")");
+        }
+    }
+
+    /** Counts and logs one call's routes: calls per path, plan-level and per-call fallbacks. */
+    private void report(List<Route> done, Map<Branch, OpRun> fellBack, List<Branch> nonFinite, DevicePipeline p) {
+        for (Route route : done) {
+            Branch br = route.branch();
             counters.recordCall(br, route.path());
             log.log(Level.INFO, "route", route.toKeyValues());
-            if (call != null) {
-                String lengths = " len=" + call.decision().length() + " min=" + call.decision().min();
-                if (route.path() == Path.FA2) {
-                    log.log(Level.INFO, "fa2.path", route.toKeyValues() + lengths);
-                } else if (call.fellBack()) {
+            if (route.path() == Path.FA2) {
+                log.log(Level.INFO, "fa2.path", route.toKeyValues());
+            }
+            OpRun r = fellBack.get(br);
+            if (r != null) {
+                counters.recordFallback(br, route.path(), route.reason());
+                log.log(Level.WARN, "fa2.fallback", route.toKeyValues() + " cause=" + r.fallbackCause());
+            }
+            if (nonFinite.contains(br)) {
+                counters.recordFallback(br, route.path(), route.reason());
+                log.log(Level.WARN, "fa2.fallback", route.toKeyValues() + " cause=nonfinite");
+            }
+            DevicePipeline.BranchPlan bp = p == null ? null : p.branch(br);
+            if (bp != null && bp.fallbackTag() != null && r == null) {
+                counters.recordFallback(br, route.path(), route.reason());
+                log.log(Level.WARN, bp.fallbackTag(), route.toKeyValues()
+                        + (bp.fallbackCause() != null ? " cause=" + bp.fallbackCause() + " rules=" + bp.rules() : ""));
+            } else if (p == null) {
+                String tag = fallbackTags.get(br);
+                if (tag != null) {
                     counters.recordFallback(br, route.path(), route.reason());
-                    log.log(Level.WARN, "fa2.fallback", route.toKeyValues() + " cause=" + call.cause(fa2.fa2Loaded())
-                            + " rules=" + call.rules() + lengths);
+                    log.log(Level.WARN, tag, route.toKeyValues());
                 }
             }
-            String tag = fallbackTags.get(br);
-            if (tag != null) {
-                counters.recordFallback(br, route.path(), route.reason());
-                log.log(Level.WARN, tag, route.toKeyValues());
-            }
         }
+    }
+
+    private void debugTiming(String path, NsaInputs inputs, Duration elapsed) {
         if (flags.bool(Flag.NSA_DEBUG_TIMING)) {
-            log.log(Level.INFO, "timing", "path=" + (gpu != null ? "gpu" : "cpu") + " q=" + inputs.q().shape() + " dtype=" + inputs.q().dtype()
+            log.log(Level.INFO, "timing", "path=" + path + " q=" + inputs.q().shape() + " dtype=" + inputs.q().dtype()
                     + " contiguous=" + inputs.q().isContiguous() + " varlen=" + inputs.isVarlen()
                     + " ms=" + String.format(java.util.Locale.ROOT, "%.3f", elapsed.toNanos() / 1e6));
         }
-        return new NsaOutput(r, done, elapsed);
     }
 
     /**
@@ -354,6 +416,7 @@ public final class NsaAttention implements AutoCloseable {
         private ForkJoinPool pool = NsaOracle.defaultPool();
         private RateLimitedLog.Sink logSink;
         private java.util.function.Supplier<GpuAvailability> availability;
+        private CudaContext context;
 
         private Builder(NsaConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -365,6 +428,12 @@ public final class NsaAttention implements AutoCloseable {
         /** {@code auto}, {@code cpu}, {@code gpu} or a CUDA ordinal. */
         public Builder device(String v) { return device(DeviceRequest.parse(v)); }
         public Builder pool(ForkJoinPool v) { pool = Objects.requireNonNull(v, "pool"); return this; }
+        /**
+         * Attach mode: run on the caller's context (for example the one TornadoVM's CUDA backend or other JCuda code
+         * made current, {@link CudaContext#attachCurrent()}) instead of retaining the device's primary context; the
+         * caller keeps ownership. Implies the GPU (the context's device).
+         */
+        public Builder context(CudaContext v) { context = Objects.requireNonNull(v, "context"); return this; }
 
         /** Sends log lines to a sink instead of SLF4J (tests). */
         Builder logSink(RateLimitedLog.Sink v) { logSink = v; return this; }
@@ -387,7 +456,8 @@ public final class NsaAttention implements AutoCloseable {
             if (d.kind() == DeviceRequest.Kind.CPU) {
                 return new NsaAttention(this, f, d, override, logSink, -1, REQUESTED);
             }
-            int ordinal = d.kind() == DeviceRequest.Kind.ORDINAL ? d.ordinal() : 0;
+            int ordinal = context != null ? context.device().ordinal()
+                    : d.kind() == DeviceRequest.Kind.ORDINAL ? d.ordinal() : 0;
             String whyNot = gpuUnavailable(ordinal);
             if (whyNot == null) {
                 return new NsaAttention(this, f, d, override, logSink, ordinal, null);
@@ -408,7 +478,7 @@ public final class NsaAttention implements AutoCloseable {
             }
             if (config.phi() == Phi.MLP) {
                 try {
-                    GpuNsa.checkPhi(config, phi);
+                    checkPhi(config, phi);
                 } catch (NsaArgumentException e) {
                     return "phi = mlp weights do not fit the GPU kernel: " + e.getMessage();
                 }
@@ -423,15 +493,29 @@ public final class NsaAttention implements AutoCloseable {
         }
     }
 
-    /** Frees the GPU resources (FA-2 image, stream, kernel module, context reference); the CPU path holds none. */
+    /** phi = mlp weights that fit the config and the GPU kernel (no CUDA call). */
+    static void checkPhi(NsaConfig cfg, PhiWeights phi) {
+        if (phi == null) {
+            throw new NsaArgumentException("phi", "phi = mlp needs phi_k/phi_v weights",
+                    "config says phi=MLP but no PhiWeights were given");
+        }
+        checkMlp("phi_k", phi.k(), cfg.blockLen(), cfg.headDimQk());
+        checkMlp("phi_v", phi.v(), cfg.blockLen(), cfg.headDimV());
+    }
+
+    private static void checkMlp(String name, CompressionMlp m, int blockLen, int dim) {
+        if (m.blockLen() != blockLen || m.dim() != dim) {
+            throw new NsaArgumentException(name, "weights for [l, D] = [" + blockLen + ", " + dim + "]",
+                    "weights are for [l, D] = [" + m.blockLen() + ", " + m.dim() + "]");
+        }
+        CompressMlp.checkLimits(name, blockLen, dim, m.hidden());
+    }
+
+    /** Frees the GPU resources (plans, stream, kernel images, the context reference); the CPU path holds none. */
     @Override
     public void close() {
-        if (fa2 != null) {
-            fa2.close();
-        }
         if (gpu != null) {
             gpu.close();
-            gpuContext.close();
         }
     }
 }

@@ -29,6 +29,16 @@ public enum Path {
         return id;
     }
 
+    /** The path named {@code id} ({@link #id()}). */
+    public static Path of(String id) {
+        for (Path p : values()) {
+            if (p.id.equals(id)) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("no path '" + id + "'");
+    }
+
     @Override
     public String toString() {
         return id;

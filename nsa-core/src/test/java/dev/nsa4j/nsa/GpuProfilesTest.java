@@ -204,7 +204,10 @@ class GpuProfilesTest {
         }
         assertEquals(starting(192, 64, 256, 96, 320, 128), GpuProfiles.shipped("sm80").buckets());
         assertEquals(GpuProfiles.shipped("sm80").buckets(), GpuProfiles.shipped("sm86").buckets());
-        assertEquals(starting(16, 16, 16, 16, 16, 16), GpuProfiles.shipped("sm90").buckets(), "the H100 sweep");
+        Map<HeadDimBucket, Thresholds> sweep = new java.util.EnumMap<>(HeadDimBucket.class);
+        starting(16, 16, 16, 16, 16, 16).forEach((b, t) -> sweep.put(b, new Thresholds(t.fa2Win(), t.fa2Cmp(),
+                t.fa2MinLenWin(), t.fa2MinLenCmp(), t.selKernel(), t.selKernelMinL(), false)));
+        assertEquals(sweep, GpuProfiles.shipped("sm90").buckets(), "the H100 sweep; selection on sdpa-masked");
         for (Thresholds t : GpuProfiles.shipped("sm89").buckets().values()) {
             assertEquals(Thresholds.OFF, t, "SM 8.9: FA-2 and sel-kernel off");
         }
@@ -232,7 +235,7 @@ class GpuProfilesTest {
         Map<String, String> d128 = p.flagValues(64);
         assertEquals(Map.of("NSA_USE_FA2", "1", "NSA_USE_FA2_WIN", "1", "NSA_USE_FA2_CMP", "0",
                 "NSA_FA2_MIN_LEN_WIN", "128", "NSA_FA2_MIN_LEN_CMP", "-1", "NSA_USE_SEL_KERNEL", "1",
-                "NSA_SEL_KERNEL_MIN_L", "512"), d128);
+                "NSA_SEL_KERNEL_MIN_L", "512", "NSA_USE_SEL_PACK", "1"), d128);
         assertEquals(d128, p.flagValues(128));
         Map<String, String> d192 = p.flagValues(192);
         assertEquals("1", d192.get("NSA_USE_FA2_CMP"));
@@ -241,7 +244,7 @@ class GpuProfilesTest {
         assertEquals("0", d192.get("NSA_USE_SEL_KERNEL"));
         Map<String, String> off = Map.of("NSA_USE_FA2", "0", "NSA_USE_FA2_WIN", "0", "NSA_USE_FA2_CMP", "0",
                 "NSA_FA2_MIN_LEN_WIN", "-1", "NSA_FA2_MIN_LEN_CMP", "-1", "NSA_USE_SEL_KERNEL", "0",
-                "NSA_SEL_KERNEL_MIN_L", "-1");
+                "NSA_SEL_KERNEL_MIN_L", "-1", "NSA_USE_SEL_PACK", "1");
         assertEquals(off, p.flagValues(256), "d256 is all off in VALID");
         assertEquals(off, GpuProfiles.shipped("sm90").flagValues(257), "no bucket above 256: FA-2 off");
         assertEquals("320", GpuProfiles.shipped("sm80").flagValues(200).get("NSA_FA2_MIN_LEN_WIN"));

@@ -34,12 +34,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * NsaAttention on the GPU with bf16 inputs and the shipped sm90 profile (d128: FA-2 for win from w = 16,
- * for cmp from 16 compressed tokens, the H100 sweep): the window branch runs on FA-2 (exact P) and the whole forward keeps
- * MAE < 1e-5 against the CPU oracle; the compressed branch, fp32 inside the forward, is refused by FA-2's
- * dtype rule and runs on sdpa-masked (a counted fallback) unless NSA_FA2_ALLOW_FP32=1 casts it; with
- * NSA_USE_FA2=0 both stay on sdpa-masked. The oracle's chosen blocks are given to both sides, so every
- * branch sees the same keys.
+ * NsaAttention on the GPU with the shipped sm90 profile (d128: FA-2 for win from w = 16, for cmp from 16
+ * compressed tokens, the H100 sweep). bf16 inputs: K̃/Ṽ are stored in bf16, so both the window and the
+ * compressed branch run on FA-2 (exact P) and the forward keeps MAE < 1e-5 against the oracle with K̃ rounded to
+ * bf16. fp32 inputs: FA-2's dtype rule refuses the shape, a route reason (structural) when only the profile asked
+ * for FA-2 and a counted fallback when the user did; NSA_FA2_ALLOW_FP32=1 casts; NSA_USE_FA2=0 keeps both
+ * branches on sdpa-masked. The oracle's chosen blocks are given to both sides, so every branch sees the same keys.
  */
 @Tag("gpu")
 @ExtendWith(TestShard.class)
@@ -58,9 +58,8 @@ class NsaAttentionFa2GpuTest {
 
     @BeforeEach
     void gpuWithFa2() throws IOException {
-        GpuAvailability a = GpuAvailability.check(0);
-        assumeTrue(a.available(), () -> "no usable GPU: " + a.reason());
-        DeviceInfo dev = a.discovery().devices().get(0);
+        GpuFixture.assumeGpu();
+        DeviceInfo dev = GpuAvailability.check(0).discovery().devices().get(0);
         int cc = dev.ccMajor() * 10 + dev.ccMinor();
         assumeTrue(Set.of(80, 86, 90).contains(cc), () -> "FA-2 runs on SM 8.0, 8.6 and 9.0; this GPU is " + cc);
         sm90 = new HashMap<>();
@@ -81,35 +80,28 @@ class NsaAttentionFa2GpuTest {
     }
 
     @Test
-    void bf16WindowRunsOnFa2AndTheFp32CompressedBranchIsRefusedByTheDtypeRule() {
-        Case c = new Case(new Random(11));
+    void bf16RunsBothTheWindowAndTheCompressedBranchOnFa2() {
+        Case c = new Case(new Random(11), DType.BF16);
         List<String> lines = new ArrayList<>();
         try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags()).device("0")
                 .logSink((l, s) -> lines.add(l + " " + s)).build()) {
             assertEquals(Path.FA2, nsa.plannedRoutes().get(Branch.WIN.ordinal()).path());
             assertEquals("profile sm90 d128; min len 16", nsa.plannedRoutes().get(Branch.WIN.ordinal()).reason());
-            assertEquals(Path.FA2, nsa.plannedRoutes().get(Branch.CMP.ordinal()).path());
             NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
             Route win = out.route(Branch.WIN);
             Route cmp = out.route(Branch.CMP);
             assertEquals(Path.FA2, win.path(), win.reason());
             assertTrue(win.reason().startsWith("profile sm90 d128; window 128 >= 16"), win.reason());
-            assertEquals(Path.SDPA_MASKED, cmp.path(), cmp.reason());
-            assertTrue(cmp.reason().startsWith("fa2 blocked: dtype: ") && cmp.reason().contains("NSA_FA2_ALLOW_FP32"),
-                    cmp.reason());
-            assertEquals(Path.SDPA_PACKED, out.route(Branch.SEL).path());
+            assertEquals(Path.FA2, cmp.path(), cmp.reason());
+            assertTrue(cmp.reason().startsWith("profile sm90 d128; compressed length 49 >= 16"), cmp.reason());
+            assertEquals(DType.BF16, out.plan().compressedDtype());
             c.assertParity(out.result(), 1e-5, NsaResult.Output.values());
-
             Counters n = nsa.counters();
             assertEquals(1, n.calls(Branch.WIN, Path.FA2));
-            assertEquals(1, n.calls(Branch.CMP, Path.SDPA_MASKED));
-            assertEquals(1, n.fallbacks(Branch.CMP, Path.SDPA_MASKED, cmp.reason()));
-            assertEquals(1, n.fallbacks().size(), n.fallbacks().toString());
-            assertTrue(lines.stream().anyMatch(l -> l.startsWith("INFO NSA-LOG fa2.path branch=win path=fa2 ")
-                    && l.endsWith(" len=128 min=16")), lines.toString());
-            assertTrue(lines.stream().anyMatch(l -> l.startsWith("WARN NSA-LOG fa2.fallback branch=cmp path=sdpa-masked ")
-                    && l.contains(" cause=contract rules=dtype len=49 min=16")), lines.toString());
-
+            assertEquals(1, n.calls(Branch.CMP, Path.FA2));
+            assertEquals(Map.of(), n.fallbacks());
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("INFO NSA-LOG fa2.path branch=cmp path=fa2 ")),
+                    lines.toString());
             NsaOutput again = nsa.forward(c.withIdx, DType.FP32);
             assertEquals(out.routes(), again.routes(), "same call, same routes");
             assertEquals(2, n.calls(Branch.WIN, Path.FA2));
@@ -117,26 +109,50 @@ class NsaAttentionFa2GpuTest {
     }
 
     @Test
-    void allowFp32RunsTheCompressedBranchOnFa2AfterACast() {
-        Case c = new Case(new Random(12));
+    void fp32IsAStructuralRouteReasonUnderTheProfileAndACountedFallbackWhenRequested() {
+        Case c = new Case(new Random(12), DType.FP32);
+        try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags()).device("0").logSink((l, s) -> { }).build()) {
+            NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
+            for (Branch br : new Branch[] {Branch.CMP, Branch.WIN}) {
+                Route r = out.route(br);
+                assertEquals(Path.SDPA_MASKED, r.path(), r.reason());
+                assertTrue(r.reason().contains("blocked for this shape: dtype"), r.reason());
+            }
+            assertEquals(Map.of(), nsa.counters().fallbacks());
+            c.assertParity(out.result(), 1e-5, NsaResult.Output.values());
+        }
+        List<String> lines = new ArrayList<>();
+        try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags("NSA_USE_FA2", "1", "NSA_USE_FA2_WIN", "1"))
+                .device("0").logSink((l, s) -> lines.add(l + " " + s)).build()) {
+            NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
+            Route win = out.route(Branch.WIN);
+            assertEquals(Path.SDPA_MASKED, win.path(), win.reason());
+            assertEquals(1, nsa.counters().fallbacks(Branch.WIN, Path.SDPA_MASKED, win.reason()));
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("WARN NSA-LOG fa2.fallback branch=win path=sdpa-masked ")
+                    && l.contains(" cause=contract rules=dtype")), lines.toString());
+        }
+    }
+
+    @Test
+    void allowFp32RunsFa2AfterACast() {
+        Case c = new Case(new Random(13), DType.FP32);
         try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags("NSA_FA2_ALLOW_FP32", "1")).device("0")
                 .logSink((l, s) -> { }).build()) {
             NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
-            Route cmp = out.route(Branch.CMP);
-            assertEquals(Path.FA2, cmp.path(), cmp.reason());
-            assertTrue(cmp.reason().contains("compressed length 49 >= 16") && cmp.reason().contains("cast to FP16"),
-                    cmp.reason());
-            assertEquals(Path.FA2, out.route(Branch.WIN).path(), out.route(Branch.WIN).reason());
+            for (Branch br : new Branch[] {Branch.CMP, Branch.WIN}) {
+                assertEquals(Path.FA2, out.route(br).path(), out.route(br).reason());
+                assertTrue(out.route(br).reason().contains("cast to FP16"), out.route(br).reason());
+            }
             assertEquals(Map.of(), nsa.counters().fallbacks());
-            // fp32 K̃/Ṽ rounded to fp16: finite, within a loose tolerance; the other branches stay exact
-            c.assertParity(out.result(), 2e-2, NsaResult.Output.O_CMP, NsaResult.Output.LSE_CMP, NsaResult.Output.O);
-            c.assertParity(out.result(), 1e-5, NsaResult.Output.O_WIN, NsaResult.Output.LSE_WIN, NsaResult.Output.O_SEL);
+            // q, k, v rounded to fp16 for these two branches: finite, within a loose tolerance; sel stays exact
+            c.assertParity(out.result(), 2e-2, NsaResult.Output.O_CMP, NsaResult.Output.O_WIN, NsaResult.Output.O);
+            c.assertParity(out.result(), 1e-5, NsaResult.Output.O_SEL, NsaResult.Output.LSE_SEL);
         }
     }
 
     @Test
     void useFa2ZeroKeepsBothBranchesOnSdpaMasked() {
-        Case c = new Case(new Random(13));
+        Case c = new Case(new Random(14), DType.BF16);
         try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags("NSA_USE_FA2", "0")).device("0")
                 .logSink((l, s) -> { }).build()) {
             NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
@@ -151,7 +167,7 @@ class NsaAttentionFa2GpuTest {
 
     @Test
     void belowTheThresholdIsANormalRouteAndHardFailThrowsOnARefusal() {
-        Case c = new Case(new Random(14));
+        Case c = new Case(new Random(15), DType.BF16);
         try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags("NSA_FA2_MIN_LEN_WIN", "129",
                 "NSA_FA2_MIN_LEN_CMP", "50")).device("0").logSink((l, s) -> { }).build()) {
             NsaOutput out = nsa.forward(c.withIdx, DType.FP32);
@@ -162,16 +178,14 @@ class NsaAttentionFa2GpuTest {
             assertEquals(Map.of(), nsa.counters().fallbacks());
             c.assertParity(out.result(), 1e-5, NsaResult.Output.values());
         }
+        Case f = new Case(new Random(16), DType.FP32);
         try (NsaAttention nsa = NsaAttention.builder(CFG).flags(flags("NSA_FA2_HARD_FAIL", "1")).device("0")
                 .logSink((l, s) -> { }).build()) {
-            NsaArgumentException e = assertThrows(NsaArgumentException.class, () -> nsa.forward(c.withIdx, DType.FP32));
+            NsaArgumentException e = assertThrows(NsaArgumentException.class, () -> nsa.forward(f.withIdx, DType.FP32));
             assertTrue(e.getMessage().contains("NSA_FA2_HARD_FAIL") && e.getMessage().contains("dtype"), e.getMessage());
             assertEquals(Map.of(), nsa.counters().calls(), "a failed call counts nothing");
-            // with the compressed branch's switch off only the window branch is eligible, and it runs
-            try (NsaAttention winOnly = NsaAttention.builder(CFG).flags(flags("NSA_FA2_HARD_FAIL", "1",
-                    "NSA_USE_FA2_CMP", "0")).device("0").logSink((l, s) -> { }).build()) {
-                assertEquals(Path.FA2, winOnly.forward(c.withIdx, DType.FP32).route(Branch.WIN).path());
-            }
+            // bf16 is eligible on both branches, and runs
+            assertEquals(Path.FA2, nsa.forward(c.withIdx, DType.FP32).route(Branch.CMP).path());
         }
     }
 
@@ -180,7 +194,7 @@ class NsaAttentionFa2GpuTest {
         final NsaResult cpu;
         final NsaInputs withIdx;
 
-        Case(Random rnd) {
+        Case(Random rnd, DType dt) {
             int nnz = 0;
             int[] cu = new int[LENS.length + 1];
             for (int b = 0; b < LENS.length; b++) {
@@ -191,13 +205,13 @@ class NsaAttentionFa2GpuTest {
             int d = CFG.headDimQk();
             HostTensor[] kv = new HostTensor[6];
             for (int i = 0; i < 6; i++) {
-                kv[i] = GpuFixture.random(rnd, DType.BF16, -1, 1, nnz, g, d);
+                kv[i] = GpuFixture.random(rnd, dt, -1, 1, nnz, g, d);
             }
-            NsaInputs in = NsaInputs.builder().q(GpuFixture.random(rnd, DType.BF16, -1, 1, nnz, CFG.heads(), d))
+            NsaInputs in = NsaInputs.builder().q(GpuFixture.random(rnd, dt, -1, 1, nnz, CFG.heads(), d))
                     .cmp(kv[0], kv[1]).sel(kv[2], kv[3]).win(kv[4], kv[5])
                     .gates(GpuFixture.random(rnd, DType.FP32, 0, 1, nnz, CFG.heads(), 3))
                     .cuSeqlens(HostTensor.ofInts(cu, cu.length)).build();
-            cpu = new NsaOracle(CFG).forward(in, DType.FP32, GateOverride.NONE);
+            cpu = new NsaOracle(CFG).withCompressedRoundedTo(dt).forward(in, DType.FP32, GateOverride.NONE);
             withIdx = new NsaInputs(in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(),
                     in.gates(), in.cuSeqlens(), cpu.indices());
         }

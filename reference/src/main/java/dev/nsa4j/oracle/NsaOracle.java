@@ -24,6 +24,7 @@ public final class NsaOracle {
     private final NsaConfig cfg;
     private final PhiWeights phi;
     private final ForkJoinPool pool;
+    private final DType compressedIn;
 
     /** For phi = avg. */
     public NsaOracle(NsaConfig cfg) {
@@ -38,6 +39,23 @@ public final class NsaOracle {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
         this.phi = phi;
         this.pool = Objects.requireNonNull(pool, "pool");
+        this.compressedIn = null;
+    }
+
+    private NsaOracle(NsaConfig cfg, PhiWeights phi, ForkJoinPool pool, DType compressedIn) {
+        this.cfg = cfg;
+        this.phi = phi;
+        this.pool = pool;
+        this.compressedIn = compressedIn;
+    }
+
+    /**
+     * This oracle with every compressed token K̃/Ṽ rounded to {@code dtype} after compression (fp64 arithmetic
+     * otherwise): the reference for GPU paths that store K̃/Ṽ in the input dtype (NSA-SPEC "Numerics": fast paths
+     * are judged against the oracle with the same roundings applied). {@code null} or fp32 inputs: K̃ as computed.
+     */
+    public NsaOracle withCompressedRoundedTo(DType dtype) {
+        return new NsaOracle(cfg, phi, pool, dtype == null || dtype == DType.FP32 ? null : dtype);
     }
 
     /** The pool the oracle uses unless given one: one daemon worker per core, shared by every oracle. */
@@ -90,6 +108,6 @@ public final class NsaOracle {
     /** The fp64 core, for callers in this module that already hold fp64 activations (the layer). */
     OracleCore.Result forwardRaw(OracleCore.Batch batch, GateOverride override) {
         boolean mlp = cfg.phi() == Phi.MLP;
-        return OracleCore.forward(cfg, batch, mlp ? phi.k() : null, mlp ? phi.v() : null, override, pool);
+        return OracleCore.forward(cfg, batch, mlp ? phi.k() : null, mlp ? phi.v() : null, override, pool, compressedIn);
     }
 }

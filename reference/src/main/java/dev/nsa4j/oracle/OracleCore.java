@@ -48,6 +48,15 @@ final class OracleCore {
 
     static Result forward(NsaConfig cfg, Batch in, CompressionMlp mlpK, CompressionMlp mlpV,
                           GateOverride override, ForkJoinPool pool) {
+        return forward(cfg, in, mlpK, mlpV, override, pool, null);
+    }
+
+    /**
+     * @param compressedIn when not null, every compressed token K̃/Ṽ is rounded to this dtype after compression
+     *                     (what a GPU path that stores them in the input dtype computes with)
+     */
+    static Result forward(NsaConfig cfg, Batch in, CompressionMlp mlpK, CompressionMlp mlpV,
+                          GateOverride override, ForkJoinPool pool, dev.nsa4j.tensor.DType compressedIn) {
         int bsz = in.sequences();
         int nnz = in.nnz();
         int hq = cfg.heads();
@@ -98,6 +107,14 @@ final class OracleCore {
             Compressor.compress(in.vCmp, ((cu[b] + start) * g + gg) * dv, g * dv, 1, cfg.blockLen(), dv, mlpV,
                     vc, (ci * g + gg) * dv, 1);
         });
+        if (compressedIn != null) {
+            for (int i = 0; i < kc.length; i++) {
+                kc[i] = compressedIn.roundTrip(kc[i]);
+            }
+            for (int i = 0; i < vc.length; i++) {
+                vc[i] = compressedIn.roundTrip(vc[i]);
+            }
+        }
 
         double[] o = new double[nnz * hq * dv];
         double[] oCmp = new double[nnz * hq * dv];

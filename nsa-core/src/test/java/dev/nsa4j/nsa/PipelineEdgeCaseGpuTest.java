@@ -1,9 +1,10 @@
-package dev.nsa4j.kernels;
+package dev.nsa4j.nsa;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.nsa4j.config.NsaConfig;
-import dev.nsa4j.kernels.nsa.GpuNsa;
+import dev.nsa4j.kernels.GpuSuite;
+import dev.nsa4j.kernels.NsaOutputs;
 import dev.nsa4j.oracle.GateOverride;
 import dev.nsa4j.oracle.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
@@ -17,12 +18,13 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * NSA-SPEC's "Edge cases every path must get right", on the GPU reference paths with the GPU's own block
- * selection: outputs within MAE 1e-5 of the oracle (fp32 outputs), no NaN, and the chosen blocks equal to the
- * oracle's (random fp32 inputs: a near-tie that would flip a choice is far rarer than these few rows).
+ * NSA-SPEC's "Edge cases every path must get right", on the device pipeline with the GPU's own block
+ * selection, in the sdpa-masked and the FA-2 modes ({@link PipelineModes}): outputs within MAE 1e-5 of the
+ * oracle with K̃ rounded as the GPU stores it (fp32 outputs), no NaN, and the chosen blocks equal to the
+ * oracle's (random inputs: a near-tie that would flip a choice is far rarer than these few rows).
  */
 @Tag("gpu")
-class GpuNsaEdgeCaseGpuTest extends GpuSuite {
+class PipelineEdgeCaseGpuTest extends GpuSuite {
     /** (name, H, G, Dk, Dv, l, d, l', n, w, lengths). */
     static Stream<Arguments> cases() {
         return Stream.of(
@@ -54,26 +56,29 @@ class GpuNsaEdgeCaseGpuTest extends GpuSuite {
     @MethodSource("cases")
     void edgeCaseMatchesTheOracle(String name, NsaConfig cfg, int[] lens) {
         for (DType dt : new DType[] {DType.FP32, DType.BF16}) {
-            NsaInputs in = GpuNsaGpuTest.inputs(cfg, dt, lens, new Random(name.hashCode()));
-            NsaResult cpu = new NsaOracle(cfg).forward(in, DType.FP32, GateOverride.NONE);
-            try (GpuNsa nsa = new GpuNsa(cfg, gpu.context)) {
-                NsaResult r = nsa.forward(in, DType.FP32, GateOverride.NONE,
-                        new GpuNsa.Walks(AttnWalk.RANGES, AttnWalk.RANGES, AttnWalk.RANGES));
-                int[] want = cpu.indexArray();
-                int[] got = r.indexArray();
-                assertEquals(want.length, got.length);
-                int n = cfg.nSel();
-                int differ = 0;
-                for (int row = 0; row < want.length / n; row++) {
-                    for (int j = 0; j < n; j++) {
-                        if (want[row * n + j] != got[row * n + j]) {
-                            differ++;
-                            break;
+            NsaInputs in = PipelineModes.inputs(cfg, dt, lens, new Random(name.hashCode()));
+            for (PipelineModes mode : new PipelineModes[] {PipelineModes.MASKED, PipelineModes.FA2}) {
+                NsaResult cpu = mode.oracle(cfg, null, dt).forward(in, DType.FP32, GateOverride.NONE);
+                try (NsaAttention nsa = mode.open(cfg, null)) {
+                    NsaOutput out = nsa.forward(in, DType.FP32);
+                    NsaResult r = out.result();
+                    int[] want = cpu.indexArray();
+                    int[] got = r.indexArray();
+                    assertEquals(want.length, got.length);
+                    int n = cfg.nSel();
+                    int differ = 0;
+                    for (int row = 0; row < want.length / n; row++) {
+                        for (int j = 0; j < n; j++) {
+                            if (want[row * n + j] != got[row * n + j]) {
+                                differ++;
+                                break;
+                            }
                         }
                     }
+                    assertEquals(0, differ, name + " " + dt + " " + mode + ": rows whose chosen blocks differ");
+                    NsaOutputs.assertClose(cpu, r, 1e-5, name + " " + dt + " " + mode + " " + out.routes(),
+                            NsaResult.Output.values());
                 }
-                assertEquals(0, differ, name + " " + dt + ": rows whose chosen blocks differ from the oracle's");
-                NsaOutputs.assertClose(cpu, r, 1e-5, name + " " + dt, NsaResult.Output.values());
             }
         }
     }

@@ -1,0 +1,485 @@
+package dev.nsa4j.nsa;
+
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
+import dev.nsa4j.fa2.Fa2AttentionOp;
+import dev.nsa4j.fa2.Fa2Module;
+import dev.nsa4j.fa2.contract.Fa2Violation;
+import dev.nsa4j.fa2.contract.Mask;
+import dev.nsa4j.kernels.AttnSpec;
+import dev.nsa4j.kernels.CompressMlp;
+import dev.nsa4j.kernels.CompressionPlan;
+import dev.nsa4j.kernels.CudaStream;
+import dev.nsa4j.kernels.DeviceBuffer;
+import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.kernels.SelPacked;
+import dev.nsa4j.kernels.op.AttentionArgs;
+import dev.nsa4j.kernels.op.CastArgs;
+import dev.nsa4j.kernels.op.CombineArgs;
+import dev.nsa4j.kernels.op.CompressArgs;
+import dev.nsa4j.kernels.op.DeviceOp;
+import dev.nsa4j.kernels.op.KernelOps;
+import dev.nsa4j.kernels.op.OpRun;
+import dev.nsa4j.kernels.op.PackedSelectionOp;
+import dev.nsa4j.kernels.op.ReferenceAttentionOp;
+import dev.nsa4j.kernels.op.SelectArgs;
+import dev.nsa4j.kernels.op.Sequences;
+import dev.nsa4j.kernels.op.Workspace;
+import dev.nsa4j.oracle.GateOverride;
+import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
+import dev.nsa4j.tensor.Shape;
+
+/**
+ * One planned NSA forward on the GPU for one {@link NsaShape}: the ops of every step, the device-resident
+ * constants (cu_seqlens of the raw and compressed tokens, the gate-override constant, the NaN/Inf guard) and
+ * one workspace for every intermediate and scratch, all allocated when the plan is built. A run only
+ * enqueues launches on the caller's stream:
+ * <pre>
+ *   [q -&gt; fp32 (parity mode)]  k_cmp, v_cmp -&gt; compress -&gt; K̃, Ṽ (input dtype; fp32 in parity mode)   step compress
+ *   q, K̃, Ṽ -&gt; cmp attention (fa2 block-causal | sdpa-masked | sdpa) -&gt; o_cmp, lse_cmp              step cmp
+ *   q, K̃, lse_cmp -&gt; block scores + top-n -&gt; I (unless the caller's)                               step select
+ *   q, k_sel, v_sel, I -&gt; sel attention (sdpa-masked | sdpa-packed | sdpa) -&gt; o_sel                  step sel
+ *   q, k_win, v_win -&gt; win attention (fa2 window | sdpa-masked | sdpa) -&gt; o_win                      step win
+ *   gates (or the override constant) -&gt; combine -&gt; o [-&gt; o's dtype]                                  step combine
+ * </pre>
+ * Branch outputs and log-sum-exps are fp32 (in the caller's tensors when given, else in the workspace).
+ * Not thread-safe: the owner serialises runs.
+ */
+final class DevicePipeline implements AutoCloseable {
+    /** What a pipeline is built from: the owner's GPU resources and routing state. */
+    record Env(NsaConfig cfg, KernelModule module, Fa2Module fa2, String fa2Unavailable, FlagSnapshot flags,
+               String profileLabel, GateOverride override, CompressMlp.Weights phiK, CompressMlp.Weights phiV,
+               CudaStream own, DeviceMemory memory) {
+    }
+
+    /**
+     * A branch's planned op and route, and the counted fallback (tag and cause) a call of this plan reports when
+     * a user-requested fast path cannot serve the shape.
+     */
+    record BranchPlan(Route route, DeviceOp<AttentionArgs> op, String fallbackTag, String fallbackCause,
+                      String rules) {
+    }
+
+    /** What one run did: the route of each branch, in the order cmp, sel, win, and the per-call fallbacks. */
+    record Ran(List<Route> routes, Map<Branch, OpRun> fellBack) {
+    }
+
+    private final NsaPlan plan;
+    private final Map<Branch, BranchPlan> branches;
+    private final DeviceOp<CastArgs> qCast;
+    private final DeviceOp<CompressArgs> compressK;
+    private final DeviceOp<CompressArgs> compressV;
+    private final DeviceOp<SelectArgs> select;
+    private final DeviceOp<CastArgs> gatesCast;
+    private final DeviceOp<CombineArgs> combine;
+    private final DeviceOp<CastArgs> oCast;
+    private final boolean guarded;
+    private final List<DeviceTensor> constants;
+    private final DeviceTensor guard;
+    private final DeviceTensor overrideGates;
+    private final DeviceBuffer workspace;
+    private final Slices slices;
+    private final int nnz;
+    private final int nnzCmp;
+    private final NsaConfig cfg;
+    private final DType compressedDtype;
+    private final DType qCmpDtype;
+
+    /** Byte offsets of the workspace's parts (each 256-aligned); 0-size parts have length 0. */
+    private record Slices(long q32, long kC, long vC, long oCmp, long oSel, long oWin, long lseCmp, long lseSel,
+                          long lseWin, long idx, long gates32, long o32, long scratch, long scratchBytes, long total) {
+    }
+
+    private DevicePipeline(NsaPlan plan, Map<Branch, BranchPlan> branches, DeviceOp<CastArgs> qCast,
+                           DeviceOp<CompressArgs> compressK, DeviceOp<CompressArgs> compressV,
+                           DeviceOp<SelectArgs> select, DeviceOp<CastArgs> gatesCast, DeviceOp<CombineArgs> combine,
+                           DeviceOp<CastArgs> oCast, boolean guarded, List<DeviceTensor> constants, DeviceTensor guard,
+                           DeviceTensor overrideGates, DeviceBuffer workspace, Slices slices, int nnz, int nnzCmp,
+                           DType compressedDtype, DType qCmpDtype) {
+        this.plan = plan;
+        this.branches = branches;
+        this.qCast = qCast;
+        this.compressK = compressK;
+        this.compressV = compressV;
+        this.select = select;
+        this.gatesCast = gatesCast;
+        this.combine = combine;
+        this.oCast = oCast;
+        this.guarded = guarded;
+        this.constants = constants;
+        this.guard = guard;
+        this.overrideGates = overrideGates;
+        this.workspace = workspace;
+        this.slices = slices;
+        this.nnz = nnz;
+        this.nnzCmp = nnzCmp;
+        this.cfg = plan.config();
+        this.compressedDtype = compressedDtype;
+        this.qCmpDtype = qCmpDtype;
+    }
+
+    NsaPlan plan() {
+        return plan;
+    }
+
+    /** The planned branch (route, op, counted fallback). */
+    BranchPlan branch(Branch b) {
+        return branches.get(b);
+    }
+
+    /**
+     * Plans {@code shape}: routes, ops, constants and the workspace, allocated and uploaded on the owner's
+     * stream, which is then synchronised once (the plan's memory is ready for any stream).
+     *
+     * @throws dev.nsa4j.NsaArgumentException for shapes no path can serve, and under {@code NSA_FA2_HARD_FAIL}
+     *                                        when a requested FA-2 branch cannot run this shape
+     */
+    static DevicePipeline build(Env env, NsaShape shape, String deviceName) {
+        NsaConfig cfg = env.cfg();
+        int[] cu = shape.cu();
+        CompressionPlan cp = CompressionPlan.of(cu, cfg.blockLen(), cfg.stride());
+        int h = cfg.heads(), g = cfg.kvGroups(), dk = cfg.headDimQk(), dv = cfg.headDimV(), n = cfg.nSel();
+        int nnz = shape.nnz(), nnzCmp = cp.nnzCmp();
+        float scale = (float) cfg.scale();
+        boolean parity = env.flags().bool(Flag.NSA_FORCE_PARITY);
+        DType dt = shape.dtype();
+        DType kDt = parity ? DType.FP32 : dt;
+        DType qCmpDt = kDt;   // the cmp branch and the scoring read q in K̃'s dtype
+        List<DeviceTensor> constants = new ArrayList<>();
+        CudaStream own = env.own();
+        try {
+            DeviceTensor cuD = keep(constants, env.memory().upload(own, HostTensor.ofInts(cu, cu.length)));
+            DeviceTensor cuCmpD = keep(constants, env.memory().upload(own,
+                    HostTensor.ofInts(cp.cuSeqlensCmp(), cu.length)));
+            Sequences raw = new Sequences(cu, cuD);
+            Sequences cmpSeq = new Sequences(cp.cuSeqlensCmp(), cuCmpD);
+            DeviceTensor guard = keep(constants, env.memory().upload(own, HostTensor.ofInts(new int[] {0}, 1)));
+            DeviceTensor overrideGates = null;
+            if (env.override() != GateOverride.NONE) {
+                double[] gv = new double[3];
+                for (int i = 0; i < 3; i++) {
+                    gv[i] = env.override().apply(i, 0.0);
+                }
+                overrideGates = keep(constants, env.memory().upload(own, HostTensor.of(DType.FP32, gv, 3)));
+            }
+
+            Map<Branch, BranchPlan> branches = new EnumMap<>(Branch.class);
+            for (Branch br : Branch.values()) {
+                branches.put(br, planBranch(env, br, shape, raw, cmpSeq, kDt, scale, guard));
+            }
+            boolean guarded = branches.values().stream().anyMatch(b -> b.op() instanceof Fa2AttentionOp);
+
+            DeviceOp<CastArgs> qCast = qCmpDt != dt ? KernelOps.cast(env.module(), dt, qCmpDt) : null;
+            DeviceOp<CompressArgs> compressK, compressV;
+            if (cfg.phi() == Phi.MLP) {
+                compressK = KernelOps.compressMlp(env.module(), cp, raw, cmpSeq, env.phiK(), dt, kDt, g, dk);
+                compressV = KernelOps.compressMlp(env.module(), cp, raw, cmpSeq, env.phiV(), dt, kDt, g, dv);
+            } else {
+                compressK = KernelOps.compressAvg(env.module(), cp, raw, cmpSeq, dt, kDt);
+                compressV = KernelOps.compressAvg(env.module(), cp, raw, cmpSeq, dt, kDt);
+            }
+            DeviceOp<SelectArgs> select = shape.callerIndices() ? null
+                    : KernelOps.blockSelect(env.module(), cp, raw, cmpSeq, cfg.selBlock(), n, scale, qCmpDt);
+            DeviceOp<CastArgs> gatesCast = shape.gates() != DType.FP32 && overrideGates == null
+                    ? KernelOps.cast(env.module(), shape.gates(), DType.FP32) : null;
+            DeviceOp<CombineArgs> combine = KernelOps.combine(env.module(), DType.FP32, DType.FP32, DType.FP32);
+            DeviceOp<CastArgs> oCast = shape.out() != DType.FP32 ? KernelOps.cast(env.module(), DType.FP32, shape.out())
+                    : null;
+
+            long scratch = Math.max(compressK.workspaceBytes(), compressV.workspaceBytes());
+            for (BranchPlan b : branches.values()) {
+                scratch = Math.max(scratch, b.op().workspaceBytes());
+            }
+            long[] at = {0};
+            long rowsH = (long) nnz * h;
+            Slices sl = new Slices(
+                    part(at, qCmpDt != dt ? rowsH * dk * 4 : 0),
+                    part(at, (long) nnzCmp * g * dk * kDt.byteSize()),
+                    part(at, (long) nnzCmp * g * dv * kDt.byteSize()),
+                    part(at, rowsH * dv * 4), part(at, rowsH * dv * 4), part(at, rowsH * dv * 4),
+                    part(at, rowsH * 4), part(at, rowsH * 4), part(at, rowsH * 4),
+                    part(at, (long) nnz * g * n * 4),
+                    part(at, gatesCast != null ? rowsH * 3 * 4 : 0),
+                    part(at, oCast != null ? rowsH * dv * 4 : 0),
+                    part(at, scratch), Workspace.aligned(scratch), 0);
+            long total = at[0];
+            sl = new Slices(sl.q32, sl.kC, sl.vC, sl.oCmp, sl.oSel, sl.oWin, sl.lseCmp, sl.lseSel, sl.lseWin, sl.idx,
+                    sl.gates32, sl.o32, sl.scratch, sl.scratchBytes, total);
+            DeviceBuffer ws = env.memory().allocate(own, Math.max(total, 256));
+            long held = ws.byteSize();
+            for (DeviceTensor c : constants) {
+                held += c.byteSize();
+            }
+            own.synchronize();   // the plan's memory and constants are ready for work on any stream
+
+            List<NsaPlan.Step> steps = new ArrayList<>();
+            String compress = (qCast != null ? qCast.describe() + "; " : "") + compressK.describe() + " (k, v)";
+            steps.add(new NsaPlan.Step("compress", compress, compressK.workspaceBytes()));
+            steps.add(step("cmp", branches.get(Branch.CMP).op()));
+            steps.add(new NsaPlan.Step("select", select == null ? "caller indices" : select.describe(), 0));
+            steps.add(step("sel", branches.get(Branch.SEL).op()));
+            steps.add(step("win", branches.get(Branch.WIN).op()));
+            String comb = (overrideGates != null ? "gate override " + env.override() + " (device constant); " : "")
+                    + (gatesCast != null ? gatesCast.describe() + "; " : "") + combine.describe()
+                    + (oCast != null ? "; " + oCast.describe() : "");
+            steps.add(new NsaPlan.Step("combine", comb, 0));
+            List<Route> routes = new ArrayList<>();
+            for (Branch br : Branch.values()) {
+                routes.add(branches.get(br).route());
+            }
+            NsaPlan plan = new NsaPlan(cfg, shape, deviceName, kDt, routes, steps, held);
+            return new DevicePipeline(plan, branches, qCast, compressK, compressV, select, gatesCast, combine, oCast,
+                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, kDt, qCmpDt);
+        } catch (RuntimeException e) {
+            for (DeviceTensor c : constants) {
+                c.close();
+            }
+            throw e;
+        }
+    }
+
+    private static NsaPlan.Step step(String name, DeviceOp<?> op) {
+        return new NsaPlan.Step(name, op.describe(), op.workspaceBytes());
+    }
+
+    private static DeviceTensor keep(List<DeviceTensor> list, DeviceTensor t) {
+        list.add(t);
+        return t;
+    }
+
+    private static long part(long[] at, long bytes) {
+        long off = at[0];
+        at[0] += Workspace.aligned(bytes);
+        return off;
+    }
+
+    /** The route and op of one branch for this shape (GpuRoutes' plan, the FA-2 threshold and contract). */
+    private static BranchPlan planBranch(Env env, Branch br, NsaShape shape, Sequences raw, Sequences cmpSeq,
+                                         DType kDt, float scale, DeviceTensor guard) {
+        NsaConfig cfg = env.cfg();
+        GpuRoutes.Plan p = GpuRoutes.plan(br, env.flags(), env.profileLabel());
+        int h = cfg.heads(), g = cfg.kvGroups(), dk = cfg.headDimQk(), dv = cfg.headDimV();
+        Sequences keys = br == Branch.CMP ? cmpSeq : raw;
+        AttnSpec spec = switch (br) {
+            case CMP -> AttnSpec.blockCausal(cfg.blockLen(), cfg.stride());
+            case SEL -> AttnSpec.chosen(cfg.selBlock());
+            case WIN -> AttnSpec.window(cfg.window());
+        };
+        ReferenceAttentionOp reference = new ReferenceAttentionOp(env.module(), spec.withWalk(p.walk()).withScale(scale),
+                raw, keys);
+        if (br == Branch.SEL) {
+            if (p.route().path() == Path.SDPA_PACKED) {
+                return new BranchPlan(p.route(), new PackedSelectionOp(env.module(), raw, g, cfg.nSel(), cfg.selBlock(),
+                        dk, dv, shape.dtype(), scale, SelPacked.DEFAULT_BUDGET_BYTES), p.fallbackTag(), null, null);
+            }
+            return new BranchPlan(p.route(), reference, p.fallbackTag(), null, null);
+        }
+        GpuRoutes.Fa2Wish wish = p.fa2();
+        if (wish == null) {
+            return new BranchPlan(p.route(), reference, p.fallbackTag(), null, null);
+        }
+        Route ref = wish.reference();
+        ReferenceAttentionOp masked = new ReferenceAttentionOp(env.module(), spec.withWalk(
+                dev.nsa4j.kernels.AttnWalk.RANGES).withScale(scale), raw, keys);
+        Fa2Threshold.Decision d = Fa2Threshold.decide(br, Fa2Threshold.callLength(br, cfg.window(), cmpSeq.cu()),
+                wish.minLen());
+        if (!d.fa2()) {
+            return new BranchPlan(new Route(br, ref.path(), d.reason() + "; " + ref.reason()), reference, null, null, null);
+        }
+        boolean hardFail = env.flags().bool(Flag.NSA_FA2_HARD_FAIL);
+        if (env.fa2() == null) {
+            if (hardFail) {
+                throw new dev.nsa4j.NsaArgumentException("fa2", "NSA_FA2_HARD_FAIL: an eligible call must run on FA-2",
+                        "FA-2 blocked: " + env.fa2Unavailable());
+            }
+            return new BranchPlan(new Route(br, Path.SDPA_MASKED, "fa2 blocked: " + env.fa2Unavailable()), masked,
+                    "fa2.fallback", "unavailable", "none");
+        }
+        Mask mask = br == Branch.CMP ? Mask.blockCausal(cfg.blockLen(), cfg.stride()) : Mask.window(cfg.window());
+        DType in = br == Branch.CMP ? kDt : shape.dtype();
+        Fa2AttentionOp.Planned fp = Fa2AttentionOp.plan(env.fa2(), env.module().context().device(), mask, scale, true,
+                raw, keys, h, g, dk, dv, in, DType.FP32, env.flags().fa2Options(), hardFail, masked, guard);
+        if (!fp.accepted()) {
+            String rules = fp.verdict().violations().stream().map(Fa2Violation::rule).distinct().map(x -> x.id())
+                    .reduce((a, b) -> a + "," + b).orElse("none");
+            if (hardFail) {
+                throw new dev.nsa4j.NsaArgumentException("fa2", "NSA_FA2_HARD_FAIL: an eligible call must run on FA-2",
+                        "FA-2 blocked: " + fp.verdict().reason());
+            }
+            // A refusal of the planned shape is structural for these calls: a route reason. It is a counted
+            // fallback only where the user (not the profile) asked for FA-2.
+            String why = "fa2 (" + wish.wishedBy() + ") blocked for this shape: " + fp.verdict().reason();
+            return new BranchPlan(new Route(br, Path.SDPA_MASKED, why), masked, wish.byUser() ? "fa2.fallback" : null,
+                    wish.byUser() ? "contract" : null, rules);
+        }
+        String reason = wish.wishedBy() + "; " + d.reason() + "; exact P";
+        return new BranchPlan(new Route(br, Path.FA2, reason), fp.op(), null, null, null);
+    }
+
+    /** Whether FA-2 ops add to the guard (so a run zeroes it and the owner may read it). */
+    boolean guarded() {
+        return guarded;
+    }
+
+    /** The NaN/Inf guard: uint32 count of non-finite FA-2 outputs of the last run. */
+    DeviceTensor guard() {
+        return guard;
+    }
+
+    /** Workspace views the host API downloads from. */
+    DeviceTensor oCmp() {
+        return tensor(slices.oCmp, DType.FP32, nnz, cfg.heads(), cfg.headDimV());
+    }
+
+    DeviceTensor oSel() {
+        return tensor(slices.oSel, DType.FP32, nnz, cfg.heads(), cfg.headDimV());
+    }
+
+    DeviceTensor oWin() {
+        return tensor(slices.oWin, DType.FP32, nnz, cfg.heads(), cfg.headDimV());
+    }
+
+    DeviceTensor lseCmp() {
+        return tensor(slices.lseCmp, DType.FP32, nnz, cfg.heads());
+    }
+
+    DeviceTensor lseSel() {
+        return tensor(slices.lseSel, DType.FP32, nnz, cfg.heads());
+    }
+
+    DeviceTensor lseWin() {
+        return tensor(slices.lseWin, DType.FP32, nnz, cfg.heads());
+    }
+
+    DeviceTensor indices() {
+        return tensor(slices.idx, DType.INT32, nnz, cfg.kvGroups(), cfg.nSel());
+    }
+
+    private DeviceTensor tensor(long offset, DType dtype, int... dims) {
+        Shape s = Shape.of(dims);
+        return DeviceTensor.wrap(s.numel() == 0 ? 0 : workspace.address() + offset, dtype, s);
+    }
+
+    private static DeviceTensor or(DeviceTensor given, DeviceTensor fallback) {
+        return given != null ? given : fallback;
+    }
+
+    /**
+     * The rules this plan adds to {@link DeviceInputCheck}'s, checked before anything is enqueued: tensors the plan
+     * casts on the device must be contiguous; packed selection views q as {@code [nnz·G, H/G, Dk]}.
+     */
+    void checkCall(DeviceInputCheck.Call c) {
+        if (qCast != null) {
+            contiguous("q", c.q(), "contiguous (the parity mode casts q to fp32 on the device)");
+        }
+        if (gatesCast != null) {
+            contiguous("gates", c.gates(), "contiguous when not fp32 (cast to fp32 on the device)");
+        }
+        if (branches.get(Branch.SEL).op() instanceof PackedSelectionOp && c.q().stride(0) != cfg.heads() * c.q().stride(1)) {
+            throw new dev.nsa4j.NsaArgumentException("q", "token stride = H·head stride (sdpa-packed views q as [nnz·G, H/G, Dk])",
+                    "strides " + java.util.Arrays.toString(c.q().shape().strides()));
+        }
+    }
+
+    private static void contiguous(String name, DeviceTensor t, String rule) {
+        if (!t.shape().isContiguous()) {
+            throw new dev.nsa4j.NsaArgumentException(name, rule, "strides " + java.util.Arrays.toString(t.shape().strides()));
+        }
+    }
+
+    /**
+     * Enqueues one forward on {@code s} for a checked call of this plan's shape; no allocation, no host copy, no
+     * synchronisation.
+     */
+    Ran run(CudaStream s, DeviceInputCheck.Call c, StepTimer timer) {
+        int h = cfg.heads(), g = cfg.kvGroups(), dk = cfg.headDimQk(), dv = cfg.headDimV();
+        Workspace scratch = new Workspace(workspace.address() + slices.scratch, slices.scratchBytes);
+        if (guarded) {
+            DeviceBuffer.wrap(guard.address(), 4).fill(s, (byte) 0);
+        }
+        timer.begin(s);
+        DeviceTensor qCmp = c.q();
+        if (qCast != null) {
+            qCmp = tensor(slices.q32, qCmpDtype, nnz, h, dk);
+            qCast.launch(s, new CastArgs(c.q(), qCmp), Workspace.NONE);
+        }
+        DeviceTensor kC = tensor(slices.kC, compressedDtype, nnzCmp, g, dk);
+        DeviceTensor vC = tensor(slices.vC, compressedDtype, nnzCmp, g, dv);
+        compressK.launch(s, new CompressArgs(c.kCmp(), kC), scratch);
+        compressV.launch(s, new CompressArgs(c.vCmp(), vC), scratch);
+        timer.mark("compress", s);
+
+        Map<Branch, OpRun> ran = new EnumMap<>(Branch.class);
+        DeviceTensor oCmp = or(c.oCmp(), oCmp()), lseCmp = or(c.lseCmp(), lseCmp());
+        ran.put(Branch.CMP, branches.get(Branch.CMP).op().launch(s,
+                new AttentionArgs(qCmp, kC, vC, oCmp, lseCmp, null), scratch));
+        timer.mark("cmp", s);
+
+        DeviceTensor idx;
+        if (select != null) {
+            idx = or(c.indicesOut(), indices());
+            select.launch(s, new SelectArgs(qCmp, kC, lseCmp, idx), Workspace.NONE);
+        } else {
+            idx = c.indices();
+            if (c.indicesOut() != null) {
+                c.indicesOut().copyFrom(s, idx);
+            }
+        }
+        timer.mark("select", s);
+
+        DeviceTensor oSel = or(c.oSel(), oSel()), lseSel = or(c.lseSel(), lseSel());
+        ran.put(Branch.SEL, branches.get(Branch.SEL).op().launch(s,
+                new AttentionArgs(c.q(), c.kSel(), c.vSel(), oSel, lseSel, idx), scratch));
+        timer.mark("sel", s);
+
+        DeviceTensor oWin = or(c.oWin(), oWin()), lseWin = or(c.lseWin(), lseWin());
+        ran.put(Branch.WIN, branches.get(Branch.WIN).op().launch(s,
+                new AttentionArgs(c.q(), c.kWin(), c.vWin(), oWin, lseWin, null), scratch));
+        timer.mark("win", s);
+
+        DeviceTensor gates;
+        if (overrideGates != null) {
+            gates = overrideGates.view(Shape.strided(new int[] {nnz, h, 3}, new long[] {0, 0, 1}));
+        } else if (gatesCast != null) {
+            gates = tensor(slices.gates32, DType.FP32, nnz, h, 3);
+            gatesCast.launch(s, new CastArgs(c.gates(), gates), Workspace.NONE);
+        } else {
+            gates = c.gates();
+        }
+        DeviceTensor o32 = oCast != null ? tensor(slices.o32, DType.FP32, nnz, h, dv) : c.o();
+        combine.launch(s, new CombineArgs(oCmp, oSel, oWin, gates, o32), Workspace.NONE);
+        if (oCast != null) {
+            oCast.launch(s, new CastArgs(o32, c.o()), Workspace.NONE);
+        }
+        timer.mark("combine", s);
+
+        List<Route> routes = new ArrayList<>(3);
+        Map<Branch, OpRun> fellBack = new EnumMap<>(Branch.class);
+        for (Branch br : Branch.values()) {
+            Route planned = branches.get(br).route();
+            OpRun r = ran.get(br);
+            if (r.fellBack()) {
+                fellBack.put(br, r);
+                routes.add(new Route(br, Path.of(r.path()), r.reason()));
+            } else {
+                routes.add(r.reason().isEmpty() ? planned : new Route(br, planned.path(), planned.reason() + "; " + r.reason()));
+            }
+        }
+        return new Ran(routes, fellBack);
+    }
+
+    @Override
+    public void close() {
+        workspace.close();
+        for (DeviceTensor c : constants) {
+            c.close();
+        }
+    }
+}

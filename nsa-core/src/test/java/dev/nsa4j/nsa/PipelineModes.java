@@ -1,0 +1,91 @@
+package dev.nsa4j.nsa;
+
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.kernels.GpuFixture;
+import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.oracle.NsaOracle;
+import dev.nsa4j.oracle.PhiWeights;
+import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The routing modes the GPU parity suites run the device pipeline in, each with the oracle it is judged
+ * against: the parity mode (every branch on {@code sdpa}, K̃ in fp32) against the plain oracle; the others
+ * (K̃ in the input dtype) against the oracle with K̃ rounded the same way.
+ */
+enum PipelineModes {
+    /** NSA_FORCE_PARITY=1: sdpa everywhere, fp32 K̃. */
+    PARITY("NSA_FORCE_PARITY", "1"),
+    /** sdpa-masked everywhere (FA-2 off, selection unpacked). */
+    MASKED("NSA_USE_FA2", "0", "NSA_USE_SEL_PACK", "0"),
+    /** sdpa-masked for cmp and win, sdpa-packed for sel. */
+    PACKED("NSA_USE_FA2", "0", "NSA_USE_SEL_PACK", "1"),
+    /** FA-2 for cmp and win wherever the contract allows (from length 1), sel per the profile. */
+    FA2("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1", "NSA_USE_FA2_WIN", "1", "NSA_FA2_MIN_LEN_CMP", "0",
+            "NSA_FA2_MIN_LEN_WIN", "0");
+
+    private final String[] env;
+
+    PipelineModes(String... env) {
+        this.env = env;
+    }
+
+    FlagSnapshot flags() {
+        Map<String, String> e = new HashMap<>();
+        e.put("NSA_LOG_LIMIT", "1");
+        for (int i = 0; i < env.length; i += 2) {
+            e.put(env[i], env[i + 1]);
+        }
+        return Flags.of(Map.of(), e, Map.of());
+    }
+
+    /** The GPU instance of this mode. */
+    NsaAttention open(NsaConfig cfg, PhiWeights phi) {
+        return NsaAttention.builder(cfg).phi(phi).flags(flags()).device("0").build();
+    }
+
+    /** The oracle this mode is judged against for inputs of {@code dtype}. */
+    NsaOracle oracle(NsaConfig cfg, PhiWeights phi, DType dtype) {
+        NsaOracle o = new NsaOracle(cfg, phi, NsaOracle.defaultPool());
+        return this == PARITY ? o : o.withCompressedRoundedTo(dtype);
+    }
+
+    /** Dense [1,S,...] for one length, varlen [nnz,...] with cu_seqlens otherwise; values rounded to dt. */
+    static NsaInputs inputs(NsaConfig c, DType dt, int[] lens, Random rnd) {
+        boolean varlen = lens.length > 1;
+        int nnz = 0;
+        for (int l : lens) {
+            nnz += l;
+        }
+        int[] cu = new int[lens.length + 1];
+        for (int b = 0; b < lens.length; b++) {
+            cu[b + 1] = cu[b] + lens[b];
+        }
+        HostTensor q = t(rnd, dt, varlen, nnz, c.heads(), c.headDimQk(), -1, 1);
+        HostTensor[] kv = new HostTensor[6];
+        for (int i = 0; i < 6; i++) {
+            kv[i] = t(rnd, dt, varlen, nnz, c.kvGroups(), i % 2 == 0 ? c.headDimQk() : c.headDimV(), -1, 1);
+        }
+        HostTensor gates = t(rnd, DType.FP32, varlen, nnz, c.heads(), 3, 0, 1);
+        NsaInputs.Builder b = NsaInputs.builder().q(q).cmp(kv[0], kv[1]).sel(kv[2], kv[3]).win(kv[4], kv[5])
+                .gates(gates);
+        if (varlen) {
+            b.cuSeqlens(HostTensor.ofInts(cu, cu.length));
+        }
+        return b.build();
+    }
+
+    /** {@code in} with the caller's chosen blocks {@code indices}. */
+    static NsaInputs withIndices(NsaInputs in, HostTensor indices) {
+        return new NsaInputs(in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(), in.gates(),
+                in.cuSeqlens(), indices);
+    }
+
+    private static HostTensor t(Random rnd, DType dt, boolean varlen, int nnz, int heads, int dim, double lo, double hi) {
+        return varlen ? GpuFixture.random(rnd, dt, lo, hi, nnz, heads, dim)
+                : GpuFixture.random(rnd, dt, lo, hi, 1, nnz, heads, dim);
+    }
+}
