@@ -4,15 +4,15 @@
 # through DIST_* variables set by the pom; JAVA_HOME is the JDK running Maven (its jlink and jdeps are used).
 #
 # Steps: check the test jars against the modules; check jdeps' module needs against the runtime's module list;
-# jlink the runtime; install launchers and README from the templates; tar.xz; enforce the size limit; copy the
-# tarball to $DIST_OUT.
+# jlink the runtime; give it a fallback font; install launchers and README from the templates; tar.xz; enforce
+# the size limit; copy the tarball to $DIST_OUT.
 set -euo pipefail
 
 log() { echo "[dist] $*"; }
 die() { echo "[dist] ERROR: $*" >&2; exit 1; }
 
 for v in JAVA_HOME DIST_NAME DIST_VERSION DIST_HOME DIST_TEMPLATES DIST_TARBALL DIST_OUT DIST_MAX_BYTES \
-         DIST_MODULES DIST_JDEPS_IGNORED DIST_JVM_FLAGS DIST_REPO_ROOT; do
+         DIST_MODULES DIST_JDEPS_IGNORED DIST_JVM_FLAGS DIST_REPO_ROOT DIST_FONT_DIR DIST_FONT_LICENSE; do
     [ -n "${!v:-}" ] || die "$v is not set (this script is run by dist/pom.xml)"
 done
 for tool in jlink jdeps; do
@@ -66,6 +66,32 @@ log "jlink: $DIST_MODULES"
 "$JAVA_HOME/bin/jlink" --add-modules "$DIST_MODULES" --strip-debug --no-man-pages --no-header-files \
     --compress=zip-9 --output runtime
 "runtime/bin/java" -version >/dev/null 2>&1 || die "the jlink runtime does not start"
+
+# --- 3b. fallback font ---------------------------------------------------------------------------------------
+# Java2D (the PNG plots of nsa bench) needs at least one font. It asks the host's fontconfig first; a GPU host
+# with only the driver may have none ("Fontconfig head is null"), and then the JDK reads the generic
+# conf/fonts/fontconfig.properties, which maps every logical font to DejaVu Sans shipped in lib/fonts.
+for f in DejaVuSans.ttf DejaVuSans-Bold.ttf; do
+    [ -f "$DIST_FONT_DIR/$f" ] || die "$DIST_FONT_DIR/$f not found: the runtime's fallback font (Debian: apt-get install fonts-dejavu-core, or set dist.font.dir in dist/pom.xml to a folder holding DejaVuSans.ttf and DejaVuSans-Bold.ttf)"
+done
+[ -f "$DIST_FONT_LICENSE" ] || die "$DIST_FONT_LICENSE not found: the DejaVu fonts' licence (Debian: fonts-dejavu-core; or set dist.font.license in dist/pom.xml)"
+mkdir -p runtime/lib/fonts runtime/conf/fonts
+cp "$DIST_FONT_DIR/DejaVuSans.ttf" "$DIST_FONT_DIR/DejaVuSans-Bold.ttf" runtime/lib/fonts/
+cp "$DIST_FONT_LICENSE" runtime/lib/fonts/LICENSE-DejaVu.txt
+{
+    echo "# nsa4j: used only where the host's fontconfig finds no font (make-dist.sh, step 3b)."
+    echo "version=1"
+    echo "sequence.allfonts=latin-1"
+    for family in serif sansserif monospaced dialog dialoginput; do
+        for style in plain bold italic bolditalic; do
+            case $style in bold|bolditalic) font="DejaVu Sans Bold" ;; *) font="DejaVu Sans" ;; esac
+            echo "$family.$style.latin-1=$font"
+        done
+    done
+    echo 'filename.DejaVu_Sans=$JRE_LIB_FONTS/DejaVuSans.ttf'
+    echo 'filename.DejaVu_Sans_Bold=$JRE_LIB_FONTS/DejaVuSans-Bold.ttf'
+} > runtime/conf/fonts/fontconfig.properties
+log "fallback font: DejaVu Sans (runtime/lib/fonts, runtime/conf/fonts/fontconfig.properties)"
 
 # --- 4. launchers and README --------------------------------------------------------------------------------
 mkdir -p bin

@@ -2,14 +2,7 @@ package dev.nsa4j.bench.report;
 
 import dev.nsa4j.NsaArgumentException;
 import java.io.IOException;
-import java.math.BigDecimal;
-import java.math.MathContext;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -38,19 +31,7 @@ public final class BenchCsv {
 
     /** Writes a new file (replacing any): the header, then the rows. Written to a temporary file, then moved. */
     public static void write(Path file, List<AttentionBenchRow> rows) throws IOException {
-        Path abs = file.toAbsolutePath();
-        Files.createDirectories(abs.getParent());
-        Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
-        try {
-            Files.writeString(tmp, HEADER + "\n" + lines(rows), StandardCharsets.UTF_8);
-            try {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        CsvFiles.writeAtomically(file, HEADER + "\n" + lines(rows));
     }
 
     /**
@@ -59,27 +40,12 @@ public final class BenchCsv {
      * @throws NsaArgumentException when the file's first line is not this schema's header (nothing is written)
      */
     public static void append(Path file, List<AttentionBenchRow> rows) throws IOException {
-        boolean fresh = !Files.exists(file) || Files.size(file) == 0;
-        if (!fresh) {
-            String first;
-            try (var r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                first = r.readLine();
-            }
-            checkHeader(file, first);
-        } else if (file.toAbsolutePath().getParent() != null) {
-            Files.createDirectories(file.toAbsolutePath().getParent());
-        }
-        Files.writeString(file, (fresh ? HEADER + "\n" : "") + lines(rows), StandardCharsets.UTF_8,
-                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        CsvFiles.append(file, HEADER, lines(rows));
     }
 
     /** Every row of a file written by {@link #write}, {@link #append} or the Python peer. Blank lines are skipped. */
     public static List<AttentionBenchRow> read(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-        if (lines.isEmpty()) {
-            throw new NsaArgumentException(file + ":1", "header " + HEADER, "the file is empty");
-        }
-        checkHeader(file, lines.getFirst());
+        List<String> lines = CsvFiles.readChecked(file, HEADER);
         List<AttentionBenchRow> rows = new ArrayList<>();
         for (int i = 1; i < lines.size(); i++) {
             if (!lines.get(i).isBlank()) {
@@ -87,17 +53,6 @@ public final class BenchCsv {
             }
         }
         return rows;
-    }
-
-    private static void checkHeader(Path file, String first) {
-        String h = first == null ? "" : first.strip();
-        if (h.startsWith("\uFEFF")) {
-            h = h.substring(1);
-        }
-        if (!h.equals(HEADER)) {
-            throw new NsaArgumentException(file + ":1", "header " + HEADER,
-                    "the first line is '" + (h.length() > 200 ? h.substring(0, 200) + "..." : h) + "'");
-        }
     }
 
     private static String lines(List<AttentionBenchRow> rows) {
@@ -116,14 +71,7 @@ public final class BenchCsv {
                 i(s.seqlenQ()), i(s.seqlenK()), i(s.dk()), i(s.dv()), m.id(), i(m.window()), i(m.cmpLen()),
                 i(m.cmpStride()), Long.toString(r.visiblePairs()), Long.toString(r.flops()), num(r.medianMs()),
                 num(r.p10Ms()), num(r.p90Ms()), num(r.tflops()), i(r.runs()), r.note());
-        StringBuilder sb = new StringBuilder();
-        for (int k = 0; k < f.size(); k++) {
-            if (k > 0) {
-                sb.append(',');
-            }
-            sb.append(quote(f.get(k)));
-        }
-        return sb.toString();
+        return CsvFiles.join(f);
     }
 
     /**
@@ -133,12 +81,12 @@ public final class BenchCsv {
      * @throws NsaArgumentException naming the column and the rule broken
      */
     public static AttentionBenchRow parse(String line, String where) {
-        List<String> f = split(line, where);
+        List<String> f = CsvFiles.split(line, where);
         if (f.size() != COLUMNS.size()) {
             throw new NsaArgumentException(where, COLUMNS.size() + " columns (" + HEADER + ")",
                     "the line has " + f.size());
         }
-        Fields c = new Fields(f, where);
+        CsvFiles.Fields c = new CsvFiles.Fields(COLUMNS, f, where);
         MaskSpec mask;
         AttentionShape shape;
         try {
@@ -165,99 +113,12 @@ public final class BenchCsv {
         return e instanceof NsaArgumentException n ? n : new NsaArgumentException(where, rule, e.getMessage());
     }
 
-    /** The named columns of one line, parsed with errors that name the column. */
-    private record Fields(List<String> values, String where) {
-        String text(String column) {
-            return values.get(COLUMNS.indexOf(column));
-        }
-
-        int integer(String column) {
-            try {
-                return Integer.parseInt(text(column).strip());
-            } catch (NumberFormatException e) {
-                throw new NsaArgumentException(where, "column " + column + " is an integer",
-                        "'" + text(column) + "'");
-            }
-        }
-
-        long longValue(String column) {
-            try {
-                return Long.parseLong(text(column).strip());
-            } catch (NumberFormatException e) {
-                throw new NsaArgumentException(where, "column " + column + " is an integer",
-                        "'" + text(column) + "'");
-            }
-        }
-
-        double real(String column) {
-            try {
-                return Double.parseDouble(text(column).strip());
-            } catch (NumberFormatException e) {
-                throw new NsaArgumentException(where, "column " + column + " is a number", "'" + text(column) + "'");
-            }
-        }
-    }
-
     private static String i(int v) {
         return Integer.toString(v);
     }
 
     /** Plain decimal of a value already rounded to {@link AttentionBenchRow#DIGITS} digits. */
     private static String num(double v) {
-        if (v == 0) {
-            return "0";
-        }
-        return new BigDecimal(v).round(new MathContext(AttentionBenchRow.DIGITS)).stripTrailingZeros()
-                .toPlainString();
-    }
-
-    private static String quote(String s) {
-        if (s.indexOf(',') < 0 && s.indexOf('"') < 0) {
-            return s;
-        }
-        return '"' + s.replace("\"", "\"\"") + '"';
-    }
-
-    /** Splits one line into fields, RFC 4180 quoting (no line breaks inside fields). */
-    static List<String> split(String line, String where) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean quoted = false;
-        boolean wasQuoted = false;
-        for (int k = 0; k < line.length(); k++) {
-            char ch = line.charAt(k);
-            if (quoted) {
-                if (ch == '"') {
-                    if (k + 1 < line.length() && line.charAt(k + 1) == '"') {
-                        cur.append('"');
-                        k++;
-                    } else {
-                        quoted = false;
-                    }
-                } else {
-                    cur.append(ch);
-                }
-            } else if (ch == ',') {
-                out.add(cur.toString());
-                cur.setLength(0);
-                wasQuoted = false;
-            } else if (ch == '"' && cur.isEmpty() && !wasQuoted) {
-                quoted = true;
-                wasQuoted = true;
-            } else if (ch == '\r' && k == line.length() - 1) {
-                break;
-            } else {
-                if (wasQuoted) {
-                    throw new NsaArgumentException(where, "RFC 4180 quoting", "text after a closing quote at column "
-                            + (k + 1));
-                }
-                cur.append(ch);
-            }
-        }
-        if (quoted) {
-            throw new NsaArgumentException(where, "RFC 4180 quoting", "unterminated quoted field");
-        }
-        out.add(cur.toString());
-        return out;
+        return CsvFiles.num(v, AttentionBenchRow.DIGITS);
     }
 }
