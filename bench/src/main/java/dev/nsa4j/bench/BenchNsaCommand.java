@@ -336,12 +336,14 @@ final class BenchNsaCommand implements Callable<Integer> {
         }
 
         private double[] backToBack(Runnable forward) {
-            for (int r = 0; r < warmup; r++) {
+            long w0 = System.nanoTime();
+            for (int r = 0; r < Math.max(1, warmup); r++) {
                 forward.run();
             }
             stream.synchronize();
+            double warmMs = (System.nanoTime() - w0) / 1e6 / Math.max(1, warmup);
             double[] t = new double[repeat];
-            int per = 3;
+            int per = warmMs > 100 ? 1 : warmMs > 10 ? 3 : 10;   // enough forwards per sample to dwarf one sync
             for (int r = 0; r < repeat; r++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < per; i++) {

@@ -158,20 +158,20 @@ final class RunCommand implements Callable<Integer> {
             nsa.forward(in, DType.FP32);
         }
         long[] nanos = new long[repeat];
-        double[] up = new double[repeat], dev = new double[repeat], down = new double[repeat];
+        double[] up = new double[repeat], devMs = new double[repeat], down = new double[repeat];
         NsaOutput result = null;
         for (int i = 0; i < repeat; i++) {
             result = nsa.forward(in, DType.FP32);
             nanos[i] = result.elapsed().toNanos();
             if (result.timing() != null) {
                 up[i] = result.timing().uploadMs();
-                dev[i] = result.timing().deviceMs();
+                devMs[i] = result.timing().deviceMs();
                 down[i] = result.timing().downloadMs();
             }
         }
         java.util.Arrays.sort(nanos);
         java.util.Arrays.sort(up);
-        java.util.Arrays.sort(dev);
+        java.util.Arrays.sort(devMs);
         java.util.Arrays.sort(down);
         NsaResult r = result.result();
 
@@ -193,10 +193,10 @@ final class RunCommand implements Callable<Integer> {
                 Runtime.getRuntime().availableProcessors());
         if (result.timing() != null) {
             int m = repeat / 2;
-            double parts = up[m] + dev[m] + down[m];
+            double parts = up[m] + devMs[m] + down[m];
             w.printf(Locale.ROOT, "gpu time: host-to-host %.2f ms = %.3g x (transfers %.2f ms [upload %.2f, download %.2f] "
                             + "+ device forward %.2f ms = %.2f ms); medians%n", ms, ms / parts, up[m] + down[m], up[m],
-                    down[m], dev[m], parts);
+                    down[m], devMs[m], parts);
         }
         w.printf(Locale.ROOT, "keys attended (per query head, summed): cmp %d, sel %d, win %d%n",
                 work.compressedKeys(), work.selectedKeys(), work.windowKeys());

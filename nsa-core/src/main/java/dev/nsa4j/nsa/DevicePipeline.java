@@ -363,8 +363,8 @@ final class DevicePipeline implements AutoCloseable {
     }
 
     private DeviceTensor tensor(long offset, DType dtype, int... dims) {
-        Shape s = Shape.of(dims);
-        return DeviceTensor.wrap(s.numel() == 0 ? 0 : workspace.address() + offset, dtype, s);
+        // an empty part still gets a valid, aligned address inside the workspace (never null)
+        return DeviceTensor.wrap(workspace.address() + offset, dtype, Shape.of(dims));
     }
 
     private static DeviceTensor or(DeviceTensor given, DeviceTensor fallback) {

@@ -51,8 +51,8 @@ final class GpuBackend implements AutoCloseable {
     private final DeviceMemory memory = new DeviceMemory();
     private final DevicePipeline.Env env;
     private final DevicePipeline.Env envNoFa2;
-    private final Cache plans = new Cache();
-    private final Cache referencePlans = new Cache();
+    private final Cache plans = new Cache(true);
+    private final Cache referencePlans = new Cache(false);
     private final Map<NsaShape, Staging> staging = new LinkedHashMap<>();
     private final CudaEvent lastEnd;
     private final CudaEvent hostStart;
@@ -62,8 +62,12 @@ final class GpuBackend implements AutoCloseable {
 
     /** The pipeline cache: insertion-ordered, re-inserted on use, oldest closed past {@link #MAX_PLANS}. */
     private final class Cache extends LinkedHashMap<NsaShape, DevicePipeline> {
-        Cache() {
+        /** The main cache also drops the host staging of a shape it drops. */
+        private final boolean ownsStaging;
+
+        Cache(boolean ownsStaging) {
             super(8, 0.75f, true);
+            this.ownsStaging = ownsStaging;
         }
 
         @Override
@@ -72,7 +76,7 @@ final class GpuBackend implements AutoCloseable {
                 return false;
             }
             retire(eldest.getValue());
-            Staging st = staging.remove(eldest.getKey());
+            Staging st = ownsStaging ? staging.remove(eldest.getKey()) : null;
             if (st != null) {
                 st.close();
             }

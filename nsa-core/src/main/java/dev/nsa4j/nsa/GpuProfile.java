@@ -41,7 +41,7 @@ public record GpuProfile(String family, String gpu, String driver, String date, 
     /** The comment at the top of every profile file: the schema, for whoever edits one by hand. */
     public static final String SCHEMA_COMMENT = """
             # nsa4j GPU profile: which fast paths routing may choose on one GPU family, per head-dim bucket.
-            # Schema (docs/routing-profiles.md); every key below is required, any other key is an error:
+            # Schema (docs/routing-profiles.md); every key below is required (but sel_pack), any other key is an error:
             #   family   text  sm80 | sm86 | sm89 | sm90 (compute capability 8.0 | 8.6, 8.7 | 8.9 | 9.x)
             #   gpu      text  the GPU the thresholds were measured on, or "starting point (no sweep yet)"
             #   driver   text  NVIDIA driver (and CUDA) version of the sweep, or "n/a"
@@ -54,7 +54,7 @@ public record GpuProfile(String family, String gpu, String driver, String date, 
             #     fa2_min_len_cmp   int   minimum compressed length, -1 off       -> NSA_FA2_MIN_LEN_CMP
             #     sel_kernel        bool  selection on sel-kernel                 -> NSA_USE_SEL_KERNEL
             #     sel_kernel_min_l  int   minimum selected tokens per row, -1 off -> NSA_SEL_KERNEL_MIN_L
-            #     sel_pack          bool  selection on sdpa-packed, else sdpa-masked (optional, default true) -> NSA_USE_SEL_PACK
+            #     sel_pack          bool  selection on sdpa-packed (true) or sdpa-masked (false); optional, default true -> NSA_USE_SEL_PACK
             # bool is true or false; int is a plain integer >= -1. Environment variables and -Dnsa.* properties override
             # every value here; NSA_PROFILE=<file> replaces this profile.
             """;
