@@ -302,10 +302,19 @@ def import_fla(root):
     import types
     import warnings
     pkg = fla_package_dir(root)
+    version = "?"
+    try:
+        with open(os.path.join(pkg, "__init__.py"), encoding="utf-8") as f:
+            m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", f.read())
+            version = m.group(1) if m else version
+    except OSError:
+        pass
     for name, path in (("fla", pkg), ("fla.ops", os.path.join(pkg, "ops"))):
         if name not in sys.modules:
             m = types.ModuleType(name)
             m.__path__ = [path]
+            if name == "fla":
+                m.__version__ = version   # fla.utils imports it from the package
             sys.modules[name] = m
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImportWarning)   # "Flash Attention is not installed"
@@ -319,13 +328,6 @@ def import_fla(root):
         return parallel_attn(q, k, v, window_size=window_size[0] + 1 if window_size[0] >= 0 else None)
 
     parallel.flash_attn_func = flash_attn_func
-    version = "?"
-    try:
-        with open(os.path.join(pkg, "__init__.py"), encoding="utf-8") as f:
-            m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", f.read())
-            version = m.group(1) if m else version
-    except OSError:
-        pass
     return parallel.parallel_nsa, version
 
 

@@ -153,16 +153,16 @@ final class BenchNsaCommand implements Callable<Integer> {
             for (int[] bs : planned) {
                 i++;
                 log.printf(Locale.ROOT, "[bench nsa] shape %d/%d: B=%d S=%d%n", i, planned.size(), bs[0], bs[1]);
-                rows.addAll(new Shape1(nsa, reference, fa2, cfg, dt, bs[0], bs[1], gpu, new NsaBenchShape(bs[0], bs[1], bc),
-                        log).measure());
+                List<NsaBenchRow> shapeRows = new Shape1(nsa, reference, fa2, cfg, dt, bs[0], bs[1], gpu,
+                        new NsaBenchShape(bs[0], bs[1], bc), log).measure();
+                rows.addAll(shapeRows);
+                if (out != null) {   // each shape's rows as soon as they exist: a later failure loses nothing
+                    NsaBenchCsv.append(out, shapeRows);
+                    log.println("[bench nsa]   appended " + shapeRows.size() + " rows to " + out);
+                }
             }
         }
-        List<NsaBenchRow> report = rows;
-        if (out != null) {
-            NsaBenchCsv.append(out, rows);
-            report = NsaBenchCsv.read(out);
-            log.println("[bench nsa] appended " + rows.size() + " rows to " + out);
-        }
+        List<NsaBenchRow> report = out != null ? NsaBenchCsv.read(out) : rows;
         String md1 = NsaBenchMarkdown.report(report);
         System.out.println(md1);
         if (md != null) {
@@ -224,7 +224,7 @@ final class BenchNsaCommand implements Callable<Integer> {
             HostTensor gates = random(DType.FP32, 4, 0, 1, b, s, h, 3);
             log.printf(Locale.ROOT, "[bench nsa]   inputs drawn (%.1f s)%n", (System.nanoTime() - t0) / 1e9);
             List<AutoCloseable> owned = new ArrayList<>();
-            try (stream) {
+            try {
                 DeviceTensor dq = up(q, owned), dk = up(k, owned), dvv = up(v, owned), dg = up(gates, owned);
                 NsaDeviceInputs in = NsaDeviceInputs.builder().q(dq).sharedKv(dk, dvv).gates(dg).build();
                 DeviceTensor o = alloc(dt, owned, b, s, h, cfg.headDimV());
@@ -282,6 +282,7 @@ final class BenchNsaCommand implements Callable<Integer> {
             } catch (Exception e) {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
+                // device memory first (freed stream-ordered on this stream), then the stream
                 for (int i = owned.size() - 1; i >= 0; i--) {
                     try {
                         owned.get(i).close();
@@ -289,6 +290,7 @@ final class BenchNsaCommand implements Callable<Integer> {
                         // freeing after a failure: the first error is the one reported
                     }
                 }
+                stream.close();
             }
             return rows;
         }

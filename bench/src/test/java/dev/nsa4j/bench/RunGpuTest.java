@@ -20,8 +20,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class RunGpuTest {
     @Test
     void runPrintsWhichPathRanEachBranchAndWhy() {
+        dev.nsa4j.kernels.GpuFixture.assumeGpu();
         GpuAvailability a = GpuAvailability.check(0);
-        assumeTrue(a.available(), () -> "GPU unavailable: " + a.reason());
         DeviceInfo dev = a.discovery().devices().get(0);
         assumeTrue(dev.ccMajor() == 9 && dev.ccMinor() == 0, "the shipped sm90 profile enables FA-2 on SM 9.0");
         assumeTrue(System.getenv().keySet().stream().noneMatch(k -> k.startsWith("NSA_USE") || k.startsWith("NSA_FA2")
@@ -31,8 +31,12 @@ class RunGpuTest {
                 "1,1024,8,2,128,128", "--window", "128");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("route win: fa2 (profile sm90 d128; window 128 >= 16; exact P)"), r.out());
-        assertTrue(r.out().contains("route cmp: sdpa-masked (fa2 blocked: dtype: "), r.out());
-        assertTrue(r.out().contains("route sel: sdpa-packed ("), r.out());
+        // K̃ in bf16: the compressed branch on FA-2 too; selection on the profile's sdpa-masked
+        assertTrue(r.out().contains("route cmp: fa2 (profile sm90 d128; compressed length 63 >= 16; exact P)"), r.out());
+        assertTrue(r.out().contains("route sel: sdpa-masked (chosen blocks walked in place (profile: NSA_USE_SEL_PACK=0))"),
+                r.out());
+        assertTrue(r.out().contains("plan: B=1 S=1024 bf16 (gates fp32, o fp32) on cuda:0 "), r.out());
+        assertTrue(r.out().contains("gpu time: host-to-host "), r.out());
         // below the window threshold: the reference path, as a normal route
         RunCommandTest.Result small = RunCommandTest.cli("run", "--device", "gpu", "--dtype", "bf16", "--shape",
                 "1,256,8,2,128,128", "--window", "8");

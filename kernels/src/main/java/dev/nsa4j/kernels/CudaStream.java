@@ -46,26 +46,34 @@ public final class CudaStream implements AutoCloseable {
     }
 
     CUstream jcuda() {
+        if (closed) {
+            throw new IllegalStateException("CUDA stream is closed");
+        }
         return stream;
+    }
+
+    /** True once {@link #close()} ran. */
+    public boolean isClosed() {
+        return closed;
     }
 
     /** Waits until all work enqueued on this stream has finished (this stream only). */
     public void synchronize() {
         context.bind();
-        Jcu.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+        Jcu.check(JCudaDriver.cuStreamSynchronize(jcuda()), "cuStreamSynchronize");
     }
 
     /** Makes later work on this stream wait for {@code event} (recorded on any stream); no host wait. */
     public void waitFor(CudaEvent event) {
         context.bind();
-        Jcu.check(JCudaDriver.cuStreamWaitEvent(stream, event.jcuda(), 0), "cuStreamWaitEvent");
+        Jcu.check(JCudaDriver.cuStreamWaitEvent(jcuda(), event.jcuda(), 0), "cuStreamWaitEvent");
     }
 
     /** True while this stream is being captured into a CUDA graph ({@link CudaGraph#capture}). */
     public boolean isCapturing() {
         context.bind();
         int[] status = new int[1];
-        Jcu.check(JCudaDriver.cuStreamIsCapturing(stream, status), "cuStreamIsCapturing");
+        Jcu.check(JCudaDriver.cuStreamIsCapturing(jcuda(), status), "cuStreamIsCapturing");
         return status[0] != jcuda.driver.CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
     }
 

@@ -103,7 +103,13 @@ public final class DeviceBuffer implements AutoCloseable {
             case POOLED -> pool.release(this);
             case OWNED_ASYNC -> {
                 stream.context().bind();
-                Jcu.check(JCudaDriver.cuMemFreeAsync(Jcu.devicePtr(address), stream.jcuda()), "cuMemFreeAsync");
+                if (stream.isClosed()) {
+                    // its stream is gone: a synchronous free (CUDA allows cuMemFree of stream-ordered memory; it
+                    // waits for the work using it), never a call on a destroyed stream
+                    Jcu.check(JCudaDriver.cuMemFree(Jcu.devicePtr(address)), "cuMemFree");
+                } else {
+                    Jcu.check(JCudaDriver.cuMemFreeAsync(Jcu.devicePtr(address), stream.jcuda()), "cuMemFreeAsync");
+                }
             }
             case OWNED_SYNC -> {
                 if (address != 0L) {

@@ -102,6 +102,19 @@ class RuntimeGpuTest extends GpuSuite {
         gpu.stream.synchronize();
     }
 
+    /** A buffer that outlives the stream it was allocated on frees synchronously; the closed stream is refused. */
+    @Test
+    void aBufferOutlivingItsStreamFreesWithoutTouchingIt() {
+        CudaStream s = CudaStream.create(gpu.context);
+        DeviceBuffer b = DeviceBuffer.allocate(s, 1 << 20);
+        b.fill(s, (byte) 1);
+        s.close();
+        assertTrue(s.isClosed());
+        b.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, s::synchronize);
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+    }
+
     @Test
     void eventsTimeWorkOnAStream() {
         try (CudaEvent start = CudaEvent.create(gpu.context); CudaEvent end = CudaEvent.create(gpu.context);

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class RoutingFlagsGpuTest {
     @Test
     void nsaAttentionRoutesWithTheDevicesProfile() {
+        dev.nsa4j.kernels.GpuFixture.assumeGpu();   // NSA_REQUIRE_GPU=1 turns the skip into a failure
         GpuAvailability a = GpuAvailability.check(0);
         assumeTrue(a.available(), () -> "no usable GPU: " + a.reason());
         DeviceInfo dev = a.discovery().devices().get(0);
