@@ -48,8 +48,10 @@ log "test jars: $(cd tests && ls ./*-tests.jar | sed 's:^\./::' | tr '\n' ' ')"
 
 # --- 2. jdeps: which JDK modules lib/ and tests/ need --------------------------------------------------------
 cp=$(ls lib/*.jar tests/*.jar | tr '\n' ':')
+# --module-path lib: nsa4j's jars are modular, and jdeps resolves a modular root's "requires" (ejml.core, jcuda,
+# ...) on the module path only (docs/decisions.md D20); the launchers still run everything on the class path.
 needed=$("$JAVA_HOME/bin/jdeps" --multi-release 25 --ignore-missing-deps --print-module-deps \
-         --class-path "$cp" lib/*.jar tests/*.jar 2>/dev/null | tail -n 1)
+         --module-path lib --class-path "$cp" lib/*.jar tests/*.jar 2>/dev/null | tail -n 1)
 log "jdeps: lib/ and tests/ need $needed (left out on purpose: $DIST_JDEPS_IGNORED)"
 have=",$DIST_MODULES,$DIST_JDEPS_IGNORED,"
 lacking=()

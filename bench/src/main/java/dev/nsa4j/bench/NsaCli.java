@@ -127,9 +127,15 @@ public final class NsaCli implements Runnable {
                 + (e.getReason() != null ? e.getReason() : kind);
     }
 
-    /** The implementation version from the jar manifest, or "dev" when run from classes. */
+    /**
+     * The implementation version from the jar manifest (on the module path: the jar's module version), or "dev"
+     * when run from classes.
+     */
     static String version() {
         String v = NsaCli.class.getPackage().getImplementationVersion();
+        if (v == null && NsaCli.class.getModule().getDescriptor() != null) {
+            v = NsaCli.class.getModule().getDescriptor().rawVersion().orElse(null);
+        }
         return v == null ? "dev" : v;
     }
 

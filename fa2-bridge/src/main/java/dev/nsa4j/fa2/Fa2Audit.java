@@ -377,9 +377,15 @@ public final class Fa2Audit {
         return new Report(device, l.setupError(), versions, image, options, l.probes());
     }
 
-    /** nsa4j's version from this jar's manifest ({@code Implementation-Version}), or {@code dev} from classes. */
+    /**
+     * nsa4j's version from this jar's manifest ({@code Implementation-Version}; on the module path, where a named
+     * module's packages carry no manifest versions, the jar's module version), or {@code dev} from classes.
+     */
     public static String nsa4jVersion() {
         String v = Fa2Audit.class.getPackage().getImplementationVersion();
+        if (v == null && Fa2Audit.class.getModule().getDescriptor() != null) {
+            v = Fa2Audit.class.getModule().getDescriptor().rawVersion().orElse(null);
+        }
         return v == null ? "dev" : v;
     }
 

@@ -6,7 +6,7 @@ import dev.nsa4j.kernels.StructLayout;
  * Mirror of {@code nsa::Fa2Params} (fa2_params.h): the FA-2 kernels' whole argument, written as the same
  * little-endian bytes. Strides in elements; {@code mask} is the code of {@link Fa2Mask}; pointers are raw
  * device addresses (0 = null for the optional ones). {@link Fa2Attention#plan} fills it from tensors;
- * interop callers may fill it directly and launch through {@link Fa2Attention#launch}.
+ * interop callers may fill it directly and launch through {@link Fa2Attention#enqueue}.
  */
 public record Fa2Params(
         long q, long k, long v, long o, long lse, long cuQ, long cuK, long qStart, long kStart, long oAccum, long lseAccum,

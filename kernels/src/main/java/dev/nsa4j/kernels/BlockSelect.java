@@ -18,8 +18,8 @@ import dev.nsa4j.tensor.DType;
  * compressed branch; any value where no compressed token is visible); {@code cu_seqlens}/{@code cu_seqlens_cmp}
  * int32 {@code [B + 1]} matching the {@link CompressionPlan}; {@code indices} int32 {@code [nnz, G, n]};
  * {@code scores} (optional) fp32 {@code [nnz, G, nb]} with {@code nb >= } {@link #maxBlocks}: the score of every
- * candidate block j <= t/l' (also for rows that take all candidates) and −inf for the columns past it.
- * The last axis of q, k_cmp, indices and scores is contiguous; other strides are free. Limits: 3 <= n <=
+ * candidate block j ≤ t/l' (also for rows that take all candidates) and −inf for the columns past it.
+ * The last axis of q, k_cmp, indices and scores is contiguous; other strides are free. Limits: 3 ≤ n ≤
  * {@link #MAX_N}; any number of blocks (the per-row working set is constant). Deterministic (no atomics).
  */
 public final class BlockSelect {

@@ -53,7 +53,7 @@ public record CompressionPlan(int[] cuSeqlens, int[] cuSeqlensCmp, int blockLen,
         return new CompressionPlan(cuSeqlens, cmp, blockLen, blockStride);
     }
 
-    /** S_cmp(len) = 0 if len < l, else floor((len − l)/d) + 1. */
+    /** S_cmp(len) = 0 if len &lt; l, else floor((len − l)/d) + 1. */
     public static int compressedCount(int len, int blockLen, int blockStride) {
         return len < blockLen ? 0 : (len - blockLen) / blockStride + 1;
     }

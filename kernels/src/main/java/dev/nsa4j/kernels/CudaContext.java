@@ -12,7 +12,7 @@ import jcuda.driver.JCudaDriver;
  *       and most libraries share) and releases it on {@link #close()}.</li>
  *   <li>{@link #attachCurrent()}: uses whatever context is current on the calling thread, as TornadoVM's
  *       CUDA backend and other host libraries leave it. nsa4j neither creates nor destroys it; the caller
- *       passes its own stream as a raw handle ({@link CudaStream#wrap(long)}).</li>
+ *       passes its own stream as a raw handle ({@link CudaStream#wrap(CudaContext, long)}).</li>
  * </ul>
  *
  * <p>CUDA makes a context current per thread. Every nsa4j operation calls {@link #bind()} first, so a

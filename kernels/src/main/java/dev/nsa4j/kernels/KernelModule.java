@@ -91,6 +91,7 @@ public final class KernelModule implements AutoCloseable {
      * ({@code Pointer.to(Pointer.to(arg0), Pointer.to(arg1), ...)}): for kernels with several plain arguments,
      * such as layout probes.
      */
+    @SuppressWarnings("exports") // JCuda's types: for sibling modules, which read jcuda themselves (D20)
     public void launchArgs(String symbol, int grid, int block, long stream, Pointer kernelParams) {
         launch(function(symbol), symbol, grid, block, Jcu.stream(stream), kernelParams);
     }
@@ -110,6 +111,7 @@ public final class KernelModule implements AutoCloseable {
     }
 
     /** The function for {@code key}; throws {@link dev.nsa4j.NsaArgumentException} for an unsupported key. */
+    @SuppressWarnings("exports") // as launchArgs
     public CUfunction function(KernelKey key) {
         return function(KernelCatalog.require(key).symbol());
     }

@@ -13,7 +13,7 @@ import dev.nsa4j.tensor.DType;
  *
  * <ol>
  *   <li><b>gather</b> ({@code nsa_sel_gather_<dtype>}, sel_gather.cu): per (query token t, KV group g), the keys
- *       s <= t of the distinct chosen blocks, in ascending position, copied bit for bit into
+ *       s ≤ t of the distinct chosen blocks, in ascending position, copied bit for bit into
  *       {@code packed_k [nnz, G, n·l', Dk]} and {@code packed_v [nnz, G, n·l', Dv]} (the input dtype), with the row
  *       length {@code packed_len [nnz, G]} (and {@code packed_last = packed_len − 1});</li>
  *   <li><b>dense attention</b> over each packed row: the reference attention kernel on a varlen view of the

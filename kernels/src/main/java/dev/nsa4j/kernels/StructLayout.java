@@ -140,6 +140,9 @@ public final class StructLayout {
         private final ByteBuffer buf = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         private int next;
 
+        private Writer() {
+        }
+
         private Field expect(Kind kind) {
             if (next >= fields.size()) {
                 throw new IllegalStateException(name + ": more values than fields");

@@ -38,6 +38,10 @@ public final class Counters {
     private final Map<CallKey, LongAdder> calls = new ConcurrentHashMap<>();
     private final Map<FallbackKey, LongAdder> fallbacks = new ConcurrentHashMap<>();
 
+    /** Counters at zero. */
+    public Counters() {
+    }
+
     /** Counts one call of a branch on a path. */
     public void recordCall(Branch branch, Path path) {
         calls.computeIfAbsent(new CallKey(branch, path), k -> new LongAdder()).increment();

@@ -14,6 +14,9 @@ public final class DeviceMemory {
     private long allocations;
     private long bytes;
 
+    DeviceMemory() { // one per NsaAttention (GpuBackend); not for callers to create
+    }
+
     /** A snapshot of the counters. */
     public record Stats(long allocations, long bytes) {
     }

@@ -140,7 +140,9 @@ public final class GpuProfiles {
 
     private static GpuProfile readShipped(String family) {
         String resource = RESOURCE_DIR + family + ".yaml";
-        try (InputStream in = GpuProfiles.class.getClassLoader().getResourceAsStream(resource)) {
+        // Class.getResourceAsStream (absolute name): finds this module's own resources on the module path too,
+        // where ClassLoader.getResourceAsStream sees only packages opened to everyone
+        try (InputStream in = GpuProfiles.class.getResourceAsStream("/" + resource)) {
             if (in == null) {
                 throw new IllegalStateException("shipped profile " + resource + " is missing from the jar");
             }

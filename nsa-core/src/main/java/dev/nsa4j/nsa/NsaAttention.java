@@ -42,12 +42,12 @@ import org.slf4j.event.Level;
  *
  * <p>Devices: {@code cpu} runs the CPU oracle (reason "requested"). {@code auto} runs on the GPU
  * (a {@link NsaPlan} per shape class) where a CUDA device, the kernel image and the config allow (phi = avg, or mlp within the
- * kernel's l·D and hidden limits; n <= 64, head dims <= 256), else the oracle with the reason ("GPU
+ * kernel's l·D and hidden limits; n ≤ 64, head dims ≤ 256), else the oracle with the reason ("GPU
  * unavailable: ..."). {@code gpu} or a CUDA ordinal demands the GPU: {@link Builder#build()} throws, naming
  * the reason, where it cannot serve.
  *
  * <p>On the GPU, each branch's path follows the flags ({@link GpuRoutes}). The compressed and window
- * branches run on FA-2 ({@code fa2}, through {@link Fa2Bridge}, exact-P mode) where {@code NSA_USE_FA2} and
+ * branches run on FA-2 ({@code fa2}, through {@link dev.nsa4j.fa2.Fa2AttentionOp}, exact-P mode) where {@code NSA_USE_FA2} and
  * the branch's switch (property, environment or GPU profile) wish it, the call's key length reaches
  * {@code NSA_FA2_MIN_LEN_WIN} / {@code NSA_FA2_MIN_LEN_CMP} ({@link Fa2Threshold}) and the FA-2 contract
  * accepts the call; elsewhere on their reference path. That is decided per call: {@link NsaOutput#routes()}

@@ -197,7 +197,7 @@ class GpuProfilesTest {
                 assertFalse(t.selKernel(), family + ": sel-kernel off everywhere for now");
                 assertEquals(-1, t.selKernelMinL());
             }
-            try (InputStream in = getClass().getClassLoader().getResourceAsStream(GpuProfiles.RESOURCE_DIR + family + ".yaml")) {
+            try (InputStream in = getClass().getResourceAsStream("/" + GpuProfiles.RESOURCE_DIR + family + ".yaml")) {
                 String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
                 assertTrue(text.startsWith(GpuProfile.SCHEMA_COMMENT), family + " starts with the schema comment");
             }

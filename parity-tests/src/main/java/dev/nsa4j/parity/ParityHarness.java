@@ -32,7 +32,7 @@ import java.util.Objects;
  * @param relFloor       the floor of the relative error's denominator, > 0
  */
 public record ParityHarness(double tolerance, boolean negInfMatches, double relFloor) {
-    /** ROUTING.md: "MAE < 1e-5 on fp32 outputs, no NaN/Inf". */
+    /** ROUTING.md: "MAE &lt; 1e-5 on fp32 outputs, no NaN/Inf". */
     public static final double DEFAULT_TOLERANCE = 1e-5;
     /** Denominator floor of the relative error. */
     public static final double DEFAULT_REL_FLOOR = 1e-6;
@@ -48,7 +48,7 @@ public record ParityHarness(double tolerance, boolean negInfMatches, double relF
         }
     }
 
-    /** The default rule for outputs: MAE < 1e-5, no NaN/Inf. */
+    /** The default rule for outputs: MAE &lt; 1e-5, no NaN/Inf. */
     public static ParityHarness outputs() {
         return new ParityHarness(DEFAULT_TOLERANCE, false, DEFAULT_REL_FLOOR);
     }

@@ -104,7 +104,7 @@ public record ParityReport(String what, String pathA, String pathB, long n, doub
         return line();
     }
 
-    /** Three significant digits: plain for 1e-3 <= |v| < 1e5, else {@code 1.23e-8}; trailing zeros dropped. */
+    /** Three significant digits: plain for 1e-3 ≤ |v| &lt; 1e5, else {@code 1.23e-8}; trailing zeros dropped. */
     static String num(double v) {
         if (v == 0 || !Double.isFinite(v)) {
             return v == 0 ? "0" : Double.toString(v);

@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param headDimV   Dv, value head dim (may differ from Dk)
  * @param blockLen   l, compression block length
  * @param stride     d, compression stride; d | l and d | l'
- * @param selBlock   l', selection block length; l <= l'
+ * @param selBlock   l', selection block length; l ≤ l'
  * @param nSel       n, selected blocks per (query, group), forced blocks included; n >= 3
  * @param window     w, sliding-window length in tokens, the query's own included; w >= 1
  * @param phi        compression function

@@ -62,7 +62,7 @@ final class QueryKernel {
 
     /**
      * Computes the branches for query position t. Returns the number of selected tokens attended by the
-     * whole group (tokens <= t of the chosen blocks), the decode reads counter's selection share.
+     * whole group (tokens ≤ t of the chosen blocks), the decode reads counter's selection share.
      */
     int compute(int t, Io io) {
         int h = cfg.headsPerGroup();

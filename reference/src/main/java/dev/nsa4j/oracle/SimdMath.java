@@ -224,7 +224,7 @@ final class SimdMath implements VectorMath {
     }
 
     private static final double LOG2E = 1.4426950408889634;
-    /** ln 2 split so that k·LN2_HI is exact for |k| < 2^20 (fdlibm's constants). */
+    /** ln 2 split so that k·LN2_HI is exact for |k| &lt; 2^20 (fdlibm's constants). */
     private static final double LN2_HI = 6.93147180369123816490e-01;
     private static final double LN2_LO = 1.90821492927058770002e-10;
     /** 1.5·2^52: adding it rounds to an integer, and the integer sits in the low mantissa bits. */
@@ -232,7 +232,7 @@ final class SimdMath implements VectorMath {
     private static final long SHIFTER_BITS = Double.doubleToRawLongBits(SHIFTER);
     /** Below this, exp is subnormal: flushed to 0 (a softmax weight under 1e-307 of the max changes nothing). */
     private static final double EXP_MIN = -708.0;
-    /** 1/k! for k = 0..13: the Taylor series of exp on |r| <= ln2/2, truncation error below 1e-17. */
+    /** 1/k! for k = 0..13: the Taylor series of exp on |r| ≤ ln2/2, truncation error below 1e-17. */
     private static final double[] TAYLOR = new double[14];
 
     static {

@@ -8,9 +8,9 @@ import java.util.Locale;
  * as PyTorch's {@code is_causal}); for {@link BlockCausal} the keys are compressed tokens {@code i}:
  * <pre>
  *   none          every key
- *   causal        s <= t
- *   window w      t - w + 1 <= s <= t          (w keys, the query's own included)
- *   block-causal  i·d + l - 1 <= t             (compressed token i summarises [i·d, i·d + l))
+ *   causal        s ≤ t
+ *   window w      t - w + 1 ≤ s ≤ t            (w keys, the query's own included)
+ *   block-causal  i·d + l - 1 ≤ t              (compressed token i summarises [i·d, i·d + l))
  * </pre>
  * Every rule's visible keys form one range {@code [visibleFrom(t), visibleTo(t, Sk))}.
  */
@@ -119,7 +119,7 @@ public sealed interface MaskSpec {
             return (int) Math.min(compressedLen((long) t + 1), sk);
         }
 
-        /** S_cmp(n): compressed tokens of {@code n} raw tokens, 0 if n < l, else floor((n − l)/d) + 1. */
+        /** S_cmp(n): compressed tokens of {@code n} raw tokens, 0 if n &lt; l, else floor((n − l)/d) + 1. */
         public long compressedLen(long n) {
             return n < cmpLen ? 0 : (n - cmpLen) / cmpStride + 1;
         }

@@ -7,9 +7,9 @@ package dev.nsa4j.bench.report;
  * one range:
  * <pre>
  *   none           Sq · Sk
- *   causal         Σ_{s < m} (Sq − s)                        m = min(Sq, Sk)
- *   window w       Σ_{s < m} min(Sq − s, w)
- *   block-causal   Σ_{i < m} (Sq − i·d − l + 1)              m = min(Sk, S_cmp(Sq))
+ *   causal         Σ_{s &lt; m} (Sq − s)                        m = min(Sq, Sk)
+ *   window w       Σ_{s &lt; m} min(Sq − s, w)
+ *   block-causal   Σ_{i &lt; m} (Sq − i·d − l + 1)              m = min(Sk, S_cmp(Sq))
  * </pre>
  * The same formulas are in {@code bench/peers/torch_sdpa.py}; both are tested against brute force.
  */

@@ -23,6 +23,7 @@ public sealed interface KeyExtent {
         return new Sliced(sliceEnd, queryPos);
     }
 
+    /** The type of {@link #FULL}. */
     record Full() implements KeyExtent {
         @Override
         public String toString() {
@@ -30,6 +31,7 @@ public sealed interface KeyExtent {
         }
     }
 
+    /** The type of {@link #INDEPENDENT}. */
     record Independent() implements KeyExtent {
         @Override
         public String toString() {

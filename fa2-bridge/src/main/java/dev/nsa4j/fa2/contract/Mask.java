@@ -27,6 +27,7 @@ public sealed interface Mask {
         return !(this instanceof None);
     }
 
+    /** The type of {@link #NONE}. */
     record None() implements Mask {
         @Override
         public String toString() {
@@ -34,6 +35,7 @@ public sealed interface Mask {
         }
     }
 
+    /** The type of {@link #CAUSAL}. */
     record Causal() implements Mask {
         @Override
         public String toString() {
