@@ -1,7 +1,9 @@
 /**
  * nsa4j's public data types and the CPU oracle: errors ({@link dev.nsa4j.NsaArgumentException}), the NSA
  * configuration ({@link dev.nsa4j.config.NsaConfig}), host tensors and {@code .npy} files
- * ({@link dev.nsa4j.tensor.HostTensor}, {@link dev.nsa4j.tensor.Npy}) and the oracle's entry points
+ * ({@link dev.nsa4j.tensor.HostTensor}, {@link dev.nsa4j.tensor.Npy}), the tensors in and out of one attention
+ * call ({@link dev.nsa4j.attention.NsaInputs}, {@link dev.nsa4j.attention.NsaResult},
+ * {@link dev.nsa4j.attention.BatchLayout}, {@link dev.nsa4j.attention.GateOverride}) and the oracle's entry points
  * ({@link dev.nsa4j.oracle.NsaOracle}, {@link dev.nsa4j.oracle.NsaDecoder}, {@link dev.nsa4j.oracle.NsaLayer}).
  * No GPU code. Every package is API.
  *
@@ -16,6 +18,7 @@ module dev.nsa4j.reference {
     requires ejml.ddense;
 
     exports dev.nsa4j;
+    exports dev.nsa4j.attention;
     exports dev.nsa4j.config;
     exports dev.nsa4j.oracle;
     exports dev.nsa4j.tensor;

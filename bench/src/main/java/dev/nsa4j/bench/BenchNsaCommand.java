@@ -40,7 +40,7 @@ import dev.nsa4j.nsa.NsaDeviceOutputs;
 import dev.nsa4j.nsa.NsaDeviceResult;
 import dev.nsa4j.nsa.NsaOutput;
 import dev.nsa4j.nsa.StepTimer;
-import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;

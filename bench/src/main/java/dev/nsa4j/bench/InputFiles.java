@@ -1,7 +1,7 @@
 package dev.nsa4j.bench;
 
 import dev.nsa4j.NsaArgumentException;
-import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Npy;

@@ -2,7 +2,7 @@ package dev.nsa4j.bench;
 
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.oracle.CompressionMlp;
-import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;

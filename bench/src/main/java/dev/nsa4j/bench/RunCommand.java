@@ -1,5 +1,6 @@
 package dev.nsa4j.bench;
 
+import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.nsa.DeviceRequest;
@@ -8,8 +9,8 @@ import dev.nsa4j.nsa.NsaAttention;
 import dev.nsa4j.nsa.NsaOutput;
 import dev.nsa4j.nsa.Route;
 import dev.nsa4j.oracle.InputCheck;
-import dev.nsa4j.oracle.NsaInputs;
-import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.oracle.Workload;
 import dev.nsa4j.tensor.DType;
@@ -175,7 +176,7 @@ final class RunCommand implements Callable<Integer> {
         java.util.Arrays.sort(down);
         NsaResult r = result.result();
 
-        InputCheck.Layout layout = r.layout();
+        BatchLayout layout = r.layout();
         w.printf(Locale.ROOT, "nsa run: %s, %s%n", source, in.q().dtype().name().toLowerCase(Locale.ROOT));
         w.printf(Locale.ROOT, "shape: %s H=%d G=%d Dk=%d Dv=%d%n",
                 layout.varlen() ? "varlen B=" + layout.batch() + " nnz=" + layout.nnz()
@@ -206,7 +207,7 @@ final class RunCommand implements Callable<Integer> {
         if (result.plan() != null) {
             w.println(result.plan());
         }
-        if (nsa.gateOverride() != dev.nsa4j.oracle.GateOverride.NONE) {
+        if (nsa.gateOverride() != dev.nsa4j.attention.GateOverride.NONE) {
             w.println("gates: overridden by flags: " + nsa.gateOverride());
         }
         if (out != null) {

@@ -31,7 +31,7 @@ import dev.nsa4j.kernels.op.ReferenceAttentionOp;
 import dev.nsa4j.kernels.op.SelectArgs;
 import dev.nsa4j.kernels.op.Sequences;
 import dev.nsa4j.kernels.op.Workspace;
-import dev.nsa4j.oracle.GateOverride;
+import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;

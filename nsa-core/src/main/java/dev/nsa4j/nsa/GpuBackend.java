@@ -1,5 +1,6 @@
 package dev.nsa4j.nsa;
 
+import dev.nsa4j.attention.BatchLayout;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -17,10 +18,10 @@ import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.KernelModule;
 import dev.nsa4j.kernels.op.OpRun;
-import dev.nsa4j.oracle.GateOverride;
+import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.oracle.InputCheck;
-import dev.nsa4j.oracle.NsaInputs;
-import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
@@ -229,7 +230,7 @@ final class GpuBackend implements AutoCloseable {
     }
 
     /** Host API: upload into the plan's staging, the device forward on the own stream, the downloads. */
-    synchronized HostRun forwardHost(NsaInputs in, InputCheck.Layout layout, DType outType) {
+    synchronized HostRun forwardHost(NsaInputs in, BatchLayout layout, DType outType) {
         NsaShape shape = new NsaShape(layout.cu(), layout.varlen(), layout.dtype(), in.gates().dtype(), DType.FP32,
                 in.indices() != null);
         DevicePipeline p = pipeline(shape);

@@ -1,5 +1,6 @@
 package dev.nsa4j.nsa;
 
+import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
@@ -12,11 +13,11 @@ import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.GpuAvailability;
 import dev.nsa4j.kernels.op.OpRun;
 import dev.nsa4j.oracle.CompressionMlp;
-import dev.nsa4j.oracle.GateOverride;
+import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.oracle.InputCheck;
-import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
-import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import java.time.Duration;
@@ -206,7 +207,7 @@ public final class NsaAttention implements AutoCloseable {
         if (outType != null && !outType.isFloating()) {
             throw new IllegalArgumentException("output dtype must be fp32, fp16 or bf16, not " + outType);
         }
-        InputCheck.Layout layout = InputCheck.check(config, phi, inputs);
+        BatchLayout layout = InputCheck.check(config, phi, inputs);
         GpuBackend.HostRun hr = gpu.forwardHost(inputs, layout, outType);
         Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
         report(hr.routes(), hr.fellBack(), hr.nonFiniteRecomputed(), gpu.pipeline(hr.plan().shape()));

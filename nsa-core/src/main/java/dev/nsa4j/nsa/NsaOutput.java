@@ -1,6 +1,6 @@
 package dev.nsa4j.nsa;
 
-import dev.nsa4j.oracle.NsaResult;
+import dev.nsa4j.attention.NsaResult;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.nsa4j.config.NsaConfig;
-import dev.nsa4j.oracle.NsaInputs;
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.SplittableRandom;

@@ -1,6 +1,8 @@
 package dev.nsa4j.oracle;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.BatchLayout;
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.tensor.DType;
@@ -17,32 +19,12 @@ public final class InputCheck {
 
     private InputCheck() {}
 
-    /**
-     * The batch layout of a checked call.
-     *
-     * @param varlen    whether cu_seqlens was given
-     * @param batch     B
-     * @param seqLen    S for dense batches, -1 for varlen
-     * @param cu        cumulative sequence starts, length B+1
-     * @param dtype     dtype of q and every k/v
-     */
-    public record Layout(boolean varlen, int batch, int seqLen, int[] cu, DType dtype) {
-        public int nnz() {
-            return cu[cu.length - 1];
-        }
-
-        /** The token dims of an output with {@code heads} heads of {@code dim}: [B,S,heads,dim] or [nnz,heads,dim]. */
-        public int[] dims(int heads, int dim) {
-            return varlen ? new int[] {nnz(), heads, dim} : new int[] {batch, seqLen, heads, dim};
-        }
-    }
-
     /** Checks everything; returns the layout. */
-    public static Layout check(NsaConfig cfg, PhiWeights phi, NsaInputs in) {
+    public static BatchLayout check(NsaConfig cfg, PhiWeights phi, NsaInputs in) {
         HostTensor q = in.q();
         requireFloating("q", q);
         DType dt = q.dtype();
-        Layout layout = layout("q", q, in.cuSeqlens(), "[B,S,H,Dk]", "[nnz,H,Dk]");
+        BatchLayout layout = layout("q", q, in.cuSeqlens(), "[B,S,H,Dk]", "[nnz,H,Dk]");
 
         requireTokenShape("q", q, layout, cfg.heads(), cfg.headDimQk(), "H", "Dk", cfg);
         String[] names = {"k_cmp", "v_cmp", "k_sel", "v_sel", "k_win", "v_win"};
@@ -100,7 +82,7 @@ public final class InputCheck {
      * The batch layout of a token tensor: dense {@code [B,S,...]} (rank of {@code denseForm}) without
      * cu_seqlens, varlen {@code [nnz,...]} (one rank less) with it; checks every cu_seqlens invariant.
      */
-    static Layout layout(String name, HostTensor t, HostTensor cuT, String denseForm, String varlenForm) {
+    static BatchLayout layout(String name, HostTensor t, HostTensor cuT, String denseForm, String varlenForm) {
         int denseRank = denseForm.split(",").length;
         if (cuT == null) {
             if (t.rank() != denseRank) {
@@ -113,7 +95,7 @@ public final class InputCheck {
             for (int i = 0; i < b; i++) {
                 cu[i + 1] = Math.addExact(cu[i], s);
             }
-            return new Layout(false, b, s, cu, t.dtype());
+            return new BatchLayout(false, b, s, cu, t.dtype());
         }
         if (cuT.dtype() != DType.INT32) {
             throw new NsaArgumentException("cu_seqlens", "dtype int32", "got " + cuT.dtype());
@@ -141,7 +123,7 @@ public final class InputCheck {
             throw new NsaArgumentException("cu_seqlens", "cu[B] == nnz", "cu[" + (cu.length - 1) + "] = "
                     + cu[cu.length - 1] + " but " + name + " has nnz = " + nnz + " tokens");
         }
-        return new Layout(true, cu.length - 1, -1, cu, t.dtype());
+        return new BatchLayout(true, cu.length - 1, -1, cu, t.dtype());
     }
 
     private static void requireFloating(String name, HostTensor t) {
@@ -153,11 +135,11 @@ public final class InputCheck {
         }
     }
 
-    private static void requireTokenShape(String name, HostTensor t, Layout layout, int heads, int dim,
+    private static void requireTokenShape(String name, HostTensor t, BatchLayout layout, int heads, int dim,
                                           String headSym, String dimSym, NsaConfig cfg) {
         int[] want = layout.dims(heads, dim);
         if (!Arrays.equals(t.shape().dims(), want)) {
-            String layoutName = layout.varlen ? "[nnz," + headSym + "," + dimSym + "]"
+            String layoutName = layout.varlen() ? "[nnz," + headSym + "," + dimSym + "]"
                     : "[B,S," + headSym + "," + dimSym + "]";
             throw new NsaArgumentException(name, "shape " + layoutName,
                     "expected " + Arrays.toString(want) + " (H=" + cfg.heads() + ", G=" + cfg.kvGroups() + ", Dk="
@@ -169,19 +151,19 @@ public final class InputCheck {
      * Checks caller-supplied chosen blocks: int32, {@code [B,S,G,n]} or {@code [nnz,G,n]}, each value of
      * sequence b in [−1, blocks[b]). Returns the values.
      */
-    static int[] checkIndices(NsaConfig cfg, HostTensor idx, Layout layout, int[] blocks) {
+    static int[] checkIndices(NsaConfig cfg, HostTensor idx, BatchLayout layout, int[] blocks) {
         if (idx.dtype() != DType.INT32) {
             throw new NsaArgumentException("indices", "dtype int32", "got " + idx.dtype());
         }
         int[] want = layout.dims(cfg.kvGroups(), cfg.nSel());
         if (!Arrays.equals(idx.shape().dims(), want)) {
-            throw new NsaArgumentException("indices", layout.varlen ? "shape [nnz,G,n]" : "shape [B,S,G,n]",
+            throw new NsaArgumentException("indices", layout.varlen() ? "shape [nnz,G,n]" : "shape [B,S,G,n]",
                     "expected " + Arrays.toString(want) + ", got " + idx.shape());
         }
         int[] v = idx.toIntArray();
         int perToken = cfg.kvGroups() * cfg.nSel();
-        for (int b = 0; b < layout.batch; b++) {
-            for (int i = layout.cu[b] * perToken; i < layout.cu[b + 1] * perToken; i++) {
+        for (int b = 0; b < layout.batch(); b++) {
+            for (int i = layout.cu()[b] * perToken; i < layout.cu()[b + 1] * perToken; i++) {
                 if (v[i] < -1 || v[i] >= blocks[b]) {
                     int[] at = unflatten(i, want);
                     throw new NsaArgumentException("indices", "each index in [-1, ceil(S/l'))",

@@ -1,5 +1,9 @@
 package dev.nsa4j.oracle;
 
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
@@ -55,7 +59,7 @@ public final class NsaDecoder {
     }
 
     public Prefill prefill(NsaInputs in, DType outType, GateOverride override) {
-        InputCheck.Layout layout = InputCheck.check(cfg, oracle.phiWeights(), in);
+        BatchLayout layout = InputCheck.check(cfg, oracle.phiWeights(), in);
         OracleCore.Batch batch = NsaOracle.toBatch(layout, in);
         OracleCore.Result raw = oracle.forwardRaw(batch, override);
         return new Prefill(oracle.wrap(raw, layout, outType), fill(batch, raw));
@@ -115,7 +119,7 @@ public final class NsaDecoder {
         }
         NsaInputs noIdx = new NsaInputs(in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(),
                 in.gates(), null, null);
-        InputCheck.Layout layout = InputCheck.check(cfg, oracle.phiWeights(), noIdx);
+        BatchLayout layout = InputCheck.check(cfg, oracle.phiWeights(), noIdx);
         if (layout.seqLen() != 1 || layout.batch() != cache.batch()) {
             throw new NsaArgumentException("q", "shape [B,1,H,Dk] with B = cache batch",
                     "got " + in.q().shape() + " for a cache of " + cache.batch() + " sequences");

@@ -1,5 +1,8 @@
 package dev.nsa4j.oracle;
 
+import dev.nsa4j.attention.NsaResult;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.tensor.DType;
@@ -71,12 +74,12 @@ public final class NsaLayer {
         return finish(p, out.asResult(), x.dtype());
     }
 
-    private record Projected(InputCheck.Layout layout, OracleCore.Batch batch) {}
+    private record Projected(BatchLayout layout, OracleCore.Batch batch) {}
 
     /** Projections, rotary embedding and gates in fp64. {@code positions}: per-sequence start, or null for 0. */
     private Projected project(HostTensor x, HostTensor cuT, int[] positions) {
         int dim = lc.modelDim();
-        InputCheck.Layout layout = layoutOf(x, cuT, dim);
+        BatchLayout layout = layoutOf(x, cuT, dim);
         int nnz = layout.nnz();
         double[] xd = x.toDoubleArray();
         DMatrixRMaj xm = DMatrixRMaj.wrap(nnz, dim, xd);
@@ -115,11 +118,11 @@ public final class NsaLayer {
         return new Projected(layout, batch);
     }
 
-    private static InputCheck.Layout layoutOf(HostTensor x, HostTensor cuT, int dim) {
+    private static BatchLayout layoutOf(HostTensor x, HostTensor cuT, int dim) {
         if (x == null || !x.dtype().isFloating()) {
             throw new NsaArgumentException("x", "dtype fp32, fp16 or bf16", "got " + x);
         }
-        InputCheck.Layout layout = InputCheck.layout("x", x, cuT, "[B,S,dim]", "[nnz,dim]");
+        BatchLayout layout = InputCheck.layout("x", x, cuT, "[B,S,dim]", "[nnz,dim]");
         if (x.dim(x.rank() - 1) != dim) {
             throw new NsaArgumentException("x", layout.varlen() ? "shape [nnz,dim]" : "shape [B,S,dim]",
                     "dim=" + dim + ", got " + x.shape());

@@ -1,5 +1,9 @@
 package dev.nsa4j.oracle;
 
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.tensor.DType;
@@ -80,7 +84,7 @@ public final class NsaOracle {
      * @throws dev.nsa4j.NsaArgumentException for any input that breaks a rule, before computing anything
      */
     public NsaResult forward(NsaInputs in, DType outType, GateOverride override) {
-        InputCheck.Layout layout = InputCheck.check(cfg, phi, in);
+        BatchLayout layout = InputCheck.check(cfg, phi, in);
         Objects.requireNonNull(override, "override");
         return wrap(forwardRaw(toBatch(layout, in), override), layout, outType);
     }
@@ -90,19 +94,16 @@ public final class NsaOracle {
     }
 
     /** fp64 copies of a checked call's tensors. */
-    static OracleCore.Batch toBatch(InputCheck.Layout layout, NsaInputs in) {
+    static OracleCore.Batch toBatch(BatchLayout layout, NsaInputs in) {
         return new OracleCore.Batch(layout.cu(), in.q().toDoubleArray(), in.kCmp().toDoubleArray(),
                 in.vCmp().toDoubleArray(), in.kSel().toDoubleArray(), in.vSel().toDoubleArray(),
                 in.kWin().toDoubleArray(), in.vWin().toDoubleArray(), in.gates().toDoubleArray(),
                 in.indices() == null ? null : in.indices().toIntArray());
     }
 
-    NsaResult wrap(OracleCore.Result raw, InputCheck.Layout layout, DType outType) {
-        if (outType != null && !outType.isFloating()) {
-            throw new IllegalArgumentException("output dtype must be fp32, fp16 or bf16, not " + outType);
-        }
-        return new NsaResult(raw, layout, outType == null ? layout.dtype() : outType, cfg.heads(),
-                cfg.kvGroups(), cfg.headDimV(), cfg.nSel());
+    NsaResult wrap(OracleCore.Result raw, BatchLayout layout, DType outType) {
+        return NsaResult.of(cfg, layout, outType, raw.o(), raw.oCmp(), raw.oSel(), raw.oWin(), raw.lseCmp(),
+                raw.lseSel(), raw.lseWin(), raw.indices());
     }
 
     /** The fp64 core, for callers in this module that already hold fp64 activations (the layer). */

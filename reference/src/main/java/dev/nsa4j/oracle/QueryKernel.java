@@ -1,5 +1,6 @@
 package dev.nsa4j.oracle;
 
+import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.config.NsaConfig;
 import java.util.Arrays;
 

@@ -1,5 +1,6 @@
 package dev.nsa4j.oracle;
 
+import dev.nsa4j.attention.NsaResult;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

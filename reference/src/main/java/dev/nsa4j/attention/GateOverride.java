@@ -1,4 +1,4 @@
-package dev.nsa4j.oracle;
+package dev.nsa4j.attention;
 
 import java.util.Locale;
 

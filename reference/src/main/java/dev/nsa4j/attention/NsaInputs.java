@@ -1,4 +1,4 @@
-package dev.nsa4j.oracle;
+package dev.nsa4j.attention;
 
 import dev.nsa4j.tensor.HostTensor;
 import java.util.Objects;
@@ -15,7 +15,8 @@ import java.util.Objects;
  *   cu_seqlens                 [B+1] int32    cu[0]=0, non-decreasing, cu[B]=nnz
  * </pre>
  * q, k_c and v_c share one dtype (fp32, fp16 or bf16); gates are that dtype or fp32. Any strides are
- * accepted. Nothing is checked here: {@link NsaOracle} checks everything before it computes.
+ * accepted. Nothing is checked here: the consumer ({@link dev.nsa4j.oracle.NsaOracle}, the GPU paths) checks everything
+ * before it computes.
  */
 public record NsaInputs(HostTensor q, HostTensor kCmp, HostTensor vCmp, HostTensor kSel, HostTensor vSel,
                         HostTensor kWin, HostTensor vWin, HostTensor gates, HostTensor cuSeqlens,

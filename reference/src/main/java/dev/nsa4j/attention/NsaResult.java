@@ -1,4 +1,4 @@
-package dev.nsa4j.oracle;
+package dev.nsa4j.attention;
 
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.tensor.DType;
@@ -18,17 +18,26 @@ public final class NsaResult {
     /** The floating-point outputs, for {@link #fp64(Output)}. */
     public enum Output { O, O_CMP, O_SEL, O_WIN, LSE_CMP, LSE_SEL, LSE_WIN }
 
-    private final OracleCore.Result raw;
-    private final InputCheck.Layout layout;
+    private final double[] o, oCmp, oSel, oWin, lseCmp, lseSel, lseWin;
+    private final int[] indices;
+    private final BatchLayout layout;
     private final DType outType;
     private final int heads;
     private final int groups;
     private final int dv;
     private final int nSel;
 
-    NsaResult(OracleCore.Result raw, InputCheck.Layout layout, DType outType, int heads, int groups, int dv,
-              int nSel) {
-        this.raw = raw;
+    private NsaResult(double[] o, double[] oCmp, double[] oSel, double[] oWin, double[] lseCmp, double[] lseSel,
+                      double[] lseWin, int[] indices, BatchLayout layout, DType outType, int heads, int groups, int dv,
+                      int nSel) {
+        this.o = o;
+        this.oCmp = oCmp;
+        this.oSel = oSel;
+        this.oWin = oWin;
+        this.lseCmp = lseCmp;
+        this.lseSel = lseSel;
+        this.lseWin = lseWin;
+        this.indices = indices;
         this.layout = layout;
         this.outType = outType;
         this.heads = heads;
@@ -38,14 +47,19 @@ public final class NsaResult {
     }
 
     /**
-     * Outputs computed elsewhere (a GPU path), in the layout of a checked call: {@code o*} row-major
-     * {@code [.., H, Dv]}, {@code lse*} {@code [.., H]}, {@code indices} {@code [.., G, n]}.
+     * Outputs of a checked call (the oracle's, or a GPU path's), in its layout: {@code o*} row-major
+     * {@code [.., H, Dv]}, {@code lse*} {@code [.., H]}, {@code indices} {@code [.., G, n]}. The arrays are
+     * taken, not copied.
      *
-     * @throws IllegalArgumentException if an array's length does not fit the layout
+     * @param outType the outputs' dtype, {@code null} for the layout's
+     * @throws IllegalArgumentException if an array's length does not fit the layout, or outType is not a float
      */
-    public static NsaResult of(NsaConfig cfg, InputCheck.Layout layout, DType outType, double[] o, double[] oCmp,
+    public static NsaResult of(NsaConfig cfg, BatchLayout layout, DType outType, double[] o, double[] oCmp,
                                double[] oSel, double[] oWin, double[] lseCmp, double[] lseSel, double[] lseWin,
                                int[] indices) {
+        if (outType != null && !outType.isFloating()) {
+            throw new IllegalArgumentException("output dtype must be fp32, fp16 or bf16, not " + outType);
+        }
         long rows = (long) layout.nnz() * cfg.heads();
         for (double[] a : new double[][] {o, oCmp, oSel, oWin}) {
             requireLength(a.length, rows * cfg.headDimV());
@@ -54,10 +68,8 @@ public final class NsaResult {
             requireLength(a.length, rows);
         }
         requireLength(indices.length, (long) layout.nnz() * cfg.kvGroups() * cfg.nSel());
-        OracleCore.Result raw = new OracleCore.Result(o, oCmp, oSel, oWin, lseCmp, lseSel, lseWin, indices, null,
-                null, null);
-        return new NsaResult(raw, layout, outType == null ? layout.dtype() : outType, cfg.heads(), cfg.kvGroups(),
-                cfg.headDimV(), cfg.nSel());
+        return new NsaResult(o, oCmp, oSel, oWin, lseCmp, lseSel, lseWin, indices, layout,
+                outType == null ? layout.dtype() : outType, cfg.heads(), cfg.kvGroups(), cfg.headDimV(), cfg.nSel());
     }
 
     private static void requireLength(long got, long want) {
@@ -66,17 +78,17 @@ public final class NsaResult {
         }
     }
 
-    public HostTensor o() { return tensor(raw.o(), dv); }
-    public HostTensor oCmp() { return tensor(raw.oCmp(), dv); }
-    public HostTensor oSel() { return tensor(raw.oSel(), dv); }
-    public HostTensor oWin() { return tensor(raw.oWin(), dv); }
-    public HostTensor lseCmp() { return lse(raw.lseCmp()); }
-    public HostTensor lseSel() { return lse(raw.lseSel()); }
-    public HostTensor lseWin() { return lse(raw.lseWin()); }
+    public HostTensor o() { return tensor(o, dv); }
+    public HostTensor oCmp() { return tensor(oCmp, dv); }
+    public HostTensor oSel() { return tensor(oSel, dv); }
+    public HostTensor oWin() { return tensor(oWin, dv); }
+    public HostTensor lseCmp() { return lse(lseCmp); }
+    public HostTensor lseSel() { return lse(lseSel); }
+    public HostTensor lseWin() { return lse(lseWin); }
 
     /** The chosen blocks, int32 {@code [B,S,G,n]} or {@code [nnz,G,n]}. */
     public HostTensor indices() {
-        return HostTensor.ofInts(raw.indices(), layout.dims(groups, nSel));
+        return HostTensor.ofInts(indices, layout.dims(groups, nSel));
     }
 
     /** The dtype of {@link #o()} and the branch outputs. */
@@ -85,26 +97,26 @@ public final class NsaResult {
     }
 
     /** The batch layout the outputs follow. */
-    public InputCheck.Layout layout() {
+    public BatchLayout layout() {
         return layout;
     }
 
     /** A copy of an output's fp64 values, row-major in the output's layout. */
     public double[] fp64(Output which) {
         return (switch (which) {
-            case O -> raw.o();
-            case O_CMP -> raw.oCmp();
-            case O_SEL -> raw.oSel();
-            case O_WIN -> raw.oWin();
-            case LSE_CMP -> raw.lseCmp();
-            case LSE_SEL -> raw.lseSel();
-            case LSE_WIN -> raw.lseWin();
+            case O -> o;
+            case O_CMP -> oCmp;
+            case O_SEL -> oSel;
+            case O_WIN -> oWin;
+            case LSE_CMP -> lseCmp;
+            case LSE_SEL -> lseSel;
+            case LSE_WIN -> lseWin;
         }).clone();
     }
 
     /** A copy of the chosen blocks, row-major {@code [.., G, n]}. */
     public int[] indexArray() {
-        return raw.indices().clone();
+        return indices.clone();
     }
 
     private HostTensor tensor(double[] v, int dim) {
