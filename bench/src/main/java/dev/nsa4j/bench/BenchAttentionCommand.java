@@ -81,11 +81,7 @@ final class BenchAttentionCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType dt = switch (dtype.toLowerCase(Locale.ROOT)) {
-            case "bf16" -> DType.BF16;
-            case "fp16" -> DType.FP16;
-            default -> throw new ParameterException(spec.commandLine(), "--dtype " + dtype + " is not bf16 or fp16");
-        };
+        DType dt = halfPrecision(spec, dtype);
         List<AttentionShape> planned = new ArrayList<>();   // every shape checked before the GPU is touched
         for (String s : shapes) {
             for (String m : masks) {
@@ -111,6 +107,15 @@ final class BenchAttentionCommand implements Callable<Integer> {
             Files.writeString(md, table);
         }
         return 0;
+    }
+
+    /** The {@code --dtype} of the GPU benches: bf16 or fp16, else a usage error naming the option. */
+    static DType halfPrecision(CommandSpec spec, String dtype) {
+        return switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "bf16" -> DType.BF16;
+            case "fp16" -> DType.FP16;
+            default -> throw new ParameterException(spec.commandLine(), "--dtype " + dtype + " is not bf16 or fp16");
+        };
     }
 
     /** {@code B,H,S,D} or {@code B,H,Hkv,S,D} with a mask id; block-causal keys are the compressed tokens of S. */

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** {@code nsa bench attention|thresholds}: bad shapes, masks and sweeps are usage errors, before any GPU work. */
+/** {@code nsa bench attention|nsa|thresholds}: bad shapes, masks and sweeps are usage errors, before any GPU work. */
 class BenchCommandTest {
     static RunCommandTest.Result bench(String... args) {
         return RunCommandTest.subcommand("bench", args);
@@ -28,6 +28,26 @@ class BenchCommandTest {
         assertUsage(bench("attention", "--shapes", "1,2,64,64", "--mask", "block-causal:32"), "is not L,D");
         assertUsage(bench("attention", "--mask", "diagonal"), "is not causal, none, window:W or block-causal:L,D");
         assertUsage(bench("attention", "--dtype", "fp32"), "--dtype fp32 is not bf16 or fp16");
+    }
+
+    @Test
+    void nsaBenchShapesConfigAndCountsAreChecked() {
+        assertUsage(bench("nsa", "--shapes", "4"), "--shapes '4'", "(B,S)");
+        assertUsage(bench("nsa", "--shapes", "4,0"), "B and S must be >= 1");
+        assertUsage(bench("nsa", "--dtype", "fp32"), "--dtype fp32 is not bf16 or fp16");
+        assertUsage(bench("nsa", "--heads", "6", "--kv-heads", "4"), "H");
+        assertUsage(bench("nsa", "--repeat", "0"), "--repeat >= 1");
+    }
+
+    /** Without a GPU the command refuses to run (exit 2) and says why, before drawing any input. */
+    @Test
+    void nsaBenchNeedsAGpu() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(dev.nsa4j.kernels.GpuAvailability.check().available(),
+                "this machine has a GPU");
+        RunCommandTest.Result r = bench("nsa", "--shapes", "1,64", "--heads", "4", "--kv-heads", "2", "--dk", "32",
+                "--dv", "32");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("GPU"), r.err());
     }
 
     @Test

@@ -9,16 +9,12 @@ import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.fa2.Fa2AttentionOp;
 import dev.nsa4j.fa2.Fa2Module;
-import dev.nsa4j.fa2.contract.Fa2Violation;
-import dev.nsa4j.fa2.contract.Mask;
-import dev.nsa4j.kernels.AttnSpec;
 import dev.nsa4j.kernels.CompressMlp;
 import dev.nsa4j.kernels.CompressionPlan;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceBuffer;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.KernelModule;
-import dev.nsa4j.kernels.SelPacked;
 import dev.nsa4j.kernels.op.AttentionArgs;
 import dev.nsa4j.kernels.op.CastArgs;
 import dev.nsa4j.kernels.op.CombineArgs;
@@ -27,7 +23,6 @@ import dev.nsa4j.kernels.op.DeviceOp;
 import dev.nsa4j.kernels.op.KernelOps;
 import dev.nsa4j.kernels.op.OpRun;
 import dev.nsa4j.kernels.op.PackedSelectionOp;
-import dev.nsa4j.kernels.op.ReferenceAttentionOp;
 import dev.nsa4j.kernels.op.SelectArgs;
 import dev.nsa4j.kernels.op.Sequences;
 import dev.nsa4j.kernels.op.Workspace;
@@ -59,20 +54,13 @@ final class DevicePipeline implements AutoCloseable {
                CudaStream own, DeviceMemory memory) {
     }
 
-    /**
-     * A branch's planned op and route, and the counted fallback (tag and cause) a call of this plan reports when
-     * a user-requested fast path cannot serve the shape.
-     */
-    record BranchPlan(Route route, DeviceOp<AttentionArgs> op, String fallbackTag, String fallbackCause,
-                      String rules) {
-    }
 
     /** What one run did: the route of each branch, in the order cmp, sel, win, and the per-call fallbacks. */
     record Ran(List<Route> routes, Map<Branch, OpRun> fellBack) {
     }
 
     private final NsaPlan plan;
-    private final Map<Branch, BranchPlan> branches;
+    private final Map<Branch, BranchPlanner.BranchPlan> branches;
     private final DeviceOp<CastArgs> qCast;
     private final DeviceOp<CompressArgs> compressK;
     private final DeviceOp<CompressArgs> compressV;
@@ -97,7 +85,7 @@ final class DevicePipeline implements AutoCloseable {
                           long lseWin, long idx, long gates32, long o32, long scratch, long scratchBytes, long total) {
     }
 
-    private DevicePipeline(NsaPlan plan, Map<Branch, BranchPlan> branches, DeviceOp<CastArgs> qCast,
+    private DevicePipeline(NsaPlan plan, Map<Branch, BranchPlanner.BranchPlan> branches, DeviceOp<CastArgs> qCast,
                            DeviceOp<CompressArgs> compressK, DeviceOp<CompressArgs> compressV,
                            DeviceOp<SelectArgs> select, DeviceOp<CastArgs> gatesCast, DeviceOp<CombineArgs> combine,
                            DeviceOp<CastArgs> oCast, boolean guarded, List<DeviceTensor> constants, DeviceTensor guard,
@@ -130,7 +118,7 @@ final class DevicePipeline implements AutoCloseable {
     }
 
     /** The planned branch (route, op, counted fallback). */
-    BranchPlan branch(Branch b) {
+    BranchPlanner.BranchPlan branch(Branch b) {
         return branches.get(b);
     }
 
@@ -170,9 +158,9 @@ final class DevicePipeline implements AutoCloseable {
                 overrideGates = keep(constants, env.memory().upload(own, HostTensor.of(DType.FP32, gv, 3)));
             }
 
-            Map<Branch, BranchPlan> branches = new EnumMap<>(Branch.class);
+            Map<Branch, BranchPlanner.BranchPlan> branches = new EnumMap<>(Branch.class);
             for (Branch br : Branch.values()) {
-                branches.put(br, planBranch(env, br, shape, raw, cmpSeq, kDt, scale, guard));
+                branches.put(br, BranchPlanner.plan(env, br, shape, raw, cmpSeq, kDt, scale, guard));
             }
             boolean guarded = branches.values().stream().anyMatch(b -> b.op() instanceof Fa2AttentionOp);
 
@@ -194,7 +182,7 @@ final class DevicePipeline implements AutoCloseable {
                     : null;
 
             long scratch = Math.max(compressK.workspaceBytes(), compressV.workspaceBytes());
-            for (BranchPlan b : branches.values()) {
+            for (BranchPlanner.BranchPlan b : branches.values()) {
                 scratch = Math.max(scratch, b.op().workspaceBytes());
             }
             long[] at = {0};
@@ -258,69 +246,6 @@ final class DevicePipeline implements AutoCloseable {
         long off = at[0];
         at[0] += Workspace.aligned(bytes);
         return off;
-    }
-
-    /** The route and op of one branch for this shape (GpuRoutes' plan, the FA-2 threshold and contract). */
-    private static BranchPlan planBranch(Env env, Branch br, NsaShape shape, Sequences raw, Sequences cmpSeq,
-                                         DType kDt, float scale, DeviceTensor guard) {
-        NsaConfig cfg = env.cfg();
-        GpuRoutes.Plan p = GpuRoutes.plan(br, env.flags(), env.profileLabel());
-        int h = cfg.heads(), g = cfg.kvGroups(), dk = cfg.headDimQk(), dv = cfg.headDimV();
-        Sequences keys = br == Branch.CMP ? cmpSeq : raw;
-        AttnSpec spec = switch (br) {
-            case CMP -> AttnSpec.blockCausal(cfg.blockLen(), cfg.stride());
-            case SEL -> AttnSpec.chosen(cfg.selBlock());
-            case WIN -> AttnSpec.window(cfg.window());
-        };
-        ReferenceAttentionOp reference = new ReferenceAttentionOp(env.module(), spec.withWalk(p.walk()).withScale(scale),
-                raw, keys);
-        if (br == Branch.SEL) {
-            if (p.route().path() == Path.SDPA_PACKED) {
-                return new BranchPlan(p.route(), new PackedSelectionOp(env.module(), raw, g, cfg.nSel(), cfg.selBlock(),
-                        dk, dv, shape.dtype(), scale, SelPacked.DEFAULT_BUDGET_BYTES), p.fallbackTag(), null, null);
-            }
-            return new BranchPlan(p.route(), reference, p.fallbackTag(), null, null);
-        }
-        GpuRoutes.Fa2Wish wish = p.fa2();
-        if (wish == null) {
-            return new BranchPlan(p.route(), reference, p.fallbackTag(), null, null);
-        }
-        Route ref = wish.reference();
-        ReferenceAttentionOp masked = new ReferenceAttentionOp(env.module(), spec.withWalk(
-                dev.nsa4j.kernels.AttnWalk.RANGES).withScale(scale), raw, keys);
-        Fa2Threshold.Decision d = Fa2Threshold.decide(br, Fa2Threshold.callLength(br, cfg.window(), cmpSeq.cu()),
-                wish.minLen());
-        if (!d.fa2()) {
-            return new BranchPlan(new Route(br, ref.path(), d.reason() + "; " + ref.reason()), reference, null, null, null);
-        }
-        boolean hardFail = env.flags().bool(Flag.NSA_FA2_HARD_FAIL);
-        if (env.fa2() == null) {
-            if (hardFail) {
-                throw new dev.nsa4j.NsaArgumentException("fa2", "NSA_FA2_HARD_FAIL: an eligible call must run on FA-2",
-                        "FA-2 blocked: " + env.fa2Unavailable());
-            }
-            return new BranchPlan(new Route(br, Path.SDPA_MASKED, "fa2 blocked: " + env.fa2Unavailable()), masked,
-                    "fa2.fallback", "unavailable", "none");
-        }
-        Mask mask = br == Branch.CMP ? Mask.blockCausal(cfg.blockLen(), cfg.stride()) : Mask.window(cfg.window());
-        DType in = br == Branch.CMP ? kDt : shape.dtype();
-        Fa2AttentionOp.Planned fp = Fa2AttentionOp.plan(env.fa2(), env.module().context().device(), mask, scale, true,
-                raw, keys, h, g, dk, dv, in, DType.FP32, env.flags().fa2Options(), hardFail, masked, guard);
-        if (!fp.accepted()) {
-            String rules = fp.verdict().violations().stream().map(Fa2Violation::rule).distinct().map(x -> x.id())
-                    .reduce((a, b) -> a + "," + b).orElse("none");
-            if (hardFail) {
-                throw new dev.nsa4j.NsaArgumentException("fa2", "NSA_FA2_HARD_FAIL: an eligible call must run on FA-2",
-                        "FA-2 blocked: " + fp.verdict().reason());
-            }
-            // A refusal of the planned shape is structural for these calls: a route reason. It is a counted
-            // fallback only where the user (not the profile) asked for FA-2.
-            String why = "fa2 (" + wish.wishedBy() + ") blocked for this shape: " + fp.verdict().reason();
-            return new BranchPlan(new Route(br, Path.SDPA_MASKED, why), masked, wish.byUser() ? "fa2.fallback" : null,
-                    wish.byUser() ? "contract" : null, rules);
-        }
-        String reason = wish.wishedBy() + "; " + d.reason() + "; exact P";
-        return new BranchPlan(new Route(br, Path.FA2, reason), fp.op(), null, null, null);
     }
 
     /** Whether FA-2 ops add to the guard (so a run zeroes it and the owner may read it). */

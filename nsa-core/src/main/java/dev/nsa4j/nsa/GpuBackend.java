@@ -2,7 +2,6 @@ package dev.nsa4j.nsa;
 
 import dev.nsa4j.attention.BatchLayout;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +18,6 @@ import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.KernelModule;
 import dev.nsa4j.kernels.op.OpRun;
 import dev.nsa4j.attention.GateOverride;
-import dev.nsa4j.oracle.InputCheck;
 import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
@@ -161,19 +159,19 @@ final class GpuBackend implements AutoCloseable {
 
     /** The plan for a shape class: cached, built (and its memory allocated) on first use. */
     synchronized DevicePipeline pipeline(NsaShape shape) {
-        DevicePipeline p = plans.get(shape);
-        if (p == null) {
-            p = DevicePipeline.build(env, shape, deviceName());
-            plans.put(shape, p);
-        }
-        return p;
+        return cached(plans, env, shape);
     }
 
+    /** The plan without FA-2 the host API recomputes on when FA-2's output was not finite. */
     private DevicePipeline referencePipeline(NsaShape shape) {
-        DevicePipeline p = referencePlans.get(shape);
+        return cached(referencePlans, envNoFa2, shape);
+    }
+
+    private DevicePipeline cached(Cache cache, DevicePipeline.Env e, NsaShape shape) {
+        DevicePipeline p = cache.get(shape);
         if (p == null) {
-            p = DevicePipeline.build(envNoFa2, shape, deviceName());
-            referencePlans.put(shape, p);
+            p = DevicePipeline.build(e, shape, deviceName());
+            cache.put(shape, p);
         }
         return p;
     }

@@ -4,15 +4,10 @@ import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
-import dev.nsa4j.kernels.Attention;
-import dev.nsa4j.kernels.BlockSelect;
-import dev.nsa4j.kernels.CompressMlp;
 import dev.nsa4j.kernels.CudaContext;
 import dev.nsa4j.kernels.CudaDevices;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.GpuAvailability;
-import dev.nsa4j.kernels.op.OpRun;
-import dev.nsa4j.oracle.CompressionMlp;
 import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.oracle.InputCheck;
 import dev.nsa4j.attention.NsaInputs;
@@ -21,7 +16,6 @@ import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -97,6 +91,7 @@ public final class NsaAttention implements AutoCloseable {
     private final Map<Branch, String> fallbackTags;
     private final Counters counters = new Counters();
     private final RateLimitedLog log;
+    private final CallReport calls;
     /** The GPU side (context, kernels, plans) when a GPU serves the calls, else null. */
     private final GpuBackend gpu;
     private final String cpuReason;
@@ -118,6 +113,7 @@ public final class NsaAttention implements AutoCloseable {
                 : new RateLimitedLog(LoggerFactory.getLogger(NsaAttention.class), flags.logLimit());
         this.routes = new EnumMap<>(Branch.class);
         this.fallbackTags = new EnumMap<>(Branch.class);
+        this.calls = new CallReport(counters, log, fallbackTags);
         if (gpuOrdinal < 0) {
             this.gpu = null;
             for (Branch br : Branch.values()) {
@@ -200,7 +196,7 @@ public final class NsaAttention implements AutoCloseable {
             NsaResult r = oracle.forward(inputs, outType, override);
             Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
             List<Route> done = List.copyOf(routes.values());
-            report(done, Map.of(), List.of(), null);
+            calls.report(done, Map.of(), List.of(), null);
             debugTiming("cpu", inputs, elapsed);
             return new NsaOutput(r, done, elapsed, null, null);
         }
@@ -210,7 +206,7 @@ public final class NsaAttention implements AutoCloseable {
         BatchLayout layout = InputCheck.check(config, phi, inputs);
         GpuBackend.HostRun hr = gpu.forwardHost(inputs, layout, outType);
         Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
-        report(hr.routes(), hr.fellBack(), hr.nonFiniteRecomputed(), gpu.pipeline(hr.plan().shape()));
+        calls.report(hr.routes(), hr.fellBack(), hr.nonFiniteRecomputed(), gpu.pipeline(hr.plan().shape()));
         debugTiming("gpu", inputs, elapsed);
         return new NsaOutput(hr.result(), hr.routes(), elapsed, hr.plan(), hr.timing());
     }
@@ -241,7 +237,7 @@ public final class NsaAttention implements AutoCloseable {
                     "the stream belongs to another context");
         }
         GpuBackend.DeviceRun run = gpu.forwardDevice(stream, inputs, outputs, timer);
-        report(run.ran().routes(), run.ran().fellBack(), List.of(), run.pipeline());
+        calls.report(run.ran().routes(), run.ran().fellBack(), List.of(), run.pipeline());
         DevicePipeline p = run.pipeline();
         return new NsaDeviceResult(p.plan(), run.ran().routes(), () -> gpu.nonFinite(stream, p));
     }
@@ -291,39 +287,6 @@ public final class NsaAttention implements AutoCloseable {
         if (gpu == null) {
             throw new IllegalStateException("the device API needs a GPU; this instance runs on the CPU oracle ("
                     + (cpuReason == null ? REQUESTED : cpuReason) + ")");
-        }
-    }
-
-    /** Counts and logs one call's routes: calls per path, plan-level and per-call fallbacks. */
-    private void report(List<Route> done, Map<Branch, OpRun> fellBack, List<Branch> nonFinite, DevicePipeline p) {
-        for (Route route : done) {
-            Branch br = route.branch();
-            counters.recordCall(br, route.path());
-            log.log(Level.INFO, "route", route.toKeyValues());
-            if (route.path() == Path.FA2) {
-                log.log(Level.INFO, "fa2.path", route.toKeyValues());
-            }
-            OpRun r = fellBack.get(br);
-            if (r != null) {
-                counters.recordFallback(br, route.path(), route.reason());
-                log.log(Level.WARN, "fa2.fallback", route.toKeyValues() + " cause=" + r.fallbackCause());
-            }
-            if (nonFinite.contains(br)) {
-                counters.recordFallback(br, route.path(), route.reason());
-                log.log(Level.WARN, "fa2.fallback", route.toKeyValues() + " cause=nonfinite");
-            }
-            DevicePipeline.BranchPlan bp = p == null ? null : p.branch(br);
-            if (bp != null && bp.fallbackTag() != null && r == null) {
-                counters.recordFallback(br, route.path(), route.reason());
-                log.log(Level.WARN, bp.fallbackTag(), route.toKeyValues()
-                        + (bp.fallbackCause() != null ? " cause=" + bp.fallbackCause() + " rules=" + bp.rules() : ""));
-            } else if (p == null) {
-                String tag = fallbackTags.get(br);
-                if (tag != null) {
-                    counters.recordFallback(br, route.path(), route.reason());
-                    log.log(Level.WARN, tag, route.toKeyValues());
-                }
-            }
         }
     }
 
@@ -474,42 +437,8 @@ public final class NsaAttention implements AutoCloseable {
         /** Why the GPU paths cannot serve this config on that device, or null when they can. */
         private String gpuUnavailable(int ordinal) {
             GpuAvailability a = availability != null ? availability.get() : GpuAvailability.check(ordinal);
-            if (!a.available()) {
-                return a.reason();
-            }
-            if (config.phi() == Phi.MLP) {
-                try {
-                    checkPhi(config, phi);
-                } catch (NsaArgumentException e) {
-                    return "phi = mlp weights do not fit the GPU kernel: " + e.getMessage();
-                }
-            }
-            if (config.nSel() > BlockSelect.MAX_N) {
-                return "n = " + config.nSel() + " exceeds the GPU selection kernel's limit " + BlockSelect.MAX_N;
-            }
-            if (Math.max(config.headDimQk(), config.headDimV()) > Attention.MAX_HEAD_DIM) {
-                return "head dim above " + Attention.MAX_HEAD_DIM + " has no GPU kernel";
-            }
-            return null;
+            return a.available() ? GpuSupport.whyNot(config, phi) : a.reason();
         }
-    }
-
-    /** phi = mlp weights that fit the config and the GPU kernel (no CUDA call). */
-    static void checkPhi(NsaConfig cfg, PhiWeights phi) {
-        if (phi == null) {
-            throw new NsaArgumentException("phi", "phi = mlp needs phi_k/phi_v weights",
-                    "config says phi=MLP but no PhiWeights were given");
-        }
-        checkMlp("phi_k", phi.k(), cfg.blockLen(), cfg.headDimQk());
-        checkMlp("phi_v", phi.v(), cfg.blockLen(), cfg.headDimV());
-    }
-
-    private static void checkMlp(String name, CompressionMlp m, int blockLen, int dim) {
-        if (m.blockLen() != blockLen || m.dim() != dim) {
-            throw new NsaArgumentException(name, "weights for [l, D] = [" + blockLen + ", " + dim + "]",
-                    "weights are for [l, D] = [" + m.blockLen() + ", " + m.dim() + "]");
-        }
-        CompressMlp.checkLimits(name, blockLen, dim, m.hidden());
     }
 
     /** Frees the GPU resources (plans, stream, kernel images, the context reference); the CPU path holds none. */
