@@ -1,8 +1,8 @@
 package dev.nsa4j.bench;
 
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.oracle.CompressionMlp;
-import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;

@@ -1,6 +1,8 @@
 package dev.nsa4j.bench;
 
 import dev.nsa4j.attention.BatchLayout;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.nsa.DeviceRequest;
@@ -9,8 +11,6 @@ import dev.nsa4j.nsa.NsaAttention;
 import dev.nsa4j.nsa.NsaOutput;
 import dev.nsa4j.nsa.Route;
 import dev.nsa4j.oracle.InputCheck;
-import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.oracle.Workload;
 import dev.nsa4j.tensor.DType;

@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.attention.NsaResult;
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Npy;

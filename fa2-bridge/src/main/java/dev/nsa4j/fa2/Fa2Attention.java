@@ -9,11 +9,11 @@ import dev.nsa4j.fa2.contract.Fa2Options;
 import dev.nsa4j.fa2.contract.Fa2Request;
 import dev.nsa4j.fa2.contract.Fa2Verdict;
 import dev.nsa4j.fa2.contract.KeyExtent;
-import dev.nsa4j.fa2.contract.Mask;
 import dev.nsa4j.fa2.contract.TensorView;
 import dev.nsa4j.kernels.DeviceBuffer;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.Shape;
 

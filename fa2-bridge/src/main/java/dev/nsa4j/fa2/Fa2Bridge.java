@@ -5,7 +5,6 @@ import java.util.Objects;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.fa2.contract.Fa2Options;
 import dev.nsa4j.fa2.contract.Fa2Verdict;
-import dev.nsa4j.fa2.contract.Mask;
 import dev.nsa4j.kernels.AttnSpec;
 import dev.nsa4j.kernels.AttnWalk;
 import dev.nsa4j.kernels.Attention;
@@ -15,6 +14,7 @@ import dev.nsa4j.kernels.DeviceBuffer;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
@@ -167,14 +167,9 @@ public final class Fa2Bridge implements AutoCloseable {
         }
     }
 
-    /** The reference kernels' spec for a contract mask (walk ALL, default scale). */
+    /** The reference kernels' spec for a mask (walk ALL, default scale). */
     public static AttnSpec referenceSpec(Mask mask) {
-        return switch (mask) {
-            case Mask.None n -> AttnSpec.none();
-            case Mask.Causal c -> AttnSpec.causal();
-            case Mask.Window w -> AttnSpec.window(w.w());
-            case Mask.BlockCausal b -> AttnSpec.blockCausal(b.l(), b.d());
-        };
+        return AttnSpec.of(mask);
     }
 
     /** Entry {@code b} of a dense tensor: the view without the batch axis. */

@@ -11,9 +11,9 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.fa2.contract.Fa2Options;
 import dev.nsa4j.fa2.contract.Fa2Rule;
 import dev.nsa4j.fa2.contract.KeyExtent;
-import dev.nsa4j.fa2.contract.Mask;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.Shape;
 

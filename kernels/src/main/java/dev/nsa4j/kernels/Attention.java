@@ -14,10 +14,10 @@ import dev.nsa4j.tensor.DType;
  * {@code v [nnz_k, G, Dv]}, {@code out [nnz_q, H, Dv]}, {@code lse} fp32 {@code [nnz_q, H]} or {@code null};
  * {@code cu_q}, {@code cu_k} int32 {@code [B + 1]}; optional {@code q_start}, {@code k_start} int32 {@code [B]}
  * (position of each sequence's first query / key; {@code null} = 0, e.g. a decode step passes its position);
- * {@code blocks} int32 {@code [nnz_q, G, n]} for {@link AttnMask#CHOSEN}. q, k and v share one of
+ * {@code blocks} int32 {@code [nnz_q, G, n]} for {@link Mask.Chosen}. q, k and v share one of
  * fp32/fp16/bf16; {@code out} is that dtype or fp32. Query head {@code i} reads KV head {@code i / (H/G)}.
  * Dk and Dv are at most 256. Token and head axes may be strided; the last axis must be contiguous. For
- * {@link AttnMask#BLOCK_CAUSAL} the keys are the compressed tokens and {@code cu_k} holds compressed
+ * {@link Mask.BlockCausal} the keys are the compressed tokens and {@code cu_k} holds compressed
  * offsets. Rows with no visible key give {@code 0} and {@code lse = −inf}, never NaN. Deterministic.
  *
  * <p><b>Device arrays are trusted.</b> {@link #plan} checks shapes, dtypes, strides, alignment and the
@@ -145,7 +145,7 @@ public final class Attention {
         long ks = starts("k_start", kStart, batch);
         long blkAddr = 0, blkTok = 0, blkHead = 0;
         int nSel = 0;
-        if (spec.mask() == AttnMask.CHOSEN) {
+        if (spec.chosenBlocks()) {
             if (blocks == null) {
                 throw new NsaArgumentException("blocks", "blocks present for the chosen-block mask",
                         "mask CHOSEN needs blocks int32 [nnz_q, G, n]");

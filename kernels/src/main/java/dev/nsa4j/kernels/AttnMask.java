@@ -1,8 +1,8 @@
 package dev.nsa4j.kernels;
 
 /**
- * Which keys a query at position {@code t} may see in the reference attention kernels ({@code nsa::AttnMask} in
- * nsa_params.h; NSA-SPEC.md). Codes are the C enum's values.
+ * The reference attention kernels' C enum {@code nsa::AttnMask} (nsa_params.h): the wire codes of {@link Mask}
+ * in {@link AttnParams#mask()}, for raw-params validation and for naming; the mask itself is a {@link Mask}.
  */
 public enum AttnMask {
     /** Every key of the query's sequence. */
@@ -29,6 +29,11 @@ public enum AttnMask {
     /** The value of the C enum. */
     public int code() {
         return code;
+    }
+
+    /** The code of a {@link Mask}. */
+    public static AttnMask ofMask(Mask m) {
+        return ofCode(m.code());
     }
 
     /** The mask with C value {@code code}, or {@code null}. */

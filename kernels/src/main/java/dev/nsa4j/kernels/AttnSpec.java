@@ -3,47 +3,75 @@ package dev.nsa4j.kernels;
 import java.util.Objects;
 
 /**
- * The mask, the walk and the scalars of one reference attention call. Only the fields the mask uses are
- * checked and meaningful: {@code window} (w) for {@link AttnMask#WINDOW}; {@code cmpLen} (l) and
- * {@code cmpStride} (d) for {@link AttnMask#BLOCK_CAUSAL}; {@code selBlock} (l') for {@link AttnMask#CHOSEN}.
- * {@code scale} NaN means the default {@code 1/sqrt(Dk)}.
+ * The mask, the walk and the scale of one reference attention call. The mask's parameters are the call's:
+ * w for {@link Mask.Window}, l and d for {@link Mask.BlockCausal}, l' for {@link Mask.Chosen} (the kernels check
+ * them). {@code scale} NaN means the default {@code 1/sqrt(Dk)}.
  */
-public record AttnSpec(AttnMask mask, AttnWalk walk, int window, int cmpLen, int cmpStride, int selBlock,
-                       float scale) {
+public record AttnSpec(Mask mask, AttnWalk walk, float scale) {
     public AttnSpec {
         Objects.requireNonNull(mask, "mask");
         Objects.requireNonNull(walk, "walk");
     }
 
+    /** {@code mask}, walk ALL, default scale. */
+    public static AttnSpec of(Mask mask) {
+        return new AttnSpec(mask, AttnWalk.ALL, Float.NaN);
+    }
+
     public static AttnSpec none() {
-        return new AttnSpec(AttnMask.NONE, AttnWalk.ALL, 0, 0, 0, 0, Float.NaN);
+        return of(Mask.NONE);
     }
 
     public static AttnSpec causal() {
-        return new AttnSpec(AttnMask.CAUSAL, AttnWalk.ALL, 0, 0, 0, 0, Float.NaN);
+        return of(Mask.CAUSAL);
     }
 
     /** Sliding window of {@code w} keys, the query's own included. */
     public static AttnSpec window(int w) {
-        return new AttnSpec(AttnMask.WINDOW, AttnWalk.ALL, w, 0, 0, 0, Float.NaN);
+        return of(Mask.window(w));
     }
 
     /** Compressed keys of block length {@code l} and stride {@code d}. */
     public static AttnSpec blockCausal(int l, int d) {
-        return new AttnSpec(AttnMask.BLOCK_CAUSAL, AttnWalk.ALL, 0, l, d, 0, Float.NaN);
+        return of(Mask.blockCausal(l, d));
     }
 
     /** Chosen selection blocks of length {@code selBlock} (l'). */
     public static AttnSpec chosen(int selBlock) {
-        return new AttnSpec(AttnMask.CHOSEN, AttnWalk.ALL, 0, 0, 0, selBlock, Float.NaN);
+        return of(Mask.chosen(selBlock));
     }
 
     public AttnSpec withWalk(AttnWalk w) {
-        return new AttnSpec(mask, w, window, cmpLen, cmpStride, selBlock, scale);
+        return new AttnSpec(mask, w, scale);
     }
 
     public AttnSpec withScale(float s) {
-        return new AttnSpec(mask, walk, window, cmpLen, cmpStride, selBlock, s);
+        return new AttnSpec(mask, walk, s);
+    }
+
+    /** True for the chosen-block mask (the call passes the blocks). */
+    public boolean chosenBlocks() {
+        return mask instanceof Mask.Chosen;
+    }
+
+    /** w of a window mask, else 0. */
+    public int window() {
+        return mask instanceof Mask.Window w ? w.w() : 0;
+    }
+
+    /** l of a block-causal mask, else 0. */
+    public int cmpLen() {
+        return mask instanceof Mask.BlockCausal b ? b.l() : 0;
+    }
+
+    /** d of a block-causal mask, else 0. */
+    public int cmpStride() {
+        return mask instanceof Mask.BlockCausal b ? b.d() : 0;
+    }
+
+    /** l' of a chosen-block mask, else 0. */
+    public int selBlock() {
+        return mask instanceof Mask.Chosen c ? c.selBlock() : 0;
     }
 
     /** The scale for head dim {@code dk}: {@link #scale} or {@code 1/sqrt(dk)}. */

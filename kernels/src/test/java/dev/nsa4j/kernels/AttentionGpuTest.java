@@ -162,7 +162,7 @@ class AttentionGpuTest extends GpuSuite {
     }
 
     static Visible visibility(AttnSpec spec, int[] blocks) {
-        return switch (spec.mask()) {
+        return switch (AttnMask.ofMask(spec.mask())) {
             case NONE -> (tok, t, s, g) -> true;
             case CAUSAL -> (tok, t, s, g) -> s <= t;
             case WINDOW -> (tok, t, s, g) -> s <= t && s >= t - spec.window() + 1;
@@ -249,7 +249,7 @@ class AttentionGpuTest extends GpuSuite {
              var out = gpu.alloc(outDtype, 0, nnz, in.heads(), in.dv());
              var lse = gpu.alloc(DType.FP32, 0, nnz, in.heads())) {
             Attention.run(gpu.module, gpu.stream, q.tensor(), kd.tensor(), vd.tensor(), cq.tensor(), ck.tensor(),
-                    spec.mask() == AttnMask.CHOSEN ? bl.tensor() : null, spec, out.tensor(), lse.tensor());
+                    spec.chosenBlocks() ? bl.tensor() : null, spec, out.tensor(), lse.tensor());
             HostTensor o = out.tensor().toHost(gpu.stream);
             float[] of = outDtype == DType.FP32 ? o.toFloatArray() : toFloats(o.toDoubleArray());
             return new Got(of, lse.tensor().toHost(gpu.stream).toFloatArray());
@@ -429,7 +429,7 @@ class AttentionGpuTest extends GpuSuite {
                      var out = gpu.alloc(DType.FP32, 0, 1, h, d); var lse = gpu.alloc(DType.FP32, 0, 1, h)) {
                     for (AttnWalk w : AttnWalk.values()) {
                         Attention.run(gpu.module, gpu.stream, q.tensor(), kd.tensor(), vd.tensor(), cq.tensor(), ck.tensor(),
-                                qs.tensor(), null, br.spec().mask() == AttnMask.CHOSEN ? bl.tensor() : null,
+                                qs.tensor(), null, br.spec().chosenBlocks() ? bl.tensor() : null,
                                 br.spec().withWalk(w), out.tensor(), lse.tensor());
                         float[] o = out.tensor().toHost(gpu.stream).toFloatArray();
                         float[] l = lse.tensor().toHost(gpu.stream).toFloatArray();

@@ -330,5 +330,19 @@ class AttentionValidationTest {
         assertEquals(0, AttnWalk.ALL.code());
         assertEquals(1, AttnWalk.RANGES.code());
         assertEquals(AttnWalk.RANGES.code(), Call.valid().spec(AttnSpec.window(8).withWalk(AttnWalk.RANGES)).plan().params().walk());
+        // the one mask type carries the codes and the parameters the params struct takes
+        for (AttnSpec s : new AttnSpec[] {AttnSpec.none(), AttnSpec.causal(), AttnSpec.window(7),
+                AttnSpec.blockCausal(32, 16), AttnSpec.chosen(64)}) {
+            assertEquals(AttnMask.ofMask(s.mask()).code(), s.mask().code());
+        }
+        assertEquals(4, Mask.chosen(64).code());
+        AttnSpec b = AttnSpec.blockCausal(32, 16);
+        assertEquals(32, b.cmpLen());
+        assertEquals(16, b.cmpStride());
+        assertEquals(0, b.window());
+        assertEquals(7, AttnSpec.window(7).window());
+        assertEquals(64, AttnSpec.chosen(64).selBlock());
+        assertEquals(true, AttnSpec.chosen(64).chosenBlocks());
+        assertEquals(7, Call.valid().spec(AttnSpec.window(7)).plan().params().window());
     }
 }

@@ -21,10 +21,10 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.attention.NsaResult;
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;

@@ -2,8 +2,8 @@ package dev.nsa4j.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.nsa4j.attention.NsaResult;
+
 
 /** NSA forward outputs of a GPU run against the oracle's, as every NSA-level GPU suite checks them. */
 public final class NsaOutputs {

@@ -5,6 +5,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.fa2.Fa2AttentionOp;
@@ -26,7 +27,6 @@ import dev.nsa4j.kernels.op.PackedSelectionOp;
 import dev.nsa4j.kernels.op.SelectArgs;
 import dev.nsa4j.kernels.op.Sequences;
 import dev.nsa4j.kernels.op.Workspace;
-import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;

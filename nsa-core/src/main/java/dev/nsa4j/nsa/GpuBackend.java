@@ -1,11 +1,14 @@
 package dev.nsa4j.nsa;
 
-import dev.nsa4j.attention.BatchLayout;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.nsa4j.attention.BatchLayout;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.fa2.Fa2Module;
@@ -17,9 +20,6 @@ import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.KernelModule;
 import dev.nsa4j.kernels.op.OpRun;
-import dev.nsa4j.attention.GateOverride;
-import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;

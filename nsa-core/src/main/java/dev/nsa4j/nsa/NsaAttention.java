@@ -1,18 +1,18 @@
 package dev.nsa4j.nsa;
 
-import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.BatchLayout;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.kernels.CudaContext;
 import dev.nsa4j.kernels.CudaDevices;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.GpuAvailability;
-import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.oracle.InputCheck;
-import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
-import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import java.time.Duration;

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.CudaContext;
 import dev.nsa4j.kernels.CudaGraph;
@@ -13,8 +15,6 @@ import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.GpuFixture;
 import dev.nsa4j.kernels.GpuSuite;
-import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.ArrayList;

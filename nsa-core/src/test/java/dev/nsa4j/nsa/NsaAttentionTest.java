@@ -6,14 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.CudaDevices;
 import dev.nsa4j.kernels.GpuAvailability;
 import dev.nsa4j.config.Phi;
-import dev.nsa4j.attention.GateOverride;
-import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
-import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.ArrayList;

@@ -2,13 +2,13 @@ package dev.nsa4j.nsa;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.GpuSuite;
 import dev.nsa4j.kernels.NsaOutputs;
-import dev.nsa4j.attention.GateOverride;
-import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
-import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.tensor.DType;
 import java.util.Random;
 import java.util.stream.Stream;

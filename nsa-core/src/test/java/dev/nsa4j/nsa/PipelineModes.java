@@ -1,8 +1,8 @@
 package dev.nsa4j.nsa;
 
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.GpuFixture;
-import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;

@@ -6,14 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.kernels.GpuSuite;
 import dev.nsa4j.kernels.NsaOutputs;
 import dev.nsa4j.oracle.CompressionMlp;
-import dev.nsa4j.attention.GateOverride;
-import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import java.util.ArrayList;

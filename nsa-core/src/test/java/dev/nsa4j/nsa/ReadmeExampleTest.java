@@ -3,8 +3,8 @@ package dev.nsa4j.nsa;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.SplittableRandom;

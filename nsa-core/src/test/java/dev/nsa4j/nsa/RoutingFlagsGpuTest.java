@@ -6,11 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuAvailability;
 import dev.nsa4j.kernels.TestShard;
-import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;

@@ -26,13 +26,13 @@ import dev.nsa4j.fa2.Fa2Bridge;
 import dev.nsa4j.fa2.Fa2Layouts;
 import dev.nsa4j.fa2.contract.Fa2Options;
 import dev.nsa4j.fa2.contract.KeyExtent;
-import dev.nsa4j.fa2.contract.Mask;
 import dev.nsa4j.kernels.AttnSpec;
 import dev.nsa4j.kernels.Attention;
 import dev.nsa4j.kernels.DeviceBuffer;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.GpuFixture;
 import dev.nsa4j.kernels.GpuSuite;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
@@ -433,6 +433,7 @@ class Fa2ParityGpuTest extends GpuSuite {
                     case Mask.Causal c -> j <= t;
                     case Mask.Window w -> j <= t && j > t - w.w();
                     case Mask.BlockCausal bc -> (long) j * bc.d() + bc.l() - 1 <= t;
+                    case Mask.Chosen ch -> throw new IllegalArgumentException("FA-2 parity has no chosen-block mask");
                 };
                 if (!vis[j]) {
                     continue;

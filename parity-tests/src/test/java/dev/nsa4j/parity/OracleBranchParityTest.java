@@ -2,11 +2,11 @@ package dev.nsa4j.parity;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.attention.NsaResult;
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.attention.NsaResult.Output;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;

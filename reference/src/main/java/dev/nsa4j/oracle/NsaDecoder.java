@@ -1,10 +1,10 @@
 package dev.nsa4j.oracle;
 
-import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.attention.NsaResult;
-import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.attention.BatchLayout;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.tensor.DType;

@@ -1,9 +1,9 @@
 package dev.nsa4j.oracle;
 
-import dev.nsa4j.attention.NsaResult;
-import dev.nsa4j.attention.GateOverride;
-import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.BatchLayout;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;

@@ -1,10 +1,10 @@
 package dev.nsa4j.oracle;
 
-import dev.nsa4j.attention.NsaResult;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.testutil.Close;
 import dev.nsa4j.testutil.Configs;

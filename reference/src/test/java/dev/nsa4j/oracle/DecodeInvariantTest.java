@@ -1,12 +1,12 @@
 package dev.nsa4j.oracle;
 
 import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.attention.NsaResult;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.tensor.DType;

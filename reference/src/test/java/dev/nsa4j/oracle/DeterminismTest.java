@@ -1,8 +1,8 @@
 package dev.nsa4j.oracle;
 
-import dev.nsa4j.attention.NsaResult;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.testutil.Close;
 import dev.nsa4j.testutil.Configs;

@@ -1,7 +1,5 @@
 package dev.nsa4j.oracle;
 
-import dev.nsa4j.attention.NsaInputs;
-import dev.nsa4j.attention.GateOverride;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.testutil.Configs;

@@ -1,9 +1,9 @@
 package dev.nsa4j.oracle;
 
-import dev.nsa4j.attention.NsaResult;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.testutil.Close;

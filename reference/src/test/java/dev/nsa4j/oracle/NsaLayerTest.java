@@ -1,13 +1,13 @@
 package dev.nsa4j.oracle;
 
-import dev.nsa4j.attention.NsaResult;
-import dev.nsa4j.attention.GateOverride;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.tensor.DType;

@@ -1,7 +1,7 @@
 package dev.nsa4j.testutil;
 
-import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.Arrays;

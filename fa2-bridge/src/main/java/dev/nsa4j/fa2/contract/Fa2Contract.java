@@ -16,6 +16,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 
 /**
@@ -190,6 +191,8 @@ public final class Fa2Contract {
     private static void maskParameters(Sink s, Mask m) {
         switch (m) {
             case Mask.Window w when w.w() < 1 -> s.add(SHAPE, "mask", "window length w = " + w.w() + ", must be >= 1");
+            case Mask.Chosen c -> s.add(SHAPE, "mask", "FA-2 has no chosen-block mask (" + c + "): the selection "
+                    + "branch runs on its own paths");
             case Mask.BlockCausal b -> {
                 if (b.l() < 1) {
                     s.add(SHAPE, "mask", "compression block length l = " + b.l() + ", must be >= 1");

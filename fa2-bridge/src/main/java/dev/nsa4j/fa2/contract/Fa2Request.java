@@ -3,6 +3,7 @@ package dev.nsa4j.fa2.contract;
 import java.util.Objects;
 import java.util.Set;
 
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 
 /**

@@ -26,6 +26,7 @@ import java.util.Optional;
 import java.util.Set;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -77,6 +78,15 @@ class Fa2ContractTest {
         assertOk(check(d.withMask(Mask.NONE).withKeys(KeyExtent.INDEPENDENT)));
         assertOk(check(kvPacked(SM90, DType.BF16, 2, 1, 200, 8, 2, 128).withMask(Mask.NONE)
                 .withKeys(KeyExtent.sliced(new int[] {199, 150}, new int[] {199, 150}))));
+    }
+
+    /** The one mask type also holds the selection branch's chosen blocks, which no FA-2 kernel has: fatal here. */
+    @Test
+    void theChosenBlockMaskIsNoFa2Mask() {
+        Fa2Request d = dense(SM90, DType.BF16, 128, 128).withMask(Mask.chosen(64));
+        Fa2Verdict v = check(d);
+        assertOnly(v, Fa2Rule.SHAPE, "mask", "no chosen-block mask");
+        assertTrue(v.fatal());
     }
 
     @Test

@@ -20,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 

@@ -3,6 +3,7 @@ package dev.nsa4j.kernels.op;
 import java.util.Objects;
 
 import dev.nsa4j.kernels.Attention;
+import dev.nsa4j.kernels.AttnMask;
 import dev.nsa4j.kernels.AttnSpec;
 import dev.nsa4j.kernels.AttnWalk;
 import dev.nsa4j.kernels.CudaStream;
@@ -41,7 +42,7 @@ public final class ReferenceAttentionOp implements DeviceOp<AttentionArgs> {
 
     @Override
     public String describe() {
-        return path() + " " + spec.mask().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        return path() + " " + AttnMask.ofMask(spec.mask()).name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
     }
 
     @Override
