@@ -6,13 +6,13 @@ import dev.nsa4j.fa2.Fa2Bridge;
 import dev.nsa4j.fa2.contract.KeyExtent;
 import dev.nsa4j.nsa.Flag;
 import dev.nsa4j.nsa.FlagSnapshot;
-import dev.nsa4j.kernels.Attention;
-import dev.nsa4j.kernels.AttnSpec;
-import dev.nsa4j.kernels.AttnWalk;
+import dev.nsa4j.kernels.internal.Attention;
+import dev.nsa4j.kernels.internal.AttnSpec;
+import dev.nsa4j.kernels.internal.AttnWalk;
 import dev.nsa4j.kernels.CudaContext;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
-import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.kernels.internal.KernelModule;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 

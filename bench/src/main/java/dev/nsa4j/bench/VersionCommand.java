@@ -2,7 +2,7 @@ package dev.nsa4j.bench;
 
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.GpuAvailability;
-import dev.nsa4j.kernels.KernelImage;
+import dev.nsa4j.kernels.internal.KernelImage;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -3,9 +3,9 @@ package dev.nsa4j.fa2;
 import java.util.List;
 
 import dev.nsa4j.kernels.CudaStream;
-import dev.nsa4j.kernels.LayoutProbe;
-import dev.nsa4j.kernels.ParamsLayouts;
-import dev.nsa4j.kernels.StructLayout;
+import dev.nsa4j.kernels.internal.LayoutProbe;
+import dev.nsa4j.kernels.internal.ParamsLayouts;
+import dev.nsa4j.kernels.internal.StructLayout;
 
 /**
  * The FA-2 params structs' Java layouts in the order the probe kernel {@code nsa_fa2_params_layout}

@@ -3,8 +3,8 @@ package dev.nsa4j.fa2;
 import java.util.Optional;
 
 import dev.nsa4j.kernels.CudaContext;
-import dev.nsa4j.kernels.KernelImage;
-import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.kernels.internal.KernelImage;
+import dev.nsa4j.kernels.internal.KernelModule;
 
 /**
  * The FA-2 kernel image (SASS sm_80 and sm_90a, built by nvcc in the Maven build and shipped as the

@@ -1,6 +1,6 @@
 package dev.nsa4j.fa2;
 
-import dev.nsa4j.kernels.StructLayout;
+import dev.nsa4j.kernels.internal.StructLayout;
 
 /**
  * Mirror of {@code nsa::Fa2Params} (fa2_params.h): the FA-2 kernels' whole argument, written as the same

@@ -8,7 +8,7 @@ import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 
-import dev.nsa4j.kernels.KernelImage;
+import dev.nsa4j.kernels.internal.KernelImage;
 
 /**
  * The FA-2 image is a resource of this module read by code of dev.nsa4j.kernels

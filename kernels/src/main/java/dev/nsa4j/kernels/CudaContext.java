@@ -1,5 +1,6 @@
 package dev.nsa4j.kernels;
 
+import dev.nsa4j.kernels.internal.Jcu;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.JCudaDriver;

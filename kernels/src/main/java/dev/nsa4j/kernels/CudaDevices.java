@@ -1,5 +1,6 @@
 package dev.nsa4j.kernels;
 
+import dev.nsa4j.kernels.internal.Jcu;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,5 +1,6 @@
 package dev.nsa4j.kernels;
 
+import dev.nsa4j.kernels.internal.Jcu;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.JCudaDriver;

@@ -1,5 +1,6 @@
 package dev.nsa4j.kernels;
 
+import dev.nsa4j.kernels.internal.Jcu;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;

@@ -1,5 +1,6 @@
 package dev.nsa4j.kernels;
 
+import dev.nsa4j.kernels.internal.Jcu;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.JCudaDriver;

@@ -1,5 +1,7 @@
 package dev.nsa4j.kernels;
 
+import dev.nsa4j.kernels.internal.KernelImage;
+
 /**
  * Whether nsa4j's GPU kernels can run here, and if not, why: {@link KernelImage#NOT_BUILT},
  * {@link CudaDevices#DRIVER_MISSING}, {@link CudaDevices#NO_DEVICE}, or an unsupported compute capability.

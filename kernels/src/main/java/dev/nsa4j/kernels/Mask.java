@@ -1,5 +1,8 @@
 package dev.nsa4j.kernels;
 
+import dev.nsa4j.kernels.internal.AttnMask;
+import dev.nsa4j.kernels.internal.AttnSpec;
+
 /**
  * Which keys a query sees, by absolute position (query at position t, keys at positions j): the one mask type of
  * nsa4j, used by the reference kernels' specs ({@link AttnSpec}), the FA-2 contract and routing.

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import dev.nsa4j.kernels.internal.KernelImage;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;

@@ -3,6 +3,7 @@ package dev.nsa4j.kernels;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.nsa4j.kernels.internal.KernelModule;
 import java.util.Locale;
 import java.util.Random;
 

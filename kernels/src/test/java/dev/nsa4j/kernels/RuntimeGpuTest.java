@@ -7,6 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.nsa4j.kernels.internal.GateCombine;
+import dev.nsa4j.kernels.internal.GateCombineParams;
+import dev.nsa4j.kernels.internal.Jcu;
+import dev.nsa4j.kernels.internal.KernelCatalog;
+import dev.nsa4j.kernels.internal.KernelModule;
+import dev.nsa4j.kernels.internal.LayoutProbe;
+import dev.nsa4j.kernels.internal.ParamsLayouts;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicReference;

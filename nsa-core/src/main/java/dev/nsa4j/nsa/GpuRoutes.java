@@ -1,6 +1,6 @@
 package dev.nsa4j.nsa;
 
-import dev.nsa4j.kernels.AttnWalk;
+import dev.nsa4j.kernels.internal.AttnWalk;
 
 /**
  * The planned GPU path of each branch from the flags (ROUTING.md), when a GPU serves the call.

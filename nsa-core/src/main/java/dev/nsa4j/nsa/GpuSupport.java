@@ -3,9 +3,9 @@ package dev.nsa4j.nsa;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
-import dev.nsa4j.kernels.Attention;
-import dev.nsa4j.kernels.BlockSelect;
-import dev.nsa4j.kernels.CompressMlp;
+import dev.nsa4j.kernels.internal.Attention;
+import dev.nsa4j.kernels.internal.BlockSelect;
+import dev.nsa4j.kernels.internal.CompressMlp;
 import dev.nsa4j.oracle.CompressionMlp;
 import dev.nsa4j.oracle.PhiWeights;
 

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.nsa4j.kernels.AttnWalk;
+import dev.nsa4j.kernels.internal.AttnWalk;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -2,15 +2,15 @@ package dev.nsa4j.kernels.op;
 
 import java.util.Objects;
 
-import dev.nsa4j.kernels.BlockSelect;
-import dev.nsa4j.kernels.Cast;
-import dev.nsa4j.kernels.CompressAvg;
-import dev.nsa4j.kernels.CompressMlp;
-import dev.nsa4j.kernels.CompressionPlan;
+import dev.nsa4j.kernels.internal.BlockSelect;
+import dev.nsa4j.kernels.internal.Cast;
+import dev.nsa4j.kernels.internal.CompressAvg;
+import dev.nsa4j.kernels.internal.CompressMlp;
+import dev.nsa4j.kernels.internal.CompressionPlan;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
-import dev.nsa4j.kernels.GateCombine;
-import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.kernels.internal.GateCombine;
+import dev.nsa4j.kernels.internal.KernelModule;
 import dev.nsa4j.tensor.DType;
 
 /**

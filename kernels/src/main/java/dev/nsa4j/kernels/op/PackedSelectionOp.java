@@ -3,11 +3,11 @@ package dev.nsa4j.kernels.op;
 import java.util.Objects;
 
 import dev.nsa4j.NsaArgumentException;
-import dev.nsa4j.kernels.Attention;
+import dev.nsa4j.kernels.internal.Attention;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
-import dev.nsa4j.kernels.KernelModule;
-import dev.nsa4j.kernels.SelPacked;
+import dev.nsa4j.kernels.internal.KernelModule;
+import dev.nsa4j.kernels.internal.SelPacked;
 import dev.nsa4j.tensor.DType;
 
 /**

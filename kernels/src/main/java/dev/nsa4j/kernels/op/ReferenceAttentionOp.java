@@ -2,12 +2,12 @@ package dev.nsa4j.kernels.op;
 
 import java.util.Objects;
 
-import dev.nsa4j.kernels.Attention;
-import dev.nsa4j.kernels.AttnMask;
-import dev.nsa4j.kernels.AttnSpec;
-import dev.nsa4j.kernels.AttnWalk;
+import dev.nsa4j.kernels.internal.Attention;
+import dev.nsa4j.kernels.internal.AttnMask;
+import dev.nsa4j.kernels.internal.AttnSpec;
+import dev.nsa4j.kernels.internal.AttnWalk;
 import dev.nsa4j.kernels.CudaStream;
-import dev.nsa4j.kernels.KernelModule;
+import dev.nsa4j.kernels.internal.KernelModule;
 
 /**
  * A branch attention on the reference kernels ({@link Attention}): path {@code sdpa} (walk ALL) or

@@ -1,0 +1,141 @@
+package dev.nsa4j.kernels.internal;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.tensor.DType;
+
+/**
+ * Every kernel the image holds, as {@link KernelKey}s: the Java side of the instantiation lists at the
+ * bottom of each .cu file. A CPU test checks that each symbol is present in the built image and that the
+ * image holds no {@code nsa_} kernel missing here.
+ */
+public final class KernelCatalog {
+    public static final String GATE_COMBINE = "gate_combine";
+    public static final String COMPRESS_AVG = "compress_avg";
+    public static final String ATTENTION = "attention";
+    /** Head-dim classes of the attention kernels: variant {@code d<n>} serves Dk and Dv up to 32·n. */
+    public static final List<Integer> ATTENTION_DIM_CLASSES = List.of(1, 2, 4, 8);
+    /** Block scores, group sum and top-n (block_select.cu); variant "", one kernel per q/K̃ dtype. */
+    public static final String BLOCK_SELECT = "block_select";
+    /** phi = mlp compression (compress_mlp.cu); variant "", one kernel per input dtype, fp32 weights and output. */
+    public static final String COMPRESS_MLP = "compress_mlp";
+    /** Packed selection, gather step (sel_gather.cu): variant "", one kernel per k/v dtype (a bit copy). */
+    public static final String SEL_GATHER = "sel_gather";
+    /** Dtype casts of contiguous tensors (cast.cu): variant {@code o<to>}, half precision to and from fp32. */
+    public static final String CAST = "cast";
+    /** The params layout probe (no dtype; looked up by symbol). */
+    public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
+
+    /** 16-byte accesses (needs 16-byte aligned pointers and strides) or one element per access. */
+    public static final String VEC16 = "v16";
+    public static final String SCALAR = "v1";
+
+    private static final List<DType> FLOATS = List.of(DType.FP32, DType.FP16, DType.BF16);
+    private static final Set<KernelKey> ALL = build();
+
+    private KernelCatalog() {
+    }
+
+    private static Set<KernelKey> build() {
+        Set<KernelKey> s = new LinkedHashSet<>();
+        for (DType in : FLOATS) {
+            for (DType gate : outputs(in)) {
+                for (DType out : outputs(in)) {
+                    for (String vec : List.of(VEC16, SCALAR)) {
+                        s.add(gateCombine(in, gate, out, vec));
+                    }
+                }
+            }
+            for (DType out : outputs(in)) {
+                for (String vec : List.of(VEC16, SCALAR)) {
+                    s.add(compressAvg(in, out, vec));
+                }
+            }
+            for (int d : ATTENTION_DIM_CLASSES) {
+                s.add(attention(in, d));
+            }
+            s.add(blockSelect(in));
+            s.add(compressMlp(in));
+            s.add(selGather(in));
+        }
+        for (DType half : List.of(DType.FP16, DType.BF16)) {
+            s.add(cast(half, DType.FP32));
+            s.add(cast(DType.FP32, half));
+        }
+        return Set.copyOf(s);
+    }
+
+    /** The dtypes an fp32/fp16/bf16 kernel may write (and gate dtypes it may read): its own, or fp32. */
+    static List<DType> outputs(DType in) {
+        return in == DType.FP32 ? List.of(DType.FP32) : List.of(in, DType.FP32);
+    }
+
+    public static KernelKey gateCombine(DType in, DType gates, DType out, String vec) {
+        return new KernelKey(GATE_COMBINE, in, "g" + KernelKey.dtypeName(gates) + "_o" + KernelKey.dtypeName(out) + "_" + vec);
+    }
+
+    public static KernelKey compressAvg(DType in, DType out, String vec) {
+        return new KernelKey(COMPRESS_AVG, in, "o" + KernelKey.dtypeName(out) + "_" + vec);
+    }
+
+    /** {@code nsa_attention_<dtype>_d<dimClass>}: Dk and Dv up to 32·dimClass; the output dtype is a params flag. */
+    public static KernelKey attention(DType in, int dimClass) {
+        return new KernelKey(ATTENTION, in, "d" + dimClass);
+    }
+
+    /** {@code nsa_block_select_<dtype>}: q and K̃ in that dtype, lse fp32. */
+    public static KernelKey blockSelect(DType in) {
+        return new KernelKey(BLOCK_SELECT, in, "");
+    }
+
+    /** {@code nsa_compress_mlp_<dtype>}: k in that dtype, weights and output fp32. */
+    public static KernelKey compressMlp(DType in) {
+        return new KernelKey(COMPRESS_MLP, in, "");
+    }
+
+    /** {@code nsa_sel_gather_<dtype>}: gathers the chosen blocks' k/v rows ({@link SelPacked}). */
+    public static KernelKey selGather(DType in) {
+        return new KernelKey(SEL_GATHER, in, "");
+    }
+
+    /** {@code nsa_cast_<from>_o<to>}: fp16/bf16 to fp32 and back. */
+    public static KernelKey cast(DType from, DType to) {
+        return new KernelKey(CAST, from, "o" + KernelKey.dtypeName(to));
+    }
+
+    /** Every key, in no particular order. */
+    public static Set<KernelKey> all() {
+        return ALL;
+    }
+
+    /** Every compiled symbol, the layout probe included. */
+    public static List<String> symbols() {
+        List<String> s = new ArrayList<>(ALL.stream().map(KernelKey::symbol).sorted().toList());
+        s.add(LAYOUT_PROBE_SYMBOL);
+        return s;
+    }
+
+    /**
+     * Returns {@code key} when the image holds it.
+     *
+     * @throws NsaArgumentException naming the key and listing what the family supports
+     */
+    public static KernelKey require(KernelKey key) {
+        if (ALL.contains(key)) {
+            return key;
+        }
+        String supported = ALL.stream().filter(k -> k.family().equals(key.family())).map(KernelKey::toString)
+                .sorted().collect(Collectors.joining(", "));
+        if (supported.isEmpty()) {
+            supported = "no such family; families: " + ALL.stream().map(KernelKey::family).distinct().sorted()
+                    .collect(Collectors.joining(", "));
+        }
+        throw new NsaArgumentException("kernel " + key, "supported kernel combination",
+                "no kernel " + key.symbol() + "; supported: " + supported);
+    }
+}

@@ -1,0 +1,112 @@
+package dev.nsa4j.kernels.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+
+import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.tensor.DType;
+
+/** The function table's keys, its errors, and the built image's symbols (CPU only). */
+class KernelCatalogTest {
+
+    @Test
+    void symbolsFollowTheNamingScheme() {
+        assertEquals("nsa_gate_combine_bf16_gfp32_obf16_v16",
+                KernelCatalog.gateCombine(DType.BF16, DType.FP32, DType.BF16, KernelCatalog.VEC16).symbol());
+        assertEquals("nsa_compress_avg_fp16_ofp32_v1",
+                KernelCatalog.compressAvg(DType.FP16, DType.FP32, KernelCatalog.SCALAR).symbol());
+        assertEquals("nsa_x_fp32", new KernelKey("x", DType.FP32, "").symbol());
+        assertEquals("nsa_attention_bf16_d4", KernelCatalog.attention(DType.BF16, 4).symbol());
+        assertEquals("nsa_compress_mlp_fp16", KernelCatalog.compressMlp(DType.FP16).symbol());
+    }
+
+    @Test
+    void catalogHoldsEveryInstantiation() {
+        // gate combine: fp32 (1 combo) + fp16/bf16 (gates x out = 4 combos each), x 2 access widths
+        // compress avg: fp32 (1) + fp16/bf16 (2 each), x 2 access widths
+        // attention: 3 dtypes x 4 head-dim classes (the output dtype is a params flag); block select: one per dtype
+        // compress mlp and the packed-selection gather: one per dtype each; casts fp16/bf16 <-> fp32
+        assertEquals(9 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4, KernelCatalog.all().size());
+        assertEquals("nsa_cast_bf16_ofp32", KernelCatalog.cast(DType.BF16, DType.FP32).symbol());
+        assertEquals("nsa_sel_gather_bf16", KernelCatalog.selGather(DType.BF16).symbol());
+        assertEquals(KernelCatalog.all().size() + 1, KernelCatalog.symbols().size());
+    }
+
+    @Test
+    void requireReturnsSupportedKeys() {
+        KernelKey k = KernelCatalog.gateCombine(DType.FP16, DType.FP16, DType.FP32, KernelCatalog.SCALAR);
+        assertSame(k, KernelCatalog.require(k));
+    }
+
+    @Test
+    void unsupportedKeyFailsFastListingTheFamily() {
+        KernelKey bad = KernelCatalog.gateCombine(DType.FP32, DType.BF16, DType.FP32, KernelCatalog.VEC16);
+        NsaArgumentException e = assertThrows(NsaArgumentException.class, () -> KernelCatalog.require(bad));
+        assertEquals("supported kernel combination", e.rule());
+        assertTrue(e.getMessage().contains("nsa_gate_combine_fp32_gbf16_ofp32_v16"), e.getMessage());
+        assertTrue(e.getMessage().contains("(gate_combine, bf16, gfp32_obf16_v16)"), e.getMessage());
+        assertTrue(!e.getMessage().contains("compress_avg"), e.getMessage());
+
+        NsaArgumentException f = assertThrows(NsaArgumentException.class,
+                () -> KernelCatalog.require(new KernelKey("softmax", DType.FP32, "")));
+        assertTrue(f.getMessage().contains("no such family; families: "), f.getMessage());
+        assertTrue(f.getMessage().contains("attention, block_select, cast, compress_avg, compress_mlp, gate_combine"), f.getMessage());
+
+        assertThrows(NsaArgumentException.class,
+                () -> KernelCatalog.require(KernelCatalog.compressAvg(DType.INT32, DType.INT32, KernelCatalog.SCALAR)));
+    }
+
+    /** Mirrors scripts/build-cuda.sh: $NVCC when set, else PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
+    static boolean nvccPresent() {
+        String explicit = System.getenv("NVCC");
+        if (explicit != null) {
+            return !explicit.isEmpty() && Files.isExecutable(Path.of(explicit));
+        }
+        String cudaHome = System.getenv("CUDA_HOME");
+        if (cudaHome != null && Files.isExecutable(Path.of(cudaHome, "bin", "nvcc"))) {
+            return true;
+        }
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "nvcc"))) {
+                return true;
+            }
+        }
+        return Files.isExecutable(Path.of("/usr/local/cuda/bin/nvcc"));
+    }
+
+    @Test
+    void fatbinIsAClasspathResourceWhenNvccExists() {
+        assumeTrue(nvccPresent(), "nvcc not installed: kernels are not expected");
+        assertTrue(KernelImage.isBuilt(), "nvcc is installed but " + KernelImage.RESOURCE + " is not on the classpath");
+        assertTrue(KernelImage.bytes().orElseThrow().length > 1024);
+    }
+
+    @Test
+    void imageHoldsExactlyTheCatalogsKernels() {
+        assumeTrue(KernelImage.isBuilt(), KernelImage.NOT_BUILT);
+        String text = new String(KernelImage.bytes().orElseThrow(), StandardCharsets.ISO_8859_1);
+        for (String s : KernelCatalog.symbols()) {
+            assertTrue(text.contains(s), "kernel image lacks " + s);
+        }
+        Set<String> found = new TreeSet<>();
+        Matcher m = Pattern.compile("nsa_(?:gate_combine|compress_avg|attention|compress_mlp)_[a-z0-9_]+").matcher(text);
+        while (m.find()) {
+            found.add(m.group().replaceFirst("_param_[0-9]+$", ""));   // PTX names parameters after the kernel
+        }
+        found.removeAll(KernelCatalog.symbols());
+        assertTrue(found.isEmpty(), "kernels in the image but not in KernelCatalog: " + found);
+    }
+}
