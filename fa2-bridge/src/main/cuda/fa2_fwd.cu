@@ -1,4 +1,4 @@
-// FlashAttention-2 forward on tensor cores (ROUTING.md path `fa2`).
+// FlashAttention-2 forward on tensor cores (docs/routing.md path `fa2`).
 //
 // One CTA of 4 warps computes a tile of kBM query rows of one (sequence, head) against the key blocks its
 // mask lets it see, kBN keys at a time, walking them from the last to the first (the partially masked

@@ -1,7 +1,7 @@
 /**
  * The FlashAttention-2 path: kernels (own fatbin), input contracts and the guarded bridge.
  *
- * <p>{@code dev.nsa4j.fa2.contract} is API (the rules of ROUTING.md, {@link dev.nsa4j.fa2.contract.Fa2Options}
+ * <p>{@code dev.nsa4j.fa2.contract} is API (the rules of docs/routing.md, {@link dev.nsa4j.fa2.contract.Fa2Options}
  * as reported by nsa-core's flags). {@code dev.nsa4j.fa2} (launcher, bridge, audit, parameter layouts) is
  * exported only to the modules that compose or test it.
  *

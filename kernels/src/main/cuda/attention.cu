@@ -1,4 +1,4 @@
-// Reference attention for every NSA branch (ROUTING.md paths `sdpa` and `sdpa-masked`).
+// Reference attention for every NSA branch (docs/routing.md paths `sdpa` and `sdpa-masked`).
 //
 // One warp per (query token, head). Lanes split the head dims (q and the output accumulator live in
 // registers, DCH = ceil(D / 32) elements per lane); keys are walked one at a time in ascending order with

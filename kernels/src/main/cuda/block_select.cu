@@ -1,4 +1,4 @@
-// Block selection (NSA-SPEC "Selection branch"), varlen: block importance from (q, K̃, lse), the group
+// Block selection (the NSA spec (docs/nsa-spec.md) "Selection branch"), varlen: block importance from (q, K̃, lse), the group
 // sum, and top-n with the forced blocks and the tie-break.
 //
 // For query token t (position in its sequence) and KV group g, with cur = t / l' and

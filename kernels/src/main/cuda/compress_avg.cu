@@ -1,4 +1,4 @@
-// Compression, phi = avg (NSA-SPEC "Compression branch"), varlen.
+// Compression, phi = avg (the NSA spec (docs/nsa-spec.md) "Compression branch"), varlen.
 //
 // Compressed token i of sequence b summarises raw positions [i*d, i*d + l) of that sequence:
 //   out[cu_cmp[b] + i, g, :] = (sum_{j=0}^{l-1} k[cu[b] + i*d + j, g, :]) / l

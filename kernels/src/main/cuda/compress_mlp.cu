@@ -1,4 +1,4 @@
-// Compression, phi = mlp (NSA-SPEC "Compression branch", docs/decisions.md D2), varlen.
+// Compression, phi = mlp (the NSA spec (docs/nsa-spec.md) "Compression branch", docs/decisions.md D2), varlen.
 //
 // Compressed token i of sequence b, group g:
 //   x   = vec(k[cu[b] + i*d + r, g, c] + P[r, c])      r < l, c < D, vec index r*D + c   (l*D values)

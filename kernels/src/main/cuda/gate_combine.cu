@@ -1,4 +1,4 @@
-// Gate combine (NSA-SPEC "Combination"): o = g_cmp*o_cmp + g_sel*o_sel + g_win*o_win, per query head.
+// Gate combine (the NSA spec (docs/nsa-spec.md) "Combination"): o = g_cmp*o_cmp + g_sel*o_sel + g_win*o_win, per query head.
 //
 // Elementwise and memory-bound: one thread per VEC consecutive features of one (token, head) row.
 // fp32 arithmetic in a fixed order (g_cmp*o_cmp, then fma sel, then fma win), so a CPU emulation with

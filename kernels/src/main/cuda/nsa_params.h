@@ -56,9 +56,9 @@ struct CompressAvgParams {
     int32_t block_stride;  // d
 };
 
-// Reference attention (ROUTING.md paths `sdpa` and `sdpa-masked`), attention.cu.
+// Reference attention (docs/routing.md paths `sdpa` and `sdpa-masked`), attention.cu.
 // q [nnz_q, heads, dk], k [nnz_k, kv_heads, dk], v [nnz_k, kv_heads, dv]; cu_q / cu_k int32 [batch + 1].
-// Which keys a query at position t may see (NSA-SPEC):
+// Which keys a query at position t may see (the NSA spec (docs/nsa-spec.md)):
 enum AttnMask : int32_t {
     kMaskNone = 0,         // every key of its sequence
     kMaskCausal = 1,       // key position s <= t
@@ -114,7 +114,7 @@ struct AttnParams {
     float scale;        // softmax scale
 };
 
-// Block selection (NSA-SPEC "Selection branch"), varlen. One warp per (token, group); see block_select.cu.
+// Block selection (the NSA spec (docs/nsa-spec.md) "Selection branch"), varlen. One warp per (token, group); see block_select.cu.
 // q [nnz, H, Dk]; k_cmp [nnz_cmp, G, Dk] (q's dtype); lse [nnz, H] fp32 (natural log, of the compressed
 // branch); indices out [nnz, G, n] int32; scores out [nnz, G, nb_max] fp32 or null.
 struct BlockSelectParams {
@@ -174,7 +174,7 @@ struct CompressMlpParams {
     int32_t hidden;
 };
 
-// Packed selection (ROUTING.md path `sdpa-packed`, step 1 of 2), sel_gather.cu. For each row r = (token
+// Packed selection (docs/routing.md path `sdpa-packed`, step 1 of 2), sel_gather.cu. For each row r = (token
 // tok0 + r / groups, KV group r % groups) of a chunk of `rows` query tokens: the keys s <= t of the distinct
 // chosen blocks (blocks[tok, g, 0..n_sel), any order, duplicates and j < 0 ignored), in ascending position,
 // copied bit for bit into packed_k [rows, groups, cap, dk] and packed_v [rows, groups, cap, dv]

@@ -1,4 +1,4 @@
-// Packed selection, step 1 (ROUTING.md path `sdpa-packed`: "gather the chosen blocks' keys/values per
+// Packed selection, step 1 (docs/routing.md path `sdpa-packed`: "gather the chosen blocks' keys/values per
 // (query, group), then dense attention"). See SelGatherParams (nsa_params.h).
 //
 // One warp per (query token, KV group) row; lanes copy the feature dims. The chosen blocks are visited exactly

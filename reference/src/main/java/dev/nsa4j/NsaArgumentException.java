@@ -3,7 +3,7 @@ package dev.nsa4j;
 import java.util.Objects;
 
 /**
- * Bad input to nsa4j: a config, a tensor or a flag that breaks a rule of NSA-SPEC.md or ROUTING.md.
+ * Bad input to nsa4j: a config, a tensor or a flag that breaks a rule of docs/nsa-spec.md or docs/routing.md.
  *
  * <p>Thrown before any computation starts, so no output buffer is partially written. {@link #subject()}
  * names what was wrong (a tensor such as {@code q} or {@code cu_seqlens}, or a config field) and

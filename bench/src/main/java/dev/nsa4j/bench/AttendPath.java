@@ -8,7 +8,7 @@ import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
 /**
- * The implementations {@code nsa attend} can run (ROUTING.md "Paths"). Adding one is a constant here and one
+ * The implementations {@code nsa attend} can run (docs/routing.md "Paths"). Adding one is a constant here and one
  * method in {@link AttendCommand#compute}.
  */
 enum AttendPath {

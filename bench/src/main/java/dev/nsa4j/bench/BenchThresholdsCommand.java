@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
  * {@code nsa bench thresholds}: the sweep behind a profile's {@code NSA_FA2_MIN_LEN_WIN/CMP}. For each head
  * dim, the window branch over window lengths and the compressed branch over compressed lengths, FA-2 against
  * {@code sdpa-masked} (the path that runs when FA-2 does not) in one run; the threshold is the smallest
- * length from which FA-2 is at least 1.2x faster at every longer length measured (ROUTING.md), -1 if none.
+ * length from which FA-2 is at least 1.2x faster at every longer length measured (docs/routing.md), -1 if none.
  */
 @Command(name = "thresholds", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = NsaCli.Version.class,
         description = "Sweep key lengths per head dim: FA-2 vs sdpa-masked; print the FA-2 minimum lengths for a profile.")

@@ -18,7 +18,7 @@ import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.Shape;
 
 /**
- * One FlashAttention-2 forward: {@link #plan} checks the call against the contract of ROUTING.md
+ * One FlashAttention-2 forward: {@link #plan} checks the call against the contract of docs/routing.md
  * ({@link Fa2Contract}, host-side, no device sync) and, when it passes, picks the kernel, the grid and the
  * split-KV factor; {@link #enqueue} launches it. Callers that want fallbacks use {@link Fa2Bridge}.
  *

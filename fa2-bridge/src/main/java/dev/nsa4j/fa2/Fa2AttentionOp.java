@@ -23,7 +23,7 @@ import dev.nsa4j.tensor.Shape;
 
 /**
  * A branch attention (compressed or window) on FlashAttention-2, planned for one shape, with the guarded
- * fallback of ROUTING.md folded into the launch:
+ * fallback of docs/routing.md folded into the launch:
  * <ul>
  * <li>{@link #plan} checks the contract on the planned shapes (dtype, head dims, device, layout of contiguous
  *     tensors) before anything runs; a refusal there is the caller's route decision (the reference op runs

@@ -38,7 +38,7 @@ import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
 
 /**
- * The FA-2 start-up audit (ROUTING.md flag {@code NSA_FA2_AUDIT}, command {@code nsa doctor}): what the
+ * The FA-2 start-up audit (docs/routing.md flag {@code NSA_FA2_AUDIT}, command {@code nsa doctor}): what the
  * machine is (device, driver, CUDA, JCuda, nsa4j and Java versions), what the FA-2 kernel image is (present,
  * size, SASS archs, whether one runs on the device), and one probe per compiled equal head-dim pair
  * ({@link #HEAD_DIMS}) and dtype ({@link #DTYPES}): the contract's verdict for a tiny dense causal call
@@ -59,7 +59,7 @@ public final class Fa2Audit {
     public static final List<DType> DTYPES = List.of(DType.FP16, DType.BF16);
     /** Probe shape: dense {@code q [1, 17, 2, D]}, {@code k, v [1, 17, 1, D]}, {@code out} fp32 {@code [1, 17, 2, D]}. */
     public static final int BATCH = 1, SEQ = 17, HEADS = 2, KV_HEADS = 1;
-    /** A probe passes when the mean absolute difference to {@code sdpa} is at most this (ROUTING.md acceptance). */
+    /** A probe passes when the mean absolute difference to {@code sdpa} is at most this (docs/routing.md acceptance). */
     public static final double MAE_LIMIT = 1e-5;
     /** The call every probe makes: causal, full-length keys (prefill), exact P, default scale, automatic splits. */
     static final Fa2Attention.Spec SPEC = Fa2Attention.Spec.of(Mask.CAUSAL, KeyExtent.FULL).withExactP(true);

@@ -20,7 +20,7 @@ import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
 
 /**
- * The guarded FA-2 path of ROUTING.md: every call is checked against the contract; a call FA-2 cannot
+ * The guarded FA-2 path of docs/routing.md: every call is checked against the contract; a call FA-2 cannot
  * serve runs on the reference path ({@code sdpa-masked}) with the reason in the {@link Outcome}; input no
  * path can serve throws an {@link NsaArgumentException} naming the tensor and the rule before any kernel
  * runs. With {@code hardFail} a blocked call throws instead of falling back. A kernel that fails to load or
@@ -40,7 +40,7 @@ public final class Fa2Bridge implements AutoCloseable {
             this.id = id;
         }
 
-        /** ROUTING.md's path name. */
+        /** docs/routing.md's path name. */
         public String id() {
             return id;
         }

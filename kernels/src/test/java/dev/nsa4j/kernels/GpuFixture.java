@@ -126,7 +126,7 @@ public final class GpuFixture implements AutoCloseable {
     }
 
     /**
-     * The pass rule of ARCHITECTURE.md "Testing": per element, the GPU's error against the fp64 reference
+     * The pass rule of docs/architecture.md "Testing": per element, the GPU's error against the fp64 reference
      * is at most twice that of the same-precision CPU computation, plus one rounding of the output dtype.
      */
     public static void assertWithinRule(String what, double[] gpu, double[] ref, double[] samePrecision, DType out) {

@@ -2,7 +2,7 @@ package dev.nsa4j.nsa;
 
 import java.util.Locale;
 
-/** The three NSA branches, in gate order (NSA-SPEC "Tensor layout": gates are (cmp, sel, win)). */
+/** The three NSA branches, in gate order (the NSA spec (docs/nsa-spec.md) "Tensor layout": gates are (cmp, sel, win)). */
 public enum Branch {
     /** The compressed branch. */
     CMP("cmp"),

@@ -8,7 +8,7 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Calls per (branch, path) and fallbacks per (branch, path, reason), for a caller to read and reset
- * (ROUTING.md "Observability"). A fallback is counted on the path that actually ran, with the reason the
+ * (docs/routing.md "Observability"). A fallback is counted on the path that actually ran, with the reason the
  * preferred path was not used. Thread-safe; an explicit object (each {@link NsaAttention} owns one), never
  * global.
  */

@@ -1,7 +1,7 @@
 package dev.nsa4j.nsa;
 
 /**
- * The per-call length threshold of FA-2 (ROUTING.md "Profiles and thresholds"): FA-2 is tried for a branch
+ * The per-call length threshold of FA-2 (docs/routing.md "Profiles and thresholds"): FA-2 is tried for a branch
  * only when the call's key length reaches the branch's minimum, {@code NSA_FA2_MIN_LEN_WIN} for the window
  * branch (length: the window w) or {@code NSA_FA2_MIN_LEN_CMP} for the compressed branch (length: the
  * longest compressed sequence of the call, {@code max_b cu_cmp[b+1] - cu_cmp[b]}); {@code -1} disables FA-2.

@@ -4,11 +4,11 @@ import dev.nsa4j.NsaArgumentException;
 import java.util.Locale;
 
 /**
- * Every routing flag of ROUTING.md ("Flags"), each readable as an environment variable ({@link #envName()},
+ * Every routing flag of docs/routing.md ("Flags"), each readable as an environment variable ({@link #envName()},
  * e.g. {@code NSA_USE_FA2}) and as the equal Java system property ({@link #propertyName()}, e.g.
  * {@code nsa.use.fa2}: lower case, {@code '_'} replaced by {@code '.'}).
  *
- * <p>Defaults. Flags whose ROUTING.md default is "profile" ({@link #defaultFromProfile()}) take their value
+ * <p>Defaults. Flags whose docs/routing.md default is "profile" ({@link #defaultFromProfile()}) take their value
  * from the GPU profile of the device in use ({@link GpuProfile}, {@link RoutingFlags}), between the
  * environment and the built-in default (see {@link Flags}). Without a profile (CPU, or a GPU family none
  * ships for) the built-in default is the conservative one: FA-2 and {@code sel-kernel} off, minimum lengths
@@ -84,7 +84,7 @@ public enum Flag {
         return defaultValue;
     }
 
-    /** True where ROUTING.md says the default comes from the GPU profile (built-in default where none applies). */
+    /** True where docs/routing.md says the default comes from the GPU profile (built-in default where none applies). */
     public boolean defaultFromProfile() {
         return fromProfile;
     }

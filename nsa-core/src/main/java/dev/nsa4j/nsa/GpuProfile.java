@@ -14,7 +14,7 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * One GPU family's routing profile (ROUTING.md "Profiles and thresholds"): per head-dim bucket, whether
+ * One GPU family's routing profile (docs/routing.md "Profiles and thresholds"): per head-dim bucket, whether
  * FA-2 (window, compressed) and {@code sel-kernel} may be chosen and from which length on. It supplies the
  * values of the flags whose default is "profile" ({@link #flagValues(int)}); properties and environment
  * variables override it ({@link Flags}).

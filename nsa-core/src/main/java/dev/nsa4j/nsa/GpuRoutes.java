@@ -3,7 +3,7 @@ package dev.nsa4j.nsa;
 import dev.nsa4j.kernels.internal.AttnWalk;
 
 /**
- * The planned GPU path of each branch from the flags (ROUTING.md), when a GPU serves the call.
+ * The planned GPU path of each branch from the flags (docs/routing.md), when a GPU serves the call.
  * <ul>
  * <li>{@code NSA_FORCE_PARITY=1}: every branch on {@code sdpa}.</li>
  * <li>cmp, win: where FA-2 is wished ({@code NSA_USE_FA2} and the branch's switch, from a property, the

@@ -25,12 +25,12 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
 
 /**
- * NSA attention, what users import: routes each branch to a path (ROUTING.md), runs it, and reports
+ * NSA attention, what users import: routes each branch to a path (docs/routing.md), runs it, and reports
  * which path ran and why.
  *
  * <pre>{@code
  * NsaAttention nsa = NsaAttention.builder(cfg).device("cpu").build();
- * NsaOutput out = nsa.forward(inputs);          // inputs in NSA-SPEC layouts
+ * NsaOutput out = nsa.forward(inputs);          // inputs in the NSA spec (docs/nsa-spec.md) layouts
  * out.result().o();                             // [B,S,H,Dv]
  * out.routes();                                 // cmp/sel/win -> path, reason
  * }</pre>
@@ -186,7 +186,7 @@ public final class NsaAttention implements AutoCloseable {
      * Computes NSA attention for one batch.
      *
      * @param outType the outputs' dtype, or {@code null} for q's dtype
-     * @throws NsaArgumentException for inputs that break a rule of NSA-SPEC (shapes, dtypes, cu_seqlens,
+     * @throws NsaArgumentException for inputs that break a rule of the NSA spec (docs/nsa-spec.md) (shapes, dtypes, cu_seqlens,
      *                              indices), before anything is computed
      */
     public NsaOutput forward(NsaInputs inputs, DType outType) {

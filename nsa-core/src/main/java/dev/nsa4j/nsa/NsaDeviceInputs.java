@@ -7,7 +7,7 @@ import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.Shape;
 
 /**
- * The device tensors of one forward, in NSA-SPEC layouts (token-major, as FlashAttention), in the caller's
+ * The device tensors of one forward, in the NSA spec (docs/nsa-spec.md) layouts (token-major, as FlashAttention), in the caller's
  * memory:
  * <pre>
  *   dense                      varlen (cuSeqlens given, a host copy)

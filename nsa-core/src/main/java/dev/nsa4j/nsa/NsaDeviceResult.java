@@ -36,7 +36,7 @@ public final class NsaDeviceResult {
     }
 
     /**
-     * The NaN/Inf guard of ROUTING.md for the device API: how many elements of the FA-2 branch outputs of this
+     * The NaN/Inf guard of docs/routing.md for the device API: how many elements of the FA-2 branch outputs of this
      * call were not finite (0 when no branch ran on FA-2). It synchronises the call's stream (the one explicit
      * host round trip) and is valid until the next forward of the same shape class. A non-zero count from
      * finite inputs is a bug of the fast path: rerun with {@code NSA_USE_FA2=0} and report it.

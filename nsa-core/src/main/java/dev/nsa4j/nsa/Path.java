@@ -1,7 +1,7 @@
 package dev.nsa4j.nsa;
 
 /**
- * The implementations a branch can run on (ROUTING.md "Paths"). All but {@link #SEL_KERNEL} run in this
+ * The implementations a branch can run on (docs/routing.md "Paths"). All but {@link #SEL_KERNEL} run in this
  * build; it is listed so routes, counters and flags already speak its name.
  */
 public enum Path {

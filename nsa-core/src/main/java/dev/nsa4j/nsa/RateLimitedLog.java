@@ -8,7 +8,7 @@ import org.slf4j.Logger;
 import org.slf4j.event.Level;
 
 /**
- * Structured log lines {@code NSA-LOG <tag> key=value ...} (ROUTING.md "Observability"), at most
+ * Structured log lines {@code NSA-LOG <tag> key=value ...} (docs/routing.md "Observability"), at most
  * {@code limit} lines per tag ({@code NSA_LOG_LIMIT}; 0 = unlimited). When a tag reaches its limit one
  * last line {@code NSA-LOG log.limit tag=<tag> limit=<n>} says that further lines are suppressed
  * ({@link #logUnlimited} is the exception, for bounded once-only batches). Lines

@@ -11,7 +11,7 @@ import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** ROUTING.md's flags decide each branch's planned GPU path: FA-2 where wished, unmet wishes said and tagged. */
+/** docs/routing.md's flags decide each branch's planned GPU path: FA-2 where wished, unmet wishes said and tagged. */
 class GpuRoutesTest {
     private static FlagSnapshot env(String... kv) {
         Map<String, String> env = new HashMap<>();

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * NSA-SPEC's "Edge cases every path must get right", on the device pipeline with the GPU's own block
+ * the NSA spec (docs/nsa-spec.md)'s "Edge cases every path must get right", on the device pipeline with the GPU's own block
  * selection, in the sdpa-masked and the FA-2 modes ({@link PipelineModes}): outputs within MAE 1e-5 of the
  * oracle with K̃ rounded as the GPU stores it (fp32 outputs), no NaN, and the chosen blocks equal to the
  * oracle's (random inputs: a near-tie that would flip a choice is far rarer than these few rows).

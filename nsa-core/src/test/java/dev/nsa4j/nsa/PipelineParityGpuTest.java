@@ -31,7 +31,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The device pipeline against the CPU oracle, fp32 outputs, in every routing mode ({@link PipelineModes}): MAE
- * < 1e-5 for o and every branch output and lse (the bar of ROUTING.md between two paths). The parity mode (fp32
+ * < 1e-5 for o and every branch output and lse (the bar of docs/routing.md between two paths). The parity mode (fp32
  * K̃, sdpa) is judged against the plain oracle; the modes that store K̃ in the input dtype (sdpa-masked,
  * sdpa-packed, FA-2 exact P for cmp and win) against the oracle with K̃ rounded the same way. The oracle's chosen
  * blocks are given to both sides so every branch sees the same keys.

@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * Compares the outputs of two paths on the same inputs (ROUTING.md "Acceptance"; ARCHITECTURE.md "Testing").
+ * Compares the outputs of two paths on the same inputs (docs/routing.md "Acceptance"; docs/architecture.md "Testing").
  *
  * <p><b>Two-path rule</b> ({@link #compare}): pass iff {@code MAE < tolerance} (default
  * {@link #DEFAULT_TOLERANCE} = 1e-5, for fp32 outputs) and neither side holds a NaN or an infinity.
@@ -32,7 +32,7 @@ import java.util.Objects;
  * @param relFloor       the floor of the relative error's denominator, > 0
  */
 public record ParityHarness(double tolerance, boolean negInfMatches, double relFloor) {
-    /** ROUTING.md: "MAE &lt; 1e-5 on fp32 outputs, no NaN/Inf". */
+    /** docs/routing.md: "MAE &lt; 1e-5 on fp32 outputs, no NaN/Inf". */
     public static final double DEFAULT_TOLERANCE = 1e-5;
     /** Denominator floor of the relative error. */
     public static final double DEFAULT_REL_FLOOR = 1e-6;

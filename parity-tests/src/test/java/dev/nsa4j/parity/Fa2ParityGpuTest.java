@@ -38,7 +38,7 @@ import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
 
 /**
- * FA-2 against the reference path {@code sdpa} on the same inputs (ROUTING.md acceptance): fp32 outputs,
+ * FA-2 against the reference path {@code sdpa} on the same inputs (docs/routing.md acceptance): fp32 outputs,
  * exact-P mode, MAE < 1e-5 and no NaN/Inf on o and lse, over dtype {fp16, bf16} x head_dim {64, 128, and
  * 192, 256 on SM 9.0} x length {1, 17, 64, 1000, 4096} x GQA {1, 4, 16} x mask {causal, window 1/64/512,
  * block-causal (32, 16) / (64, 64)}; varlen batches with zero-length and length-1 sequences; decode (one

@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The CPU parity suite: the oracle's per-branch outputs ({@link NsaOracle}) against a brute-force masked
- * attention written here from NSA-SPEC.md (masks tested key by key, two-pass softmax, avg compression by
+ * attention written here from docs/nsa-spec.md (masks tested key by key, two-pass softmax, avg compression by
  * explicit means), through the parity harness. The selection branch uses the oracle's chosen blocks I(t, g)
  * as its mask, so it checks the attention over the chosen blocks, not the choice.
  */

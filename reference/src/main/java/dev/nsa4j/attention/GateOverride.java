@@ -3,7 +3,7 @@ package dev.nsa4j.attention;
 import java.util.Locale;
 
 /**
- * Replaces the gates for ablations and benches (ROUTING.md {@code NSA_FORCE_BRANCH},
+ * Replaces the gates for ablations and benches (docs/routing.md {@code NSA_FORCE_BRANCH},
  * {@code NSA_FORCE_UNIFORM_GATE}). Branch outputs are computed either way; only the combination changes.
  */
 public enum GateOverride {

@@ -4,7 +4,7 @@ import dev.nsa4j.tensor.HostTensor;
 import java.util.Objects;
 
 /**
- * The tensors of one NSA attention call, in NSA-SPEC layouts (token-major, as FlashAttention):
+ * The tensors of one NSA attention call, in the NSA spec (docs/nsa-spec.md) layouts (token-major, as FlashAttention):
  * <pre>
  *   dense                      varlen (cuSeqlens given)
  *   q       [B,S,H,Dk]         [nnz,H,Dk]

@@ -4,7 +4,7 @@ import dev.nsa4j.NsaArgumentException;
 import java.util.Objects;
 
 /**
- * The NSA attention configuration (NSA-SPEC "Notation"). Every constraint of the spec is checked when a
+ * The NSA attention configuration (the NSA spec (docs/nsa-spec.md) "Notation"). Every constraint of the spec is checked when a
  * config is made, directly or through {@link #builder()}, with an {@link NsaArgumentException} naming the rule.
  *
  * @param heads      H, query heads

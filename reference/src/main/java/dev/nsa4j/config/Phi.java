@@ -1,6 +1,6 @@
 package dev.nsa4j.config;
 
-/** The compression function of the compressed branch (NSA-SPEC "Compression branch"). */
+/** The compression function of the compressed branch (the NSA spec (docs/nsa-spec.md) "Compression branch"). */
 public enum Phi {
     /** Mean of the block's keys (values). */
     AVG,

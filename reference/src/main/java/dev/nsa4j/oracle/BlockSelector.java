@@ -4,7 +4,7 @@ import dev.nsa4j.config.NsaConfig;
 import java.util.Arrays;
 
 /**
- * Block importance and top-n (NSA-SPEC "Selection branch"): overlap-weighted scores from the compressed
+ * Block importance and top-n (the NSA spec (docs/nsa-spec.md) "Selection branch"): overlap-weighted scores from the compressed
  * probabilities, summed over the heads of a group, then the forced blocks plus the best remaining
  * candidates, ties to the lower index, scores compared in fp32.
  */

@@ -4,7 +4,7 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.tensor.HostTensor;
 
 /**
- * Weights of phi = mlp for one of K or V (NSA-SPEC "Compression branch"):
+ * Weights of phi = mlp for one of K or V (the NSA spec (docs/nsa-spec.md) "Compression branch"):
  * {@code out = W2·SiLU(W1·vec(block + P) + b1) + b2}, with {@code vec} the row-major flattening of the
  * {@code [l, D]} block. Layouts follow {@code torch.nn.Linear} ({@code [out, in]}):
  * <ul>

@@ -3,7 +3,7 @@ package dev.nsa4j.oracle;
 import dev.nsa4j.config.NsaConfig;
 
 /**
- * Decode state of one attention layer for a batch of B sequences (NSA-SPEC "Decode"). Per sequence it holds
+ * Decode state of one attention layer for a batch of B sequences (the NSA spec (docs/nsa-spec.md) "Decode"). Per sequence it holds
  * every k_sel/v_sel token, the last w k_win/v_win tokens, the raw k_cmp/v_cmp tokens the next compressed
  * token still needs, the compressed tokens K̃/Ṽ, and the length. Made by {@link NsaDecoder#prefill};
  * advanced by {@link NsaDecoder#step}. Not thread-safe.

@@ -10,7 +10,7 @@ import dev.nsa4j.tensor.HostTensor;
 import java.util.Arrays;
 
 /**
- * Checks one attention call against NSA-SPEC before anything is computed, and derives its batch layout.
+ * Checks one attention call against the NSA spec (docs/nsa-spec.md) before anything is computed, and derives its batch layout.
  * Every failure is an {@link NsaArgumentException} naming the tensor and the rule.
  */
 public final class InputCheck {

@@ -12,7 +12,7 @@ import java.util.Objects;
 import java.util.concurrent.ForkJoinPool;
 
 /**
- * Decode on the CPU oracle (NSA-SPEC "Decode"): a prefill fills a {@link DecodeCache}, then each
+ * Decode on the CPU oracle (the NSA spec (docs/nsa-spec.md) "Decode"): a prefill fills a {@link DecodeCache}, then each
  * {@link #step} appends one token per sequence, emits a compressed token when a compression block
  * completes, and computes the three branches for that query exactly as prefill does (the same loops, so
  * prefill(S) + k steps equals rows S..S+k−1 of prefill(S + k) bitwise, chosen blocks included).

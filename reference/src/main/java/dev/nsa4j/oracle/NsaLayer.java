@@ -13,7 +13,7 @@ import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_MT_DDRM;
 
 /**
- * The NSA layer on the CPU oracle (NSA-SPEC "The NSA layer"):
+ * The NSA layer on the CPU oracle (the NSA spec (docs/nsa-spec.md) "The NSA layer"):
  * <pre>
  *   x ─ q = x·wqᵀ, k_c = x·wk_cᵀ, v_c = x·wv_cᵀ (EJML) ─ RoPE(q, k_c) at each token's position ─┐
  *   x ─ gates = sigmoid(x·wgᵀ + bg)  (or through a SiLU hidden layer) ──────────────────────────┤

@@ -5,7 +5,7 @@ import dev.nsa4j.config.NsaConfig;
 import java.util.Objects;
 
 /**
- * The NSA layer around the attention (NSA-SPEC "The NSA layer"): model width, rotary base and the optional
+ * The NSA layer around the attention (the NSA spec (docs/nsa-spec.md) "The NSA layer"): model width, rotary base and the optional
  * hidden layer of the gate MLP.
  *
  * @param modelDim   dim of x and of the output

@@ -12,7 +12,7 @@ import java.util.SplittableRandom;
 import java.util.TreeSet;
 
 /**
- * The parameters of one NSA layer under the stable names of NSA-SPEC, in {@code torch.nn.Linear} layout
+ * The parameters of one NSA layer under the stable names of the NSA spec (docs/nsa-spec.md), in {@code torch.nn.Linear} layout
  * ({@code [out, in]}, y = x·Wᵀ + b), so a checkpoint maps one to one:
  * <pre>
  *   wq                    [H·Dk, dim]
@@ -117,7 +117,7 @@ public final class NsaLayerWeights {
      * Seeded random weights: linear weights uniform in ±1/sqrt(fan_in) (torch.nn.Linear's init), gate bias 0,
      * phi's position embedding 0. For examples, benches and tests.
      *
-     * @param phiHidden hidden width of phi's MLPs (ignored for avg); NSA-SPEC's default is D
+     * @param phiHidden hidden width of phi's MLPs (ignored for avg); the NSA spec (docs/nsa-spec.md)'s default is D
      */
     public static NsaLayerWeights random(NsaLayerConfig lc, long seed, int phiHidden) {
         SplittableRandom r = new SplittableRandom(seed);

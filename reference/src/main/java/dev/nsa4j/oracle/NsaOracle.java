@@ -11,7 +11,7 @@ import java.util.Objects;
 import java.util.concurrent.ForkJoinPool;
 
 /**
- * The CPU oracle: NSA attention exactly as NSA-SPEC.md defines it, accumulated in fp64. Every GPU path is
+ * The CPU oracle: NSA attention exactly as docs/nsa-spec.md defines it, accumulated in fp64. Every GPU path is
  * judged against it, and it is the embedded default where no CUDA device exists.
  *
  * <pre>{@code
@@ -55,7 +55,7 @@ public final class NsaOracle {
 
     /**
      * This oracle with every compressed token K̃/Ṽ rounded to {@code dtype} after compression (fp64 arithmetic
-     * otherwise): the reference for GPU paths that store K̃/Ṽ in the input dtype (NSA-SPEC "Numerics": fast paths
+     * otherwise): the reference for GPU paths that store K̃/Ṽ in the input dtype (the NSA spec (docs/nsa-spec.md) "Numerics": fast paths
      * are judged against the oracle with the same roundings applied). {@code null} or fp32 inputs: K̃ as computed.
      */
     public NsaOracle withCompressedRoundedTo(DType dtype) {

@@ -7,7 +7,7 @@ import dev.nsa4j.config.NsaConfig;
  * The keys an NSA forward really attends, per branch, summed over query heads: compressed keys ncmp(t),
  * selected tokens ≤ t of the distinct chosen blocks, window keys min(w, t + 1). FLOPs follow the usual
  * attention count, 2·(Dk + Dv) per (query head, key): one multiply-add per element of q·k and of p·v
- * (4·D when Dk = Dv, ARCHITECTURE.md's 4·B·H·Sq·Sk_visible·D). Compression, scoring and the gates are
+ * (4·D when Dk = Dv, docs/architecture.md's 4·B·H·Sq·Sk_visible·D). Compression, scoring and the gates are
  * left out: they are O(S·D) or O(S·S/d) and small next to attention.
  */
 public record Workload(long compressedKeys, long selectedKeys, long windowKeys, int headDimQk, int headDimV) {

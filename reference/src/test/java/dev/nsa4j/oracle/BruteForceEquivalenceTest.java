@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Every branch of the oracle equals dense masked attention under the mask its NSA-SPEC rule defines
+ * Every branch of the oracle equals dense masked attention under the mask its the NSA spec (docs/nsa-spec.md) rule defines
  * (block-causal over the test's own avg-compressed keys, the chosen blocks up to t, the band), the chosen
  * blocks equal the test's own scoring and top-n, and the gate combination holds, over a matrix of
  * (l, d, l', n, w), GQA ratios, Dk != Dv, lengths and seeds.
@@ -106,7 +106,7 @@ class BruteForceEquivalenceTest {
                 Arguments.of(33, 3, 3, 6, 2), Arguments.of(64, 2, 2, 16, 16), Arguments.of(65, 8, 2, 4, 4));
     }
 
-    /** NSA-SPEC edge case l = d = l' = 1: compressed token i is token i, so cmp-only is full causal attention. */
+    /** the NSA spec (docs/nsa-spec.md) edge case l = d = l' = 1: compressed token i is token i, so cmp-only is full causal attention. */
     @ParameterizedTest(name = "S={0} seed={1} H={2} Dk={3} Dv={4}")
     @MethodSource("unitBlocks")
     void unitBlocksCompressedOnlyIsFullCausalAttention(int len, long seed, int heads, int dk, int dv) {

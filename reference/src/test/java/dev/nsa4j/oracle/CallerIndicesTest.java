@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** NSA-SPEC: callers may pass their own I; scoring is skipped and the given blocks are used as they are. */
+/** the NSA spec (docs/nsa-spec.md): callers may pass their own I; scoring is skipped and the given blocks are used as they are. */
 class CallerIndicesTest {
 
     private static final NsaConfig CFG = Configs.of(4, 2, 8, 6, 4, 2, 4, 4, 3);

@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** NSA-SPEC "Compression branch": S_cmp, visibility i·d + l − 1 <= t, avg, empty rows give 0 and lse −inf. */
+/** the NSA spec (docs/nsa-spec.md) "Compression branch": S_cmp, visibility i·d + l − 1 <= t, avg, empty rows give 0 and lse −inf. */
 class CompressionRulesTest {
 
     @ParameterizedTest(name = "S_cmp(S={0}; l={1}, d={2}) = {3}")
@@ -86,7 +86,7 @@ class CompressionRulesTest {
                 Arguments.of(15, 16));
     }
 
-    /** NSA-SPEC edge case S < l: no compressed token; o_cmp = 0 and lse = −inf everywhere, never NaN. */
+    /** the NSA spec (docs/nsa-spec.md) edge case S < l: no compressed token; o_cmp = 0 and lse = −inf everywhere, never NaN. */
     @ParameterizedTest(name = "S={0} < l={1}")
     @MethodSource("shortSequences")
     void sequenceShorterThanBlockHasNoCompressedToken(int len, int l) {

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** NSA-SPEC constraints checked when a config is built, each named in the error. */
+/** the NSA spec (docs/nsa-spec.md) constraints checked when a config is built, each named in the error. */
 class ConfigContractTest {
 
     /** A valid small config to break one rule at a time. */

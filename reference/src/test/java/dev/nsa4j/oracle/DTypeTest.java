@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** NSA-SPEC "Numerics": outputs in the input dtype or fp32 on request; fp64 accumulation on rounded inputs. */
+/** the NSA spec (docs/nsa-spec.md) "Numerics": outputs in the input dtype or fp32 on request; fp64 accumulation on rounded inputs. */
 class DTypeTest {
     private static final NsaConfig CFG = Configs.of(4, 2, 8, 6, 4, 2, 8, 3, 5);
 

@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * NSA-SPEC "Decode" invariant: prefill(S) followed by k steps gives the rows S..S+k−1 of prefill(S + k),
+ * the NSA spec (docs/nsa-spec.md) "Decode" invariant: prefill(S) followed by k steps gives the rows S..S+k−1 of prefill(S + k),
  * chosen blocks included. The oracle runs the same loops in both, so the equality is bitwise.
  */
 class DecodeInvariantTest {

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** NSA-SPEC "Numerics": the same inputs give bitwise identical outputs and chosen blocks, whatever the threads. */
+/** the NSA spec (docs/nsa-spec.md) "Numerics": the same inputs give bitwise identical outputs and chosen blocks, whatever the threads. */
 class DeterminismTest {
     private static ForkJoinPool one;
     private static ForkJoinPool four;

@@ -16,7 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** NSA-SPEC phi = mlp: K̃ = W2·SiLU(W1·vec(block + P) + b1) + b2, separate weights for K and V. */
+/** the NSA spec (docs/nsa-spec.md) phi = mlp: K̃ = W2·SiLU(W1·vec(block + P) + b1) + b2, separate weights for K and V. */
 class MlpPhiTest {
 
     /**

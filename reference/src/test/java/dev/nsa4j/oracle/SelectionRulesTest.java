@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * NSA-SPEC "Selection branch": overlap weights ω, group sum, forced blocks, top-n with ties to the lower
+ * the NSA spec (docs/nsa-spec.md) "Selection branch": overlap weights ω, group sum, forced blocks, top-n with ties to the lower
  * index in fp32, ascending −1 padded indices. Hand-built cases with D = 1 (or 2) so the choice is evident.
  */
 class SelectionRulesTest {
@@ -188,7 +188,7 @@ class SelectionRulesTest {
                 "blocks 2, 4, 6 tie: the lower indices 2 and 4 win");
     }
 
-    /** Fewer candidates than n: all candidates, ascending, then −1. NSA-SPEC edge cases S < l', n >= blocks. */
+    /** Fewer candidates than n: all candidates, ascending, then −1. the NSA spec (docs/nsa-spec.md) edge cases S < l', n >= blocks. */
     @Test
     void fewerCandidatesThanNArePaddedWithMinusOne() {
         NsaConfig cfg = Configs.tiny(2, 2, 4, 5, 1, 1.0);

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** NSA-SPEC varlen: each sequence is independent; positions, blocks and compression restart per sequence. */
+/** the NSA spec (docs/nsa-spec.md) varlen: each sequence is independent; positions, blocks and compression restart per sequence. */
 class VarlenBatchTest {
 
     static Stream<Arguments> batches() {

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** NSA-SPEC "Sliding-window branch", the selection branch's causal cut, and "Combination", by hand. */
+/** the NSA spec (docs/nsa-spec.md) "Sliding-window branch", the selection branch's causal cut, and "Combination", by hand. */
 class WindowAndGateTest {
 
     /** Keys 0 make every weight equal: o_win(t) is the mean of v over [max(0, t − w + 1), t]. */

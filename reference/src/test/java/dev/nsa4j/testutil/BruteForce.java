@@ -3,7 +3,7 @@ package dev.nsa4j.testutil;
 import java.util.Arrays;
 
 /**
- * Test-side definitions of NSA written straight from NSA-SPEC.md with plain loops, independent of the
+ * Test-side definitions of NSA written straight from docs/nsa-spec.md with plain loops, independent of the
  * oracle: dense masked softmax attention, avg compression, and the masks of the three branches.
  */
 public final class BruteForce {

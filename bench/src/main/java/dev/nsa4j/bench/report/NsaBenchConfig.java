@@ -11,7 +11,7 @@ import java.util.Set;
  *
  * <p>Checked on construction, with an {@link NsaArgumentException} whose subject is the CSV column: dtype one
  * of {@link #DTYPES}; every size {@code >= 1}; {@code heads % kv_heads == 0}. Nothing more: rows may record
- * configs that nsa4j itself would refuse (fla's rows, say), so NSA-SPEC's rules between l, d and l' are not
+ * configs that nsa4j itself would refuse (fla's rows, say), so the NSA spec (docs/nsa-spec.md)'s rules between l, d and l' are not
  * checked here.
  *
  * @param dtype    {@code fp16}, {@code bf16} or {@code fp32}: the dtype of q, k, v

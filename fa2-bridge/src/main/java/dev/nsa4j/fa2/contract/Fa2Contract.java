@@ -20,7 +20,7 @@ import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 
 /**
- * The FA-2 preconditions of ROUTING.md, checked on the host for every call: {@link #check} reads the
+ * The FA-2 preconditions of docs/routing.md, checked on the host for every call: {@link #check} reads the
  * request's shapes, strides, addresses and host cu_seqlens (no CUDA call, no device sync, no allocation
  * unless a rule breaks) and returns a {@link Fa2Verdict} naming every broken {@link Fa2Rule}:
  * <ul>

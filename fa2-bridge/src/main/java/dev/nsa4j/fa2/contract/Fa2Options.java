@@ -3,7 +3,7 @@ package dev.nsa4j.fa2.contract;
 import dev.nsa4j.tensor.DType;
 
 /**
- * The flags that relax the FA-2 contract (ROUTING.md, "Flags"); nsa-core reads them from its flag snapshot.
+ * The flags that relax the FA-2 contract (docs/routing.md, "Flags"); nsa-core reads them from its flag snapshot.
  *
  * @param allowFp32       {@code NSA_FA2_ALLOW_FP32}: fp32 inputs pass the dtype rule and are cast first
  * @param prefFp16        {@code NSA_FA2_PREF_FP16}: that cast goes to fp16 (else bf16)

@@ -1,7 +1,7 @@
 package dev.nsa4j.fa2.contract;
 
 /**
- * One FA-2 precondition of ROUTING.md. {@link #id()} is the short name logs and tests match on;
+ * One FA-2 precondition of docs/routing.md. {@link #id()} is the short name logs and tests match on;
  * {@link #text()} says the rule in one line; {@link #fatal()} says whether breaking it leaves any path able to
  * serve the call.
  *

@@ -1,5 +1,5 @@
 /**
- * The FA-2 input contracts (ROUTING.md, "FA-2 preconditions"): a host-side description of one attention
+ * The FA-2 input contracts (docs/routing.md, "FA-2 preconditions"): a host-side description of one attention
  * call ({@link dev.nsa4j.fa2.contract.Fa2Request}) and one cheap check of it
  * ({@link dev.nsa4j.fa2.contract.Fa2Contract#check}) that names every broken
  * {@link dev.nsa4j.fa2.contract.Fa2Rule} in a {@link dev.nsa4j.fa2.contract.Fa2Verdict}. No CUDA call, no

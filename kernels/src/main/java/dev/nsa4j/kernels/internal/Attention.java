@@ -9,7 +9,7 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.tensor.DType;
 
 /**
- * GPU reference attention for every NSA branch (ROUTING.md paths {@code sdpa} = {@link AttnWalk#ALL} and
+ * GPU reference attention for every NSA branch (docs/routing.md paths {@code sdpa} = {@link AttnWalk#ALL} and
  * {@code sdpa-masked} = {@link AttnWalk#RANGES}): masked softmax attention, one warp per (query, head), fp32
  * online softmax over the visible keys in ascending position; obviously right and slow by design.
  *

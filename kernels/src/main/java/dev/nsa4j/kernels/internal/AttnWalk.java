@@ -5,7 +5,7 @@ package dev.nsa4j.kernels.internal;
  * once each in ascending position, so they give the same bits; they differ only in the work done.
  */
 public enum AttnWalk {
-    /** Every key of the sequence, the mask tested per key: ROUTING.md path {@code sdpa}. */
+    /** Every key of the sequence, the mask tested per key: docs/routing.md path {@code sdpa}. */
     ALL(0),
     /** Only the key ranges the mask allows (band, prefix, chosen blocks): path {@code sdpa-masked}. */
     RANGES(1);

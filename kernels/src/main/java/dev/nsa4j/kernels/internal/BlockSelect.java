@@ -8,7 +8,7 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.tensor.DType;
 
 /**
- * Block selection on the device (NSA-SPEC "Selection branch"), varlen: for every query token t and KV group
+ * Block selection on the device (the NSA spec (docs/nsa-spec.md) "Selection branch"), varlen: for every query token t and KV group
  * g, the overlap-weighted block importance from the compressed branch's probabilities
  * {@code p = exp(scale·q·K̃ − lse)}, summed over the group's heads in fp32 in a fixed order (heads ascending,
  * then compressed tokens ascending), then the chosen set: all candidates {@code 0..t/l'} when there are at

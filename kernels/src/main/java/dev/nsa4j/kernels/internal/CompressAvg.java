@@ -8,7 +8,7 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.tensor.DType;
 
 /**
- * Compression with phi = avg (NSA-SPEC "Compression branch"), varlen: compressed token i of a sequence is
+ * Compression with phi = avg (the NSA spec (docs/nsa-spec.md) "Compression branch"), varlen: compressed token i of a sequence is
  * the mean of its raw positions {@code [i·d, i·d + l)}, per KV group, summed in fp32 in ascending position
  * order and divided by l.
  *

@@ -10,7 +10,7 @@ import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 
 /**
- * Compression with phi = mlp (NSA-SPEC "Compression branch", docs/decisions.md D2), varlen: compressed token
+ * Compression with phi = mlp (the NSA spec (docs/nsa-spec.md) "Compression branch", docs/decisions.md D2), varlen: compressed token
  * i of a sequence, group g, is {@code W2·SiLU(W1·vec(block + P) + b1) + b2} with block its raw positions
  * {@code [i·d, i·d + l)} of that group, {@code vec} the row-major flattening of {@code [l, D]}.
  *

@@ -10,7 +10,7 @@ import dev.nsa4j.tensor.DType;
 
 /**
  * Host-side plan of a varlen compression: the raw {@code cu_seqlens} and the compressed ones the kernel
- * writes to, for block length {@code l} and stride {@code d} (NSA-SPEC "Compression branch"):
+ * writes to, for block length {@code l} and stride {@code d} (the NSA spec (docs/nsa-spec.md) "Compression branch"):
  * {@code S_cmp(len) = 0 if len < l, else (len - l)/d + 1} per sequence.
  *
  * @param cuSeqlens    int32 {@code [B + 1]}: cu[0] = 0, non-decreasing

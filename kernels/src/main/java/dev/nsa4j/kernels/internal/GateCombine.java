@@ -7,7 +7,7 @@ import java.util.List;
 import dev.nsa4j.tensor.DType;
 
 /**
- * Gate combine (NSA-SPEC "Combination"): {@code o[t,h,:] = g[t,h,0]·o_cmp + g[t,h,1]·o_sel + g[t,h,2]·o_win}.
+ * Gate combine (the NSA spec (docs/nsa-spec.md) "Combination"): {@code o[t,h,:] = g[t,h,0]·o_cmp + g[t,h,1]·o_sel + g[t,h,2]·o_win}.
  *
  * <p>Shapes: {@code o_cmp, o_sel, o_win, out} are {@code [nnz, H, Dv]}; {@code gates} is {@code [nnz, H, 3]} in the
  * order (cmp, sel, win). dtypes: the three branch outputs share one of fp32/fp16/bf16; gates are fp32 or that

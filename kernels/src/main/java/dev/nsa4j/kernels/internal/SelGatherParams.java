@@ -2,7 +2,7 @@ package dev.nsa4j.kernels.internal;
 
 /**
  * Mirror of {@code nsa::SelGatherParams} (nsa_params.h): the gather step of the packed selection path
- * ({@link SelPacked}, ROUTING.md {@code sdpa-packed}).
+ * ({@link SelPacked}, docs/routing.md {@code sdpa-packed}).
  *
  * <p>{@code k [nnz_k, groups, dk]}, {@code v [nnz_k, groups, dv]}, {@code cuQ}/{@code cuK} int32 {@code [batch + 1]},
  * {@code qStart}/{@code kStart} int32 {@code [batch]} or 0, {@code blocks} int32 {@code [nnz_q, groups, nSel]}; for the

@@ -10,7 +10,7 @@ import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.tensor.DType;
 
 /**
- * Selection branch, ROUTING.md path {@code sdpa-packed}: "gather the chosen blocks' keys/values per (query,
+ * Selection branch, docs/routing.md path {@code sdpa-packed}: "gather the chosen blocks' keys/values per (query,
  * group), then dense attention". Same contract and same bits as {@link Attention} with
  * {@link AttnSpec#chosen}{@code (l')} and either walk.
  *

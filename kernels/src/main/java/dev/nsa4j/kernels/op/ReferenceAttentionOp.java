@@ -31,7 +31,7 @@ public final class ReferenceAttentionOp implements DeviceOp<AttentionArgs> {
         this.keys = Objects.requireNonNull(keys, "keys");
     }
 
-    /** ROUTING.md's name of the path: {@code sdpa} or {@code sdpa-masked}. */
+    /** docs/routing.md's name of the path: {@code sdpa} or {@code sdpa-masked}. */
     public String path() {
         return spec.walk() == AttnWalk.ALL ? "sdpa" : "sdpa-masked";
     }
