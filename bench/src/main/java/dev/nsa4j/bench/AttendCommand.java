@@ -1,7 +1,8 @@
 package dev.nsa4j.bench;
 
+import dev.nsa4j.bench.report.MaskText;
 import dev.nsa4j.NsaArgumentException;
-import dev.nsa4j.bench.report.MaskSpec;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.bench.report.VisiblePairs;
 import dev.nsa4j.kernels.internal.Attention;
 import dev.nsa4j.kernels.internal.AttnWalk;
@@ -78,7 +79,7 @@ final class AttendCommand implements Callable<Integer> {
     @Option(names = "--block-causal", paramLabel = "L,D", converter = BlockCausalConverter.class,
             description = "Compressed keys of block length L and stride D: key i visible iff i·D + L - 1 <= t. "
                     + "With --random, Sk = (S - L)/D + 1 compressed keys.")
-    MaskSpec.BlockCausal blockCausal;
+    Mask.BlockCausal blockCausal;
 
     @Option(names = "--dtype", paramLabel = "fp32|fp16|bf16", defaultValue = "fp32",
             converter = RunCommand.DTypeConverter.class,
@@ -106,7 +107,7 @@ final class AttendCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        MaskSpec mask = mask();
+        Mask mask = mask();
         if (inputs == null && random == null) {
             throw new ParameterException(spec.commandLine(), "give --inputs DIR or --random " + ShapeSpec.ATTEND_FORMAT);
         }
@@ -121,7 +122,7 @@ final class AttendCommand implements Callable<Integer> {
         AttendInputs raw;
         String source;
         if (random != null) {
-            int seqK = mask instanceof MaskSpec.BlockCausal b ? (int) b.compressedLen(random.seqLen()) : random.seqLen();
+            int seqK = mask instanceof Mask.BlockCausal b ? (int) MaskText.compressedLen(b, random.seqLen()) : random.seqLen();
             raw = AttendInputs.random(random, seqK, seed);
             source = String.format(Locale.ROOT, "random inputs B=%d S=%d H=%d Hkv=%d Dk=%d Dv=%d, seed %d",
                     random.batch(), random.seqLen(), random.heads(), random.groups(), random.dk(), random.dv(), seed);
@@ -163,7 +164,7 @@ final class AttendCommand implements Callable<Integer> {
         double gflop = VisiblePairs.flops(pairs, in.heads(), in.dk(), in.dv()) / 1e9;
         w.printf(Locale.ROOT, "nsa attend: %s%n", source);
         w.printf(Locale.ROOT, "shape: %s%n", in.describe());
-        w.printf(Locale.ROOT, "mask: %s, scale=%s, dtype %s%n", mask.describe(),
+        w.printf(Locale.ROOT, "mask: %s, scale=%s, dtype %s%n", MaskText.describe(mask),
                 new BigDecimal(s).round(new MathContext(6)).stripTrailingZeros().toPlainString(),
                 dtype.name().toLowerCase(Locale.ROOT));
         w.printf(Locale.ROOT, "route: attention -> %s (%s)%n", route.path().id(), route.reason());
@@ -206,7 +207,7 @@ final class AttendCommand implements Callable<Integer> {
     }
 
     /** One method per path; inputs already rounded to --dtype. */
-    static AttendOutput compute(AttendPath path, AttendInputs in, MaskSpec mask, double scale) {
+    static AttendOutput compute(AttendPath path, AttendInputs in, Mask mask, double scale) {
         return switch (path) {
             case CPU -> CpuAttention.run(in, mask, scale);
             case SDPA -> GpuAttention.run(in, mask, scale, AttnWalk.ALL);
@@ -215,7 +216,7 @@ final class AttendCommand implements Callable<Integer> {
         };
     }
 
-    private MaskSpec mask() {
+    private Mask mask() {
         int given = (causal ? 1 : 0) + (window != null ? 1 : 0) + (blockCausal != null ? 1 : 0);
         if (given > 1) {
             throw new ParameterException(spec.commandLine(),
@@ -225,21 +226,21 @@ final class AttendCommand implements Callable<Integer> {
             if (window < 1) {
                 throw new ParameterException(spec.commandLine(), "--window must be >= 1, got " + window);
             }
-            return MaskSpec.window(window);
+            return MaskText.checkedWindow(window);
         }
-        return causal ? MaskSpec.CAUSAL : blockCausal != null ? blockCausal : MaskSpec.NONE;
+        return causal ? Mask.CAUSAL : blockCausal != null ? blockCausal : Mask.NONE;
     }
 
-    static final class BlockCausalConverter implements ITypeConverter<MaskSpec.BlockCausal> {
+    static final class BlockCausalConverter implements ITypeConverter<Mask.BlockCausal> {
         @Override
-        public MaskSpec.BlockCausal convert(String value) {
+        public Mask.BlockCausal convert(String value) {
             String[] p = value.split(",", -1);
             try {
                 if (p.length == 2) {
                     int l = Integer.parseInt(p[0].trim());
                     int d = Integer.parseInt(p[1].trim());
                     if (l >= 1 && d >= 1) {
-                        return new MaskSpec.BlockCausal(l, d);
+                        return MaskText.checkedBlockCausal(l, d);
                     }
                 }
             } catch (NumberFormatException e) {

@@ -1,5 +1,6 @@
 package dev.nsa4j.bench;
 
+import dev.nsa4j.bench.report.MaskText;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,7 +13,7 @@ import dev.nsa4j.bench.report.AttentionBenchRow;
 import dev.nsa4j.bench.report.AttentionShape;
 import dev.nsa4j.bench.report.BenchCsv;
 import dev.nsa4j.bench.report.BenchMarkdown;
-import dev.nsa4j.bench.report.MaskSpec;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.fa2.Fa2Attention;
 import dev.nsa4j.fa2.Fa2Bridge;
 import dev.nsa4j.fa2.contract.Fa2Options;
@@ -132,21 +133,21 @@ final class BenchAttentionCommand implements Callable<Integer> {
         if (h % hkv != 0) {
             throw new IllegalArgumentException("shape '" + s + "': H = " + h + " is not a multiple of Hkv = " + hkv);
         }
-        MaskSpec ms = parseMask(mask);
-        int sk = ms instanceof MaskSpec.BlockCausal bc ? (int) bc.compressedLen(sq) : sq;
+        Mask ms = parseMask(mask);
+        int sk = ms instanceof Mask.BlockCausal bc ? (int) MaskText.compressedLen(bc, sq) : sq;
         return new AttentionShape(dt.name().toLowerCase(Locale.ROOT), b, h, hkv, sq, sk, d, d, ms);
     }
 
-    static MaskSpec parseMask(String m) {
+    static Mask parseMask(String m) {
         String id = m.trim().toLowerCase(Locale.ROOT);
         if (id.equals("causal")) {
-            return MaskSpec.of("causal", 0, 0, 0);
+            return MaskText.of("causal", 0, 0, 0);
         }
         if (id.equals("none")) {
-            return MaskSpec.of("none", 0, 0, 0);
+            return MaskText.of("none", 0, 0, 0);
         }
         if (id.startsWith("window:")) {
-            return MaskSpec.window(positive("window", id.substring(7)));
+            return MaskText.checkedWindow(positive("window", id.substring(7)));
         }
         if (id.startsWith("block-causal:")) {
             return new AttendCommand.BlockCausalConverter().convert(id.substring(13));
@@ -165,15 +166,6 @@ final class BenchAttentionCommand implements Callable<Integer> {
             // reported below
         }
         throw new IllegalArgumentException(what + ": '" + text.trim() + "' is not a positive integer");
-    }
-
-    static Mask fa2Mask(MaskSpec m) {
-        return switch (m) {
-            case MaskSpec.None n -> Mask.NONE;
-            case MaskSpec.Causal c -> Mask.CAUSAL;
-            case MaskSpec.Window w -> Mask.window(w.window());
-            case MaskSpec.BlockCausal b -> Mask.blockCausal(b.cmpLen(), b.cmpStride());
-        };
     }
 
     /** One device, its modules and stream; measures shapes. Also used by {@code nsa bench thresholds}. */
@@ -227,7 +219,7 @@ final class BenchAttentionCommand implements Callable<Integer> {
                 DeviceTensor dcq = up(HostTensor.ofInts(cuQ, b + 1), owned), dck = up(HostTensor.ofInts(cuK, b + 1), owned);
                 DeviceTensor oHalf = alloc(dt, owned, b * sq, h, d), o32 = alloc(DType.FP32, owned, b * sq, h, d);
                 DeviceTensor ref32 = alloc(DType.FP32, owned, b * sq, h, d), lse = alloc(DType.FP32, owned, b * sq, h);
-                Mask mask = fa2Mask(shape.mask());
+                Mask mask = shape.mask();
                 Fa2Attention.Spec spec = Fa2Attention.Spec.of(mask, KeyExtent.FULL);
                 // Validate: sdpa (fp32 out) vs fa2 fast (fp32 out), same inputs, before any timing.
                 Attention.run(module, stream, sets[0][0], sets[0][1], sets[0][2], dcq, dck, null,

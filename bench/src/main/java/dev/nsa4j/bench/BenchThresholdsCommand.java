@@ -1,5 +1,6 @@
 package dev.nsa4j.bench;
 
+import dev.nsa4j.bench.report.MaskText;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,7 +11,7 @@ import java.util.concurrent.Callable;
 import dev.nsa4j.bench.report.AttentionBenchRow;
 import dev.nsa4j.bench.report.AttentionShape;
 import dev.nsa4j.bench.report.BenchCsv;
-import dev.nsa4j.bench.report.MaskSpec;
+import dev.nsa4j.kernels.Mask;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -43,7 +44,7 @@ final class BenchThresholdsCommand implements Callable<Integer> {
 
     @Option(names = "--cmp", defaultValue = "32,16", converter = AttendCommand.BlockCausalConverter.class,
             description = "Compression l,d of the compressed sweep (default: ${DEFAULT-VALUE}).")
-    MaskSpec.BlockCausal cmp;
+    Mask.BlockCausal cmp;
 
     @Option(names = "--repeat", defaultValue = "10")
     int repeat;
@@ -76,7 +77,7 @@ final class BenchThresholdsCommand implements Callable<Integer> {
         if (headDims.stream().anyMatch(v -> v < 1) || lengths.stream().anyMatch(v -> v < 1) || queries < 1 || repeat < 1) {
             throw new ParameterException(spec.commandLine(), "--head-dims, --lengths, --queries and --repeat must be >= 1");
         }
-        int l = cmp.cmpLen(), d = cmp.cmpStride();
+        int l = cmp.l(), d = cmp.d();
         List<AttentionBenchRow> all = new ArrayList<>();
         StringBuilder sum = new StringBuilder();
         try (BenchAttentionCommand.Bench b = BenchAttentionCommand.Bench.open(0)) {
@@ -87,8 +88,8 @@ final class BenchThresholdsCommand implements Callable<Integer> {
                     for (int i = 0; i < lengths.size(); i++) {
                         int len = lengths.get(i);
                         AttentionShape s = branch.equals("win")
-                                ? new AttentionShape("bf16", 1, h, hkv, queries, queries, dim, dim, MaskSpec.window(len))
-                                : new AttentionShape("bf16", 1, h, hkv, (len - 1) * d + l, len, dim, dim, MaskSpec.blockCausal(l, d));
+                                ? new AttentionShape("bf16", 1, h, hkv, queries, queries, dim, dim, MaskText.checkedWindow(len))
+                                : new AttentionShape("bf16", 1, h, hkv, (len - 1) * d + l, len, dim, dim, MaskText.checkedBlockCausal(l, d));
                         List<AttentionBenchRow> rows = b.measure(s, List.of("fa2", "sdpa-masked"), 3, repeat, repeat, System.out);
                         all.addAll(rows);
                         speedup[i] = rows.get(1).medianMs() / rows.get(0).medianMs();

@@ -1,13 +1,14 @@
 package dev.nsa4j.bench;
 
-import dev.nsa4j.bench.report.MaskSpec;
+import dev.nsa4j.bench.report.MaskText;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.stream.IntStream;
 
 /**
  * Path {@code cpu} of {@code nsa attend}: masked softmax attention in fp64, two passes per (query, head) over
- * the query's visible key range ({@link MaskSpec#visibleFrom}, {@link MaskSpec#visibleTo}), in ascending key
+ * the query's visible key range ({@link MaskText#visibleFrom}, {@link MaskText#visibleTo}), in ascending key
  * order. Query head {@code h} reads KV head {@code h / (H / Hkv)}. Rows with no visible key give 0 and
  * {@code lse = -inf}. Parallel over query tokens; each row's arithmetic is sequential, so results do not
  * depend on the parallelism.
@@ -15,7 +16,7 @@ import java.util.stream.IntStream;
 final class CpuAttention {
     private CpuAttention() {}
 
-    static AttendOutput run(AttendInputs in, MaskSpec mask, double scale) {
+    static AttendOutput run(AttendInputs in, Mask mask, double scale) {
         int h = in.heads(), dk = in.dk(), dv = in.dv(), hkv = in.kvHeads(), nnz = in.nnzQ();
         int perGroup = h / hkv;
         double[] q = in.q().toDoubleArray();
@@ -35,8 +36,8 @@ final class CpuAttention {
             int b = seqOf[row];
             int t = row - cuQ[b];
             int sk = cuK[b + 1] - cuK[b];
-            int from = Math.min(mask.visibleFrom(t), sk);
-            int to = Math.min(mask.visibleTo(t, sk), sk);
+            int from = Math.min(MaskText.visibleFrom(mask, t), sk);
+            int to = Math.min(MaskText.visibleTo(mask, t, sk), sk);
             double[] score = new double[Math.max(0, to - from)];
             for (int head = 0; head < h; head++) {
                 int qo = (row * h + head) * dk;

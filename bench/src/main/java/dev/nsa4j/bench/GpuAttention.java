@@ -1,6 +1,6 @@
 package dev.nsa4j.bench;
 
-import dev.nsa4j.bench.report.MaskSpec;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.fa2.Fa2Attention;
 import dev.nsa4j.fa2.Fa2Bridge;
 import dev.nsa4j.fa2.contract.KeyExtent;
@@ -24,7 +24,7 @@ import dev.nsa4j.tensor.HostTensor;
 final class GpuAttention {
     private GpuAttention() {}
 
-    static AttendOutput run(AttendInputs in, MaskSpec mask, double scale, AttnWalk walk) {
+    static AttendOutput run(AttendInputs in, Mask mask, double scale, AttnWalk walk) {
         AttnSpec spec = spec(mask).withWalk(walk).withScale((float) scale);
         return onDevice(in, d -> {
             Attention.run(d.module(), d.stream(), d.q(), d.k(), d.v(), d.cuQ(), d.cuK(), null, spec, d.o(), d.lse());
@@ -40,9 +40,9 @@ final class GpuAttention {
      * NSA_FA2_* options and NSA_FA2_HARD_FAIL from {@code flags}); fp32 output and lse. A mask other than
      * {@code none} relates the keys to the queries (positions from 0 in both), so the causality rule applies.
      */
-    static Fa2Result runFa2(AttendInputs in, MaskSpec mask, double scale, boolean exactP, FlagSnapshot flags) {
-        Fa2Attention.Spec spec = Fa2Attention.Spec.of(BenchAttentionCommand.fa2Mask(mask),
-                mask instanceof MaskSpec.None ? KeyExtent.INDEPENDENT : KeyExtent.FULL)
+    static Fa2Result runFa2(AttendInputs in, Mask mask, double scale, boolean exactP, FlagSnapshot flags) {
+        Fa2Attention.Spec spec = Fa2Attention.Spec.of(mask,
+                mask instanceof Mask.None ? KeyExtent.INDEPENDENT : KeyExtent.FULL)
                 .withExactP(exactP).withScale((float) scale);
         return onDevice(in, d -> {
             try (Fa2Bridge bridge = Fa2Bridge.open(d.module(), true)) {
@@ -79,13 +79,8 @@ final class GpuAttention {
         }
     }
 
-    /** The kernel's mask for a {@link MaskSpec}. */
-    static AttnSpec spec(MaskSpec mask) {
-        return switch (mask) {
-            case MaskSpec.None n -> AttnSpec.none();
-            case MaskSpec.Causal c -> AttnSpec.causal();
-            case MaskSpec.Window w -> AttnSpec.window(w.window());
-            case MaskSpec.BlockCausal b -> AttnSpec.blockCausal(b.cmpLen(), b.cmpStride());
-        };
+    /** The reference kernels' spec of a mask (walk ALL, default scale). */
+    static AttnSpec spec(Mask mask) {
+        return AttnSpec.of(mask);
     }
 }

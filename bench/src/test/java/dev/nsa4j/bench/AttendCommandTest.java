@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.kernels.GpuAvailability;
 import dev.nsa4j.parity.ParityAssert;
 import dev.nsa4j.parity.ParityHarness;
@@ -32,7 +33,7 @@ class AttendCommandTest {
         return RunCommandTest.subcommand("attend", args);
     }
 
-    /** Which mask, written out from the definitions (independent of MaskSpec). */
+    /** Which mask, written out from the definitions (independent of Mask). */
     enum Rule { NONE, CAUSAL, WINDOW, BLOCK }
 
     /** Brute-force masked attention in fp64: o [nnz_q*H*Dv], lse [nnz_q*H]. */

@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.nsa4j.bench.report.MaskSpec;
+import dev.nsa4j.bench.report.MaskText;
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.kernels.GpuAvailability;
 import dev.nsa4j.kernels.TestShard;
 import dev.nsa4j.parity.ParityAssert;
@@ -53,7 +54,7 @@ class AttendGpuTest {
     }
 
     static Stream<Arguments> matrix() {
-        List<MaskSpec> masks = List.of(MaskSpec.NONE, MaskSpec.CAUSAL, MaskSpec.window(17), MaskSpec.blockCausal(16, 8));
+        List<Mask> masks = List.of(Mask.NONE, Mask.CAUSAL, MaskText.checkedWindow(17), MaskText.checkedBlockCausal(16, 8));
         List<Arguments> all = Stream.of(AttendPath.SDPA, AttendPath.SDPA_MASKED).flatMap(p -> masks.stream().flatMap(m ->
                 Stream.of(DType.FP32, DType.FP16, DType.BF16).map(d -> Arguments.of(p, m, d)))).toList();
         return TestShard.cases(all);
@@ -61,11 +62,11 @@ class AttendGpuTest {
 
     @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("matrix")
-    void gpuPathsMatchTheCpuPath(AttendPath path, MaskSpec mask, DType dtype) {
+    void gpuPathsMatchTheCpuPath(AttendPath path, Mask mask, DType dtype) {
         ShapeSpec s = ShapeSpec.parse("2,130,8,2,64,48", ShapeSpec.ATTEND_FORMAT);
-        int sk = mask instanceof MaskSpec.BlockCausal b ? (int) b.compressedLen(130) : 130;
+        int sk = mask instanceof Mask.BlockCausal b ? (int) MaskText.compressedLen(b, 130) : 130;
         AttendInputs in = AttendInputs.random(s, sk, 11).cast(dtype);
-        assertParity(path + " " + mask.describe() + " " + dtype, in, mask, path);
+        assertParity(path + " " + MaskText.describe(mask) + " " + dtype, in, mask, path);
     }
 
     @Test
@@ -77,14 +78,14 @@ class AttendGpuTest {
         HostTensor k = HostTensor.of(DType.FP32, r.doubles(200 * 4 * 32, -1, 1).toArray(), 200, 4, 32);
         HostTensor v = HostTensor.of(DType.FP32, r.doubles(200 * 4 * 16, -1, 1).toArray(), 200, 4, 16);
         AttendInputs in = new AttendInputs(q, k, v, cuQ, cuK, true, -1, -1);
-        for (MaskSpec m : List.of(MaskSpec.NONE, MaskSpec.CAUSAL, MaskSpec.window(5), MaskSpec.blockCausal(4, 2))) {
+        for (Mask m : List.of(Mask.NONE, Mask.CAUSAL, MaskText.checkedWindow(5), MaskText.checkedBlockCausal(4, 2))) {
             for (AttendPath p : List.of(AttendPath.SDPA, AttendPath.SDPA_MASKED)) {
-                assertParity("varlen " + p + " " + m.describe(), in, m, p);
+                assertParity("varlen " + p + " " + MaskText.describe(m), in, m, p);
             }
         }
     }
 
-    static void assertParity(String what, AttendInputs in, MaskSpec mask, AttendPath path) {
+    static void assertParity(String what, AttendInputs in, Mask mask, AttendPath path) {
         double scale = 1 / Math.sqrt(in.dk());
         AttendOutput cpu = AttendCommand.compute(AttendPath.CPU, in, mask, scale);
         AttendOutput gpu = AttendCommand.compute(path, in, mask, scale);
@@ -113,7 +114,7 @@ class AttendGpuTest {
     }
 
     static Stream<Arguments> fa2Matrix() {
-        List<MaskSpec> masks = List.of(MaskSpec.NONE, MaskSpec.CAUSAL, MaskSpec.window(17), MaskSpec.blockCausal(16, 8));
+        List<Mask> masks = List.of(Mask.NONE, Mask.CAUSAL, MaskText.checkedWindow(17), MaskText.checkedBlockCausal(16, 8));
         List<Arguments> all = masks.stream().flatMap(m -> Stream.of(DType.FP16, DType.BF16).map(d -> Arguments.of(m, d)))
                 .toList();
         return TestShard.cases(all);
@@ -122,15 +123,15 @@ class AttendGpuTest {
     /** Path fa2 in exact-P mode against the fp64 CPU path on the same rounded inputs; FA-2 must really run. */
     @ParameterizedTest(name = "fa2 {0} {1}")
     @MethodSource("fa2Matrix")
-    void fa2PathMatchesTheCpuPath(MaskSpec mask, DType dtype) {
+    void fa2PathMatchesTheCpuPath(Mask mask, DType dtype) {
         ShapeSpec s = ShapeSpec.parse("2,130,8,2,64,64", ShapeSpec.ATTEND_FORMAT);
-        int sk = mask instanceof MaskSpec.BlockCausal b ? (int) b.compressedLen(130) : 130;
+        int sk = mask instanceof Mask.BlockCausal b ? (int) MaskText.compressedLen(b, 130) : 130;
         AttendInputs in = AttendInputs.random(s, sk, 13).cast(dtype);
         double scale = 1 / Math.sqrt(in.dk());
         AttendOutput cpu = AttendCommand.compute(AttendPath.CPU, in, mask, scale);
         GpuAttention.Fa2Result r = GpuAttention.runFa2(in, mask, scale, true, dev.nsa4j.nsa.Flags.defaults());
         assertFalse(r.outcome().fellBack(), r.outcome().reason());
-        String what = "fa2 " + mask.describe() + " " + dtype;
+        String what = "fa2 " + MaskText.describe(mask) + " " + dtype;
         ParityAssert.assertParity(List.of(
                 ParityHarness.outputs().compare(what + " o", "fa2", r.output().o(), "cpu", cpu.o()),
                 ParityHarness.lse().compare(what + " lse", "fa2", r.output().lse(), "cpu", cpu.lse())));

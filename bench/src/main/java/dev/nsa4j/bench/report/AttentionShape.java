@@ -1,5 +1,6 @@
 package dev.nsa4j.bench.report;
 
+import dev.nsa4j.kernels.Mask;
 import java.util.Objects;
 import java.util.Set;
 
@@ -19,7 +20,7 @@ import java.util.Set;
  * @param mask    the visible pairs
  */
 public record AttentionShape(String dtype, int batch, int heads, int kvHeads, int seqlenQ, int seqlenK, int dk, int dv,
-                             MaskSpec mask) {
+                             Mask mask) {
     public static final Set<String> DTYPES = Set.of("fp16", "bf16", "fp32");
 
     public AttentionShape {
@@ -60,6 +61,6 @@ public record AttentionShape(String dtype, int batch, int heads, int kvHeads, in
         String h = heads == kvHeads ? "H=" + heads : "H=" + heads + "/" + kvHeads;
         String s = seqlenQ == seqlenK ? "S=" + seqlenQ : "Sq=" + seqlenQ + " Sk=" + seqlenK;
         String d = dk == dv ? "D=" + dk : "Dk=" + dk + " Dv=" + dv;
-        return "B=" + batch + " " + h + " " + s + " " + d + " " + dtype + " " + mask.describe();
+        return "B=" + batch + " " + h + " " + s + " " + d + " " + dtype + " " + MaskText.describe(mask);
     }
 }

@@ -1,5 +1,6 @@
 package dev.nsa4j.bench.report;
 
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.NsaArgumentException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -66,10 +67,10 @@ public final class BenchCsv {
     /** One row as a CSV line (no line end). */
     public static String format(AttentionBenchRow r) {
         AttentionShape s = r.shape();
-        MaskSpec m = s.mask();
+        Mask m = s.mask();
         List<String> f = List.of(r.system(), r.path(), r.gpu(), s.dtype(), i(s.batch()), i(s.heads()), i(s.kvHeads()),
-                i(s.seqlenQ()), i(s.seqlenK()), i(s.dk()), i(s.dv()), m.id(), i(m.window()), i(m.cmpLen()),
-                i(m.cmpStride()), Long.toString(r.visiblePairs()), Long.toString(r.flops()), num(r.medianMs()),
+                i(s.seqlenQ()), i(s.seqlenK()), i(s.dk()), i(s.dv()), MaskText.id(m), i(MaskText.window(m)), i(MaskText.cmpLen(m)),
+                i(MaskText.cmpStride(m)), Long.toString(r.visiblePairs()), Long.toString(r.flops()), num(r.medianMs()),
                 num(r.p10Ms()), num(r.p90Ms()), num(r.tflops()), i(r.runs()), r.note());
         return CsvFiles.join(f);
     }
@@ -87,10 +88,10 @@ public final class BenchCsv {
                     "the line has " + f.size());
         }
         CsvFiles.Fields c = new CsvFiles.Fields(COLUMNS, f, where);
-        MaskSpec mask;
+        Mask mask;
         AttentionShape shape;
         try {
-            mask = MaskSpec.of(c.text("mask"), c.integer("window"), c.integer("cmp_len"), c.integer("cmp_stride"));
+            mask = MaskText.of(c.text("mask"), c.integer("window"), c.integer("cmp_len"), c.integer("cmp_stride"));
         } catch (IllegalArgumentException e) {
             throw rethrow(e, where, "columns mask, window, cmp_len, cmp_stride");
         }

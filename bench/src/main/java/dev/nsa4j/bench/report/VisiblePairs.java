@@ -1,7 +1,9 @@
 package dev.nsa4j.bench.report;
 
+import dev.nsa4j.kernels.Mask;
+
 /**
- * The number of visible (query, key) pairs of a mask ({@link MaskSpec}), in closed form and exact long
+ * The number of visible (query, key) pairs of a mask ({@link Mask}), in closed form and exact long
  * arithmetic, and the forward FLOP count the benches report from it. Queries sit at {@code 0..Sq-1}, keys at
  * {@code 0..Sk-1} (for block-causal: {@code Sk} compressed keys). Counted per key, whose visible queries are
  * one range:
@@ -17,7 +19,7 @@ public final class VisiblePairs {
     private VisiblePairs() {}
 
     /** Visible pairs summed over {@code batch} sequences of {@code sq} queries and {@code sk} keys (one head). */
-    public static long count(MaskSpec mask, int batch, int sq, int sk) {
+    public static long count(Mask mask, int batch, int sq, int sk) {
         if (batch < 0 || sq < 0 || sk < 0) {
             throw new IllegalArgumentException("negative size: batch=" + batch + " sq=" + sq + " sk=" + sk);
         }
@@ -25,20 +27,21 @@ public final class VisiblePairs {
     }
 
     /** Visible pairs of one sequence (one head). */
-    public static long perSequence(MaskSpec mask, int sq, int sk) {
+    public static long perSequence(Mask mask, int sq, int sk) {
         long q = sq;
         long m = Math.min(q, sk);
         return switch (mask) {
-            case MaskSpec.None n -> q * sk;
-            case MaskSpec.Causal c -> m * q - triangle(m);
-            case MaskSpec.Window w -> {
-                long k = Math.clamp(q - w.window() + 1, 0, m);   // keys that see a full window of w queries
-                yield k * w.window() + (m - k) * q - (triangle(m) - triangle(k));
+            case Mask.None n -> q * sk;
+            case Mask.Causal c -> m * q - triangle(m);
+            case Mask.Window w -> {
+                long k = Math.clamp(q - w.w() + 1, 0, m);   // keys that see a full window of w queries
+                yield k * w.w() + (m - k) * q - (triangle(m) - triangle(k));
             }
-            case MaskSpec.BlockCausal b -> {
-                long mc = Math.min(sk, b.compressedLen(q));
-                yield mc * (q - b.cmpLen() + 1) - b.cmpStride() * triangle(mc);
+            case Mask.BlockCausal b -> {
+                long mc = Math.min(sk, MaskText.compressedLen(b, q));
+                yield mc * (q - b.l() + 1) - b.d() * triangle(mc);
             }
+            case Mask.Chosen c -> throw new IllegalArgumentException("visible pairs of chosen blocks depend on the index set");
         };
     }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.nsa4j.kernels.Mask;
 import dev.nsa4j.NsaArgumentException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,9 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 class BenchCsvTest {
     static final String GPU = "NVIDIA H100 80GB HBM3";
-    static final AttentionShape CAUSAL = new AttentionShape("bf16", 1, 16, 4, 4096, 4096, 64, 64, MaskSpec.CAUSAL);
-    static final AttentionShape WINDOW = new AttentionShape("fp16", 2, 8, 8, 1000, 1000, 128, 96, MaskSpec.window(256));
-    static final AttentionShape CMP = new AttentionShape("fp32", 1, 8, 2, 4096, 255, 64, 64, MaskSpec.blockCausal(32, 16));
+    static final AttentionShape CAUSAL = new AttentionShape("bf16", 1, 16, 4, 4096, 4096, 64, 64, Mask.CAUSAL);
+    static final AttentionShape WINDOW = new AttentionShape("fp16", 2, 8, 8, 1000, 1000, 128, 96, MaskText.checkedWindow(256));
+    static final AttentionShape CMP = new AttentionShape("fp32", 1, 8, 2, 4096, 255, 64, 64, MaskText.checkedBlockCausal(32, 16));
 
     @TempDir
     Path tmp;
@@ -59,8 +60,8 @@ class BenchCsvTest {
                 ok.visiblePairs(), ok.flops(), 1, 2, 3, 1, 1, ""));
         assertThrows(IllegalArgumentException.class, () -> new AttentionBenchRow("nsa4j", "fa2", GPU, CAUSAL,
                 ok.visiblePairs(), ok.flops(), 1, 1, 1, 1, 1, "two\nlines"));
-        assertThrows(IllegalArgumentException.class, () -> new AttentionShape("int8", 1, 1, 1, 1, 1, 1, 1, MaskSpec.NONE));
-        assertThrows(IllegalArgumentException.class, () -> new AttentionShape("bf16", 1, 6, 4, 1, 1, 1, 1, MaskSpec.NONE));
+        assertThrows(IllegalArgumentException.class, () -> new AttentionShape("int8", 1, 1, 1, 1, 1, 1, 1, Mask.NONE));
+        assertThrows(IllegalArgumentException.class, () -> new AttentionShape("bf16", 1, 6, 4, 1, 1, 1, 1, Mask.NONE));
         assertThrows(IllegalArgumentException.class,
                 () -> AttentionBenchRow.measured("nsa4j", "fa2", GPU, CAUSAL, new double[0], ""));
     }
@@ -130,7 +131,7 @@ class BenchCsvTest {
         }
         List<AttentionBenchRow> rows = BenchCsv.read(f);
         assertEquals(5, rows.size());
-        assertEquals(MaskSpec.blockCausal(32, 16), rows.get(3).shape().mask());
+        assertEquals(MaskText.checkedBlockCausal(32, 16), rows.get(3).shape().mask());
         assertEquals(518_415, rows.get(3).visiblePairs());
         assertEquals("note with \"quotes\", and a comma", rows.get(4).note());
         List<String> lines = Files.readAllLines(f, StandardCharsets.UTF_8);

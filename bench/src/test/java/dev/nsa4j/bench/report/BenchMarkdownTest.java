@@ -2,12 +2,13 @@ package dev.nsa4j.bench.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.nsa4j.kernels.Mask;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class BenchMarkdownTest {
-    static final AttentionShape A = new AttentionShape("bf16", 1, 16, 4, 4096, 4096, 64, 64, MaskSpec.CAUSAL);
-    static final AttentionShape B = new AttentionShape("fp16", 2, 8, 8, 1000, 900, 128, 96, MaskSpec.window(256));
+    static final AttentionShape A = new AttentionShape("bf16", 1, 16, 4, 4096, 4096, 64, 64, Mask.CAUSAL);
+    static final AttentionShape B = new AttentionShape("fp16", 2, 8, 8, 1000, 900, 128, 96, MaskText.checkedWindow(256));
 
     static AttentionBenchRow row(String system, String path, String gpu, AttentionShape s, double ms) {
         return AttentionBenchRow.measured(system, path, gpu, s, new double[] {ms}, "");
@@ -22,7 +23,7 @@ class BenchMarkdownTest {
                 row("torch", "flash", gpu, A, 0.5),
                 row("nsa4j", "fa2", gpu, A, 1.25),
                 row("torch", "flash", gpu, B, 2),
-                row("torch", "cudnn", gpu, new AttentionShape("bf16", 1, 1, 1, 64, 64, 32, 32, MaskSpec.NONE), 0.01)),
+                row("torch", "cudnn", gpu, new AttentionShape("bf16", 1, 1, 1, 64, 64, 32, 32, Mask.NONE), 0.01)),
                 "sdpa-masked");
         long flopsA = A.flops();
         assertEquals("""
