@@ -1,10 +1,9 @@
 package dev.nsa4j.fa2;
 
+import dev.nsa4j.kernels.GpuFixture;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 
@@ -28,26 +27,8 @@ class Fa2ModuleTest {
 
     @Test
     void imageIsFoundWhenNvccExists() {
-        assumeTrue(nvccPresent(), "nvcc not installed: the FA-2 image is not expected");
+        assumeTrue(GpuFixture.nvccPresent(), "nvcc not installed: the FA-2 image is not expected");
         assertTrue(Fa2Module.image().isPresent(), "nvcc is installed but " + Fa2Module.RESOURCE + " was not found");
         assertTrue(Fa2Module.image().orElseThrow().length > 1024);
-    }
-
-    /** As KernelCatalogTest.nvccPresent (scripts/build-cuda.sh): $NVCC, else PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
-    static boolean nvccPresent() {
-        String explicit = System.getenv("NVCC");
-        if (explicit != null) {
-            return !explicit.isEmpty() && Files.isExecutable(Path.of(explicit));
-        }
-        String cudaHome = System.getenv("CUDA_HOME");
-        if (cudaHome != null && Files.isExecutable(Path.of(cudaHome, "bin", "nvcc"))) {
-            return true;
-        }
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "nvcc"))) {
-                return true;
-            }
-        }
-        return Files.isExecutable(Path.of("/usr/local/cuda/bin/nvcc"));
     }
 }

@@ -148,4 +148,22 @@ public final class GpuFixture implements AutoCloseable {
             fail(what + ": " + bad + " of " + gpu.length + " elements outside the rule (max error " + maxErr + ")" + sb);
         }
     }
+
+    /** Whether the build had nvcc (so the kernel images must exist); mirrors scripts/build-cuda.sh: $NVCC when set, else PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
+    public static boolean nvccPresent() {
+        String explicit = System.getenv("NVCC");
+        if (explicit != null) {
+            return !explicit.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(explicit));
+        }
+        String cudaHome = System.getenv("CUDA_HOME");
+        if (cudaHome != null && java.nio.file.Files.isExecutable(java.nio.file.Path.of(cudaHome, "bin", "nvcc"))) {
+            return true;
+        }
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            if (!dir.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(dir, "nvcc"))) {
+                return true;
+            }
+        }
+        return java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/local/cuda/bin/nvcc"));
+    }
 }

@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -17,6 +15,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.kernels.GpuFixture;
 import dev.nsa4j.tensor.DType;
 
 /** The function table's keys, its errors, and the built image's symbols (CPU only). */
@@ -69,27 +68,9 @@ class KernelCatalogTest {
                 () -> KernelCatalog.require(KernelCatalog.compressAvg(DType.INT32, DType.INT32, KernelCatalog.SCALAR)));
     }
 
-    /** Mirrors scripts/build-cuda.sh: $NVCC when set, else PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
-    static boolean nvccPresent() {
-        String explicit = System.getenv("NVCC");
-        if (explicit != null) {
-            return !explicit.isEmpty() && Files.isExecutable(Path.of(explicit));
-        }
-        String cudaHome = System.getenv("CUDA_HOME");
-        if (cudaHome != null && Files.isExecutable(Path.of(cudaHome, "bin", "nvcc"))) {
-            return true;
-        }
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "nvcc"))) {
-                return true;
-            }
-        }
-        return Files.isExecutable(Path.of("/usr/local/cuda/bin/nvcc"));
-    }
-
     @Test
     void fatbinIsAClasspathResourceWhenNvccExists() {
-        assumeTrue(nvccPresent(), "nvcc not installed: kernels are not expected");
+        assumeTrue(GpuFixture.nvccPresent(), "nvcc not installed: kernels are not expected");
         assertTrue(KernelImage.isBuilt(), "nvcc is installed but " + KernelImage.RESOURCE + " is not on the classpath");
         assertTrue(KernelImage.bytes().orElseThrow().length > 1024);
     }
