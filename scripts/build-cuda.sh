@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
 # Compiles a module's CUDA sources into ONE fatbin (a jar resource loaded with cuModuleLoadData).
 #
-#   scripts/build-cuda.sh <cuda-src-dir> <out.fatbin> <work-dir> [targets]
+#   scripts/build-cuda.sh <cuda-src-dir> <out.fatbin> <work-dir> [targets] [include-dirs]
 #
 # Every *.cu in <cuda-src-dir> goes into one generated translation unit (so one module holds every
 # kernel; adding a family = adding a .cu file). Default targets: SASS for sm_80, sm_86, sm_89, sm_90a and
 # PTX for compute_80 (JIT on newer GPUs). [targets] is a space-separated list of sm_XX (SASS) and
-# compute_XX (PTX) names instead (fa2-bridge: "sm_80 sm_90a", docs/decisions.md D11).
+# compute_XX (PTX) names instead (fa2-bridge and the tensor-core kernels: "sm_80 sm_90a", docs/decisions.md D11);
+# an empty string keeps the default. [include-dirs] is a space-separated list of directories of shared headers
+# (kernels/src/main/cuda-tc/nsa_mma.h), searched after <cuda-src-dir> and watched like its sources.
 # Images built by nvcc 13 need an R580+ driver (CUDA 13).
 #
 # nvcc is $NVCC when set, else found on PATH, in $CUDA_HOME/bin or /usr/local/cuda/bin. Without it
 # the build succeeds with a loud warning, and the runtime reports "kernels not built".
 # Skips compiling when the fatbin is newer than every source and this script. NSA_CUDA_FORCE=1 rebuilds.
-# NSA_NVCC_THREADS (default 0 = one per core) bounds nvcc's per-architecture parallelism.
+# NSA_NVCC_THREADS (default 0 = one per core) bounds nvcc's per-architecture parallelism. NSA_NVCC_LINEINFO=0
+# drops -lineinfo (source lines in profiler and sanitizer reports; it triples an mma kernel's image, so the
+# tensor-core image is built without it to keep the distribution under 64 MiB, docs/decisions.md D23).
 set -euo pipefail
 
 src=${1:?cuda source dir}
 out=${2:?output fatbin}
 work=${3:?work dir}
 targets=${4:-sm_80 sm_86 sm_89 sm_90a compute_80}
+includes=(-I "$src")
+for d in ${5:-}; do includes+=(-I "$d"); done
 gencode=()
 for t in $targets; do
     case $t in
@@ -44,6 +50,7 @@ MSG
 shopt -s nullglob
 sources=("$src"/*.cu)
 deps=("$src"/*.cu "$src"/*.h "$src"/*.cuh "$self")
+for d in ${5:-}; do deps+=("$d"/*.h "$d"/*.cuh); done
 if [ ${#sources[@]} -eq 0 ]; then
     echo "build-cuda: no .cu files in $src" >&2
     exit 1
@@ -86,8 +93,10 @@ unity="$work/nsa4j_kernels_all.cu"
 
 tmp="$out.tmp.$$"
 start=$(date +%s.%N)
-"$nvcc" --fatbin -std=c++17 -O3 -lineinfo \
-    -I "$src" \
+lineinfo=()
+[ "${NSA_NVCC_LINEINFO:-1}" = 0 ] || lineinfo=(-lineinfo)
+"$nvcc" --fatbin -std=c++17 -O3 "${lineinfo[@]}" \
+    "${includes[@]}" \
     --threads "${NSA_NVCC_THREADS:-0}" \
     "${gencode[@]}" \
     ${NSA_NVCC_EXTRA:-} \

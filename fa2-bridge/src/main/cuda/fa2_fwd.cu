@@ -24,11 +24,13 @@
 #include <cfloat>
 #include <cmath>
 
-#include "fa2_mma.h"
+#include "nsa_mma.h"
 #include "fa2_params.h"
 
 namespace nsa {
 namespace fa2 {
+
+using namespace nsa::tc;
 
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;

@@ -21,43 +21,15 @@
 //
 // Work split: one warp per (token, group) row, grid-stride over rows. Lanes take candidate blocks
 // j = c0 + lane in chunks of 32; each lane computes its block's score from the (at most l'/d + l/d)
-// compressed tokens overlapping it. The running top-(n-3) lives in shared memory as up to 64 sorted
-// 64-bit keys per warp (512 B); a chunk is merged into it by ranking (unique keys: the index is in the
-// key), only when some lane beats the current (n-3)-th key. So the per-row working set is constant
-// for any number of blocks; n <= NSA_SELECT_MAX_N = 64.
+// compressed tokens overlapping it; the chunk goes to the shared top-n (nsa_topn.h).
 #include "nsa_params.h"
 #include "nsa_dtype.h"
 #include "nsa_launch.h"
-
-#define NSA_SELECT_MAX_N 64
+#include "nsa_topn.h"
 
 namespace nsa {
 
 constexpr int kSelectWarps = 256 / 32;
-constexpr int kSelectSlots = 64;   // >= NSA_SELECT_MAX_N - 3, two per lane
-constexpr unsigned kFullMask = 0xffffffffu;
-
-// The sequence b with cu[b] <= r < cu[b + 1] (the last b with cu[b] <= r).
-__device__ __forceinline__ int select_find_sequence(const int32_t* cu, int batch, int64_t r) {
-    int lo = 0, hi = batch;
-    while (hi - lo > 1) {
-        const int mid = (lo + hi) >> 1;
-        if (cu[mid] <= r) lo = mid; else hi = mid;
-    }
-    return lo;
-}
-
-// Larger key = better: fp32 bits of max(P, 0) (non-negative floats order like their bits), then the
-// lower index. Never 0 for a real block (the low word is 0xffffffff - j > 0), so 0 means "empty".
-__device__ __forceinline__ unsigned long long select_key(float score, int j) {
-    const int bits = max(0, __float_as_int(score));
-    return (static_cast<unsigned long long>(static_cast<unsigned>(bits)) << 32)
-           | static_cast<unsigned long long>(0xffffffffu - static_cast<unsigned>(j));
-}
-
-__device__ __forceinline__ int select_key_index(unsigned long long key) {
-    return static_cast<int>(0xffffffffu - static_cast<unsigned>(key & 0xffffffffull));
-}
 
 // P(j) for one row; q_row points at q[t, first head of the group], k_seq at K̃[first compressed token
 // of the sequence, g], lse_row at lse[t, first head of the group].
@@ -66,9 +38,8 @@ __device__ float select_block_score(const BlockSelectParams& p, const T* q_row, 
                                     const T* k_seq, int ncmp, int h, int j) {
     const int64_t bs = static_cast<int64_t>(j) * p.sel_block;
     const int64_t be = bs + p.sel_block;
-    const int64_t first = bs - p.block_len + 1;   // i·d >= first  <=>  i·d + l > bs
-    const int64_t lo = first <= 0 ? 0 : (first + p.block_stride - 1) / p.block_stride;
-    const int64_t hi = min(static_cast<int64_t>(ncmp), (be - 1) / p.block_stride + 1);   // exclusive
+    int64_t lo, hi;
+    select_overlap_range(j, p.block_len, p.block_stride, p.sel_block, ncmp, lo, hi);
     const float lf = static_cast<float>(p.block_len);
     float acc = 0.f;
     for (int hh = 0; hh < h; ++hh) {
@@ -89,10 +60,8 @@ __device__ float select_block_score(const BlockSelectParams& p, const T* q_row, 
 
 template <typename T>
 __device__ __forceinline__ void block_select(const BlockSelectParams& p) {
-    __shared__ unsigned long long top_keys[kSelectWarps][kSelectSlots];
     if (p.kv_heads <= 0 || p.heads <= 0 || p.n_sel < 1 || p.n_sel > NSA_SELECT_MAX_N) return;
     const int lane = threadIdx.x & 31;
-    unsigned long long* top = top_keys[threadIdx.x >> 5];
     const int64_t rows = static_cast<int64_t>(p.nnz) * p.kv_heads;
     const int h = p.heads / p.kv_heads;
     const int n = p.n_sel;
@@ -111,7 +80,7 @@ __device__ __forceinline__ void block_select(const BlockSelectParams& p) {
         const int64_t end = p.cu_seqlens[b + 1];
         const int64_t t64 = r - start;
         const int t = static_cast<int>(t64);
-        const int ncmp = t + 1 < p.block_len ? 0 : (t + 1 - p.block_len) / p.block_stride + 1;
+        const int ncmp = select_visible_cmp(t64, p.block_len, p.block_stride);
         const int64_t cbase = p.cu_seqlens_cmp[b];
         const int64_t cend = p.cu_seqlens_cmp[b + 1];
         const bool ok = start >= 0 && start <= r && r < end && end <= p.nnz && cbase >= 0 && cend <= p.nnz_cmp
@@ -128,59 +97,16 @@ __device__ __forceinline__ void block_select(const BlockSelectParams& p) {
         const float* lse_row = p.lse + r * p.lse_tok_stride + static_cast<int64_t>(g) * h * p.lse_head_stride;
         const T* k_seq = static_cast<const T*>(p.k_cmp) + cbase * p.k_tok_stride + g * p.k_group_stride;
 
-        if (topk) {
-            for (int k = lane; k < kSelectSlots; k += 32) top[k] = 0ull;
-        }
-        __syncwarp();
+        TopList top;
         const int jend = srow ? max(cur + 1, p.nb_max) : (topk ? cur + 1 : 0);
         for (int c0 = 0; c0 < jend; c0 += 32) {
             const int j = c0 + lane;
             float s = 0.f;
             if (j <= cur) s = select_block_score<T>(p, q_row, lse_row, k_seq, ncmp, h, j);
             if (srow && j < p.nb_max) srow[j] = j <= cur ? s : neg_inf;
-            if (!topk) continue;
-            const unsigned long long key = (j >= 1 && j <= cur - 2) ? select_key(s, j) : 0ull;
-            const unsigned long long worst = top[keep - 1];
-            if (__ballot_sync(kFullMask, key > worst) == 0) continue;
-            // Merge the chunk into the sorted list by ranks in the union (all non-zero keys are distinct).
-            int lo = 0, hi = keep;
-            while (lo < hi) {
-                const int mid = (lo + hi) >> 1;
-                if (top[mid] > key) lo = mid + 1; else hi = mid;
-            }
-            int rank = lo;
-            const unsigned long long a0 = lane < keep ? top[lane] : 0ull;
-            const unsigned long long a1 = lane + 32 < keep ? top[lane + 32] : 0ull;
-            int r0 = lane, r1 = lane + 32;
-            for (int src = 0; src < 32; ++src) {
-                const unsigned long long o = __shfl_sync(kFullMask, key, src);
-                rank += o > key;
-                r0 += o > a0;
-                r1 += o > a1;
-            }
-            __syncwarp();
-            if (key != 0ull && rank < keep) top[rank] = key;
-            if (a0 != 0ull && r0 < keep) top[r0] = a0;
-            if (a1 != 0ull && r1 < keep) top[r1] = a1;
-            __syncwarp();
+            if (topk) topn_offer(top, keep, topn_candidate(s, j, cur), lane);
         }
-
-        if (all) {
-            for (int k = lane; k < n; k += 32) out[k] = k <= cur ? k : -1;
-        } else {
-            // cur >= n, so 1..cur-2 holds at least n - 2 > keep blocks: every slot < keep is filled.
-            for (int m = lane; m < keep; m += 32) {
-                const int jm = select_key_index(top[m]);
-                int pos = 0;
-                for (int o = 0; o < keep; ++o) pos += select_key_index(top[o]) < jm;
-                out[1 + pos] = jm;
-            }
-            if (lane == 0) {
-                out[0] = 0;
-                out[n - 2] = cur - 1;
-                out[n - 1] = cur;
-            }
-        }
+        topn_write(out, top, n, cur, all, lane);
         __syncwarp();
     }
 }

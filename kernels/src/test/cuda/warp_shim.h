@@ -17,6 +17,8 @@ using std::min;
 inline float __fsub_rn(float a, float b) { volatile float r = a - b; return r; }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
 inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
 
 // A warp = 32 coroutines (ucontext) switched round-robin at every warp-synchronous point; warp-uniform
 // code reaches the same sequence of sync points in every lane, so one round = one __syncwarp.

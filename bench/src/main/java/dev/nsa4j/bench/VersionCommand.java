@@ -25,9 +25,8 @@ final class VersionCommand implements Callable<Integer> {
             out.println("device " + d);
         }
         out.println("kernel image: " + (KernelImage.isBuilt() ? "built (" + KernelImage.RESOURCE + ")" : "not built"));
-        out.println("backends: cpu (oracle); gpu reference paths sdpa, sdpa-masked, sdpa-packed "
-                + (gpu.available() ? "available" : "unavailable: " + gpu.reason())
-                + "; not yet in this build: fa2, sel-kernel");
+        out.println("backends: cpu (oracle); gpu paths sdpa, sdpa-masked, sdpa-packed, fa2, sel-kernel "
+                + (gpu.available() ? "available" : "unavailable: " + gpu.reason()));
         out.flush();
         return 0;
     }

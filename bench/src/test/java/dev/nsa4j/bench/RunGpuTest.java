@@ -31,10 +31,9 @@ class RunGpuTest {
                 "1,1024,8,2,128,128", "--window", "128");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("route win: fa2 (profile sm90 d128; window 128 >= 16; exact P)"), r.out());
-        // K̃ in bf16: the compressed branch on FA-2 too; selection on the profile's sdpa-masked
+        // K̃ in bf16: the compressed branch on FA-2 too; selection on the profile's sel-kernel, scores on tensor cores
         assertTrue(r.out().contains("route cmp: fa2 (profile sm90 d128; compressed length 63 >= 16; exact P)"), r.out());
-        assertTrue(r.out().contains("route sel: sdpa-masked (chosen blocks walked in place (profile: NSA_USE_SEL_PACK=0))"),
-                r.out());
+        assertTrue(r.out().contains("route sel: sel-kernel (profile sm90 d128; "), r.out());
         assertTrue(r.out().contains("plan: B=1 S=1024 bf16 (gates fp32, o fp32) on cuda:0 "), r.out());
         assertTrue(r.out().contains("gpu time: host-to-host "), r.out());
         // below the window threshold: the reference path, as a normal route

@@ -7,10 +7,8 @@ import dev.nsa4j.kernels.internal.AttnSpec;
 import dev.nsa4j.kernels.internal.AttnWalk;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.Mask;
-import dev.nsa4j.kernels.internal.SelPacked;
 import dev.nsa4j.kernels.op.AttentionArgs;
 import dev.nsa4j.kernels.op.DeviceOp;
-import dev.nsa4j.kernels.op.PackedSelectionOp;
 import dev.nsa4j.kernels.op.ReferenceAttentionOp;
 import dev.nsa4j.kernels.op.Sequences;
 import dev.nsa4j.tensor.DType;
@@ -18,8 +16,9 @@ import dev.nsa4j.tensor.DType;
 /**
  * Routes one branch of a forward for one shape class and builds the op that runs it: the flags' and profile's
  * plan ({@link GpuRoutes}), then for a wished FA-2 branch the length threshold ({@link Fa2Threshold}) and the
- * FA-2 contract on the planned shapes ({@link Fa2AttentionOp#plan}). The outcome is the route (path and why),
- * the op, and whether calls of this plan count a fallback (a user's wish the shape cannot meet).
+ * FA-2 contract on the planned shapes ({@link Fa2AttentionOp#plan}); the selection branch is {@link SelPlanner}'s.
+ * The outcome is the route (path and why), the op, and whether calls of this plan count a fallback (a user's wish
+ * the shape cannot meet).
  */
 final class BranchPlanner {
     private BranchPlanner() {
@@ -34,10 +33,10 @@ final class BranchPlanner {
     }
 
     /** The route and op of one branch for this shape (GpuRoutes' plan, the FA-2 threshold and contract). */
-    static BranchPlan plan(DevicePipeline.Env env, Branch br, NsaShape shape, Sequences raw, Sequences cmpSeq,
+    static BranchPlan plan(PipelineEnv env, Branch br, NsaShape shape, Sequences raw, Sequences cmpSeq,
                             DType kDt, float scale, DeviceTensor guard) {
         NsaConfig cfg = env.cfg();
-        GpuRoutes.Plan p = GpuRoutes.plan(br, env.flags(), env.profileLabel());
+        GpuRoutes.Plan p = GpuRoutes.plan(br, env.flags(), env.profileLabel(), env.device().sm());
         int h = cfg.heads(), g = cfg.kvGroups(), dk = cfg.headDimQk(), dv = cfg.headDimV();
         Sequences keys = br == Branch.CMP ? cmpSeq : raw;
         AttnSpec spec = switch (br) {
@@ -48,15 +47,11 @@ final class BranchPlanner {
         ReferenceAttentionOp reference = new ReferenceAttentionOp(env.module(), spec.withWalk(p.walk()).withScale(scale),
                 raw, keys);
         if (br == Branch.SEL) {
-            if (p.route().path() == Path.SDPA_PACKED) {
-                return new BranchPlan(p.route(), new PackedSelectionOp(env.module(), raw, g, cfg.nSel(), cfg.selBlock(),
-                        dk, dv, shape.dtype(), scale, SelPacked.DEFAULT_BUDGET_BYTES), p.fallbackTag(), null, null);
-            }
-            return new BranchPlan(p.route(), reference, p.fallbackTag(), null, null);
+            return SelPlanner.plan(env, p, shape, raw, scale, reference);
         }
         GpuRoutes.Fa2Wish wish = p.fa2();
         if (wish == null) {
-            return new BranchPlan(p.route(), reference, p.fallbackTag(), null, null);
+            return new BranchPlan(p.route(), reference, null, null, null);
         }
         Route ref = wish.reference();
         ReferenceAttentionOp masked = new ReferenceAttentionOp(env.module(), spec.withWalk(

@@ -8,9 +8,11 @@ import org.slf4j.event.Level;
 
 /**
  * The observability of {@link NsaAttention}'s calls: per call and branch, the route line ({@code NSA-LOG route}),
- * {@code fa2.path} where FA-2 ran, and every fallback counted and logged at WARN: per call (an op that fell back,
- * a non-finite FA-2 output recomputed), per plan (a user's wish the shape cannot meet) or, on the CPU, where
- * flags asked for a GPU path.
+ * {@code fa2.path} where FA-2 ran, and every fallback counted and logged at WARN: per call (an op that fell back:
+ * {@code fa2.fallback} for cmp and win, {@code sel.kernel.fallback} for sel; a non-finite FA-2 output recomputed), per
+ * plan (a user's wish the shape cannot meet) or, on the CPU, where flags asked for a GPU path. A tc scorer call that
+ * fell back to the reference scorer is logged ({@code select.fallback}, WARN) but not counted: it is no branch's
+ * route.
  */
 final class CallReport {
     private final Counters counters;
@@ -24,8 +26,17 @@ final class CallReport {
         this.cpuFallbackTags = cpuFallbackTags;
     }
 
-    /** Counts and logs one call's routes: calls per path, plan-level and per-call fallbacks. */
-    void report(List<Route> done, Map<Branch, OpRun> fellBack, List<Branch> nonFinite, DevicePipeline p) {
+    /**
+     * Counts and logs one call's routes: calls per path, plan-level and per-call fallbacks.
+     *
+     * @param selectFellBack the block scorer's run when it fell back to the reference scorer, else null
+     */
+    void report(List<Route> done, Map<Branch, OpRun> fellBack, OpRun selectFellBack, List<Branch> nonFinite,
+                DevicePipeline p) {
+        if (selectFellBack != null) {
+            log.log(Level.WARN, "select.fallback", "reason=\"" + selectFellBack.reason().replace("\"", "'")
+                    + "\" cause=" + selectFellBack.fallbackCause());
+        }
         for (Route route : done) {
             Branch br = route.branch();
             counters.recordCall(br, route.path());
@@ -36,7 +47,8 @@ final class CallReport {
             OpRun r = fellBack.get(br);
             if (r != null) {
                 counters.recordFallback(br, route.path(), route.reason());
-                log.log(Level.WARN, "fa2.fallback", route.toKeyValues() + " cause=" + r.fallbackCause());
+                log.log(Level.WARN, br == Branch.SEL ? SelPlanner.FALLBACK_TAG : "fa2.fallback",
+                        route.toKeyValues() + " cause=" + r.fallbackCause());
             }
             if (nonFinite.contains(br)) {
                 counters.recordFallback(br, route.path(), route.reason());

@@ -9,13 +9,10 @@ import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.fa2.Fa2AttentionOp;
-import dev.nsa4j.fa2.Fa2Module;
-import dev.nsa4j.kernels.internal.CompressMlp;
 import dev.nsa4j.kernels.internal.CompressionPlan;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceBuffer;
 import dev.nsa4j.kernels.DeviceTensor;
-import dev.nsa4j.kernels.internal.KernelModule;
 import dev.nsa4j.kernels.op.AttentionArgs;
 import dev.nsa4j.kernels.op.CastArgs;
 import dev.nsa4j.kernels.op.CombineArgs;
@@ -39,24 +36,23 @@ import dev.nsa4j.tensor.Shape;
  * <pre>
  *   [q -&gt; fp32 (parity mode)]  k_cmp, v_cmp -&gt; compress -&gt; K̃, Ṽ (input dtype; fp32 in parity mode)   step compress
  *   q, K̃, Ṽ -&gt; cmp attention (fa2 block-causal | sdpa-masked | sdpa) -&gt; o_cmp, lse_cmp              step cmp
- *   q, K̃, lse_cmp -&gt; block scores + top-n -&gt; I (unless the caller's)                               step select
- *   q, k_sel, v_sel, I -&gt; sel attention (sdpa-masked | sdpa-packed | sdpa) -&gt; o_sel                  step sel
+ *   q, K̃, lse_cmp -&gt; block scores + top-n (tc scorer | reference) -&gt; I (unless the caller's)         step select
+ *   q, k_sel, v_sel, I -&gt; sel attention (sel-kernel | sdpa-masked | sdpa-packed | sdpa) -&gt; o_sel     step sel
  *   q, k_win, v_win -&gt; win attention (fa2 window | sdpa-masked | sdpa) -&gt; o_win                      step win
  *   gates (or the override constant) -&gt; combine -&gt; o [-&gt; o's dtype]                                  step combine
  * </pre>
+ * Without a step timer the window branch runs on the plan's {@link SideStream}, forked from the caller's stream before
+ * compression and joined before the combine (it reads only the call's q, k_win, v_win), so it overlaps the
+ * others; only a window op that needs no scratch does (it would share the scratch otherwise).
  * Branch outputs and log-sum-exps are fp32 (in the caller's tensors when given, else in the workspace).
  * Not thread-safe: the owner serialises runs.
  */
 final class DevicePipeline implements AutoCloseable {
-    /** What a pipeline is built from: the owner's GPU resources and routing state. */
-    record Env(NsaConfig cfg, KernelModule module, Fa2Module fa2, String fa2Unavailable, FlagSnapshot flags,
-               String profileLabel, GateOverride override, CompressMlp.Weights phiK, CompressMlp.Weights phiV,
-               CudaStream own, DeviceMemory memory) {
-    }
-
-
-    /** What one run did: the route of each branch, in the order cmp, sel, win, and the per-call fallbacks. */
-    record Ran(List<Route> routes, Map<Branch, OpRun> fellBack) {
+    /**
+     * What one run did: the route of each branch, in the order cmp, sel, win, the per-call fallbacks, and the block
+     * scorer's run when it fell back to the reference scorer (else null).
+     */
+    record Ran(List<Route> routes, Map<Branch, OpRun> fellBack, OpRun selectFellBack) {
     }
 
     private final NsaPlan plan;
@@ -79,6 +75,8 @@ final class DevicePipeline implements AutoCloseable {
     private final NsaConfig cfg;
     private final DType compressedDtype;
     private final DType qCmpDtype;
+    /** The window branch's stream when it runs beside the others (its op needs no scratch), else null. */
+    private final SideStream side;
 
     /** Byte offsets of the workspace's parts (each 256-aligned); 0-size parts have length 0. */
     private record Slices(long q32, long kC, long vC, long oCmp, long oSel, long oWin, long lseCmp, long lseSel,
@@ -90,7 +88,8 @@ final class DevicePipeline implements AutoCloseable {
                            DeviceOp<SelectArgs> select, DeviceOp<CastArgs> gatesCast, DeviceOp<CombineArgs> combine,
                            DeviceOp<CastArgs> oCast, boolean guarded, List<DeviceTensor> constants, DeviceTensor guard,
                            DeviceTensor overrideGates, DeviceBuffer workspace, Slices slices, int nnz, int nnzCmp,
-                           DType compressedDtype, DType qCmpDtype) {
+                           DType compressedDtype, DType qCmpDtype, SideStream side) {
+        this.side = side;
         this.plan = plan;
         this.branches = branches;
         this.qCast = qCast;
@@ -129,7 +128,7 @@ final class DevicePipeline implements AutoCloseable {
      * @throws dev.nsa4j.NsaArgumentException for shapes no path can serve, and under {@code NSA_FA2_HARD_FAIL}
      *                                        when a requested FA-2 branch cannot run this shape
      */
-    static DevicePipeline build(Env env, NsaShape shape, String deviceName) {
+    static DevicePipeline build(PipelineEnv env, NsaShape shape, String deviceName) {
         NsaConfig cfg = env.cfg();
         int[] cu = shape.cu();
         CompressionPlan cp = CompressionPlan.of(cu, cfg.blockLen(), cfg.stride());
@@ -173,8 +172,8 @@ final class DevicePipeline implements AutoCloseable {
                 compressK = KernelOps.compressAvg(env.module(), cp, raw, cmpSeq, dt, kDt);
                 compressV = KernelOps.compressAvg(env.module(), cp, raw, cmpSeq, dt, kDt);
             }
-            DeviceOp<SelectArgs> select = shape.callerIndices() ? null
-                    : KernelOps.blockSelect(env.module(), cp, raw, cmpSeq, cfg.selBlock(), n, scale, qCmpDt);
+            SelectPlanner.Choice select = shape.callerIndices() ? null
+                    : SelectPlanner.plan(env, cp, raw, cmpSeq, scale, qCmpDt);
             DeviceOp<CastArgs> gatesCast = shape.gates() != DType.FP32 && overrideGates == null
                     ? KernelOps.cast(env.module(), shape.gates(), DType.FP32) : null;
             DeviceOp<CombineArgs> combine = KernelOps.combine(env.module(), DType.FP32, DType.FP32, DType.FP32);
@@ -212,6 +211,7 @@ final class DevicePipeline implements AutoCloseable {
             steps.add(new NsaPlan.Step("compress", compress, compressK.workspaceBytes()));
             steps.add(step("cmp", branches.get(Branch.CMP).op()));
             steps.add(new NsaPlan.Step("select", select == null ? "caller indices" : select.describe(), 0));
+            DeviceOp<SelectArgs> selectOp = select == null ? null : select.op();
             steps.add(step("sel", branches.get(Branch.SEL).op()));
             steps.add(step("win", branches.get(Branch.WIN).op()));
             String comb = (overrideGates != null ? "gate override " + env.override() + " (device constant); " : "")
@@ -223,8 +223,11 @@ final class DevicePipeline implements AutoCloseable {
                 routes.add(branches.get(br).route());
             }
             NsaPlan plan = new NsaPlan(cfg, shape, deviceName, kDt, routes, steps, held);
-            return new DevicePipeline(plan, branches, qCast, compressK, compressV, select, gatesCast, combine, oCast,
-                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, kDt, qCmpDt);
+            // the window branch overlaps the others unless its op uses the shared scratch
+            SideStream side = branches.get(Branch.WIN).op().workspaceBytes() == 0
+                    ? SideStream.create(env.module().context()) : null;
+            return new DevicePipeline(plan, branches, qCast, compressK, compressV, selectOp, gatesCast, combine, oCast,
+                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, kDt, qCmpDt, side);
         } catch (RuntimeException e) {
             for (DeviceTensor c : constants) {
                 c.close();
@@ -330,6 +333,15 @@ final class DevicePipeline implements AutoCloseable {
             DeviceBuffer.wrap(guard.address(), 4).fill(s, (byte) 0);
         }
         timer.begin(s);
+        // Untimed forwards run the window branch on the side stream, beside compression, cmp, scoring and sel; a
+        // step timer needs the steps one after another on s.
+        Map<Branch, OpRun> ran = new EnumMap<>(Branch.class);
+        DeviceTensor oWin = or(c.oWin(), oWin()), lseWin = or(c.lseWin(), lseWin());
+        boolean overlap = side != null && timer == StepTimer.NONE;
+        if (overlap) {
+            ran.put(Branch.WIN, branches.get(Branch.WIN).op().launch(side.fork(s),
+                    new AttentionArgs(c.q(), c.kWin(), c.vWin(), oWin, lseWin, null), Workspace.NONE));
+        }
         DeviceTensor qCmp = c.q();
         if (qCast != null) {
             qCmp = tensor(slices.q32, qCmpDtype, nnz, h, dk);
@@ -341,16 +353,16 @@ final class DevicePipeline implements AutoCloseable {
         compressV.launch(s, new CompressArgs(c.vCmp(), vC), scratch);
         timer.mark("compress", s);
 
-        Map<Branch, OpRun> ran = new EnumMap<>(Branch.class);
         DeviceTensor oCmp = or(c.oCmp(), oCmp()), lseCmp = or(c.lseCmp(), lseCmp());
         ran.put(Branch.CMP, branches.get(Branch.CMP).op().launch(s,
                 new AttentionArgs(qCmp, kC, vC, oCmp, lseCmp, null), scratch));
         timer.mark("cmp", s);
 
         DeviceTensor idx;
+        OpRun scored = null;
         if (select != null) {
             idx = or(c.indicesOut(), indices());
-            select.launch(s, new SelectArgs(qCmp, kC, lseCmp, idx), Workspace.NONE);
+            scored = select.launch(s, new SelectArgs(qCmp, kC, lseCmp, idx), Workspace.NONE);
         } else {
             idx = c.indices();
             if (c.indicesOut() != null) {
@@ -364,9 +376,12 @@ final class DevicePipeline implements AutoCloseable {
                 new AttentionArgs(c.q(), c.kSel(), c.vSel(), oSel, lseSel, idx), scratch));
         timer.mark("sel", s);
 
-        DeviceTensor oWin = or(c.oWin(), oWin()), lseWin = or(c.lseWin(), lseWin());
-        ran.put(Branch.WIN, branches.get(Branch.WIN).op().launch(s,
-                new AttentionArgs(c.q(), c.kWin(), c.vWin(), oWin, lseWin, null), scratch));
+        if (overlap) {
+            side.join(s);
+        } else {
+            ran.put(Branch.WIN, branches.get(Branch.WIN).op().launch(s,
+                    new AttentionArgs(c.q(), c.kWin(), c.vWin(), oWin, lseWin, null), scratch));
+        }
         timer.mark("win", s);
 
         DeviceTensor gates;
@@ -397,11 +412,14 @@ final class DevicePipeline implements AutoCloseable {
                 routes.add(r.reason().isEmpty() ? planned : new Route(br, planned.path(), planned.reason() + "; " + r.reason()));
             }
         }
-        return new Ran(routes, fellBack);
+        return new Ran(routes, fellBack, scored != null && scored.fellBack() ? scored : null);
     }
 
     @Override
     public void close() {
+        if (side != null) {
+            side.close();
+        }
         workspace.close();
         for (DeviceTensor c : constants) {
             c.close();

@@ -39,6 +39,8 @@ public enum Flag {
     NSA_USE_SEL_KERNEL(Kind.BOOLEAN, "0", true, "route selection to sel-kernel"),
     NSA_SEL_KERNEL_FORCE(Kind.BOOLEAN, "0", false, "allow sel-kernel where the profile keeps it off"),
     NSA_SEL_KERNEL_MIN_L(Kind.INT, "-1", true, "minimum selected tokens per row for sel-kernel; -1 disables"),
+    NSA_EXACT_SCORES(Kind.BOOLEAN, "0", false,
+            "block scoring on the fp32 reference kernel: chosen blocks equal the oracle's"),
     NSA_FORCE_PARITY(Kind.BOOLEAN, "0", false, "every branch on sdpa"),
     NSA_FORCE_BRANCH(Kind.STRING, null, false, "cmp, sel or win: one-hot gates"),
     NSA_FORCE_UNIFORM_GATE(Kind.BOOLEAN, "0", false, "all gates 1/3"),

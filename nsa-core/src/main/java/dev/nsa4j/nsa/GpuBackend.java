@@ -11,14 +11,11 @@ import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
-import dev.nsa4j.fa2.Fa2Module;
 import dev.nsa4j.kernels.internal.CompressMlp;
 import dev.nsa4j.kernels.CudaContext;
 import dev.nsa4j.kernels.CudaEvent;
-import dev.nsa4j.kernels.CudaException;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
-import dev.nsa4j.kernels.internal.KernelModule;
 import dev.nsa4j.kernels.op.OpRun;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
@@ -41,15 +38,13 @@ final class GpuBackend implements AutoCloseable {
     private final NsaConfig cfg;
     private final CudaContext context;
     private final boolean ownsContext;
-    private final KernelModule module;
-    private final Fa2Module fa2;
-    private final String fa2Unavailable;
+    private final GpuImages images;
     private final CudaStream own;
     private final CompressMlp.Weights phiK;
     private final CompressMlp.Weights phiV;
     private final DeviceMemory memory = new DeviceMemory();
-    private final DevicePipeline.Env env;
-    private final DevicePipeline.Env envNoFa2;
+    private final PipelineEnv env;
+    private final PipelineEnv envNoFa2;
     private final Cache plans = new Cache(true);
     private final Cache referencePlans = new Cache(false);
     private final Map<NsaShape, Staging> staging = new LinkedHashMap<>();
@@ -87,29 +82,19 @@ final class GpuBackend implements AutoCloseable {
      * @param context    the context to run in; closed by {@link #close()} when {@code ownsContext}
      * @param flags      the effective flags (profile applied) routing reads
      * @param wantFa2    load the FA-2 image (some branch may run on it)
+     * @param wantTc     load the tensor-core image (sel-kernel or the tc scorer may run)
      */
     GpuBackend(NsaConfig cfg, PhiWeights phi, CudaContext context, boolean ownsContext, FlagSnapshot flags,
-               String profileLabel, GateOverride override, boolean wantFa2) {
+               String profileLabel, GateOverride override, boolean wantFa2, boolean wantTc) {
         this.cfg = cfg;
         this.context = context;
         this.ownsContext = ownsContext;
-        KernelModule m = null;
-        Fa2Module f = null;
-        String why = null;
+        GpuImages im = null;
         CudaStream s = null;
         CompressMlp.Weights wk = null, wv = null;
         CudaEvent e1 = null, e2 = null, e3 = null;
         try {
-            m = KernelModule.load(context);
-            if (wantFa2) {
-                try {
-                    f = Fa2Module.load(context);
-                } catch (IllegalStateException | CudaException ex) {
-                    why = "FA-2 kernels unavailable: " + ex.getMessage();
-                }
-            } else {
-                why = "FA-2 not wished for any branch";
-            }
+            im = GpuImages.load(context, wantFa2, wantTc);
             s = CudaStream.create(context);
             if (cfg.phi() == Phi.MLP) {
                 wk = CompressMlp.Weights.upload(s, phi.k());
@@ -119,24 +104,22 @@ final class GpuBackend implements AutoCloseable {
             e2 = CudaEvent.create(context);
             e3 = CudaEvent.create(context);
         } catch (RuntimeException ex) {
-            for (AutoCloseable c : new AutoCloseable[] {e2, e1, wv, wk, s, f, m}) {
+            for (AutoCloseable c : new AutoCloseable[] {e2, e1, wv, wk, s, im}) {
                 closeQuietly(c);
             }
             throw ex;
         }
-        this.module = m;
-        this.fa2 = f;
-        this.fa2Unavailable = why;
+        this.images = im;
         this.own = s;
         this.phiK = wk;
         this.phiV = wv;
         this.lastEnd = e1;
         this.hostStart = e2;
         this.hostEnd = e3;
-        this.env = new DevicePipeline.Env(cfg, m, f, why, flags, profileLabel, override, wk, wv, s, memory);
+        this.env = new PipelineEnv(cfg, im, flags, profileLabel, override, wk, wv, s, memory);
         FlagSnapshot noFa2 = flags.with(Flag.NSA_USE_FA2, "0");
-        this.envNoFa2 = new DevicePipeline.Env(cfg, m, null, "FA-2 output had NaN/Inf from finite inputs", noFa2,
-                profileLabel, override, wk, wv, s, memory);
+        this.envNoFa2 = new PipelineEnv(cfg, im.withoutFa2("FA-2 output had NaN/Inf from finite inputs"),
+                noFa2, profileLabel, override, wk, wv, s, memory);
     }
 
     private static void closeQuietly(AutoCloseable c) {
@@ -167,7 +150,7 @@ final class GpuBackend implements AutoCloseable {
         return cached(referencePlans, envNoFa2, shape);
     }
 
-    private DevicePipeline cached(Cache cache, DevicePipeline.Env e, NsaShape shape) {
+    private DevicePipeline cached(Cache cache, PipelineEnv e, NsaShape shape) {
         DevicePipeline p = cache.get(shape);
         if (p == null) {
             p = DevicePipeline.build(e, shape, deviceName());
@@ -220,11 +203,12 @@ final class GpuBackend implements AutoCloseable {
     /**
      * What a host forward did.
      *
+     * @param selectFellBack      the block scorer's run when it fell back to the reference scorer, else null
      * @param nonFiniteRecomputed branches whose FA-2 output had NaN/Inf from finite inputs (the call was recomputed
      *                            on the reference paths)
      */
     record HostRun(NsaResult result, NsaPlan plan, List<Route> routes, Map<Branch, OpRun> fellBack,
-                   List<Branch> nonFiniteRecomputed, HostTiming timing) {
+                   OpRun selectFellBack, List<Branch> nonFiniteRecomputed, HostTiming timing) {
     }
 
     /** Host API: upload into the plan's staging, the device forward on the own stream, the downloads. */
@@ -260,7 +244,7 @@ final class GpuBackend implements AutoCloseable {
                 routes.set(b.ordinal(), new Route(b, Path.SDPA_MASKED,
                         "FA-2 output had NaN/Inf from finite inputs; recomputed on sdpa-masked"));
             }
-            r = new DevicePipeline.Ran(routes, r2.fellBack());
+            r = new DevicePipeline.Ran(routes, r2.fellBack(), r2.selectFellBack());
         }
         float deviceMs = CudaEvent.elapsedMillis(hostStart, hostEnd);
         long t2 = System.nanoTime();
@@ -268,7 +252,7 @@ final class GpuBackend implements AutoCloseable {
                 fp64(used.oWin()), fp64(used.lseCmp()), fp64(used.lseSel()), fp64(used.lseWin()),
                 in.indices() != null ? in.indices().toIntArray() : used.indices().toHost(own).toIntArray());
         long t3 = System.nanoTime();
-        return new HostRun(result, p.plan(), r.routes(), r.fellBack(), recomputed,
+        return new HostRun(result, p.plan(), r.routes(), r.fellBack(), r.selectFellBack(), recomputed,
                 new HostTiming((t1 - t0) / 1e6, deviceMs, (t3 - t2) / 1e6));
     }
 
@@ -386,10 +370,7 @@ final class GpuBackend implements AutoCloseable {
             closeQuietly(c);
         }
         own.close();
-        if (fa2 != null) {
-            fa2.close();
-        }
-        module.close();
+        images.close();
         if (ownsContext) {
             context.close();
         }

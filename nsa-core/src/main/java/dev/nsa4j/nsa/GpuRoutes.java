@@ -10,10 +10,12 @@ import dev.nsa4j.kernels.internal.AttnWalk;
  *     environment or the GPU profile) and its minimum length is not -1, the plan is {@link Path#FA2} with the
  *     {@link Fa2Wish} the forward needs: whether FA-2 really runs is decided per call ({@link Fa2Threshold},
  *     the FA-2 contract), and the route of that call says which path ran. Otherwise the reference path.</li>
- * <li>sel: {@code sdpa-packed}, or {@code sdpa-masked} with {@code NSA_USE_SEL_PACK=0} (the GPU profile sets it
- *     from measurement); {@code sel-kernel} is not in
- *     this build: a wish for it from a property or the environment is a counted fallback, one from the
- *     profile is not.</li>
+ * <li>sel: where {@code NSA_USE_SEL_KERNEL} wishes it (property, environment or GPU profile) and
+ *     {@code NSA_SEL_KERNEL_MIN_L} is not -1, the plan is {@link Path#SEL_KERNEL} with the {@link SelWish} the
+ *     shape's plan needs (the minimum length and the kernel's preconditions are decided per shape, by
+ *     {@link BranchPlanner}); on SM 8.9 only with {@code NSA_SEL_KERNEL_FORCE=1} (a route reason otherwise). Else the
+ *     reference path: {@code sdpa-packed}, or {@code sdpa-masked} with {@code NSA_USE_SEL_PACK=0} (the GPU profile
+ *     sets it from measurement).</li>
  * </ul>
  * The reference path of cmp and win is {@code sdpa-masked}, or {@code sdpa} when its mask flag is 0.
  */
@@ -21,13 +23,28 @@ final class GpuRoutes {
     private GpuRoutes() {}
 
     /**
-     * A branch's planned route, the walk its reference kernel takes, the fallback tag when a flag's wish
-     * cannot be met at all, and, for a planned FA-2 route, what the per-call decision needs. For
-     * {@link Path#SDPA_PACKED} the walk is RANGES (what the packed path agrees with bitwise).
+     * A branch's planned route, the walk its reference kernel takes, and, for a planned FA-2 or sel-kernel route,
+     * what the shape's plan needs to decide it. For {@link Path#SDPA_PACKED} the walk is RANGES (what the packed path
+     * agrees with bitwise).
      *
      * @param fa2 null unless {@code route.path()} is {@link Path#FA2}
+     * @param sel null unless {@code route.path()} is {@link Path#SEL_KERNEL}
      */
-    record Plan(Route route, AttnWalk walk, String fallbackTag, Fa2Wish fa2) {}
+    record Plan(Route route, AttnWalk walk, Fa2Wish fa2, SelWish sel) {
+        Plan(Route route, AttnWalk walk) {
+            this(route, walk, null, null);
+        }
+    }
+
+    /**
+     * {@code sel-kernel} wished for the selection branch.
+     *
+     * @param reference the route a shape takes when sel-kernel does not run it (sdpa-packed or sdpa-masked, and why)
+     * @param minL      {@code NSA_SEL_KERNEL_MIN_L}, {@code >= 0}: the fewest selected tokens per row (n·l')
+     * @param wishedBy  who asked: {@code "profile sm90 d128"} or {@code "requested by NSA_USE_SEL_KERNEL"}
+     * @param byUser    true when the wish came from a property or the environment (not only the profile)
+     */
+    record SelWish(Route reference, int minL, String wishedBy, boolean byUser) {}
 
     /**
      * FA-2 wished for a branch.
@@ -46,13 +63,20 @@ final class GpuRoutes {
         return plan(br, f, null);
     }
 
+    /** {@link #plan(Branch, FlagSnapshot, String, int)} on a device of unknown compute capability. */
+    static Plan plan(Branch br, FlagSnapshot f, String profileLabel) {
+        return plan(br, f, profileLabel, 0);
+    }
+
     /**
      * @param profileLabel the profile bucket the flags came from, e.g. {@code "sm90 d128"}, for reasons;
      *                     null: "GPU profile"
+     * @param sm           the device's compute capability as {@code 10·major + minor} (89 keeps sel-kernel off
+     *                     without {@code NSA_SEL_KERNEL_FORCE}); 0 when unknown
      */
-    static Plan plan(Branch br, FlagSnapshot f, String profileLabel) {
+    static Plan plan(Branch br, FlagSnapshot f, String profileLabel, int sm) {
         if (f.bool(Flag.NSA_FORCE_PARITY)) {
-            return new Plan(new Route(br, Path.SDPA, "NSA_FORCE_PARITY=1"), AttnWalk.ALL, null, null);
+            return new Plan(new Route(br, Path.SDPA, "NSA_FORCE_PARITY=1"), AttnWalk.ALL);
         }
         Flag maskFlag = switch (br) {
             case CMP -> Flag.NSA_USE_CMP_MASK;
@@ -75,16 +99,11 @@ final class GpuRoutes {
                 : !masked ? Path.SDPA : Path.SDPA_MASKED;
         AttnWalk walk = masked || br == Branch.SEL ? AttnWalk.RANGES : AttnWalk.ALL;
         if (br == Branch.SEL) {
-            if (f.bool(Flag.NSA_USE_SEL_KERNEL)) {
-                String unmet = "sel-kernel " + wishedBy(f, Flag.NSA_USE_SEL_KERNEL) + " is not in this build";
-                String tag = byUser(f, Flag.NSA_USE_SEL_KERNEL) ? "sel.kernel.fallback" : null;
-                return new Plan(new Route(br, path, unmet + "; " + why), walk, tag, null);
-            }
-            return new Plan(new Route(br, path, why), walk, null, null);
+            return selection(f, profileLabel, sm, new Route(br, path, why), walk);
         }
         Flag branchFlag = br == Branch.CMP ? Flag.NSA_USE_FA2_CMP : Flag.NSA_USE_FA2_WIN;
         if (!f.bool(Flag.NSA_USE_FA2) || !f.bool(branchFlag)) {
-            return new Plan(new Route(br, path, why), walk, null, null);
+            return new Plan(new Route(br, path, why), walk);
         }
         Flag minFlag = Fa2Threshold.minLenFlag(br);
         int min = f.integer(minFlag);
@@ -94,10 +113,32 @@ final class GpuRoutes {
         if (min < 0) {
             // -1 disables FA-2 for the branch: a configuration, not a fallback
             return new Plan(new Route(br, path, "fa2 " + by + " but " + minFlag.envName() + "=-1 disables it; " + why),
-                    walk, null, null);
+                    walk);
         }
         Route fa2 = new Route(br, Path.FA2, by + "; min len " + min);
-        return new Plan(fa2, walk, null, new Fa2Wish(new Route(br, path, why), minFlag, min, by, user));
+        return new Plan(fa2, walk, new Fa2Wish(new Route(br, path, why), minFlag, min, by, user), null);
+    }
+
+    /** The selection branch: sel-kernel where wished and allowed, else the reference route {@code ref}. */
+    private static Plan selection(FlagSnapshot f, String profileLabel, int sm, Route ref, AttnWalk walk) {
+        if (!f.bool(Flag.NSA_USE_SEL_KERNEL)) {
+            return new Plan(ref, walk);
+        }
+        boolean user = byUser(f, Flag.NSA_USE_SEL_KERNEL);
+        String by = user ? "requested by NSA_USE_SEL_KERNEL"
+                : profileLabel != null ? "profile " + profileLabel : "GPU profile";
+        if (sm == 89 && !f.bool(Flag.NSA_SEL_KERNEL_FORCE)) {
+            // the device policy of docs/routing.md: a configuration, not a fallback
+            return new Plan(new Route(Branch.SEL, ref.path(), "sel-kernel " + by
+                    + " but SM 8.9 keeps it off (NSA_SEL_KERNEL_FORCE=1 allows it); " + ref.reason()), walk);
+        }
+        int minL = f.integer(Flag.NSA_SEL_KERNEL_MIN_L);
+        if (minL < 0) {
+            return new Plan(new Route(Branch.SEL, ref.path(), "sel-kernel " + by
+                    + " but NSA_SEL_KERNEL_MIN_L=-1 disables it; " + ref.reason()), walk);
+        }
+        Route kernel = new Route(Branch.SEL, Path.SEL_KERNEL, by + "; min L " + minL);
+        return new Plan(kernel, walk, null, new SelWish(ref, minL, by, user));
     }
 
     /** {@code NSA_USE_SEL_PACK=0}, or {@code profile: NSA_USE_SEL_PACK=0} when the profile set it. */
@@ -114,11 +155,5 @@ final class GpuRoutes {
             }
         }
         return false;
-    }
-
-    /** {@code requested by NSA_USE_SEL_KERNEL}, or {@code enabled by the GPU profile (NSA_USE_SEL_KERNEL)}. */
-    private static String wishedBy(FlagSnapshot f, Flag... flags) {
-        String names = String.join(" and ", java.util.Arrays.stream(flags).map(Flag::envName).toList());
-        return byUser(f, flags) ? "requested by " + names : "enabled by the GPU profile (" + names + ")";
     }
 }

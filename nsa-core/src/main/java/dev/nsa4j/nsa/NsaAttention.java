@@ -47,16 +47,20 @@ import org.slf4j.event.Level;
  * {@code NSA_FA2_MIN_LEN_WIN} / {@code NSA_FA2_MIN_LEN_CMP} ({@link Fa2Threshold}) and the FA-2 contract
  * accepts the call; elsewhere on their reference path. That is decided per call: {@link NsaOutput#routes()}
  * holds the path that ran each branch in that call and why. Below the threshold is a normal route; a
- * contract refusal (for example the compressed branch, which runs in fp32, under the dtype rule unless
- * {@code NSA_FA2_ALLOW_FP32=1}), a missing FA-2 image or a failed kernel is a counted fallback, logged at
- * WARN with every failed rule ({@code NSA_FA2_HARD_FAIL=1}: it throws instead). Where flags ask for a fast
- * path this build lacks ({@code NSA_USE_SEL_KERNEL}) the call is counted and logged as a fallback, likewise
- * FA-2 on the CPU under {@code auto}; where only the GPU profile asks for {@code sel-kernel}, the route's
- * reason says so and nothing is counted.
+ * contract refusal of the shape (for example fp32 inputs under the dtype rule unless
+ * {@code NSA_FA2_ALLOW_FP32=1}) is a route reason, a counted fallback where the user asked for FA-2; a refusal of
+ * one call's tensors, a missing FA-2 image or a failed kernel is a counted fallback, logged at WARN with every
+ * failed rule ({@code NSA_FA2_HARD_FAIL=1}: it throws instead). The selection branch runs on {@code sel-kernel}
+ * ({@link dev.nsa4j.kernels.op.SelKernelOp}, exact P) where {@code NSA_USE_SEL_KERNEL} wishes it, n·l' reaches
+ * {@code NSA_SEL_KERNEL_MIN_L} and the kernel serves the shape, with the same rules for reasons and counted
+ * fallbacks ({@code sel.kernel.fallback}); a call whose tensors it cannot serve runs on {@code sdpa-masked}. The
+ * chosen blocks come from the tensor-core scorer where K̃ is fp16/bf16 (near ties may choose differently from the
+ * oracle), else, and with {@code NSA_EXACT_SCORES=1} or in the parity mode, from the fp32 reference scorer. Flags
+ * asking for a GPU path on the CPU under {@code auto} are counted and logged as fallbacks.
  *
- * <p>An instance on the GPU holds a stream, a kernel module and, where FA-2 is wished for a branch, the FA-2
- * image: {@link #close()} frees them. Without the FA-2 image (a build without nvcc) every FA-2 call falls
- * back with that reason. GPU calls on one instance are serialised (one stream); use one instance per thread
+ * <p>An instance on the GPU holds a stream, a kernel module, where FA-2 is wished for a branch the FA-2 image, and
+ * the tensor-core image (sel-kernel, the tc scorer) unless neither can run: {@link #close()} frees them. Without
+ * an optional image (a build without nvcc) its calls run the reference paths with that reason. GPU calls on one instance are serialised (one stream); use one instance per thread
  * for concurrency.
  *
  * <p>Flags are read once, from the {@link FlagSnapshot} given to the builder (default
@@ -67,7 +71,8 @@ import org.slf4j.event.Level;
  * <p>Observability: per branch and call, a line {@code NSA-LOG route branch=.. path=.. reason=".."} at
  * INFO, {@code fa2.path} at INFO when FA-2 ran a branch ({@code len}, {@code min}), and
  * {@code fa2.fallback} (with {@code cause}, {@code rules}: every failed contract rule, {@code len},
- * {@code min}) / {@code sel.kernel.fallback} / {@code parity.fallback} at WARN, each tag limited to
+ * {@code min}) / {@code sel.kernel.fallback} / {@code parity.fallback} at WARN ({@code select.fallback}, WARN and
+ * not counted, when the tc scorer handed a call to the reference scorer), each tag limited to
  * {@code NSA_LOG_LIMIT} lines; {@link #counters()} holds calls per path that ran, and fallbacks. With
  * {@code NSA_FA2_AUDIT=1} the first instance to open a GPU logs the FA-2 start-up audit (tag {@code fa2.audit}).
  *
@@ -129,15 +134,15 @@ public final class NsaAttention implements AutoCloseable {
             String label = routingFlags.profile().map(p -> p.family()
                     + GpuProfile.HeadDimBucket.of(hd).map(x -> " " + x.key()).orElse("")).orElse(null);
             boolean wantFa2 = false;
+            // the tc scorer may serve any half-precision shape unless the reference scorer is asked for
+            boolean wantTc = !SelectPlanner.exactScores(eff);
             for (Branch br : Branch.values()) {
-                GpuRoutes.Plan plan = GpuRoutes.plan(br, eff, label);
+                GpuRoutes.Plan plan = GpuRoutes.plan(br, eff, label, ctx.device().sm());
                 routes.put(br, plan.route());
-                if (plan.fallbackTag() != null) {
-                    fallbackTags.put(br, plan.fallbackTag());
-                }
                 wantFa2 |= plan.fa2() != null;
+                wantTc |= plan.sel() != null;
             }
-            this.gpu = new GpuBackend(b.config, b.phi, ctx, !attach, eff, label, override, wantFa2);
+            this.gpu = new GpuBackend(b.config, b.phi, ctx, !attach, eff, label, override, wantFa2, wantTc);
         } catch (RuntimeException e) {
             if (!attach) {
                 ctx.close();
@@ -196,7 +201,7 @@ public final class NsaAttention implements AutoCloseable {
             NsaResult r = oracle.forward(inputs, outType, override);
             Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
             List<Route> done = List.copyOf(routes.values());
-            calls.report(done, Map.of(), List.of(), null);
+            calls.report(done, Map.of(), null, List.of(), null);
             debugTiming("cpu", inputs, elapsed);
             return new NsaOutput(r, done, elapsed, null, null);
         }
@@ -206,7 +211,8 @@ public final class NsaAttention implements AutoCloseable {
         BatchLayout layout = InputCheck.check(config, phi, inputs);
         GpuBackend.HostRun hr = gpu.forwardHost(inputs, layout, outType);
         Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
-        calls.report(hr.routes(), hr.fellBack(), hr.nonFiniteRecomputed(), gpu.pipeline(hr.plan().shape()));
+        calls.report(hr.routes(), hr.fellBack(), hr.selectFellBack(), hr.nonFiniteRecomputed(),
+                gpu.pipeline(hr.plan().shape()));
         debugTiming("gpu", inputs, elapsed);
         return new NsaOutput(hr.result(), hr.routes(), elapsed, hr.plan(), hr.timing());
     }
@@ -237,7 +243,7 @@ public final class NsaAttention implements AutoCloseable {
                     "the stream belongs to another context");
         }
         GpuBackend.DeviceRun run = gpu.forwardDevice(stream, inputs, outputs, timer);
-        calls.report(run.ran().routes(), run.ran().fellBack(), List.of(), run.pipeline());
+        calls.report(run.ran().routes(), run.ran().fellBack(), run.ran().selectFellBack(), List.of(), run.pipeline());
         DevicePipeline p = run.pipeline();
         return new NsaDeviceResult(p.plan(), run.ran().routes(), () -> gpu.nonFinite(stream, p));
     }

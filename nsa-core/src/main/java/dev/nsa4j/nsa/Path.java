@@ -1,9 +1,6 @@
 package dev.nsa4j.nsa;
 
-/**
- * The implementations a branch can run on (docs/routing.md "Paths"). All but {@link #SEL_KERNEL} run in this
- * build; it is listed so routes, counters and flags already speak its name.
- */
+/** The implementations a branch can run on (docs/routing.md "Paths"). */
 public enum Path {
     /** The CPU oracle (plain Java, fp64 accumulation). */
     CPU("cpu"),
@@ -15,7 +12,7 @@ public enum Path {
     SDPA_PACKED("sdpa-packed"),
     /** The FlashAttention-2 kernels (cmp, win). */
     FA2("fa2"),
-    /** The group-centric selection kernel (sel). */
+    /** The group-centric selection kernel on tensor cores (sel). */
     SEL_KERNEL("sel-kernel");
 
     private final String id;

@@ -18,6 +18,7 @@ import dev.nsa4j.kernels.GpuSuite;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Tag;
@@ -41,6 +42,10 @@ class DeviceApiGpuTest extends GpuSuite {
         final NsaDeviceOutputs out;
 
         Buffers(GpuFixture gpu, NsaInputs h, int offsetBytes) {
+            this(gpu, h, offsetBytes, CFG);
+        }
+
+        Buffers(GpuFixture gpu, NsaInputs h, int offsetBytes, NsaConfig cfg) {
             DeviceTensor[] t = new DeviceTensor[8];
             HostTensor[] src = {h.q(), h.kCmp(), h.vCmp(), h.kSel(), h.vSel(), h.kWin(), h.vWin(), h.gates()};
             for (int i = 0; i < 8; i++) {
@@ -57,8 +62,8 @@ class DeviceApiGpuTest extends GpuSuite {
             int[] od = h.q().shape().dims();
             int[] ld = java.util.Arrays.copyOf(od, od.length - 1);
             int[] id = od.clone();
-            id[id.length - 2] = CFG.kvGroups();
-            id[id.length - 1] = CFG.nSel();
+            id[id.length - 2] = cfg.kvGroups();
+            id[id.length - 1] = cfg.nSel();
             out = NsaDeviceOutputs.of(alloc(gpu, DType.FP32, od))
                     .withBranches(alloc(gpu, DType.FP32, od), alloc(gpu, DType.FP32, od), alloc(gpu, DType.FP32, od))
                     .withLse(alloc(gpu, DType.FP32, ld), alloc(gpu, DType.FP32, ld), alloc(gpu, DType.FP32, ld))
@@ -151,6 +156,55 @@ class DeviceApiGpuTest extends GpuSuite {
                 }
             }
             assertEquals(warm, nsa.deviceMemory(), "no device allocation after the first call of a shape");
+        }
+    }
+
+    /**
+     * sel-kernel and the tensor-core scorer on the device API (l' = 64, so both serve the shape): the host API's
+     * bits, graph replay equal to eager, and an 8-byte aligned q served on the reference paths (sel-kernel falls back
+     * to sdpa-masked naming the rule, counted; the scorer to the reference scorer, logged).
+     */
+    @Test
+    void selKernelAndTheTcScorerOnTheDeviceApi() {
+        NsaConfig cfg = CFG.toBuilder().selBlock(64).nSel(4).build();
+        NsaInputs h = PipelineModes.inputs(cfg, DType.BF16, new int[] {0, 300, 1, 129}, new Random(13));
+        List<String> lines = new ArrayList<>();
+        try (NsaAttention nsa = NsaAttention.builder(cfg).flags(PipelineModes.SEL_KERNEL.flags()).device("0")
+                .logSink((l, s) -> lines.add(l + " " + s)).build();
+             Buffers eager = new Buffers(gpu, h, 0, cfg); Buffers replay = new Buffers(gpu, h, 0, cfg);
+             CudaStream s = CudaStream.create(gpu.context)) {
+            NsaResult host = nsa.forward(h, DType.FP32).result();
+            NsaDeviceResult r = nsa.forward(s, eager.in, eager.out);
+            boolean kernel = dev.nsa4j.kernels.internal.TcModule.unsupportedReason(gpu.context.device()) == null;
+            if (kernel) {
+                assertEquals(Path.SEL_KERNEL, r.route(Branch.SEL).path(), r.route(Branch.SEL).reason());
+            }
+            double[][] want = eager.read(s);
+            assertArrayEquals(host.fp64(NsaResult.Output.O), want[0], 0.0, "device API vs host API " + r.routes());
+            assertArrayEquals(host.fp64(NsaResult.Output.O_SEL), want[2], 0.0, "o_sel " + r.routes());
+            assertArrayEquals(host.indexArray(), eager.out.indices().toHost(s).toIntArray(), "the scorer's blocks");
+            try (CudaGraph g = CudaGraph.capture(s, () -> nsa.forward(s, replay.in, replay.out))) {
+                g.launch(s);
+                double[][] got = replay.read(s);
+                for (int i = 0; i < want.length; i++) {
+                    assertArrayEquals(want[i], got[i], 0.0, "output " + i + ": replay vs eager");
+                }
+            }
+            try (Buffers b = new Buffers(gpu, h, 8, cfg)) {
+                NsaDeviceResult m = nsa.forward(gpu.stream, b.in, b.out);
+                double[] got = b.out.o().toHost(gpu.stream).toDoubleArray();
+                assertTrue(Arrays.stream(got).allMatch(Double::isFinite), m.routes().toString());
+                if (kernel) {
+                    Route sel = m.route(Branch.SEL);
+                    assertEquals(Path.SDPA_MASKED, sel.path(), sel.reason());
+                    assertTrue(sel.reason().startsWith("sel-kernel blocked: alignment: q at 0x"), sel.reason());
+                    assertEquals(1, nsa.counters().fallbacks(Branch.SEL, Path.SDPA_MASKED, sel.reason()));
+                    assertTrue(lines.stream().anyMatch(l -> l.startsWith("WARN NSA-LOG sel.kernel.fallback branch=sel ")),
+                            lines.toString());
+                    assertTrue(lines.stream().anyMatch(l -> l.startsWith("WARN NSA-LOG select.fallback ")),
+                            lines.toString());
+                }
+            }
         }
     }
 

@@ -24,7 +24,7 @@ class FlagsTest {
         assertEquals("NSA_USE_FA2", Flag.NSA_USE_FA2.envName());
         assertEquals("nsa.use.fa2", Flag.NSA_USE_FA2.propertyName());
         assertEquals("nsa.fa2.allow.d.gt.128", Flag.NSA_FA2_ALLOW_D_GT_128.propertyName());
-        assertEquals(26, Flag.values().length);
+        assertEquals(27, Flag.values().length);
     }
 
     @Test
@@ -34,6 +34,8 @@ class FlagsTest {
         assertFalse(s.bool(Flag.NSA_USE_SEL_KERNEL));
         assertEquals(-1, s.integer(Flag.NSA_FA2_MIN_LEN_WIN));
         assertEquals(-1, s.integer(Flag.NSA_SEL_KERNEL_MIN_L));
+        assertFalse(s.bool(Flag.NSA_EXACT_SCORES));
+        assertFalse(Flag.NSA_EXACT_SCORES.defaultFromProfile(), "NSA_EXACT_SCORES is no profile flag");
         assertTrue(s.bool(Flag.NSA_FA2_PREF_FP16));
         assertTrue(s.bool(Flag.NSA_USE_WIN_MASK));
         assertEquals(10, s.logLimit());

@@ -193,25 +193,37 @@ class GpuProfilesTest {
                 assertEquals(GpuProfile.STARTING_POINT, p.gpu());
                 assertContains(p.sourceFirstLine(), "ROUTING.md");
             }
+            boolean selOn = !family.equals("sm89");
             for (Thresholds t : p.buckets().values()) {
-                assertFalse(t.selKernel(), family + ": sel-kernel off everywhere for now");
-                assertEquals(-1, t.selKernelMinL());
+                assertEquals(selOn, t.selKernel(), family + ": sel-kernel on but on SM 8.9 (device policy)");
+                assertEquals(selOn ? 0 : -1, t.selKernelMinL(), family);
+            }
+            if (selOn) {
+                assertContains(p.source(), "docs/results/sel-kernel-h200.md");
             }
             try (InputStream in = getClass().getResourceAsStream("/" + GpuProfiles.RESOURCE_DIR + family + ".yaml")) {
                 String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
                 assertTrue(text.startsWith(GpuProfile.SCHEMA_COMMENT), family + " starts with the schema comment");
             }
         }
-        assertEquals(starting(192, 64, 256, 96, 320, 128), GpuProfiles.shipped("sm80").buckets());
+        assertEquals(withSelKernel(starting(192, 64, 256, 96, 320, 128), true), GpuProfiles.shipped("sm80").buckets());
         assertEquals(GpuProfiles.shipped("sm80").buckets(), GpuProfiles.shipped("sm86").buckets());
         Map<HeadDimBucket, Thresholds> sweep = new java.util.EnumMap<>(HeadDimBucket.class);
-        starting(16, 16, 16, 16, 16, 16).forEach((b, t) -> sweep.put(b, new Thresholds(t.fa2Win(), t.fa2Cmp(),
-                t.fa2MinLenWin(), t.fa2MinLenCmp(), t.selKernel(), t.selKernelMinL(), false)));
-        assertEquals(sweep, GpuProfiles.shipped("sm90").buckets(), "the H100 sweep; selection on sdpa-masked");
+        withSelKernel(starting(16, 16, 16, 16, 16, 16), false).forEach((b, t) -> sweep.put(b, t));
+        assertEquals(sweep, GpuProfiles.shipped("sm90").buckets(),
+                "the H100 sweep; sel-kernel from n·l' = 0; its reference path sdpa-masked");
         for (Thresholds t : GpuProfiles.shipped("sm89").buckets().values()) {
             assertEquals(Thresholds.OFF, t, "SM 8.9: FA-2 and sel-kernel off");
         }
         assertThrows(IllegalArgumentException.class, () -> GpuProfiles.shipped("sm75"));
+    }
+
+    /** {@code m} with sel-kernel on from n·l' = 0 and the given reference path ({@code sel_pack}). */
+    static Map<HeadDimBucket, Thresholds> withSelKernel(Map<HeadDimBucket, Thresholds> m, boolean selPack) {
+        Map<HeadDimBucket, Thresholds> out = new EnumMap<>(HeadDimBucket.class);
+        m.forEach((b, t) -> out.put(b, new Thresholds(t.fa2Win(), t.fa2Cmp(), t.fa2MinLenWin(), t.fa2MinLenCmp(),
+                true, 0, selPack)));
+        return out;
     }
 
     static Map<HeadDimBucket, Thresholds> starting(int... winCmp) {

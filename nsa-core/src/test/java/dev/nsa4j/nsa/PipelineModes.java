@@ -14,18 +14,28 @@ import java.util.Random;
 /**
  * The routing modes the GPU parity suites run the device pipeline in, each with the oracle it is judged
  * against: the parity mode (every branch on {@code sdpa}, K̃ in fp32) against the plain oracle; the others
- * (K̃ in the input dtype) against the oracle with K̃ rounded the same way.
+ * (K̃ in the input dtype) against the oracle with K̃ rounded the same way. Every mode but {@link #SEL_KERNEL} scores
+ * blocks on the fp32 reference scorer ({@code NSA_EXACT_SCORES=1}, implied by the parity mode), so a forward with
+ * the GPU's own selection chooses the oracle's blocks; {@link #SEL_KERNEL} uses the tensor-core scorer, which may
+ * choose differently at near ties, so its oracle is given the GPU's chosen blocks ({@link #ownSelection}).
  */
 enum PipelineModes {
     /** NSA_FORCE_PARITY=1: sdpa everywhere, fp32 K̃. */
     PARITY("NSA_FORCE_PARITY", "1"),
-    /** sdpa-masked everywhere (FA-2 off, selection unpacked). */
-    MASKED("NSA_USE_FA2", "0", "NSA_USE_SEL_PACK", "0"),
+    /** sdpa-masked everywhere (FA-2 and sel-kernel off, selection unpacked). */
+    MASKED("NSA_USE_FA2", "0", "NSA_USE_SEL_PACK", "0", "NSA_USE_SEL_KERNEL", "0", "NSA_EXACT_SCORES", "1"),
     /** sdpa-masked for cmp and win, sdpa-packed for sel. */
-    PACKED("NSA_USE_FA2", "0", "NSA_USE_SEL_PACK", "1"),
+    PACKED("NSA_USE_FA2", "0", "NSA_USE_SEL_PACK", "1", "NSA_USE_SEL_KERNEL", "0", "NSA_EXACT_SCORES", "1"),
     /** FA-2 for cmp and win wherever the contract allows (from length 1), sel per the profile. */
     FA2("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1", "NSA_USE_FA2_WIN", "1", "NSA_FA2_MIN_LEN_CMP", "0",
-            "NSA_FA2_MIN_LEN_WIN", "0");
+            "NSA_FA2_MIN_LEN_WIN", "0", "NSA_EXACT_SCORES", "1"),
+    /**
+     * Every fast path: FA-2 as in {@link #FA2}, sel-kernel wherever it serves the shape (any n·l', SM 8.9 too) and
+     * the tensor-core scorer.
+     */
+    SEL_KERNEL("NSA_USE_FA2", "1", "NSA_USE_FA2_CMP", "1", "NSA_USE_FA2_WIN", "1", "NSA_FA2_MIN_LEN_CMP", "0",
+            "NSA_FA2_MIN_LEN_WIN", "0", "NSA_USE_SEL_KERNEL", "1", "NSA_SEL_KERNEL_MIN_L", "0",
+            "NSA_SEL_KERNEL_FORCE", "1");
 
     private final String[] env;
 
@@ -51,6 +61,14 @@ enum PipelineModes {
     NsaOracle oracle(NsaConfig cfg, PhiWeights phi, DType dtype) {
         NsaOracle o = new NsaOracle(cfg, phi, NsaOracle.defaultPool());
         return this == PARITY ? o : o.withCompressedRoundedTo(dtype);
+    }
+
+    /**
+     * True where the mode's own block selection may differ from the oracle's (the tensor-core scorer): its
+     * forwards are judged against the oracle given the GPU's chosen blocks.
+     */
+    boolean ownSelection() {
+        return this == SEL_KERNEL;
     }
 
     /** Dense [1,S,...] for one length, varlen [nnz,...] with cu_seqlens otherwise; values rounded to dt. */

@@ -13,6 +13,7 @@ import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.config.Phi;
 import dev.nsa4j.kernels.GpuSuite;
 import dev.nsa4j.kernels.NsaOutputs;
+import dev.nsa4j.kernels.internal.TcModule;
 import dev.nsa4j.oracle.CompressionMlp;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
@@ -33,8 +34,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The device pipeline against the CPU oracle, fp32 outputs, in every routing mode ({@link PipelineModes}): MAE
  * < 1e-5 for o and every branch output and lse (the bar of docs/routing.md between two paths). The parity mode (fp32
  * K̃, sdpa) is judged against the plain oracle; the modes that store K̃ in the input dtype (sdpa-masked,
- * sdpa-packed, FA-2 exact P for cmp and win) against the oracle with K̃ rounded the same way. The oracle's chosen
- * blocks are given to both sides so every branch sees the same keys.
+ * sdpa-packed, FA-2 exact P for cmp and win, sel-kernel) against the oracle with K̃ rounded the same way. The
+ * oracle's chosen blocks are given to both sides so every branch sees the same keys; the whole fast path with the
+ * GPU's own selection (the tensor-core scorer) is judged against the oracle given the GPU's chosen blocks.
  */
 @Tag("gpu")
 class PipelineParityGpuTest extends GpuSuite {
@@ -78,6 +80,63 @@ class PipelineParityGpuTest extends GpuSuite {
             NsaOutputs.assertClose(cpu, r.result(), 1e-5, mode + " " + r.routes(), NsaResult.Output.values());
             assertArrayEquals(cpu.indexArray(), r.result().indexArray());
         }
+    }
+
+    static Stream<Arguments> selKernelMatrix() {
+        List<Arguments> out = new ArrayList<>();
+        for (DType dt : new DType[] {DType.FP16, DType.BF16}) {
+            for (int d : new int[] {64, 128}) {
+                for (int ratio : new int[] {1, 4, 16}) {
+                    for (int[] lens : new int[][] {{65}, {1000}, {0, 63, 1, 0, 1100, 65}}) {
+                        out.add(Arguments.of(dt, d, ratio, lens));
+                    }
+                }
+            }
+        }
+        return shard(out);
+    }
+
+    /**
+     * The whole fast path (FA-2, sel-kernel exact P, the tensor-core scorer) with the GPU's own block selection,
+     * against the oracle given the GPU's chosen blocks: MAE < 1e-5 on every output. l' = 64, so the kernel serves
+     * the shape wherever the tensor-core image runs; the rows whose blocks differ from the oracle's own choice (near
+     * ties of the scorer) are printed.
+     */
+    @ParameterizedTest(name = "sel-kernel {0} D={1} h={2} lens={3}")
+    @MethodSource("selKernelMatrix")
+    void selKernelAndTheTcScorerMatchTheOracleOnTheGpusBlocks(DType dt, int d, int ratio, int[] lens) {
+        int g = ratio == 16 ? 1 : 2;
+        NsaConfig cfg = NsaConfig.builder().heads(g * ratio).kvGroups(g).headDim(d).blockLen(32).stride(16)
+                .selBlock(64).nSel(8).window(128).build();
+        NsaInputs in = PipelineModes.inputs(cfg, dt, lens, new Random(d * 17L + ratio + lens.length));
+        NsaAttention nsa = instance(cfg, PipelineModes.SEL_KERNEL);
+        NsaOutput r = nsa.forward(in, DType.FP32);
+        Route sel = r.route(Branch.SEL);
+        if (TcModule.unsupportedReason(gpu.context.device()) == null) {
+            assertEquals(Path.SEL_KERNEL, sel.path(), sel.reason());
+            assertTrue(sel.reason().startsWith("requested by NSA_USE_SEL_KERNEL; n·l' = 512 >= 0; exact P"), sel.reason());
+            String select = r.plan().steps().stream().filter(st -> st.step().equals("select")).findFirst()
+                    .orElseThrow().op();
+            assertTrue(select.startsWith("tc block scores + top-8 "), select);
+            assertTrue(r.plan().steps().stream().anyMatch(st -> st.step().equals("sel")
+                    && st.op().startsWith("sel-kernel exact-P ")), r.plan().toString());
+            assertEquals(Map.of(), nsa.counters().fallbacks());
+        }
+        NsaResult cpu = PipelineModes.SEL_KERNEL.oracle(cfg, null, dt).forward(
+                PipelineModes.withIndices(in, r.result().indices()), DType.FP32, GateOverride.NONE);
+        NsaOutputs.assertClose(cpu, r.result(), 1e-5, "sel-kernel " + r.routes(), NsaResult.Output.values());
+        int[] own = PipelineModes.SEL_KERNEL.oracle(cfg, null, dt).forward(in, DType.FP32, GateOverride.NONE)
+                .indexArray();
+        int[] got = r.result().indexArray();
+        int differ = 0;
+        for (int row = 0; row < own.length / cfg.nSel(); row++) {
+            if (!java.util.Arrays.equals(own, row * cfg.nSel(), (row + 1) * cfg.nSel(), got, row * cfg.nSel(),
+                    (row + 1) * cfg.nSel())) {
+                differ++;
+            }
+        }
+        System.out.println("sel-kernel " + dt + " D=" + d + " h=" + ratio + " lens=" + java.util.Arrays.toString(lens)
+                + ": " + differ + " of " + own.length / cfg.nSel() + " rows chose other blocks than the oracle");
     }
 
     static Stream<Arguments> mlpMatrix() {

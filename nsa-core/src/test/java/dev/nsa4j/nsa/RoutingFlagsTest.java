@@ -41,8 +41,9 @@ class RoutingFlagsTest {
         assertEquals(FlagSource.PROFILE, s.source(Flag.NSA_USE_FA2));
         assertTrue(s.bool(Flag.NSA_USE_FA2_CMP));
         assertEquals(FlagSource.PROFILE, s.source(Flag.NSA_USE_FA2_CMP));
-        assertEquals(-1, s.integer(Flag.NSA_SEL_KERNEL_MIN_L));
+        assertEquals(0, s.integer(Flag.NSA_SEL_KERNEL_MIN_L), "sm90: sel-kernel from n·l' = 0");
         assertEquals(FlagSource.PROFILE, s.source(Flag.NSA_SEL_KERNEL_MIN_L));
+        assertTrue(s.bool(Flag.NSA_USE_SEL_KERNEL));
         assertEquals(10, s.logLimit(), "a flag the profile does not supply keeps its default");
         assertEquals(FlagSource.DEFAULT, s.source(Flag.NSA_LOG_LIMIT));
         assertEquals(Flags.of(Map.of("nsa.use.fa2.win", "0", "nsa.fa2.min.len.cmp", "7"),
@@ -121,7 +122,7 @@ class RoutingFlagsTest {
         FlagSnapshot profiled = Flags.defaults().withProfile(SM90, 128);
         GpuRoutes.Plan win = GpuRoutes.plan(Branch.WIN, profiled, "sm90 d128");
         assertEquals(dev.nsa4j.nsa.Path.FA2, win.route().path());
-        assertNull(win.fallbackTag(), "a wish is decided per call, not counted at plan time");
+        assertNull(win.sel(), "no sel-kernel wish for the window branch");
         assertEquals("profile sm90 d128; min len 16", win.route().reason());
         FlagSnapshot userMaster = Flags.of(Map.of(), Map.of("NSA_USE_FA2", "1"), Map.of()).withProfile(SM90, 128);
         GpuRoutes.Plan cmp = GpuRoutes.plan(Branch.CMP, userMaster);
@@ -129,8 +130,14 @@ class RoutingFlagsTest {
         assertEquals(16, cmp.fa2().minLen(), "the profile's minimum");
         assertTrue(cmp.route().reason().contains("requested by NSA_USE_FA2 and NSA_USE_FA2_CMP"), cmp.route().reason());
         FlagSnapshot selOn = Flags.defaults().withProfileValues(Map.of("NSA_USE_SEL_KERNEL", "1"), "test");
-        assertNull(GpuRoutes.plan(Branch.SEL, selOn).fallbackTag());
+        assertNull(GpuRoutes.plan(Branch.SEL, selOn).sel(), "NSA_SEL_KERNEL_MIN_L's built-in -1 disables it");
         assertEquals(dev.nsa4j.nsa.Path.SDPA_PACKED, GpuRoutes.plan(Branch.SEL, selOn).route().path());
+        FlagSnapshot selMin = Flags.defaults().withProfileValues(Map.of("NSA_USE_SEL_KERNEL", "1",
+                "NSA_SEL_KERNEL_MIN_L", "0"), "test");
+        GpuRoutes.Plan sel = GpuRoutes.plan(Branch.SEL, selMin, "sm90 d128", 90);
+        assertEquals(dev.nsa4j.nsa.Path.SEL_KERNEL, sel.route().path());
+        assertEquals("profile sm90 d128; min L 0", sel.route().reason());
+        assertTrue(!sel.sel().byUser(), "the profile's wish");
     }
 
     @Test

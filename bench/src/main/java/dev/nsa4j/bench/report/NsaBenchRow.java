@@ -11,7 +11,7 @@ import java.util.Objects;
 
 /**
  * One row of the NSA bench CSV ({@link NsaBenchCsv}): one (system, variant, step, shape) measurement of
- * {@code nsa bench nsa} or of its peer {@code bench/peers/fla_nsa.py}.
+ * {@code nsa bench nsa} or of its peers {@code bench/peers/fla_nsa.py} and {@code bench/peers/mdy_nsa.py}.
  *
  * <p>Systems, their variants and each variant's steps ({@link #VARIANTS}, in the order the reports list them):
  * <ul>
@@ -24,6 +24,7 @@ import java.util.Objects;
  *       and {@code transfers} (upload + download); {@code fa2-dense} (dense causal FlashAttention-2 on the same
  *       q, k, v): {@code forward}.</li>
  *   <li>{@code fla}: {@code parallel_nsa} (fla-org's Triton NSA): {@code forward}.</li>
+ *   <li>{@code mdy666}: {@code hf-nsa-core} (mdy666's Scalable-Flash-NSA, Triton with TMA): {@code forward}.</li>
  *   <li>{@code torch}: {@code flash-causal}, {@code cudnn-causal} (PyTorch SDPA, causal, on the same q, k, v):
  *       {@code forward}.</li>
  * </ul>
@@ -34,7 +35,7 @@ import java.util.Objects;
  * (all finite; equal values allowed); {@code runs >= 1}. Times are kept to {@value #DIGITS} significant
  * digits: the constructor rounds them (before the checks), so a row equals itself read back from its CSV.
  *
- * @param system   {@code nsa4j}, {@code fla} or {@code torch}
+ * @param system   {@code nsa4j}, {@code fla}, {@code mdy666} or {@code torch}
  * @param variant  the implementation measured (see above)
  * @param step     {@code forward} or a part of the variant's forward (see above)
  * @param gpu      the device name, e.g. {@code NVIDIA H200}
@@ -61,7 +62,7 @@ public record NsaBenchRow(String system, String variant, String step, String gpu
     /** system → variant → its steps, in report order. */
     public static final Map<String, Map<String, List<String>>> VARIANTS = variants();
 
-    public static final String RULE_SYSTEM = "system is nsa4j, fla or torch";
+    public static final String RULE_SYSTEM = "system is nsa4j, fla, mdy666 or torch";
     public static final String RULE_VARIANT = "variant of the system";
     public static final String RULE_STEP = "step of the variant";
     public static final String RULE_GPU = "gpu is not blank";
@@ -80,12 +81,15 @@ public record NsaBenchRow(String system, String variant, String step, String gpu
         nsa4j.put("fa2-dense", List.of(FORWARD));
         Map<String, List<String>> fla = new LinkedHashMap<>();
         fla.put("parallel_nsa", List.of(FORWARD));
+        Map<String, List<String>> mdy = new LinkedHashMap<>();
+        mdy.put("hf-nsa-core", List.of(FORWARD));
         Map<String, List<String>> torch = new LinkedHashMap<>();
         torch.put("flash-causal", List.of(FORWARD));
         torch.put("cudnn-causal", List.of(FORWARD));
         Map<String, Map<String, List<String>>> all = new LinkedHashMap<>();
         all.put("nsa4j", Collections.unmodifiableMap(nsa4j));
         all.put("fla", Collections.unmodifiableMap(fla));
+        all.put("mdy666", Collections.unmodifiableMap(mdy));
         all.put("torch", Collections.unmodifiableMap(torch));
         return Collections.unmodifiableMap(all);
     }

@@ -66,7 +66,7 @@ class NsaBenchCsvTest {
                 }
             }
         }
-        assertEquals(8 + 1 + 2 + 1 + 1 + 2, n);
+        assertEquals(8 + 1 + 2 + 1 + 1 + 1 + 2, n);   // nsa4j device graph host fa2-dense, fla, mdy666, torch
         assertEquals(List.of("device", "graph", "host", "fa2-dense"), List.copyOf(NsaBenchRow.VARIANTS.get("nsa4j").keySet()));
         assertRule(NsaBenchRow.RULE_SYSTEM, () -> row("jax", "device", "forward"));
         assertRule(NsaBenchRow.RULE_VARIANT, () -> row("nsa4j", "parallel_nsa", "forward"));

@@ -68,7 +68,8 @@ public final class KernelModule implements AutoCloseable {
 
     /**
      * Launches {@code symbol} on a 3-D grid with {@code smemBytes} of dynamic shared memory (the function's
-     * limit is raised once when it exceeds the 48 KiB default), one params struct passed by value.
+     * limit is raised when it exceeds the 48 KiB default and the size raised to before), one params struct passed by
+     * value.
      */
     public void launchSymbol(String symbol, int gx, int gy, int gz, int block, int smemBytes, long stream,
                              byte[] params) {
@@ -77,10 +78,17 @@ public final class KernelModule implements AutoCloseable {
         }
         CUfunction f = function(symbol);
         context.bind();
-        if (smemBytes > 48 * 1024 && raisedSmem.putIfAbsent(symbol, smemBytes) == null) {
-            Jcu.check(JCudaDriver.cuFuncSetAttribute(f,
-                    jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smemBytes),
-                    "cuFuncSetAttribute(" + symbol + ", max dynamic shared memory " + smemBytes + ")");
+        if (smemBytes > 48 * 1024) {
+            // raised to the largest size asked for so far (plans of one kernel may need different sizes)
+            raisedSmem.compute(symbol, (s, raised) -> {
+                if (raised != null && raised >= smemBytes) {
+                    return raised;
+                }
+                Jcu.check(JCudaDriver.cuFuncSetAttribute(f,
+                        jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smemBytes),
+                        "cuFuncSetAttribute(" + symbol + ", max dynamic shared memory " + smemBytes + ")");
+                return smemBytes;
+            });
         }
         Jcu.check(JCudaDriver.cuLaunchKernel(f, gx, gy, gz, block, 1, 1, smemBytes, Jcu.stream(stream),
                 Pointer.to(Pointer.to(params)), null),

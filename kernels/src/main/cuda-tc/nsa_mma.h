@@ -1,4 +1,5 @@
-// Tensor-core and async-copy primitives of the FA-2 kernels (sm_80+): cp.async 16-byte copies with zero
+// Tensor-core and async-copy primitives of the tensor-core kernels (sm_80+): the FA-2 kernels (fa2-bridge),
+// the selection kernel and the block scorer (kernels/src/main/cuda-tc): cp.async 16-byte copies with zero
 // fill, ldmatrix (plain and transposed), mma.sync m16n8k16 with fp16/bf16 operands and fp32
 // accumulators, ex2.approx, half-precision packing (and the exact-P split into a high and a low term),
 // and the swizzled shared-memory row layout.
@@ -9,7 +10,7 @@
 #include <cuda_fp16.h>
 
 namespace nsa {
-namespace fa2 {
+namespace tc {
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -22,6 +23,9 @@ __device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool v
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+// Waits until at most N committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
@@ -114,5 +118,5 @@ struct SmemRows {
     }
 };
 
-}  // namespace fa2
+}  // namespace tc
 }  // namespace nsa

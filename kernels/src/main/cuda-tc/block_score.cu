@@ -1,0 +1,310 @@
+// Block scoring + top-n on tensor cores, fused (the NSA spec (docs/nsa-spec.md) "Selection branch"; the
+// fp32 reference with the oracle's exact order is block_select.cu).
+//
+// One CTA of 4 warps serves 4·TPW consecutive query tokens of one sequence and one KV group g, TPW tokens per
+// warp: the compressed keys K̃ stream through a double-buffered cp.async pipeline in tiles of 64 and are shared
+// by all the CTA's tokens (and, within a warp, each K̃ fragment by its TPW tokens). The image holds TPW = 1:
+// TPW = 2 halves the K̃ reads per token but costs registers and CTAs per SM, and measured slower on an H200
+// (docs/results/sel-kernel-h200.md); the template keeps the option for other GPUs.
+// For a tile, a warp computes for each of its tokens
+//   S = Q K̃^T            mma.sync m16n8k16 over the group's h heads (M; 16·ceil(h/16) rows, rows past h zero)
+//   p(h, i) = 2^(S·scale·log2 e − lse_cmp(h)·log2 e)   (0 for compressed tokens i >= ncmp(t))
+//   c(i) = Σ_h p(h, i)     (the quad's rows, then a butterfly over the lanes holding the same columns)
+// into a ring of the last 128 c values. No [S, S_cmp] tensor reaches global memory. As soon as a selection
+// block's compressed tokens are all in (in ascending block order), its score
+//   P(j) = Σ_{i overlapping j} c(i) · ω(i, j),   ω(i, j) = |[i·d, i·d + l) ∩ [j·l', (j+1)·l')| / l
+// (one term of weight 1 when l = d = l') is offered to the token's running top-n (nsa_topn.h: the forced blocks
+// and the lower-index tie-break), so the working set per token is constant for any length. The chosen set
+// is written sorted ascending and -1 padded into indices[t, g, 0..n). Tokens whose every block is chosen
+// (cur + 1 <= n) compute no score at all. Needs (l' + l − 1)/d + 1 <= 64 (a block's compressed tokens span at
+// most one tile back; the host checks).
+//
+// Against the reference this reorders fp32 sums (dot products by the mma's k-steps, the head sum before the
+// block sum) and uses ex2.approx: scores differ by a few ulps, so chosen sets can differ only where two
+// blocks' scores are that close (a near tie); the parity mode uses the reference kernel.
+//
+// Dynamic shared memory (smem_bytes below, what the host passes): 2 K̃ stages [64, DK], the tokens' Q
+// [16·ceil(h/16), DK] each, their c rings. A CTA whose cu arrays are inconsistent (the host never plans that)
+// writes -1 indices, never out of bounds.
+#include <cfloat>
+#include <cmath>
+
+#include "nsa_mma.h"
+#include "nsa_params.h"
+#include "nsa_topn.h"
+
+namespace nsa {
+namespace score {
+
+using namespace nsa::tc;
+
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kTile = 64;      // compressed tokens per stage
+#ifdef NSA_SCORE_STAGES
+constexpr int kStages = NSA_SCORE_STAGES;   // tuning override
+#else
+constexpr int kStages = 2;   // 2 measured faster than 3 (more CTAs per SM), docs/results/sel-kernel-h200.md
+#endif
+constexpr int kRing = 2 * kTile;
+
+// Bytes of dynamic shared memory for head dim dk, h heads per group, tpw tokens per warp.
+__host__ __device__ constexpr int smem_bytes(int dk, int h, int tpw) {
+    return (kStages * kTile + kWarps * tpw * 16 * ((h + 15) / 16)) * dk * 2 + kWarps * tpw * kRing * 4;
+}
+
+template <typename T, int D>
+__device__ __forceinline__ void load_tile(T* tile, const T* src, int64_t stride, int rows, int rows_valid, int tid) {
+    constexpr int kChunks = D / 8;
+    for (int idx = tid; idx < rows * kChunks; idx += kThreads) {
+        const int r = idx / kChunks;
+        const int c = idx - r * kChunks;
+        const bool ok = r < rows_valid;
+        cp_async16(smem_addr(tile + SmemRows<D>::offset(r, c)), ok ? src + r * stride + c * 8 : src, ok);
+    }
+}
+
+// Offers blocks [j0, j1) of one token, scored from its c ring, to its top-n list.
+__device__ __forceinline__ void offer_blocks(const BlockSelectParams& p, const float* ring, int ncmp, int cur,
+                                             int keep, int j0, int j1, TopList& top, int lane) {
+    const float inv_l = 1.f / static_cast<float>(p.block_len);
+    for (int c0 = j0; c0 < j1; c0 += 32) {
+        const int j = c0 + lane;
+        float sc = 0.f;
+        if (j < j1) {
+            int64_t lo, hi;
+            select_overlap_range(j, p.block_len, p.block_stride, p.sel_block, ncmp, lo, hi);
+            const int64_t bs = static_cast<int64_t>(j) * p.sel_block;
+            const int64_t be = bs + p.sel_block;
+            for (int64_t i = lo; i < hi; ++i) {
+                const int64_t s0 = i * p.block_stride;
+                const int64_t ov = min(s0 + p.block_len, be) - max(s0, bs);
+                sc = fmaf(ring[i & (kRing - 1)], static_cast<float>(ov) * inv_l, sc);
+            }
+        }
+        topn_offer(top, keep, j < j1 ? topn_candidate(sc, j, cur) : 0ull, lane);
+    }
+}
+
+template <typename T, int DK, int TPW>
+__device__ __forceinline__ void block_score(const BlockSelectParams& p) {
+    constexpr int kTok = kWarps * TPW;
+    extern __shared__ __align__(128) unsigned char smem[];
+    TopList top[TPW];
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+    const int b = blockIdx.y;
+    const int g = blockIdx.z;
+    const int h = p.heads / p.kv_heads;
+    const int mt_count = (h + 15) / 16;
+    const int qrows = 16 * mt_count;
+    const int n = p.n_sel;
+    const int keep = n - 3;
+    if (h <= 0 || n < 1 || n > NSA_SELECT_MAX_N) return;
+
+    const int64_t start = p.cu_seqlens[b];
+    const int64_t len = p.cu_seqlens[b + 1] - start;
+    const int64_t t0 = static_cast<int64_t>(gridDim.x - 1 - blockIdx.x) * kTok;   // latest tokens first
+    if (t0 >= len) return;
+    const int64_t cbase = p.cu_seqlens_cmp[b];
+    const int64_t cend = p.cu_seqlens_cmp[b + 1];
+
+    // This warp's tokens. A token needs scores unless every visible block is chosen; that is monotone in t, so
+    // the CTA's last token decides whether any does.
+    int64_t t[TPW];
+    int ncmp[TPW], cur[TPW], jdone[TPW];
+    bool valid[TPW], need[TPW];
+#pragma unroll
+    for (int tw = 0; tw < TPW; ++tw) {
+        t[tw] = t0 + warp * TPW + tw;
+        valid[tw] = t[tw] < len;
+        ncmp[tw] = valid[tw] ? select_visible_cmp(t[tw], p.block_len, p.block_stride) : 0;
+        cur[tw] = valid[tw] ? static_cast<int>(t[tw] / p.sel_block) : 0;
+        need[tw] = valid[tw] && cur[tw] + 1 > n && keep > 0;
+        jdone[tw] = 0;
+    }
+    const int64_t tlast = min(t0 + kTok - 1, len - 1);
+    const bool cta_needs = tlast / p.sel_block + 1 > n && keep > 0;
+    const int ncmp_cta = cta_needs ? select_visible_cmp(tlast, p.block_len, p.block_stride) : 0;
+    const int ntiles = (ncmp_cta + kTile - 1) / kTile;
+
+    T* sK = reinterpret_cast<T*>(smem);
+    T* sQ = sK + kStages * kTile * DK;
+    float* sRing = reinterpret_cast<float*>(sQ + kTok * qrows * DK);
+
+    const bool ok = start >= 0 && cbase >= 0 && cend <= p.nnz_cmp && start + len <= p.nnz && cbase + ncmp_cta <= cend;
+    if (!ok) {   // uniform
+#pragma unroll
+        for (int tw = 0; tw < TPW; ++tw) {
+            if (!valid[tw]) continue;
+            int32_t* out = p.indices + (start + t[tw]) * p.idx_tok_stride + g * p.idx_group_stride;
+            for (int k = lane; k < n; k += 32) out[k] = -1;
+        }
+        return;
+    }
+
+    const T* gK = static_cast<const T*>(p.k_cmp) + cbase * p.k_tok_stride + g * p.k_group_stride;
+    if (ntiles > 0) {
+        // Q of the CTA's tokens: token slot w (warp w / TPW, w % TPW), rows r < h are heads g·h + r.
+        constexpr int kChunks = DK / 8;
+        const T* gQ = static_cast<const T*>(p.q) + (start + t0) * p.q_tok_stride + static_cast<int64_t>(g) * h * p.q_head_stride;
+        for (int idx = tid; idx < kTok * qrows * kChunks; idx += kThreads) {
+            const int rr = idx / kChunks;
+            const int cc = idx - rr * kChunks;
+            const int w = rr / qrows;
+            const int r = rr - w * qrows;
+            const bool okq = t0 + w < len && r < h;
+            const T* src = okq ? gQ + w * p.q_tok_stride + r * p.q_head_stride + cc * 8 : gQ;
+            cp_async16(smem_addr(sQ + w * qrows * DK + SmemRows<DK>::offset(r, cc)), src, okq);
+        }
+    }
+#pragma unroll
+    for (int st = 0; st < kStages - 1; ++st) {
+        if (st < ntiles) {
+            load_tile<T, DK>(sK + st * kTile * DK, gK + static_cast<int64_t>(st) * kTile * p.k_tok_stride, p.k_tok_stride,
+                             kTile, ncmp_cta - st * kTile, tid);
+        }
+        cp_async_commit();
+    }
+
+    const float log2e = 1.4426950408889634f;
+    const float scale_log2 = p.scale * log2e;
+
+    for (int it = 0; it < ntiles; ++it) {
+        const int nx = it + kStages - 1;
+        if (nx < ntiles) {
+            load_tile<T, DK>(sK + (nx % kStages) * kTile * DK, gK + static_cast<int64_t>(nx) * kTile * p.k_tok_stride,
+                             p.k_tok_stride, kTile, ncmp_cta - nx * kTile, tid);
+        }
+        cp_async_commit();
+        cp_async_wait<kStages - 1>();
+        __syncthreads();
+        const T* tK = sK + (it % kStages) * kTile * DK;
+        const int i0 = it * kTile;
+        bool work = false;
+#pragma unroll
+        for (int tw = 0; tw < TPW; ++tw) work |= need[tw] && i0 < ncmp[tw];
+        if (work) {   // warp-uniform
+            float cs[TPW][kTile / 8][2];
+#pragma unroll
+            for (int tw = 0; tw < TPW; ++tw) {
+#pragma unroll
+                for (int nt = 0; nt < kTile / 8; ++nt) cs[tw][nt][0] = cs[tw][nt][1] = 0.f;
+            }
+            for (int mt = 0; mt < mt_count; ++mt) {
+                float s[TPW][kTile / 8][4];
+#pragma unroll
+                for (int tw = 0; tw < TPW; ++tw) {
+#pragma unroll
+                    for (int nt = 0; nt < kTile / 8; ++nt) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) s[tw][nt][e] = 0.f;
+                    }
+                }
+#pragma unroll
+                for (int ks = 0; ks < DK / 16; ++ks) {
+                    uint32_t a[TPW][4];
+#pragma unroll
+                    for (int tw = 0; tw < TPW; ++tw) {
+                        ldmatrix_x4(a[tw], smem_addr(sQ + (warp * TPW + tw) * qrows * DK
+                                                     + SmemRows<DK>::offset(mt * 16 + (lane & 15), ks * 2 + (lane >> 4))));
+                    }
+#pragma unroll
+                    for (int np = 0; np < kTile / 16; ++np) {
+                        uint32_t bk[4];
+                        ldmatrix_x4(bk, smem_addr(tK + SmemRows<DK>::offset(np * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                                            ks * 2 + ((lane >> 3) & 1))));
+#pragma unroll
+                        for (int tw = 0; tw < TPW; ++tw) {
+                            mma16816<T>(s[tw][2 * np], a[tw], bk[0], bk[1]);
+                            mma16816<T>(s[tw][2 * np + 1], a[tw], bk[2], bk[3]);
+                        }
+                    }
+                }
+#pragma unroll
+                for (int tw = 0; tw < TPW; ++tw) {
+                    if (!(need[tw] && i0 < ncmp[tw])) continue;
+                    // rows (heads) lane/4 and lane/4 + 8 of this m-tile; rows past h give p = 0
+                    float lb[2];
+#pragma unroll
+                    for (int hf = 0; hf < 2; ++hf) {
+                        const int r = mt * 16 + (lane >> 2) + 8 * hf;
+                        lb[hf] = r < h ? p.lse[(start + t[tw]) * p.lse_tok_stride
+                                               + (static_cast<int64_t>(g) * h + r) * p.lse_head_stride] * log2e
+                                       : INFINITY;
+                    }
+#pragma unroll
+                    for (int nt = 0; nt < kTile / 8; ++nt) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            const int col = i0 + nt * 8 + 2 * (lane & 3) + (e & 1);
+                            const float pe = col < ncmp[tw] ? ex2(fmaf(s[tw][nt][e], scale_log2, -lb[e >> 1])) : 0.f;
+                            cs[tw][nt][e & 1] += pe;
+                        }
+                    }
+                }
+            }
+#pragma unroll
+            for (int tw = 0; tw < TPW; ++tw) {
+                if (!(need[tw] && i0 < ncmp[tw])) continue;
+                float* ring = sRing + (warp * TPW + tw) * kRing;
+#pragma unroll
+                for (int nt = 0; nt < kTile / 8; ++nt) {
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        float v = cs[tw][nt][e];
+                        v += __shfl_xor_sync(0xffffffffu, v, 4);
+                        v += __shfl_xor_sync(0xffffffffu, v, 8);
+                        v += __shfl_xor_sync(0xffffffffu, v, 16);
+                        cs[tw][nt][e] = v;
+                    }
+                    if (lane < 4) {
+                        *reinterpret_cast<float2*>(ring + ((i0 + nt * 8 + 2 * lane) & (kRing - 1)))
+                            = make_float2(cs[tw][nt][0], cs[tw][nt][1]);
+                    }
+                }
+                __syncwarp();
+                // blocks j with every overlapping compressed token in: (j + 1)·l' <= (i0 + 64)·d, or all of them
+                // once this tile holds the token's last compressed token
+                const int64_t fin = (static_cast<int64_t>(i0) + kTile) * p.block_stride / p.sel_block;
+                const int jend = i0 + kTile >= ncmp[tw] ? cur[tw] + 1 : static_cast<int>(min(static_cast<int64_t>(cur[tw]) + 1, fin));
+                offer_blocks(p, ring, ncmp[tw], cur[tw], keep, jdone[tw], jend, top[tw], lane);
+                jdone[tw] = max(jdone[tw], jend);
+            }
+        }
+        __syncthreads();   // this stage is refilled by a later iteration's prefetch
+    }
+
+#pragma unroll
+    for (int tw = 0; tw < TPW; ++tw) {
+        if (!valid[tw]) continue;
+        // tokens with no compressed token (ncmp = 0) score every block 0: the tie-break decides
+        if (need[tw] && jdone[tw] < cur[tw] + 1) {
+            offer_blocks(p, sRing + (warp * TPW + tw) * kRing, ncmp[tw], cur[tw], keep, jdone[tw], cur[tw] + 1, top[tw],
+                         lane);
+        }
+        int32_t* out = p.indices + (start + t[tw]) * p.idx_tok_stride + g * p.idx_group_stride;
+        topn_write(out, top[tw], n, cur[tw], cur[tw] + 1 <= n, lane);
+    }
+}
+
+}  // namespace score
+}  // namespace nsa
+
+// Symbols: nsa_block_score_<dtype>_dk<DK>; grid (ceil(max_len / 4), batch, kv_heads), 128 threads,
+// smem_bytes(DK, h, 1) = (2·64 + 4·16·ceil(h/16))·DK·2 + 4·128·4 bytes of dynamic shared memory.
+#define NSA_BLOCK_SCORE(SUFFIX, T, DK)                                                                  \
+    extern "C" __global__ void __launch_bounds__(nsa::score::kThreads)                                   \
+        nsa_block_score_##SUFFIX##_dk##DK(const __grid_constant__ nsa::BlockSelectParams p) {            \
+        nsa::score::block_score<T, DK, 1>(p);                                                           \
+    }
+
+#define NSA_BLOCK_SCORE_DTYPES(DK)                   \
+    NSA_BLOCK_SCORE(bf16, __nv_bfloat16, DK)         \
+    NSA_BLOCK_SCORE(fp16, __half, DK)
+
+NSA_BLOCK_SCORE_DTYPES(64)
+NSA_BLOCK_SCORE_DTYPES(128)
+NSA_BLOCK_SCORE_DTYPES(192)
+NSA_BLOCK_SCORE_DTYPES(256)

@@ -1,0 +1,105 @@
+package dev.nsa4j.kernels.internal;
+
+/**
+ * Launch geometry of the tensor-core kernels ({@link TcModule}): threads, tiles, pipeline stages, grids and dynamic
+ * shared memory, all in this one class. The constants mirror those of {@code cuda-tc/sel_attention.cu}
+ * ({@code nsa::sel}: {@code kStages}, {@code kMaxTiles}, {@code smem_bytes}) and {@code cuda-tc/block_score.cu}
+ * ({@code nsa::score}: {@code kStages}, {@code kRing}, the compiled tokens per warp {@code TPW}, {@code smem_bytes}): a
+ * change of a kernel's stages or tiles changes the constant here, nothing else.
+ *
+ * <p><b>sel-kernel</b> ({@code nsa_sel_kernel_*}): grid {@code (nnz_q, G · ceil(h / 16))}, {@link #THREADS} threads,
+ * {@link #selSmemBytes} of dynamic shared memory: the Q tile of 16 heads and {@link #SEL_STAGES} stages of one
+ * 64-key K and V tile.
+ *
+ * <p><b>Block scorer</b> ({@code nsa_block_score_*}): {@link #SCORE_TOKENS} query tokens per CTA
+ * ({@link #SCORE_TOKENS_PER_WARP} per warp), grid {@code (ceil(maxLen / SCORE_TOKENS), B, G)}, {@link #THREADS}
+ * threads, {@link #scoreSmemBytes} of dynamic shared memory: {@link #SCORE_STAGES} stages of 64 compressed keys, the
+ * Q rows of the CTA's tokens and each token's ring of the last {@link #SCORE_RING} compressed-token probabilities
+ * (independent of the sequence length).
+ */
+public final class TcGeometry {
+    /** Threads per block of every tensor-core kernel (4 warps; their {@code __launch_bounds__}). */
+    public static final int THREADS = 128;
+    /** Warps per block. */
+    public static final int WARPS = THREADS / 32;
+    /** Bytes of one fp16/bf16 element. */
+    static final int HALF_BYTES = 2;
+
+    /** sel-kernel: query heads of one KV group per CTA (one m16 tensor-core tile). */
+    public static final int SEL_HEADS_PER_CTA = 16;
+    /** sel-kernel: keys per pipeline stage (l' must be a multiple). */
+    public static final int SEL_TILE_KEYS = 64;
+    /** sel-kernel: K/V pipeline stages (cp.async; {@code default_stages} in sel_attention.cu). */
+    public static final int SEL_STAGES = 2;
+    /** sel-kernel: the most 64-key tiles of one row's chosen blocks, n·l'/64 ({@code kMaxTiles}). */
+    public static final int SEL_MAX_TILES = 256;
+    /** sel-kernel: the most chosen blocks per row, n ({@code kMaxBlocks}). */
+    public static final int SEL_MAX_BLOCKS = 64;
+    /** sel-kernel: static shared memory (block list, tile bases, per-warp m and l), for the opt-in limit. */
+    public static final int SEL_STATIC_SMEM_BYTES = SEL_MAX_BLOCKS * 4 + SEL_MAX_TILES * 4
+            + 2 * WARPS * SEL_HEADS_PER_CTA * 4;
+
+    /** Block scorer: K̃ pipeline stages ({@code kStages} in block_score.cu). */
+    public static final int SCORE_STAGES = 2;
+    /** Block scorer: query tokens per warp, the {@code TPW} the image is compiled with. */
+    public static final int SCORE_TOKENS_PER_WARP = 1;
+    /** Block scorer: query tokens per CTA (TOK), {@code 4 · TPW}. */
+    public static final int SCORE_TOKENS = WARPS * SCORE_TOKENS_PER_WARP;
+    /** Block scorer: compressed tokens per stage. */
+    public static final int SCORE_TILE = 64;
+    /** Block scorer: probabilities kept per token ({@code kRing}). */
+    public static final int SCORE_RING = 2 * SCORE_TILE;
+    /** Block scorer: static shared memory (the top-n lists live in registers), for the opt-in limit. */
+    public static final int SCORE_STATIC_SMEM_BYTES = 0;
+
+    private TcGeometry() {
+    }
+
+    /** sel-kernel dynamic shared memory: {@code (16·Dk + SEL_STAGES·64·(Dk + Dv)) · 2} bytes. */
+    public static int selSmemBytes(int dk, int dv) {
+        return (SEL_HEADS_PER_CTA * dk + SEL_STAGES * SEL_TILE_KEYS * (dk + dv)) * HALF_BYTES;
+    }
+
+    /** m16 tiles of {@code h} query heads: {@code ceil(h / 16)}. */
+    public static int headTiles(int h) {
+        return (h + SEL_HEADS_PER_CTA - 1) / SEL_HEADS_PER_CTA;
+    }
+
+    /** sel-kernel grid y: {@code G · ceil(h / 16)} (a long, so a caller can check it against 65535). */
+    public static long selGridY(int kvHeads, int h) {
+        return (long) kvHeads * headTiles(h);
+    }
+
+    /** sel-kernel: the 64-key tiles of a row's chosen blocks at most, {@code n · l' / 64}. */
+    public static long selTiles(int nSel, int selBlock) {
+        return (long) nSel * selBlock / SEL_TILE_KEYS;
+    }
+
+    /** Compressed tokens of a sequence of {@code len} tokens: {@code len < l ? 0 : (len − l) / d + 1}. */
+    public static long compressedTokens(long len, int l, int d) {
+        return len < l ? 0 : (len - l) / d + 1;
+    }
+
+    /**
+     * Block scorer dynamic shared memory for head dim {@code dk} and {@code h} query heads per group:
+     * {@code (SCORE_STAGES·64 + SCORE_TOKENS·16·ceil(h/16))·Dk·2 + SCORE_TOKENS·SCORE_RING·4} bytes.
+     */
+    public static long scoreSmemBytes(int dk, int h) {
+        long tokens = SCORE_TOKENS;
+        return (SCORE_STAGES * (long) SCORE_TILE + tokens * 16 * headTiles(h)) * dk * HALF_BYTES
+                + tokens * SCORE_RING * 4;
+    }
+
+    /** Block scorer grid x: {@code ceil(maxLen / SCORE_TOKENS)}. */
+    public static int scoreGridX(int maxLen) {
+        return (int) ((maxLen + (long) SCORE_TOKENS - 1) / SCORE_TOKENS);
+    }
+
+    /**
+     * Block scorer: the compressed tokens one selection block can overlap, {@code (l' + l − 1) / d + 1}; the kernel
+     * needs at most {@link #SCORE_TILE} (a block's compressed tokens reach at most one tile back in its ring).
+     */
+    public static long scoreBlockSpan(int l, int d, int selBlock) {
+        return ((long) selBlock + l - 1) / d + 1;
+    }
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Device-side checks and benches of the tensor-core kernels (issue 10), run from the repository root on a GPU host
+# with the distribution tarball in dist-out/ and the peers' source tarballs in peers-src/ (docs/benchmarks.md).
+#
+#   scripts/gpu-issue10.sh harness   nvcc the standalone harness (kernels/src/test/cuda/tc_harness.cu): its parity
+#                                    check, then the selection on fla's block indices beside fla's own selection
+#   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
+#   scripts/gpu-issue10.sh sanitize  memcheck and racecheck over a shard of the new suites
+#   scripts/gpu-issue10.sh suite     the whole GPU suite (NSA_REQUIRE_GPU=1)
+#   scripts/gpu-issue10.sh bench     nsa bench nsa at the fla shape and the paper config, fla, mdy666 and PyTorch beside it
+#
+# Logs and CSVs go to $OUT (default ./out). Exit status: that of the last failing step, else 0.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT=${OUT:-./out}
+mkdir -p "$OUT" /tmp/nsa
+rc=0
+if [ ! -x /tmp/nsa/bin/nsa ] && ls dist-out/nsa4j-*.tar.xz >/dev/null 2>&1; then
+    tar -xJf dist-out/nsa4j-*.tar.xz -C /tmp/nsa --strip-components=1 || exit 2
+fi
+for peer in fla mdy; do
+    if [ -d peers-src ] && [ ! -d peers-src/$peer ] && ls peers-src/$peer*.tar.xz >/dev/null 2>&1; then
+        tar -xJf peers-src/$peer*.tar.xz -C peers-src
+    fi
+done
+N=/tmp/nsa/bin
+export NSA_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
+step() { echo "=== $* ($(date +%T))"; "$@" || { rc=$?; echo "=== FAILED ($rc): $*"; }; }
+NEW="--select-class dev.nsa4j.kernels.op.SelKernelGpuTest --select-class dev.nsa4j.kernels.op.TcBlockScoreGpuTest
+     --select-class dev.nsa4j.nsa.PipelineParityGpuTest --select-class dev.nsa4j.nsa.PipelineEdgeCaseGpuTest
+     --select-class dev.nsa4j.nsa.DeviceApiGpuTest"
+for mode in "$@"; do
+    case "$mode" in
+        harness)
+            nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -I kernels/src/main/cuda -I kernels/src/main/cuda-tc \
+                kernels/src/test/cuda/tc_harness.cu -o /tmp/tc_harness || { rc=2; continue; }
+            (/tmp/tc_harness check; echo "harness check exit $?") > "$OUT/harness-check.log" 2>&1
+            grep -c "^ok" "$OUT/harness-check.log"; grep -v "^ok" "$OUT/harness-check.log" | tail -20
+            for bs in "4 4096" "1 16384" "1 65536"; do
+                set -- $bs
+                python3 bench/peers/fla_selection.py --fla-root peers-src/fla --batch $1 --seqlen $2 \
+                    --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/selection.log"
+                /tmp/tc_harness bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | tee -a "$OUT/selection.log"
+            done ;;
+        tests)
+            step $N/nsa-test --gpu --reports "$OUT/reports-new" $NEW 2>&1 | tee "$OUT/tests-new.log" \
+                | grep -E "tests (successful|failed)|near ties|MethodSource|\[X\]" | head -60 ;;
+        sanitize)
+            for tool in memcheck racecheck; do
+                NSA_TEST_SHARD=0/8 step $N/nsa-test --gpu --sanitize $tool --reports "$OUT/reports-$tool" \
+                    --select-class dev.nsa4j.kernels.op.SelKernelGpuTest --select-class dev.nsa4j.kernels.op.TcBlockScoreGpuTest \
+                    --select-class dev.nsa4j.nsa.PipelineParityGpuTest > "$OUT/sanitize-$tool.log" 2>&1
+                grep -E "ERROR SUMMARY|RACECHECK SUMMARY|tests (successful|failed)" "$OUT/sanitize-$tool.log" | tail -4
+            done ;;
+        suite)
+            step $N/nsa-test --gpu --reports "$OUT/reports-suite" > "$OUT/suite.log" 2>&1
+            grep -E "tests (found|successful|failed|skipped)" "$OUT/suite.log" | tail -5 ;;
+        bench)
+            step python3 bench/peers/fla_nsa.py --fla-root peers-src/fla --shapes "4,4096;1,16384;1,65536" --torch \
+                --warmup 5 --repeat 20 --out "$OUT/nsa-bench.csv" --append 2>&1 | tail -8
+            step $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 --out "$OUT/nsa-bench.csv" \
+                --md "$OUT/nsa-bench.md" --png "$OUT/nsa-bench.png" 2>&1 | tee "$OUT/bench-fla-shape.log" | grep "bench nsa"
+            step python3 bench/peers/mdy_nsa.py --mdy-root peers-src/mdy --fla-root peers-src/fla \
+                --shapes "1,4096;1,16384;1,65536" --block-len 32 --stride 16 --warmup 5 --repeat 20 \
+                --out "$OUT/nsa-bench.csv" --append 2>&1 | tail -6
+            step python3 bench/peers/fla_nsa.py --fla-root peers-src/fla --shapes "1,4096;1,16384;1,65536" --torch \
+                --block-len 32 --stride 16 --warmup 5 --repeat 20 --out "$OUT/nsa-bench.csv" --append 2>&1 | tail -4
+            step $N/nsa bench nsa --shapes "1,4096 1,16384 1,65536" --block-len 32 --stride 16 \
+                --repeat 5 --out "$OUT/nsa-bench.csv" --md "$OUT/nsa-bench.md" --png "$OUT/nsa-bench.png" 2>&1 \
+                | tee "$OUT/bench-paper.log" | grep "bench nsa" ;;
+        *) echo "gpu-issue10: unknown mode '$mode' (harness, tests, sanitize, suite, bench)" >&2; exit 2 ;;
+    esac
+done
+exit $rc
