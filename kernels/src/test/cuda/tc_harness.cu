@@ -1,14 +1,13 @@
-// Standalone device harness of the tensor-core kernels (no Java): checks sel-kernel against the reference
-// attention (sdpa-masked, chosen blocks) and the tensor-core block scorer against the reference scorer, then
-// times both at a given shape. For kernel tuning on a GPU host (nvcc there, no JVM); the JUnit GPU suites are
-// the tests of record.
+// Standalone device timing harness of the tensor-core kernels (no Java): times the tensor-core block scorer,
+// sel-kernel (fast and exact P) and, on request, the reference scorer and the reference selection attention
+// (sdpa-masked) at one shape, on the scorer's own block indices or on a peer's. For kernel tuning on a GPU host
+// (nvcc there, no JVM); the JUnit GPU suites (SelKernelGpuTest, TcBlockScoreGpuTest) are the tests of record.
 //
 //   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -I kernels/src/main/cuda -I kernels/src/main/cuda-tc \
 //        kernels/src/test/cuda/tc_harness.cu -o tc_harness
-//   ./tc_harness check                      parity sweep (dtype x dims x h x lengths, varlen)
 //   ./tc_harness bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]
-//                                           timings (CSV lines on stdout); the selection on the scorer's
-//                                           indices, or on a peer's (bench/peers/fla_selection.py --indices-out)
+//       one CSV-like line on stdout; the selection on the scorer's indices, or on a peer's
+//       (bench/peers/fla_selection.py --indices-out writes raw int32 [B·S, Hkv, n])
 #include "attention.cu"
 #include "block_select.cu"
 #include "sel_attention.cu"
@@ -193,144 +192,6 @@ template <typename T> struct Problem {
     }
 };
 
-// Host-side random chosen sets: forced {0, cur-1, cur}, others random; optionally shuffled with duplicates.
-void random_indices(const Shape& s, std::vector<int>& out, uint32_t seed, bool messy) {
-    std::mt19937 rng(seed);
-    std::vector<int> c = s.cu();
-    out.assign((size_t)c.back() * s.hkv * s.n, -1);
-    for (int b = 0; b < (int)s.lens.size(); ++b) {
-        for (int tok = c[b]; tok < c[b + 1]; ++tok) {
-            int t = tok - c[b], cur = t / s.lsel;
-            for (int g = 0; g < s.hkv; ++g) {
-                int* r = &out[((size_t)tok * s.hkv + g) * s.n];
-                std::vector<int> set;
-                if (cur + 1 <= s.n) { for (int j = 0; j <= cur; ++j) set.push_back(j); }
-                else {
-                    set = {0, cur - 1, cur};
-                    while ((int)set.size() < s.n) {
-                        int j = 1 + (int)(rng() % (cur - 2 > 0 ? cur - 2 : 1));
-                        if (std::find(set.begin(), set.end(), j) == set.end()) set.push_back(j);
-                    }
-                }
-                std::sort(set.begin(), set.end());
-                if (messy && set.size() > 1) {
-                    std::shuffle(set.begin(), set.end(), rng);
-                    if ((int)set.size() < s.n) set.push_back(set[0]);   // a duplicate
-                    if ((int)set.size() < s.n) set.push_back(cur + 1 + (int)(rng() % 3));   // a future block: ignored
-                }
-                for (int e = 0; e < (int)set.size() && e < s.n; ++e) r[e] = set[e];
-            }
-        }
-    }
-}
-
-template <typename T> float to_f(T x) { return nsa::Elem<T>::to_float(x); }
-
-int failures = 0;
-
-template <typename T>
-void check_sel(const Shape& s, uint32_t seed, bool messy) {
-    Problem<T> pr(s, seed);
-    std::vector<int> hidx;
-    random_indices(s, hidx, seed, messy);
-    pr.idx.put(hidx);
-    size_t no = (size_t)pr.nnz * s.hq * s.dv, nl = (size_t)pr.nnz * s.hq;
-    Dev<float> oref(no), lref(nl), oex(no), lex(nl), ofa(no), lfa(nl);
-    Dev<T> ohalf(no);
-    pr.run_ref_sel(oref.p, lref.p);
-    pr.run_sel(oex.p, lex.p, true, true);
-    pr.run_sel(ofa.p, lfa.p, true, false);
-    pr.run_sel(ohalf.p, nullptr, false, false);
-    CK(cudaDeviceSynchronize());
-    auto a = oref.get(), e = oex.get(), f = ofa.get(), la = lref.get(), le = lex.get(), lf = lfa.get();
-    auto hh = ohalf.get();
-    double mae = 0, maxe = 0, maef = 0, maxf = 0, lmax = 0, hmax = 0;
-    for (size_t i = 0; i < no; ++i) {
-        double de = fabs((double)a[i] - e[i]), df = fabs((double)a[i] - f[i]);
-        mae += de; maef += df; maxe = std::max(maxe, de); maxf = std::max(maxf, df);
-        hmax = std::max(hmax, fabs((double)to_f(hh[i]) - f[i]) / std::max(1e-3, fabs((double)f[i])));
-    }
-    for (size_t i = 0; i < nl; ++i) {
-        if (std::isinf(la[i]) || std::isinf(le[i])) { if (la[i] != le[i]) lmax = 1e9; continue; }
-        lmax = std::max(lmax, fabs((double)la[i] - le[i]));
-    }
-    mae /= std::max<size_t>(no, 1); maef /= std::max<size_t>(no, 1);
-    bool ok = mae < 1e-5 && maxe < 1e-4 && lmax < 1e-4 && maef < 2e-3 && maxf < 5e-2;
-    if (!ok) failures++;
-    printf("%s sel %s dk%d dv%d h%d lens", ok ? "ok  " : "FAIL", dname<T>(), s.dk, s.dv, s.hq / s.hkv);
-    for (int x : s.lens) printf(" %d", x);
-    printf("%s: exact MAE %.2e max %.2e lse max %.2e | fast MAE %.2e max %.2e | half-out rel %.1e\n",
-           messy ? " (unsorted, duplicates)" : "", mae, maxe, lmax, maef, maxf, hmax);
-}
-
-// Compares the tc scorer's chosen sets with the reference's; a differing row must be a near tie: the blocks in
-// one set and not the other have reference scores within `tol` (relative) of the reference's n-th best.
-template <typename T>
-void check_score(const Shape& s, uint32_t seed, bool quiet = false) {
-    Problem<T> pr(s, seed);
-    int nb_max = (pr.max_len() + s.lsel - 1) / s.lsel + 1;
-    Dev<int> ia(pr.idx.n), ib(pr.idx.n);
-    Dev<float> sc((size_t)pr.nnz * s.hkv * nb_max);
-    pr.run_ref_score(ia.p, sc.p, nb_max);
-    pr.run_score(ib.p);
-    CK(cudaDeviceSynchronize());
-    auto a = ia.get(), b = ib.get();
-    auto scores = sc.get();
-    long rows = (long)pr.nnz * s.hkv, differ = 0, bad = 0;
-    double worst = 0;
-    for (long r = 0; r < rows; ++r) {
-        const int* x = &a[r * s.n];
-        const int* y = &b[r * s.n];
-        if (std::equal(x, x + s.n, y)) continue;
-        differ++;
-        const float* srow = &scores[r * nb_max];
-        // the weakest reference pick's score
-        float weakest = INFINITY;
-        for (int e = 0; e < s.n; ++e) if (x[e] >= 0) weakest = std::min(weakest, srow[x[e]]);
-        for (int e = 0; e < s.n; ++e) {
-            bool inx = std::find(x, x + s.n, y[e]) != x + s.n;
-            if (inx || y[e] < 0) continue;
-            double rel = fabs((double)srow[y[e]] - weakest) / std::max(1e-30, fabs((double)weakest));
-            worst = std::max(worst, rel);
-            if (rel > 1e-4) bad++;
-        }
-    }
-    bool ok = bad == 0;
-    if (!ok) failures++;
-    if (!quiet || !ok) {
-        printf("%s score %s dk%d h%d l%d d%d l'%d n%d lens", ok ? "ok  " : "FAIL", dname<T>(), s.dk, s.hq / s.hkv,
-               s.l, s.d, s.lsel, s.n);
-        for (int x : s.lens) printf(" %d", x);
-        printf(": %ld of %ld rows differ from the reference (near ties, worst relative gap %.1e), %ld not near ties\n",
-               differ, rows, worst, bad);
-    }
-}
-
-template <typename T>
-void check_all() {
-    fprintf(stderr, "check_all %s\n", dname<T>());
-    const int dims[][2] = {{64, 64}, {128, 128}, {192, 128}, {256, 256}};
-    const int hs[] = {1, 2, 4, 8, 16, 32};
-    const std::vector<std::vector<int>> lens = {{1}, {63}, {64}, {65}, {1000}, {4096}, {0, 1, 700, 0, 130}};
-    for (auto& dd : dims) {
-        for (int h : hs) {
-            for (auto& L : lens) {
-                if (L.size() == 1 && L[0] == 4096 && (h > 8 || dd[0] > 128)) continue;   // the reference is slow
-                Shape s{L, h * 2, 2, dd[0], dd[1], 64, 64, 64, 16};
-                check_sel<T>(s, 11 + h + dd[0], false);
-            }
-            Shape m{{300, 1, 129}, h * 2, 2, dd[0], dd[1], 64, 64, 64, 16};
-            check_sel<T>(m, 5 + h, true);
-        }
-    }
-    for (int dk : {64, 128, 192, 256}) {
-        for (int h : {1, 4, 16, 32}) {
-            check_score<T>(Shape{{1, 63, 64, 65, 1000, 0, 3000}, h * 2, 2, dk, dk, 64, 64, 64, 16}, 3 + h);
-            check_score<T>(Shape{{1, 200, 2500}, h * 2, 2, dk, dk, 32, 16, 64, 16}, 9 + h);
-        }
-    }
-}
-
 template <typename F> float time_ms(F f, int reps) {
     cudaEvent_t a, b;
     cudaEventCreate(&a); cudaEventCreate(&b);
@@ -382,13 +243,7 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
 
 int main(int argc, char** argv) {
     setvbuf(stdout, nullptr, _IONBF, 0);
-    std::string mode = argc > 1 ? argv[1] : "check";
-    if (mode == "check") {
-        check_all<__nv_bfloat16>();
-        check_all<__half>();
-        printf("check: %d failures\n", failures);
-        return failures ? 1 : 0;
-    }
+    std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "bench" && argc >= 12) {
         int B = atoi(argv[2]), S = atoi(argv[3]);
         Shape s{std::vector<int>(B, S), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), atoi(argv[8]),
@@ -398,6 +253,6 @@ int main(int argc, char** argv) {
         bench<__nv_bfloat16>(s, reps, ref, argc > 14 ? argv[14] : "");
         return 0;
     }
-    fprintf(stderr, "usage: tc_harness check | bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]\n");
+    fprintf(stderr, "usage: tc_harness bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]\n");
     return 2;
 }

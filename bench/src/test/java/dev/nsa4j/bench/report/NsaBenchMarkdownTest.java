@@ -95,13 +95,13 @@ class NsaBenchMarkdownTest {
     }
 
     @Test
-    void missingStepsAreNamedAndNegativeOutsideShareIsShown() {
+    void missingStepsAreNamedAndAForwardShorterThanItsStepsIsTheOverlap() {
         NsaBenchShape s = new NsaBenchShape(1, 65536, NsaBenchCsvTest.PAPER);
         String md = NsaBenchMarkdown.report(List.of(row("nsa4j", "device", "forward", s, 4),
                 row("nsa4j", "device", "win", s, 3), row("nsa4j", "device", "sel", s, 2)));
         assertTrue(md.contains("| sel | 2 | 50.0% |\n| **win** (dominant) | **3** | **75.0%** |\n"), md);
-        assertTrue(md.contains("Steps sum to 5 ms (125.0% of the device forward); outside kernels: -25.0% "
-                + "(steps not measured: compress, cmp, select, combine).\n"), md);
+        assertTrue(md.contains("Steps sum to 5 ms (125.0% of the device forward); the forward is 1 ms shorter: its window "
+                + "branch overlaps the other steps (side stream) (steps not measured: compress, cmp, select, combine).\n"), md);
         assertFalse(md.contains("Host"), md);
 
         String noForward = NsaBenchMarkdown.report(List.of(row("nsa4j", "device", "cmp", s, 1.5),

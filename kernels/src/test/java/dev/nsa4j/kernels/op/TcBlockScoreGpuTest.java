@@ -158,7 +158,7 @@ class TcBlockScoreGpuTest extends GpuSuite {
         }
     }
 
-    @ParameterizedTest(name = "{0} dk={1} h={2} l={3} d={4} l'={5} n={6} lens={7}")
+    @ParameterizedTest(name = "{0} dk={1} h={2} l={3} d={4} l''={5} n={6} lens={7}")
     @MethodSource("matrix")
     void chosenBlocksEqualTheReferenceButAtNearTies(DType dt, int dk, int h, int l, int d, int lp, int n, int[] lens) {
         Case c = Case.make(dt, dk, h, l, d, lp, n, lens, 31L * dk + 7L * h + 3L * l + lens.length + lens[0] + dt.ordinal());
