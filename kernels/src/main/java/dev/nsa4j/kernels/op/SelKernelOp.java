@@ -125,14 +125,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     /** Every plan-time rule {@code spec} breaks on {@code device} (empty: the kernel can serve the shape). */
     public static List<Refusal> refusals(DeviceInfo device, Spec spec) {
         List<Refusal> r = new ArrayList<>();
-        String dev = TcModule.unsupportedReason(device);
-        if (dev != null) {
-            r.add(new Refusal(Refusal.DEVICE, dev));
-        }
-        if (!TcModule.DTYPES.contains(spec.dtype())) {
-            r.add(new Refusal(Refusal.DTYPE, "q, k and v are " + TcModule.dtypeName(spec.dtype())
-                    + "; sel-kernel takes fp16 or bf16"));
-        }
+        TcLayout.deviceAndDtype(r, device, spec.dtype(), "q, k and v", "sel-kernel");
         TcModule.HeadDims hd = new TcModule.HeadDims(spec.dk(), spec.dv());
         if (!TcModule.SEL_HEAD_DIMS.contains(hd)) {
             r.add(new Refusal(Refusal.HEAD_DIM, "(Dk, Dv) = " + hd + " is not one of " + TcModule.SEL_HEAD_DIMS));

@@ -113,14 +113,7 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
     /** Every plan-time rule {@code spec} breaks on {@code device} (empty: the kernel can serve the shape). */
     public static List<Refusal> refusals(DeviceInfo device, Spec spec) {
         List<Refusal> r = new ArrayList<>();
-        String dev = TcModule.unsupportedReason(device);
-        if (dev != null) {
-            r.add(new Refusal(Refusal.DEVICE, dev));
-        }
-        if (!TcModule.DTYPES.contains(spec.dtype())) {
-            r.add(new Refusal(Refusal.DTYPE, "q and K̃ are " + TcModule.dtypeName(spec.dtype())
-                    + "; the tc scorer takes fp16 or bf16"));
-        }
+        TcLayout.deviceAndDtype(r, device, spec.dtype(), "q and K̃", "the tc scorer");
         if (!TcModule.SCORE_HEAD_DIMS.contains(spec.dk())) {
             r.add(new Refusal(Refusal.HEAD_DIM, "Dk = " + spec.dk() + " is not one of " + TcModule.SCORE_HEAD_DIMS));
         }

@@ -2,7 +2,10 @@ package dev.nsa4j.kernels.op;
 
 import java.util.List;
 
+import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.internal.TcModule;
+import dev.nsa4j.tensor.DType;
 
 /**
  * The layout rules of the tensor-core kernels' vector accesses, checked on a call's tensors (host-only): what breaks
@@ -10,6 +13,21 @@ import dev.nsa4j.kernels.DeviceTensor;
  */
 final class TcLayout {
     private TcLayout() {
+    }
+
+    /**
+     * The plan-time rules every tensor-core kernel shares: the image runs on {@code device}, and the operands
+     * ({@code operands}, e.g. "q, k and v") are fp16 or bf16 for {@code kernel} (e.g. "sel-kernel").
+     */
+    static void deviceAndDtype(List<Refusal> out, DeviceInfo device, DType dtype, String operands, String kernel) {
+        String dev = TcModule.unsupportedReason(device);
+        if (dev != null) {
+            out.add(new Refusal(Refusal.DEVICE, dev));
+        }
+        if (!TcModule.DTYPES.contains(dtype)) {
+            out.add(new Refusal(Refusal.DTYPE, operands + " are " + TcModule.dtypeName(dtype) + "; " + kernel
+                    + " takes fp16 or bf16"));
+        }
     }
 
     /**
