@@ -3,7 +3,8 @@
 # with the distribution tarball in dist-out/ and the peers' source tarballs in peers-src/ (docs/benchmarks.md).
 #
 #   scripts/gpu-issue10.sh harness   nvcc the standalone timing harness (kernels/src/test/cuda/tc_harness.cu): the
-#                                    selection on fla's block indices beside fla's own selection
+#                                    selection on fla's block indices beside fla's own selection, and the experimental
+#                                    split-N layout of sel-kernel against the image's
 #   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
 #   scripts/gpu-issue10.sh sanitize  memcheck and racecheck over a shard of the new suites
 #   scripts/gpu-issue10.sh suite     the whole GPU suite (NSA_REQUIRE_GPU=1)
@@ -32,8 +33,9 @@ NEW="--select-class dev.nsa4j.kernels.op.SelKernelGpuTest --select-class dev.nsa
 for mode in "$@"; do
     case "$mode" in
         harness)
-            nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -I kernels/src/main/cuda -I kernels/src/main/cuda-tc \
-                kernels/src/test/cuda/tc_harness.cu -o /tmp/tc_harness || { rc=2; continue; }
+            # -DNSA_SEL_SPLITN adds the experimental split-N layout of sel-kernel (compared with the image's, then timed)
+            nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_SPLITN -I kernels/src/main/cuda \
+                -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o /tmp/tc_harness || { rc=2; continue; }
             for bs in "4 4096" "1 16384" "1 65536"; do
                 set -- $bs
                 python3 bench/peers/fla_selection.py --fla-root peers-src/fla --batch $1 --seqlen $2 \

@@ -354,7 +354,291 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     }
 }
 
+#ifdef NSA_SEL_SPLITN
+// An experimental layout for tuning (the harness builds it with -DNSA_SEL_SPLITN; the image does not hold it):
+// the S = QK^T split of the keys among warps as above, but P goes through shared memory and warp w computes the
+// output columns [w·DV/4, (w+1)·DV/4) over all 64 keys of a tile, so each thread keeps DV/16 fp32 accumulators
+// instead of DV/2 and the warps need no merge at the end; K and V have one buffer each, loaded FA-2 style (V(i)
+// streams in while S(i) is computed, K(i+1) while P(i)·V(i) is), for a smaller shared-memory footprint and
+// more resident CTAs. Same function, same set semantics on the indices.
+template <int DK, int DV>
+struct SplitLayout {
+    static constexpr int kQElems = kRows * DK;
+    static constexpr int kKElems = kTileKeys * DK;
+    static constexpr int kVElems = kTileKeys * DV;
+    static constexpr int kPElems = kRows * kTileKeys;   // one P tile (two with exact P: high and low terms)
+    static constexpr int kBytes = (kQElems + kKElems + kVElems + 2 * kPElems) * 2;
+    static constexpr bool kQRegs = DK * DV <= 192 * 128;
+};
+
+template <typename T, int DK, int DV, bool EXACT>
+__device__ __forceinline__ void fwd_splitn(const AttnParams& p) {
+    using L = SplitLayout<DK, DV>;
+    constexpr int kCols = DV / kWarps;   // output columns per warp
+    constexpr int kOT = kCols / 8;
+    static_assert(kCols % 16 == 0, "each warp's output columns must be whole 16-wide V fragments");
+    extern __shared__ __align__(128) unsigned char smem[];
+    T* sQ = reinterpret_cast<T*>(smem);
+    T* sK = sQ + L::kQElems;
+    T* sV = sK + L::kKElems;
+    T* sP = sV + L::kVElems;
+    T* sPl = sP + L::kPElems;
+    __shared__ int s_blocks[kMaxBlocks];
+    __shared__ int s_base[kMaxTiles];
+    __shared__ float s_max[kWarps][kRows];
+    __shared__ float s_sum[kWarps][kRows];
+
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+    const int tok = blockIdx.x;
+    const int h = p.heads / p.kv_heads;
+    const int chunks = (h + kRows - 1) / kRows;
+    const int g = blockIdx.y / chunks;
+    const int head0 = g * h + (blockIdx.y - g * chunks) * kRows;
+    const int rows = min(kRows, g * h + h - head0);
+    const int b = sequence_of(p.cu_q, p.batch, tok);
+    const int64_t t = static_cast<int64_t>(p.q_start != nullptr ? p.q_start[b] : 0) + (tok - p.cu_q[b]);
+    const int64_t k0 = p.cu_k[b];
+    const int64_t nk = p.cu_k[b + 1] - k0;
+    const int64_t kpos0 = p.k_start != nullptr ? p.k_start[b] : 0;
+    const int64_t kend = kpos0 + nk;
+    const float scale_log2 = p.scale * 1.4426950408889634f;
+
+    const int32_t* blk = p.blocks + static_cast<int64_t>(tok) * p.blocks_tok_stride + g * p.blocks_head_stride;
+    const int n = min(p.n_sel, kMaxBlocks);
+    int j = -1;
+    bool keep = false;
+    if (tid < n) {
+        j = blk[tid];
+        const int64_t lo = static_cast<int64_t>(j) * p.sel_block;
+        keep = j >= 0 && lo <= t && lo < kend && lo + p.sel_block > kpos0;
+        for (int e = 0; e < tid && keep; ++e) keep = blk[e] != j;
+    }
+    const int nblocks = __syncthreads_count(keep);
+    if (keep) {
+        int rank = 0;
+        for (int e = 0; e < n; ++e) {
+            const int o = blk[e];
+            bool first = true;
+            for (int f = 0; f < e && first; ++f) first = blk[f] != o;
+            const int64_t lo = static_cast<int64_t>(o) * p.sel_block;
+            rank += first && o >= 0 && o < j && lo <= t && lo < kend && lo + p.sel_block > kpos0;
+        }
+        s_blocks[rank] = j;
+    }
+    const int sub = p.sel_block / kTileKeys;
+    const int ntiles = min(nblocks * sub, kMaxTiles);
+    __syncthreads();
+    for (int i = tid; i < ntiles; i += kThreads) s_base[i] = s_blocks[i / sub] * p.sel_block + (i % sub) * kTileKeys;
+    const T* gQ = static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + head0 * p.q_head_stride;
+    const T* gK = static_cast<const T*>(p.k) + g * p.k_head_stride;
+    const T* gV = static_cast<const T*>(p.v) + g * p.v_head_stride;
+    const int vis_lo = static_cast<int>(kpos0);
+    const int vis_hi = static_cast<int>(min(t + 1, kend));
+    __syncthreads();
+
+    auto range = [&](int i, int& lo, int& hi, int64_t& row) {
+        const int base = s_base[i];
+        lo = max(0, vis_lo - base);
+        hi = min(kTileKeys, vis_hi - base);
+        row = k0 + (base - kpos0);
+    };
+    if (ntiles > 0) {
+        load_rows<T, DK, kRows>(sQ, gQ, p.q_head_stride, 0, rows, tid);
+        int lo, hi;
+        int64_t row;
+        range(0, lo, hi, row);
+        load_rows<T, DK, kTileKeys>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
+    }
+    cp_async_commit();
+
+    float acc[kOT][4];
+#pragma unroll
+    for (int nt = 0; nt < kOT; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
+    }
+    float m_i[2] = {-INFINITY, -INFINITY};
+    float l_i[2] = {0.f, 0.f};
+    uint32_t qf[L::kQRegs ? DK / 16 : 1][4];
+
+    for (int i = 0; i < ntiles; ++i) {
+        cp_async_wait_all();
+        __syncthreads();   // K(i) (and Q) landed; every warp is done with V(i - 1) and P(i - 1)
+        {
+            int lo, hi;
+            int64_t row;
+            range(i, lo, hi, row);
+            load_rows<T, DV, kTileKeys>(sV, gV + row * p.v_tok_stride, p.v_tok_stride, lo, hi, tid);
+            cp_async_commit();
+        }
+        if (L::kQRegs && i == 0) {
+#pragma unroll
+            for (int ks = 0; ks < (L::kQRegs ? DK / 16 : 0); ++ks) {
+                ldmatrix_x4(qf[ks], smem_addr(sQ + SmemRows<DK>::offset(lane & 15, ks * 2 + (lane >> 4))));
+            }
+        }
+        const int base = s_base[i] + warp * kWarpKeys;
+        float s[2][4];
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[nt][e] = -INFINITY;
+        }
+        if (base < vis_hi && base + kWarpKeys > vis_lo) {   // warp-uniform
+            float s2[2][4];
+#pragma unroll
+            for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[nt][e] = s2[nt][e] = 0.f;
+            }
+#pragma unroll
+            for (int ks = 0; ks < DK / 16; ++ks) {
+                uint32_t a[4];
+                if constexpr (L::kQRegs) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) a[e] = qf[ks][e];
+                } else {
+                    ldmatrix_x4(a, smem_addr(sQ + SmemRows<DK>::offset(lane & 15, ks * 2 + (lane >> 4))));
+                }
+                uint32_t bk[4];
+                ldmatrix_x4(bk, smem_addr(sK + SmemRows<DK>::offset(warp * kWarpKeys + (lane & 7) + ((lane >> 4) << 3),
+                                                                    ks * 2 + ((lane >> 3) & 1))));
+                if (ks & 1) {
+                    mma16816<T>(s2[0], a, bk[0], bk[1]);
+                    mma16816<T>(s2[1], a, bk[2], bk[3]);
+                } else {
+                    mma16816<T>(s[0], a, bk[0], bk[1]);
+                    mma16816<T>(s[1], a, bk[2], bk[3]);
+                }
+            }
+#pragma unroll
+            for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int sp = base + nt * 8 + 2 * (lane & 3) + (e & 1);
+                    s[nt][e] = sp >= vis_hi || sp < vis_lo ? -INFINITY : s[nt][e] + s2[nt][e];
+                }
+            }
+        }
+        // the tile's row maxima across the four warps
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+            float mx = fmaxf(fmaxf(s[0][2 * hf], s[0][2 * hf + 1]), fmaxf(s[1][2 * hf], s[1][2 * hf + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            if ((lane & 3) == 0) s_max[warp][(lane >> 2) + 8 * hf] = mx;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+            const int r = (lane >> 2) + 8 * hf;
+            const float mt = fmaxf(fmaxf(s_max[0][r], s_max[1][r]), fmaxf(s_max[2][r], s_max[3][r]));
+            const float m_new = fmaxf(m_i[hf], mt);
+            const float mb = m_new == -INFINITY ? 0.f : m_new * scale_log2;
+            const float corr = ex2(m_i[hf] * scale_log2 - mb);
+            m_i[hf] = m_new;
+            float sum = 0.f;
+#pragma unroll
+            for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+                for (int e = 2 * hf; e < 2 * hf + 2; ++e) {
+                    s[nt][e] = ex2(fmaf(s[nt][e], scale_log2, -mb));
+                    sum += s[nt][e];
+                }
+            }
+            l_i[hf] = fmaf(l_i[hf], corr, sum);
+#pragma unroll
+            for (int nt = 0; nt < kOT; ++nt) {
+                acc[nt][2 * hf] *= corr;
+                acc[nt][2 * hf + 1] *= corr;
+            }
+            // P (this warp's 16 keys) into the shared P tile, rows r, columns 16·warp + 8·nt + 2·(lane & 3)
+#pragma unroll
+            for (int nt = 0; nt < 2; ++nt) {
+                const int col = warp * kWarpKeys + nt * 8 + 2 * (lane & 3);
+                const int off = SmemRows<kTileKeys>::offset(r, col >> 3) + (col & 7);
+                uint32_t hi, lo;
+                if constexpr (EXACT) {
+                    split2<T>(s[nt][2 * hf], s[nt][2 * hf + 1], hi, lo);
+                    *reinterpret_cast<uint32_t*>(sPl + off) = lo;
+                } else {
+                    hi = Half2<T>::pack(s[nt][2 * hf], s[nt][2 * hf + 1]);
+                }
+                *reinterpret_cast<uint32_t*>(sP + off) = hi;
+            }
+        }
+        cp_async_wait_all();
+        __syncthreads();   // V(i) and the whole P tile are in; every warp is done with K(i)
+        if (i + 1 < ntiles) {
+            int lo, hi;
+            int64_t row;
+            range(i + 1, lo, hi, row);
+            load_rows<T, DK, kTileKeys>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
+        }
+        cp_async_commit();
+        // O[:, warp's columns] += P V over the tile's 64 keys
+#pragma unroll
+        for (int kk = 0; kk < kTileKeys / 16; ++kk) {
+            uint32_t pa[4], pl[4];
+            ldmatrix_x4(pa, smem_addr(sP + SmemRows<kTileKeys>::offset(lane & 15, kk * 2 + (lane >> 4))));
+            if constexpr (EXACT) {
+                ldmatrix_x4(pl, smem_addr(sPl + SmemRows<kTileKeys>::offset(lane & 15, kk * 2 + (lane >> 4))));
+            }
+#pragma unroll
+            for (int dp = 0; dp < kCols / 16; ++dp) {
+                uint32_t bv[4];
+                ldmatrix_x4_trans(bv, smem_addr(sV + SmemRows<DV>::offset(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
+                                                                         (warp * kCols) / 8 + dp * 2 + (lane >> 4))));
+                mma16816<T>(acc[2 * dp], pa, bv[0], bv[1]);
+                mma16816<T>(acc[2 * dp + 1], pa, bv[2], bv[3]);
+                if constexpr (EXACT) {
+                    mma16816<T>(acc[2 * dp], pl, bv[0], bv[1]);
+                    mma16816<T>(acc[2 * dp + 1], pl, bv[2], bv[3]);
+                }
+            }
+        }
+    }
+    cp_async_wait_all();
+
+    // l: each warp summed P over its own keys; the row's total is the sum over the warps (one max for all)
+#pragma unroll
+    for (int hf = 0; hf < 2; ++hf) {
+        float l = l_i[hf];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        if ((lane & 3) == 0) s_sum[warp][(lane >> 2) + 8 * hf] = l;
+    }
+    __syncthreads();
+    const bool fp32 = p.out_fp32 != 0;
+#pragma unroll
+    for (int hf = 0; hf < 2; ++hf) {
+        const int r = (lane >> 2) + 8 * hf;
+        if (r >= rows) continue;
+        const float l = s_sum[0][r] + s_sum[1][r] + s_sum[2][r] + s_sum[3][r];
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        const int64_t off = static_cast<int64_t>(tok) * p.o_tok_stride + (head0 + r) * p.o_head_stride
+                            + warp * kCols + 2 * (lane & 3);
+#pragma unroll
+        for (int nt = 0; nt < kOT; ++nt) {
+            store2<T>(p.o, off + nt * 8, acc[nt][2 * hf] * inv, acc[nt][2 * hf + 1] * inv, fp32);
+        }
+        if (warp == 0 && (lane & 3) == 0 && p.lse != nullptr) {
+            p.lse[static_cast<int64_t>(tok) * p.lse_tok_stride + head0 + r] =
+                l > 0.f ? m_i[hf] * p.scale + logf(l) : -INFINITY;
+        }
+    }
+}
+#endif
+
 // Dynamic shared memory of the (dk, dv) variant (0 when there is none): what the host passes at launch.
+#ifdef NSA_SEL_SPLITN
+inline constexpr int splitn_smem_bytes(int dk, int dv) {
+    return dk == 128 && dv == 128 ? SplitLayout<128, 128>::kBytes : 0;
+}
+#endif
+
 inline constexpr int smem_bytes(int dk, int dv) {
     return dk == 64 && dv == 64 ? Layout<64, 64>::kBytes
          : dk == 128 && dv == 128 ? Layout<128, 128>::kBytes
@@ -378,6 +662,22 @@ inline constexpr int smem_bytes(int dk, int dv) {
         nsa_sel_kernel_##SUFFIX##_dk##DK##_dv##DV##_exact(const __grid_constant__ nsa::AttnParams p) {        \
         nsa::sel::fwd<T, DK, DV, true>(p);                                                                    \
     }
+
+#ifdef NSA_SEL_SPLITN
+#ifndef NSA_SEL_SPLITN_MINB
+#define NSA_SEL_SPLITN_MINB 4
+#endif
+#define NSA_SEL_SPLITN_KERNEL(SUFFIX, T, DK, DV)                                                                 \
+    extern "C" __global__ void __launch_bounds__(nsa::sel::kThreads, NSA_SEL_SPLITN_MINB)                                           \
+        nsa_sel_splitn_##SUFFIX##_dk##DK##_dv##DV(const __grid_constant__ nsa::AttnParams p) {                    \
+        nsa::sel::fwd_splitn<T, DK, DV, false>(p);                                                                \
+    }                                                                                                            \
+    extern "C" __global__ void __launch_bounds__(nsa::sel::kThreads, NSA_SEL_SPLITN_MINB)                                           \
+        nsa_sel_splitn_##SUFFIX##_dk##DK##_dv##DV##_exact(const __grid_constant__ nsa::AttnParams p) {            \
+        nsa::sel::fwd_splitn<T, DK, DV, true>(p);                                                                 \
+    }
+NSA_SEL_SPLITN_KERNEL(bf16, __nv_bfloat16, 128, 128)
+#endif
 
 #define NSA_SEL_KERNEL_DTYPES(DK, DV, MINB)                 \
     NSA_SEL_KERNEL(bf16, __nv_bfloat16, DK, DV, MINB)       \

@@ -164,6 +164,16 @@ template <typename T> struct Problem {
         size_t smem = nsa::sel::smem_bytes(sh.dk, sh.dv);
         launch(sel_symbol<T>(sh.dk, sh.dv, exact), grid, 128, smem, p, s);
     }
+#ifdef NSA_SEL_SPLITN
+    // the experimental split-N layout (bf16, 128/128 only)
+    void run_splitn(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
+        nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));
+        int h = sh.hq / sh.hkv;
+        dim3 grid(nnz, sh.hkv * ((h + 15) / 16));
+        launch(exact ? (void*)nsa_sel_splitn_bf16_dk128_dv128_exact : (void*)nsa_sel_splitn_bf16_dk128_dv128, grid, 128,
+               nsa::sel::splitn_smem_bytes(sh.dk, sh.dv), p, s);
+    }
+#endif
     void run_ref_sel(void* o, float* lse_out, cudaStream_t s = 0) {
         nsa::AttnParams p = attn(o, lse_out, true, 1.f / sqrtf((float)sh.dk));
         long rows = (long)nnz * sh.hq;
@@ -228,6 +238,23 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
     double fl = pr.sel_flops();
     float t_fast = time_ms([&] { pr.run_sel(oh.p, l.p, false, false); }, reps);
     float t_exact = time_ms([&] { pr.run_sel(o.p, l.p, true, true); }, reps);
+#ifdef NSA_SEL_SPLITN
+    if (s.dk == 128 && s.dv == 128) {
+        // the split-N layout against the image's kernel: same exact-P output (fp32), then its times
+        Dev<float> o2(no), l2(nl);
+        pr.run_sel(o.p, l.p, true, true);
+        pr.run_splitn(o2.p, l2.p, true, true);
+        CK(cudaDeviceSynchronize());
+        auto a = o.get(), c = o2.get(), la = l.get(), lc = l2.get();
+        double mx = 0, lmx = 0;
+        for (size_t i = 0; i < no; ++i) mx = std::max(mx, (double)fabs(a[i] - c[i]));
+        for (size_t i = 0; i < nl; ++i) if (std::isfinite(la[i]) || std::isfinite(lc[i])) lmx = std::max(lmx, (double)fabs(la[i] - lc[i]));
+        float t_sf = time_ms([&] { pr.run_splitn(oh.p, l.p, false, false); }, reps);
+        float t_se = time_ms([&] { pr.run_splitn(o2.p, l2.p, true, true); }, reps);
+        printf("splitn,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,tflops_fast=%.1f,tflops_exact=%.1f\n",
+               s.lens[0], mx, lmx, t_sf, t_se, pr.sel_flops() / t_sf / 1e9, pr.sel_flops() / t_se / 1e9);
+    }
+#endif
     float t_ref_sel = -1, t_ref_score = -1;
     if (with_ref) {
         t_ref_sel = time_ms([&] { pr.run_ref_sel(o.p, l.p); }, 1);
