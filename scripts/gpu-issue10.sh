@@ -34,13 +34,18 @@ for mode in "$@"; do
     case "$mode" in
         harness)
             # -DNSA_SEL_SPLITN adds the experimental split-N layout of sel-kernel (compared with the image's, then timed)
-            nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_SPLITN -I kernels/src/main/cuda \
-                -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o /tmp/tc_harness || { rc=2; continue; }
+            # (and its variant with Q fragments from shared memory: 128 registers without spills, 4 CTAs per SM)
+            NV="nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_SPLITN -I kernels/src/main/cuda
+                -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu"
+            $NV -o /tmp/tc_harness & $NV -DNSA_SEL_SPLITN_QSMEM -o /tmp/tc_harness_q & wait
+            [ -x /tmp/tc_harness ] && [ -x /tmp/tc_harness_q ] || { rc=2; continue; }
             for bs in "4 4096" "1 16384" "1 65536"; do
                 set -- $bs
                 python3 bench/peers/fla_selection.py --fla-root peers-src/fla --batch $1 --seqlen $2 \
                     --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/selection.log"
                 /tmp/tc_harness bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | tee -a "$OUT/selection.log"
+                /tmp/tc_harness_q bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep splitn \
+                    | sed 's/^/qsmem /' | tee -a "$OUT/selection.log"
             done ;;
         tests)
             step $N/nsa-test --gpu --reports "$OUT/reports-new" $NEW 2>&1 | tee "$OUT/tests-new.log" \

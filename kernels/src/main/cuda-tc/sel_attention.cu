@@ -368,7 +368,11 @@ struct SplitLayout {
     static constexpr int kVElems = kTileKeys * DV;
     static constexpr int kPElems = kRows * kTileKeys;   // one P tile (two with exact P: high and low terms)
     static constexpr int kBytes = (kQElems + kKElems + kVElems + 2 * kPElems) * 2;
+#ifdef NSA_SEL_SPLITN_QSMEM
+    static constexpr bool kQRegs = false;   // Q fragments from shared memory each k-step (32 registers fewer)
+#else
     static constexpr bool kQRegs = DK * DV <= 192 * 128;
+#endif
 };
 
 template <typename T, int DK, int DV, bool EXACT>
