@@ -4,7 +4,8 @@
 #
 #   scripts/gpu-issue10.sh harness   nvcc the standalone timing harness (kernels/src/test/cuda/tc_harness.cu): the
 #                                    selection on fla's block indices beside fla's own selection, and the experimental
-#                                    split-N layout of sel-kernel against the image's
+#                                    split-N layout of sel-kernel against the image's; nsa bench selection on the
+#                                    same blocks (sel-kernel exact and fast, sdpa-masked, sdpa-packed)
 #   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
 #   scripts/gpu-issue10.sh sanitize  memcheck and racecheck over a shard of the new suites
 #   scripts/gpu-issue10.sh suite     the whole GPU suite (NSA_REQUIRE_GPU=1)
@@ -46,6 +47,8 @@ for mode in "$@"; do
                 /tmp/tc_harness bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | tee -a "$OUT/selection.log"
                 /tmp/tc_harness_q bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep splitn \
                     | sed 's/^/qsmem /' | tee -a "$OUT/selection.log"
+                step $N/nsa bench selection --shapes "$1,$2" --indices /tmp/idx_$2.bin --repeat 10 \
+                    --out "$OUT/selection.csv" 2>&1 | grep "bench selection" | tee -a "$OUT/selection.log"
             done ;;
         tests)
             step $N/nsa-test --gpu --reports "$OUT/reports-new" $NEW 2>&1 | tee "$OUT/tests-new.log" \

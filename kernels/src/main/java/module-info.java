@@ -21,5 +21,5 @@ module dev.nsa4j.kernels {
 
     exports dev.nsa4j.kernels;
     exports dev.nsa4j.kernels.internal to dev.nsa4j.fa2, dev.nsa4j.nsa, dev.nsa4j.parity, dev.nsa4j.bench;
-    exports dev.nsa4j.kernels.op to dev.nsa4j.fa2, dev.nsa4j.nsa;
+    exports dev.nsa4j.kernels.op to dev.nsa4j.fa2, dev.nsa4j.nsa, dev.nsa4j.bench;
 }

@@ -89,22 +89,7 @@ final class BenchNsaCommand implements Callable<Integer> {
         if (warmup < 0 || repeat < 1) {
             throw new ParameterException(spec.commandLine(), "--warmup must be >= 0 and --repeat >= 1");
         }
-        List<int[]> planned = new ArrayList<>();
-        for (String s : shapes) {
-            String[] p = s.split(",");
-            try {
-                if (p.length != 2) {
-                    throw new NumberFormatException("not B,S");
-                }
-                int b = Integer.parseInt(p[0].trim()), sq = Integer.parseInt(p[1].trim());
-                if (b < 1 || sq < 1) {
-                    throw new NumberFormatException("B and S must be >= 1");
-                }
-                planned.add(new int[] {b, sq});
-            } catch (NumberFormatException e) {
-                throw new ParameterException(spec.commandLine(), "--shapes '" + s + "': " + e.getMessage() + " (B,S)");
-            }
-        }
+        List<int[]> planned = parseShapes(spec, shapes);
         NsaConfig cfg;
         try {
             cfg = NsaConfig.builder().heads(heads).kvGroups(kvHeads).headDims(dk, dv).blockLen(blockLen).stride(stride)
@@ -146,6 +131,27 @@ final class BenchNsaCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** {@code B,S} pairs, each B and S at least 1; a usage error names the bad one. */
+    static List<int[]> parseShapes(CommandSpec spec, List<String> shapes) {
+        List<int[]> planned = new ArrayList<>();
+        for (String s : shapes) {
+            String[] p = s.split(",");
+            try {
+                if (p.length != 2) {
+                    throw new NumberFormatException("not B,S");
+                }
+                int b = Integer.parseInt(p[0].trim()), sq = Integer.parseInt(p[1].trim());
+                if (b < 1 || sq < 1) {
+                    throw new NumberFormatException("B and S must be >= 1");
+                }
+                planned.add(new int[] {b, sq});
+            } catch (NumberFormatException e) {
+                throw new ParameterException(spec.commandLine(), "--shapes '" + s + "': " + e.getMessage() + " (B,S)");
+            }
+        }
+        return planned;
     }
 
     private static FlagSnapshot noFa2(FlagSnapshot f) {

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** {@code nsa bench attention|nsa|thresholds}: bad shapes, masks and sweeps are usage errors, before any GPU work. */
+/** {@code nsa bench attention|nsa|selection|thresholds}: bad shapes, masks and sweeps are usage errors, before any GPU work. */
 class BenchCommandTest {
     static RunCommandTest.Result bench(String... args) {
         return RunCommandTest.subcommand("bench", args);
@@ -48,6 +48,19 @@ class BenchCommandTest {
                 "--dv", "32");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("GPU"), r.err());
+    }
+
+    @Test
+    void selectionBenchArgumentsAreCheckedBeforeAnyGpuWork() {
+        assertUsage(bench("selection", "--shapes", "4"), "--shapes '4'", "(B,S)");
+        assertUsage(bench("selection", "--paths", "sel-kernel,flash"), "--paths: 'flash' is not one of");
+        assertUsage(bench("selection", "--shapes", "1,64 1,128", "--indices", "x.bin"), "--indices holds the blocks of one shape");
+        assertUsage(bench("selection", "--n-sel", "2"), "n >= 3");
+        assertUsage(bench("selection", "--dtype", "fp32"), "--dtype fp32 is not bf16 or fp16");
+        org.junit.jupiter.api.Assumptions.assumeFalse(dev.nsa4j.kernels.GpuAvailability.check().available(),
+                "this machine has a GPU");
+        assertUsage(bench("selection", "--shapes", "1,64", "--heads", "4", "--kv-heads", "2"),
+                "nsa bench selection needs a GPU");
     }
 
     @Test
