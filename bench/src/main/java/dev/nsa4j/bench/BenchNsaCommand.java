@@ -21,6 +21,7 @@ import dev.nsa4j.nsa.Flags;
 import dev.nsa4j.nsa.NsaAttention;
 import dev.nsa4j.tensor.DType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -46,22 +47,12 @@ import picocli.CommandLine.Spec;
         description = {"Time the NSA forward from device-resident inputs with a per-step breakdown, the graph replay,",
                 "the host API and dense FA-2 causal on the same q/k/v, in one run (CSV, Markdown, PNG)."})
 final class BenchNsaCommand implements Callable<Integer> {
-    @Option(names = "--shapes", split = " ", paramLabel = "B,S", defaultValue = "4,4096 1,16384 1,65536",
-            description = "Batch and sequence length pairs (default: ${DEFAULT-VALUE}).")
-    List<String> shapes;
+    @Mixin
+    BenchShapeOptions shape = new BenchShapeOptions();
 
-    @Option(names = "--heads", defaultValue = "64") int heads;
-    @Option(names = "--kv-heads", defaultValue = "4") int kvHeads;
-    @Option(names = "--dk", defaultValue = "128") int dk;
-    @Option(names = "--dv", defaultValue = "128") int dv;
     @Option(names = "--block-len", defaultValue = "64") int blockLen;
     @Option(names = "--stride", defaultValue = "64") int stride;
-    @Option(names = "--sel-block", defaultValue = "64") int selBlock;
-    @Option(names = "--n-sel", defaultValue = "16") int nSel;
     @Option(names = "--window", defaultValue = "512") int window;
-
-    @Option(names = "--dtype", defaultValue = "bf16", description = "bf16 or fp16 (default: ${DEFAULT-VALUE}).")
-    String dtype;
 
     @Option(names = "--warmup", defaultValue = "1") int warmup;
 
@@ -85,20 +76,20 @@ final class BenchNsaCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType dt = BenchAttentionCommand.halfPrecision(spec, dtype);
+        DType dt = BenchAttentionCommand.halfPrecision(spec, shape.dtype);
         if (warmup < 0 || repeat < 1) {
             throw new ParameterException(spec.commandLine(), "--warmup must be >= 0 and --repeat >= 1");
         }
-        List<int[]> planned = parseShapes(spec, shapes);
+        List<int[]> planned = parseShapes(spec, shape.shapes);
         NsaConfig cfg;
         try {
-            cfg = NsaConfig.builder().heads(heads).kvGroups(kvHeads).headDims(dk, dv).blockLen(blockLen).stride(stride)
-                    .selBlock(selBlock).nSel(nSel).window(window).build();
+            cfg = NsaConfig.builder().heads(shape.heads).kvGroups(shape.kvHeads).headDims(shape.dk, shape.dv)
+                    .blockLen(blockLen).stride(stride).selBlock(shape.selBlock).nSel(shape.nSel).window(window).build();
         } catch (dev.nsa4j.NsaArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        NsaBenchConfig bc = new NsaBenchConfig(dt.name().toLowerCase(Locale.ROOT), heads, kvHeads, dk, dv, blockLen, stride,
-                selBlock, nSel, window);
+        NsaBenchConfig bc = new NsaBenchConfig(dt.name().toLowerCase(Locale.ROOT), shape.heads, shape.kvHeads, shape.dk,
+                shape.dv, blockLen, stride, shape.selBlock, shape.nSel, window);
         List<NsaBenchRow> rows = new ArrayList<>();
         PrintStream log = System.err;
         FlagSnapshot flags = Flags.snapshot();

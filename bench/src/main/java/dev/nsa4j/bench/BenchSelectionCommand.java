@@ -34,6 +34,7 @@ import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -60,19 +61,9 @@ final class BenchSelectionCommand implements Callable<Integer> {
     /** Tokens whose outputs the check compares (the first ones; the check is a sanity test, not the parity suite). */
     static final int CHECK_TOKENS = 1024;
 
-    @Option(names = "--shapes", split = " ", paramLabel = "B,S", defaultValue = "4,4096 1,16384 1,65536",
-            description = "Batch and sequence length pairs (default: ${DEFAULT-VALUE}).")
-    List<String> shapes;
+    @Mixin
+    BenchShapeOptions shape = new BenchShapeOptions();
 
-    @Option(names = "--heads", defaultValue = "64") int heads;
-    @Option(names = "--kv-heads", defaultValue = "4") int kvHeads;
-    @Option(names = "--dk", defaultValue = "128") int dk;
-    @Option(names = "--dv", defaultValue = "128") int dv;
-    @Option(names = "--sel-block", defaultValue = "64") int selBlock;
-    @Option(names = "--n-sel", defaultValue = "16") int nSel;
-
-    @Option(names = "--dtype", defaultValue = "bf16", description = "bf16 or fp16 (default: ${DEFAULT-VALUE}).")
-    String dtype;
 
     @Option(names = "--paths", split = ",", defaultValue = "sel-kernel,sel-kernel-fast,sdpa-masked,sdpa-packed",
             description = "Paths to time (default: ${DEFAULT-VALUE}).")
@@ -93,8 +84,8 @@ final class BenchSelectionCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType dt = BenchAttentionCommand.halfPrecision(spec, dtype);
-        List<int[]> planned = BenchNsaCommand.parseShapes(spec, shapes);
+        DType dt = BenchAttentionCommand.halfPrecision(spec, shape.dtype);
+        List<int[]> planned = BenchNsaCommand.parseShapes(spec, shape.shapes);
         if (warmup < 0 || repeat < 1) {
             throw new ParameterException(spec.commandLine(), "--warmup must be >= 0 and --repeat >= 1");
         }
@@ -107,9 +98,10 @@ final class BenchSelectionCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--indices holds the blocks of one shape; --shapes has "
                     + planned.size());
         }
-        if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || nSel < 3 || selBlock < 1) {
-            throw new ParameterException(spec.commandLine(), "need H % Hkv == 0, n >= 3 and l' >= 1 (got H = " + heads
-                    + ", Hkv = " + kvHeads + ", n = " + nSel + ", l' = " + selBlock + ")");
+        BenchShapeOptions o = shape;
+        if (o.heads < 1 || o.kvHeads < 1 || o.heads % o.kvHeads != 0 || o.nSel < 3 || o.selBlock < 1) {
+            throw new ParameterException(spec.commandLine(), "need H % Hkv == 0, n >= 3 and l' >= 1 (got H = " + o.heads
+                    + ", Hkv = " + o.kvHeads + ", n = " + o.nSel + ", l' = " + o.selBlock + ")");
         }
         GpuAvailability gpuCheck = GpuAvailability.check(0);
         if (!gpuCheck.available()) {
@@ -143,11 +135,12 @@ final class BenchSelectionCommand implements Callable<Integer> {
 
     private List<String> measure(KernelModule module, TcModule tc, CudaStream stream, String gpu, DType dt, int b, int s,
                                  PrintStream log) throws IOException {
-        int g = kvHeads, nnz = Math.multiplyExact(b, s);
-        int[] idx = indices != null ? SelectionIndices.read(indices, (long) nnz * g * nSel)
-                : SelectionIndices.random(b, s, g, nSel, selBlock, seed);
-        long keys = SelectionIndices.attendedKeys(idx, b, s, g, nSel, selBlock);
-        double flop = 2.0 * keys * (heads / kvHeads) * (dk + dv);
+        int heads = shape.heads, g = shape.kvHeads, dk = shape.dk, dv = shape.dv, lsel = shape.selBlock, n = shape.nSel;
+        int nnz = Math.multiplyExact(b, s);
+        int[] idx = indices != null ? SelectionIndices.read(indices, (long) nnz * g * n)
+                : SelectionIndices.random(b, s, g, n, lsel, seed);
+        long keys = SelectionIndices.attendedKeys(idx, b, s, g, n, lsel);
+        double flop = 2.0 * keys * (heads / g) * (dk + dv);
         int[] cu = new int[b + 1];
         for (int i = 1; i <= b; i++) {
             cu[i] = cu[i - 1] + s;
@@ -158,9 +151,9 @@ final class BenchSelectionCommand implements Callable<Integer> {
             DeviceTensor q = up(stream, owned, NsaBenchRun.random(dt, seed * 7 + 1, -1, 1, nnz, heads, dk));
             DeviceTensor k = up(stream, owned, NsaBenchRun.random(dt, seed * 7 + 2, -1, 1, nnz, g, dk));
             DeviceTensor v = up(stream, owned, NsaBenchRun.random(dt, seed * 7 + 3, -1, 1, nnz, g, dv));
-            DeviceTensor blocks = up(stream, owned, HostTensor.ofInts(idx, nnz, g, nSel));
+            DeviceTensor blocks = up(stream, owned, HostTensor.ofInts(idx, nnz, g, n));
             Sequences seqs = new Sequences(cu, up(stream, owned, HostTensor.ofInts(cu, b + 1)));
-            AttnSpec ref = AttnSpec.chosen(selBlock).withWalk(AttnWalk.RANGES).withScale(scale);
+            AttnSpec ref = AttnSpec.chosen(lsel).withWalk(AttnWalk.RANGES).withScale(scale);
             ReferenceAttentionOp masked = new ReferenceAttentionOp(module, ref, seqs, seqs);
             DeviceTensor refOut = null;
             List<String> lines = new ArrayList<>();
@@ -172,9 +165,9 @@ final class BenchSelectionCommand implements Callable<Integer> {
             for (String path : order) {
                 DeviceOp<AttentionArgs> op = switch (path) {
                     case "sel-kernel", "sel-kernel-fast" -> SelKernelOp.plan(tc, new SelKernelOp.Spec(dt, heads, g, dk,
-                            dv, selBlock, nSel, scale, path.equals("sel-kernel")), seqs, seqs, masked);
+                            dv, lsel, n, scale, path.equals("sel-kernel")), seqs, seqs, masked);
                     case "sdpa-masked" -> masked;
-                    default -> new PackedSelectionOp(module, seqs, g, nSel, selBlock, dk, dv, dt, scale,
+                    default -> new PackedSelectionOp(module, seqs, g, n, lsel, dk, dv, dt, scale,
                             SelPacked.DEFAULT_BUDGET_BYTES);
                 };
                 DeviceTensor o = alloc(stream, owned, DType.FP32, nnz, heads, dv);
@@ -195,7 +188,7 @@ final class BenchSelectionCommand implements Callable<Integer> {
                 double med = AttentionBenchRow.percentile(sorted, 50);
                 String line = String.join(",", path, gpu.replace(',', ' '), dt.name().toLowerCase(Locale.ROOT),
                         Integer.toString(b), Integer.toString(s), Integer.toString(heads), Integer.toString(g),
-                        Integer.toString(dk), Integer.toString(dv), Integer.toString(selBlock), Integer.toString(nSel),
+                        Integer.toString(dk), Integer.toString(dv), Integer.toString(lsel), Integer.toString(n),
                         Long.toString(keys), fmt(med), fmt(AttentionBenchRow.percentile(sorted, 10)),
                         fmt(AttentionBenchRow.percentile(sorted, 90)),
                         String.format(Locale.ROOT, "%.1f", flop / med / 1e9), Integer.toString(repeat), mae);
