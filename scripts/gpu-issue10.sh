@@ -2,10 +2,12 @@
 # Device-side checks and benches of the tensor-core kernels (issue 10), run from the repository root on a GPU host
 # with the distribution tarball in dist-out/ and the peers' source tarballs in peers-src/ (docs/benchmarks.md).
 #
-#   scripts/gpu-issue10.sh harness   nvcc the standalone timing harness (kernels/src/test/cuda/tc_harness.cu): the
-#                                    selection on fla's block indices beside fla's own selection, and the experimental
-#                                    split-N layout of sel-kernel against the image's; nsa bench selection on the
-#                                    same blocks (sel-kernel exact and fast, sdpa-masked, sdpa-packed)
+#   scripts/gpu-issue10.sh harness   nvcc the standalone timing harness (kernels/src/test/cuda/tc_harness.cu) in
+#                                    layouts of sel-kernel's union kernel ($SELU_VARIANTS) and with the experimental
+#                                    split-N layout: each against the image's token layout on fla's block indices,
+#                                    beside fla's own selection on them
+#   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
+#                                    blocks (sel-kernel in each layout, exact and fast P, sdpa-masked, sdpa-packed)
 #   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
 #   scripts/gpu-issue10.sh sanitize  memcheck and racecheck over a shard of the new suites
 #   scripts/gpu-issue10.sh suite     the whole GPU suite (NSA_REQUIRE_GPU=1)
@@ -34,19 +36,36 @@ NEW="--select-class dev.nsa4j.kernels.op.SelKernelGpuTest --select-class dev.nsa
 for mode in "$@"; do
     case "$mode" in
         harness)
-            # -DNSA_SEL_SPLITN adds the experimental split-N layout of sel-kernel (compared with the image's, then timed)
-            # (and its variant with Q fragments from shared memory: 128 registers without spills, 4 CTAs per SM)
-            NV="nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_SPLITN -I kernels/src/main/cuda
+            # the union layout of sel-kernel (sel_union.cu, -DNSA_SEL_UNION_TUNE) in the layouts "TOK STAGES MINB" of
+            # $SELU_VARIANTS against the image's kernel (same exact-P output), then timed; the first binary also
+            # carries the experimental split-N layout (-DNSA_SEL_SPLITN)
+            NV="nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_UNION_TUNE -I kernels/src/main/cuda
                 -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu"
-            $NV -o /tmp/tc_harness & $NV -DNSA_SEL_SPLITN_QSMEM -o /tmp/tc_harness_q & wait
-            [ -x /tmp/tc_harness ] && [ -x /tmp/tc_harness_q ] || { rc=2; continue; }
+            bins=()
+            for v in ${SELU_VARIANTS:-"4,2,3" "8,2,1" "8,4,1" "4,3,2"}; do
+                IFS=, read -r tk sg mb <<<"$v"
+                extra=""; [ ${#bins[@]} = 0 ] && extra="-DNSA_SEL_SPLITN"
+                $NV $extra -DNSA_SELU_TOK=$tk -DNSA_SELU_STAGES=$sg -DNSA_SELU_MINB=$mb -o /tmp/th_${tk}_${sg}_${mb} &
+                bins+=(/tmp/th_${tk}_${sg}_${mb})
+            done
+            wait
             for bs in "4 4096" "1 16384" "1 65536"; do
                 set -- $bs
                 python3 bench/peers/fla_selection.py --fla-root peers-src/fla --batch $1 --seqlen $2 \
                     --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/selection.log"
-                /tmp/tc_harness bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | tee -a "$OUT/selection.log"
-                /tmp/tc_harness_q bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep splitn \
-                    | sed 's/^/qsmem /' | tee -a "$OUT/selection.log"
+                for b in "${bins[@]}"; do
+                    [ -x $b ] || { echo "=== FAILED: $b did not build"; rc=2; continue; }
+                    if [ $b = "${bins[0]}" ]; then sel='^bench|splitn|union'; else sel='union'; fi
+                    $b bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep -E "$sel" | tee -a "$OUT/selection.log"
+                done
+            done ;;
+        selection)
+            # fla's selection on its own block indices, then nsa bench selection (every sel-kernel layout, sdpa-masked,
+            # sdpa-packed) on the very same indices
+            for bs in "4 4096" "1 16384" "1 65536"; do
+                set -- $bs
+                python3 bench/peers/fla_selection.py --fla-root peers-src/fla --batch $1 --seqlen $2 \
+                    --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/selection.log"
                 step $N/nsa bench selection --shapes "$1,$2" --indices /tmp/idx_$2.bin --repeat 10 \
                     --out "$OUT/selection.csv" 2>&1 | grep "bench selection" | tee -a "$OUT/selection.log"
             done ;;
@@ -76,7 +95,7 @@ for mode in "$@"; do
             step $N/nsa bench nsa --shapes "1,4096 1,16384 1,65536" --block-len 32 --stride 16 \
                 --repeat 5 --out "$OUT/nsa-bench.csv" --md "$OUT/nsa-bench.md" --png "$OUT/nsa-bench.png" 2>&1 \
                 | tee "$OUT/bench-paper.log" | grep "bench nsa" ;;
-        *) echo "gpu-issue10: unknown mode '$mode' (harness, tests, sanitize, suite, bench)" >&2; exit 2 ;;
+        *) echo "gpu-issue10: unknown mode '$mode' (harness, selection, tests, sanitize, suite, bench)" >&2; exit 2 ;;
     esac
 done
 exit $rc

@@ -26,6 +26,7 @@
 
 #include "nsa_mma.h"
 #include "nsa_params.h"
+#include "sel_common.cuh"
 
 namespace nsa {
 namespace sel {
@@ -65,41 +66,6 @@ struct Layout {
     static_assert(kStages >= 2, "the pipeline needs two stages");
     static_assert(kWarps * kRows * DV * 4 <= kStages * kStageElems * 2, "the merge area must fit in the stages");
 };
-
-// Copies a ROWS x D tile: row r from src + r * stride for lo <= r < hi, zeros elsewhere (never read).
-template <typename T, int D, int ROWS>
-__device__ __forceinline__ void load_rows(T* tile, const T* src, int64_t stride, int lo, int hi, int tid) {
-    constexpr int kChunks = D / 8;
-    constexpr int kTotal = ROWS * kChunks;
-    static_assert(kTotal % kThreads == 0, "tile chunks must divide evenly among the threads");
-#pragma unroll
-    for (int i = 0; i < kTotal / kThreads; ++i) {
-        const int idx = tid + i * kThreads;
-        const int r = idx / kChunks;
-        const int c = idx - r * kChunks;
-        const bool ok = r >= lo && r < hi;
-        const T* g = ok ? src + r * stride + c * 8 : src;
-        cp_async16(smem_addr(tile + SmemRows<D>::offset(r, c)), g, ok);
-    }
-}
-
-__device__ __forceinline__ int sequence_of(const int32_t* cu, int batch, int tok) {
-    int lo = 0, hi = batch - 1;
-    while (lo < hi) {
-        const int mid = (lo + hi + 1) >> 1;
-        if (cu[mid] <= tok) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
-template <typename T>
-__device__ __forceinline__ void store2(void* base, int64_t off, float x0, float x1, bool fp32) {
-    if (fp32) {
-        *reinterpret_cast<float2*>(static_cast<float*>(base) + off) = make_float2(x0, x1);
-    } else {
-        *reinterpret_cast<uint32_t*>(static_cast<T*>(base) + off) = Half2<T>::pack(x0, x1);
-    }
-}
 
 template <typename T, int DK, int DV, bool EXACT>
 __device__ __forceinline__ void fwd(const AttnParams& p) {
@@ -174,11 +140,11 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
         const int base = s_base[i];
         const int lo = max(0, vis_lo - base), hi = min(kTileKeys, vis_hi - base);
         const int64_t row = k0 + (base - kpos0);   // key row of tile row 0 (may be outside; never read then)
-        load_rows<T, DK, kTileKeys>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
-        load_rows<T, DV, kTileKeys>(sV, gV + row * p.v_tok_stride, p.v_tok_stride, lo, hi, tid);
+        load_rows<T, DK, kTileKeys, kThreads>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
+        load_rows<T, DV, kTileKeys, kThreads>(sV, gV + row * p.v_tok_stride, p.v_tok_stride, lo, hi, tid);
     };
 
-    if (ntiles > 0) load_rows<T, DK, kRows>(sQ, gQ, p.q_head_stride, 0, rows, tid);
+    if (ntiles > 0) load_rows<T, DK, kRows, kThreads>(sQ, gQ, p.q_head_stride, 0, rows, tid);
 #pragma unroll
     for (int st = 0; st < L::kStages - 1; ++st) {   // tiles 0 .. kStages - 2 (Q with tile 0), one group each
         if (st < ntiles) load_tile(st);
@@ -449,11 +415,11 @@ __device__ __forceinline__ void fwd_splitn(const AttnParams& p) {
         row = k0 + (base - kpos0);
     };
     if (ntiles > 0) {
-        load_rows<T, DK, kRows>(sQ, gQ, p.q_head_stride, 0, rows, tid);
+        load_rows<T, DK, kRows, kThreads>(sQ, gQ, p.q_head_stride, 0, rows, tid);
         int lo, hi;
         int64_t row;
         range(0, lo, hi, row);
-        load_rows<T, DK, kTileKeys>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
+        load_rows<T, DK, kTileKeys, kThreads>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
     }
     cp_async_commit();
 
@@ -474,7 +440,7 @@ __device__ __forceinline__ void fwd_splitn(const AttnParams& p) {
             int lo, hi;
             int64_t row;
             range(i, lo, hi, row);
-            load_rows<T, DV, kTileKeys>(sV, gV + row * p.v_tok_stride, p.v_tok_stride, lo, hi, tid);
+            load_rows<T, DV, kTileKeys, kThreads>(sV, gV + row * p.v_tok_stride, p.v_tok_stride, lo, hi, tid);
             cp_async_commit();
         }
         if (L::kQRegs && i == 0) {
@@ -579,7 +545,7 @@ __device__ __forceinline__ void fwd_splitn(const AttnParams& p) {
             int lo, hi;
             int64_t row;
             range(i + 1, lo, hi, row);
-            load_rows<T, DK, kTileKeys>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
+            load_rows<T, DK, kTileKeys, kThreads>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
         }
         cp_async_commit();
         // O[:, warp's columns] += P V over the tile's 64 keys

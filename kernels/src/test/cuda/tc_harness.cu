@@ -12,6 +12,7 @@
 #include "block_select.cu"
 #include "sel_attention.cu"
 #include "block_score.cu"
+#include "sel_union.cu"
 
 #include <algorithm>
 #include <cstdio>
@@ -174,6 +175,16 @@ template <typename T> struct Problem {
                nsa::sel::splitn_smem_bytes(sh.dk, sh.dv), p, s);
     }
 #endif
+#ifdef NSA_SEL_UNION_TUNE
+    // the union layout (bf16, 128/128 only; NSA_SELU_TOK tokens per CTA)
+    void run_union(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
+        nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));
+        int h = sh.hq / sh.hkv;
+        dim3 grid((nnz + NSA_SELU_TOK - 1) / NSA_SELU_TOK, sh.hkv * ((h + 15) / 16));
+        launch(exact ? (void*)nsa_sel_union_tune_bf16_dk128_dv128_exact : (void*)nsa_sel_union_tune_bf16_dk128_dv128, grid,
+               32 * NSA_SELU_TOK, nsa::selu::harness_smem_bytes(), p, s);
+    }
+#endif
     void run_ref_sel(void* o, float* lse_out, cudaStream_t s = 0) {
         nsa::AttnParams p = attn(o, lse_out, true, 1.f / sqrtf((float)sh.dk));
         long rows = (long)nnz * sh.hq;
@@ -221,6 +232,15 @@ template <typename F> float time_ms(F f, int reps) {
     return ts[ts.size() / 2];
 }
 
+// Max abs difference of two device result pairs (o fp32, lse), lse compared where either is finite.
+static void max_diff(const Dev<float>& o1, const Dev<float>& l1, const Dev<float>& o2, const Dev<float>& l2,
+                     double& mx, double& lmx) {
+    auto a = o1.get(), c = o2.get(), la = l1.get(), lc = l2.get();
+    mx = 0; lmx = 0;
+    for (size_t i = 0; i < a.size(); ++i) mx = std::max(mx, (double)fabs(a[i] - c[i]));
+    for (size_t i = 0; i < la.size(); ++i) if (std::isfinite(la[i]) || std::isfinite(lc[i])) lmx = std::max(lmx, (double)fabs(la[i] - lc[i]));
+}
+
 template <typename T>
 void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) {
     Problem<T> pr(s, 1234);
@@ -253,6 +273,22 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
         float t_se = time_ms([&] { pr.run_splitn(o2.p, l2.p, true, true); }, reps);
         printf("splitn,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,tflops_fast=%.1f,tflops_exact=%.1f\n",
                s.lens[0], mx, lmx, t_sf, t_se, pr.sel_flops() / t_sf / 1e9, pr.sel_flops() / t_se / 1e9);
+    }
+#endif
+#ifdef NSA_SEL_UNION_TUNE
+    if (s.dk == 128 && s.dv == 128) {
+        // the union layout against the image's kernel: exact-P fp32 outputs, then its times
+        Dev<float> o2(no), l2(nl);
+        pr.run_sel(o.p, l.p, true, true);
+        pr.run_union(o2.p, l2.p, true, true);
+        CK(cudaDeviceSynchronize());
+        double mx, lmx;
+        max_diff(o, l, o2, l2, mx, lmx);
+        float t_pf = time_ms([&] { pr.run_union(oh.p, l.p, false, false); }, reps);
+        float t_pe = time_ms([&] { pr.run_union(o2.p, l2.p, true, true); }, reps);
+        printf("union,tok=%d,stages=%d,minb=%d,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,"
+               "tflops_fast=%.1f,tflops_exact=%.1f\n", NSA_SELU_TOK, NSA_SELU_STAGES, NSA_SELU_MINB, s.lens[0], mx, lmx,
+               t_pf, t_pe, fl / t_pf / 1e9, fl / t_pe / 1e9);
     }
 #endif
     float t_ref_sel = -1, t_ref_score = -1;

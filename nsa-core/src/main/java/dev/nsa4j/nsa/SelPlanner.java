@@ -85,10 +85,13 @@ final class SelPlanner {
                                          float scale, ReferenceAttentionOp reference) {
         Decision d = decide(p, env.cfg(), shape.dtype(), scale, env.device(), env.tc() == null ? env.tcUnavailable() : null);
         DeviceOp<AttentionArgs> op;
+        Route route = d.route();
         if (d.kernel() != null) {
             ReferenceAttentionOp masked = reference.spec().walk() == AttnWalk.RANGES ? reference
                     : new ReferenceAttentionOp(env.module(), d.kernel().reference(), raw, raw);
             op = SelKernelOp.plan(env.tc(), d.kernel(), raw, raw, masked);
+            route = new Route(route.branch(), route.path(), route.reason() + "; "
+                    + SelKernelOp.Layout.why(d.kernel().nSel(), d.kernel().selBlock(), raw.maxLen()));
         } else if (d.route().path() == Path.SDPA_PACKED) {
             NsaConfig cfg = env.cfg();
             op = new PackedSelectionOp(env.module(), raw, cfg.kvGroups(), cfg.nSel(), cfg.selBlock(), cfg.headDimQk(),
@@ -96,6 +99,6 @@ final class SelPlanner {
         } else {
             op = reference;
         }
-        return new BranchPlanner.BranchPlan(d.route(), op, d.fallbackTag(), d.fallbackCause(), d.rules());
+        return new BranchPlanner.BranchPlan(route, op, d.fallbackTag(), d.fallbackCause(), d.rules());
     }
 }

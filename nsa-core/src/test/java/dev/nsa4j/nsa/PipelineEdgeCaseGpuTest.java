@@ -48,7 +48,8 @@ class PipelineEdgeCaseGpuTest extends GpuSuite {
                 edge("sel-kernel shapes, varlen with zero-length and length-1", 4, 2, 64, 64, 32, 16, 64, 4, 32,
                         0, 1, 0, 300, 1, 130, 0),
                 edge("sel-kernel shapes, h = 32 (two head tiles)", 64, 2, 64, 64, 32, 16, 64, 4, 64, 300),
-                edge("sel-kernel shapes, Dk 192 Dv 128, l = d = l' = 64", 8, 2, 192, 128, 64, 64, 64, 4, 64, 600));
+                edge("sel-kernel shapes, Dk 192 Dv 128, l = d = l' = 64", 8, 2, 192, 128, 64, 64, 64, 4, 64, 600),
+                edge("sel-kernel shapes, l' = 128 (two key tiles per block)", 16, 2, 64, 64, 32, 16, 128, 4, 64, 700));
     }
 
     private static Arguments edge(String name, int h, int g, int dk, int dv, int l, int d, int lp, int n, int w,

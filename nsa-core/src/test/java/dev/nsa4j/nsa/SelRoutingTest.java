@@ -9,6 +9,7 @@ import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.internal.CompressionPlan;
 import dev.nsa4j.kernels.op.OpRun;
+import dev.nsa4j.kernels.op.SelKernelOp;
 import dev.nsa4j.tensor.DType;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -55,8 +56,8 @@ class SelRoutingTest {
             assertNotNull(d.kernel());
             assertTrue(d.kernel().exactP(), "the pipeline runs exact P (fp32 branch outputs)");
             assertEquals(dt, d.kernel().dtype());
-            assertEquals("sel-kernel exact-P " + (dt == DType.BF16 ? "bf16" : "fp16") + " dk128 dv128",
-                    d.kernel().describe());
+            assertEquals("sel-kernel exact-P union " + (dt == DType.BF16 ? "bf16" : "fp16") + " dk128 dv128",
+                    d.kernel().describe(SelKernelOp.Layout.UNION));
             assertNull(d.fallbackTag());
         }
         // the A100 serves (192, 128) too; an RTX 4090 with NSA_SEL_KERNEL_FORCE=1 runs the sm_80 code
@@ -125,8 +126,8 @@ class SelRoutingTest {
                 + "is 8.0"), a100.route().reason());
         DeviceInfo unknownLimit = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);
         SelPlanner.Decision small = decide(sm90(), CFG, DType.BF16, unknownLimit, null);
-        assertTrue(small.route().reason().contains("shared_memory: needs 69632 bytes of dynamic shared memory per "
-                + "block, the device allows " + (48 * 1024 - 1792)), small.route().reason());
+        assertTrue(small.route().reason().contains("shared_memory: the token layout needs 69632 bytes of dynamic shared "
+                + "memory per block, the device allows " + (48 * 1024 - 1792)), small.route().reason());
     }
 
     @Test

@@ -7,9 +7,14 @@ package dev.nsa4j.kernels.internal;
  * ({@code nsa::score}: {@code kStages}, {@code kRing}, the compiled tokens per warp {@code TPW}, {@code smem_bytes}): a
  * change of a kernel's stages or tiles changes the constant here, nothing else.
  *
- * <p><b>sel-kernel</b> ({@code nsa_sel_kernel_*}): grid {@code (nnz_q, G · ceil(h / 16))}, {@link #THREADS} threads,
- * {@link #selSmemBytes} of dynamic shared memory: the Q tile of 16 heads and {@link #SEL_STAGES} stages of one
- * 64-key K and V tile.
+ * <p><b>sel-kernel</b>, token layout ({@code nsa_sel_kernel_*}, {@code cuda-tc/sel_attention.cu}): grid
+ * {@code (nnz_q, G · ceil(h / 16))}, {@link #THREADS} threads, {@link #selSmemBytes} of dynamic shared memory: the Q
+ * tile of 16 heads and {@link #SEL_STAGES} stages of one 64-key K and V tile.
+ *
+ * <p><b>sel-kernel</b>, union layout ({@code nsa_sel_union_*}, {@code cuda-tc/sel_union.cu}, {@code nsa::selu}):
+ * {@link #SEL_UNION_TOKENS} query tokens per CTA (one per warp), grid {@code (ceil(nnz_q / 4), G · ceil(h / 16))},
+ * {@link #THREADS} threads, {@link #selUnionSmemBytes} of dynamic shared memory: {@link #SEL_STAGES} stages of one
+ * 64-key K and V tile (and, for Dk·Dv above 192·128, each warp's Q tile; smaller ones keep Q in registers).
  *
  * <p><b>Block scorer</b> ({@code nsa_block_score_*}): {@link #SCORE_TOKENS} query tokens per CTA
  * ({@link #SCORE_TOKENS_PER_WARP} per warp), grid {@code (ceil(maxLen / SCORE_TOKENS), B, G)}, {@link #THREADS}
@@ -39,6 +44,12 @@ public final class TcGeometry {
     public static final int SEL_STATIC_SMEM_BYTES = SEL_MAX_BLOCKS * 4 + SEL_MAX_TILES * 4
             + 2 * WARPS * SEL_HEADS_PER_CTA * 4;
 
+    /** sel-kernel union layout: query tokens per CTA, one per warp ({@code kTok}). */
+    public static final int SEL_UNION_TOKENS = WARPS;
+    /** sel-kernel union layout: static shared memory (entries, union, token masks, visible rows), for the opt-in limit. */
+    public static final int SEL_UNION_STATIC_SMEM_BYTES = 4 * SEL_UNION_TOKENS * SEL_MAX_BLOCKS * 4
+            + 2 * SEL_UNION_TOKENS * 4 + 4;
+
     /** Block scorer: K̃ pipeline stages ({@code kStages} in block_score.cu). */
     public static final int SCORE_STAGES = 2;
     /** Block scorer: query tokens per warp, the {@code TPW} the image is compiled with. */
@@ -58,6 +69,17 @@ public final class TcGeometry {
     /** sel-kernel dynamic shared memory: {@code (16·Dk + SEL_STAGES·64·(Dk + Dv)) · 2} bytes. */
     public static int selSmemBytes(int dk, int dv) {
         return (SEL_HEADS_PER_CTA * dk + SEL_STAGES * SEL_TILE_KEYS * (dk + dv)) * HALF_BYTES;
+    }
+
+    /** sel-kernel union layout dynamic shared memory ({@code nsa::selu::smem_bytes}). */
+    public static int selUnionSmemBytes(int dk, int dv) {
+        int q = dk * dv > 192 * 128 ? SEL_UNION_TOKENS * SEL_HEADS_PER_CTA * dk : 0;
+        return (q + SEL_STAGES * SEL_TILE_KEYS * (dk + dv)) * HALF_BYTES;
+    }
+
+    /** sel-kernel union layout grid x: {@code ceil(nnz_q / 4)}. */
+    public static int selUnionGridX(int nnzQ) {
+        return (int) ((nnzQ + (long) SEL_UNION_TOKENS - 1) / SEL_UNION_TOKENS);
     }
 
     /** m16 tiles of {@code h} query heads: {@code ceil(h / 16)}. */

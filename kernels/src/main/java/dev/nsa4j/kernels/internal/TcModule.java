@@ -103,6 +103,11 @@ public final class TcModule implements AutoCloseable {
         return "nsa_sel_kernel_" + dtypeName(dtype) + "_dk" + dk + "_dv" + dv + (exactP ? "_exact" : "");
     }
 
+    /** {@code nsa_sel_union_<dtype>_dk<Dk>_dv<Dv>[_exact]}: sel-kernel's union layout. */
+    public static String selUnionSymbol(DType dtype, int dk, int dv, boolean exactP) {
+        return "nsa_sel_union_" + dtypeName(dtype) + "_dk" + dk + "_dv" + dv + (exactP ? "_exact" : "");
+    }
+
     /** {@code nsa_block_score_<dtype>_dk<Dk>} (compiled with {@link TcGeometry#SCORE_TOKENS_PER_WARP}). */
     public static String blockScoreSymbol(DType dtype, int dk) {
         return "nsa_block_score_" + dtypeName(dtype) + "_dk" + dk;
@@ -115,6 +120,8 @@ public final class TcModule implements AutoCloseable {
             for (HeadDims hd : SEL_HEAD_DIMS) {
                 s.add(selKernelSymbol(d, hd.dk(), hd.dv(), false));
                 s.add(selKernelSymbol(d, hd.dk(), hd.dv(), true));
+                s.add(selUnionSymbol(d, hd.dk(), hd.dv(), false));
+                s.add(selUnionSymbol(d, hd.dk(), hd.dv(), true));
             }
             for (int dk : SCORE_HEAD_DIMS) {
                 s.add(blockScoreSymbol(d, dk));

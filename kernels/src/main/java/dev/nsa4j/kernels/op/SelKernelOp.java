@@ -33,7 +33,11 @@ import dev.nsa4j.tensor.DType;
  *     accesses cannot follow (alignment, strides: {@link Refusal}) run the call on the fallback op
  *     ({@code sdpa-masked}), reported by {@link OpRun#fellBack(String, String, String)}; so does a failed launch.</li>
  * </ul>
- * Launch geometry (grid, threads, shared memory) is {@link TcGeometry}'s.
+ * Two layouts compute the same function ({@link Layout}): {@link Layout#TOKEN} (one query token per CTA, the keys of a
+ * tile split among the warps) and {@link Layout#UNION} (four consecutive tokens per CTA, which stream the union of
+ * their chosen blocks once; warp w computes token w). {@link #plan(TcModule, Spec, Sequences, Sequences,
+ * ReferenceAttentionOp)} picks by {@link Layout#choose}. Launch geometry (grid, threads, shared memory) is
+ * {@link TcGeometry}'s.
  */
 public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     /** docs/routing.md's name of the path. */
@@ -41,6 +45,55 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     /** The largest n the kernel reads ({@code kMaxBlocks} in sel_attention.cu). */
     public static final int MAX_N = TcGeometry.SEL_MAX_BLOCKS;
     private static final int MAX_GRID_Y = 65535;
+
+    /**
+     * How the kernel maps query tokens to CTAs. Both compute the same function to the rounding of fp32 sums (each is
+     * deterministic, and neither depends on the order of the indices).
+     */
+    public enum Layout {
+        /** One token per CTA ({@code nsa_sel_kernel_*}): a chosen block is read once per token and group. */
+        TOKEN("token"),
+        /**
+         * Four consecutive tokens per CTA ({@code nsa_sel_union_*}): a block chosen by several of them is read once;
+         * the forced blocks (0, current, previous) are shared always, the rest as often as the tokens agree.
+         */
+        UNION("union");
+
+        /**
+         * The union layout serves keys up to this many times n·l' tokens long: the longer the keys, the fewer of a
+         * CTA's chosen blocks its tokens share on random scores. On an H200 at the fla shape (exact P, fla's block
+         * indices) the union layout measured 1.40× faster at 4096 keys (n·l'/S = 1/4), 1.03× at 16384 (1/16) and
+         * 0.91× at 65536 (1/64) (docs/results/sel-kernel-h200.md); real attention's neighbouring queries agree on
+         * far more blocks than random ones, so the bound errs towards the token layout.
+         */
+        public static final int UNION_MAX_KEYS_PER_SELECTED = 32;
+
+        private final String label;
+
+        Layout(String label) {
+            this.label = label;
+        }
+
+        /** {@code token}, {@code union}. */
+        public String label() {
+            return label;
+        }
+
+        /**
+         * The layout for keys up to {@code maxKeyLen} tokens per sequence: {@link #UNION} when
+         * {@code maxKeyLen <= 32 · n · l'} ({@link #UNION_MAX_KEYS_PER_SELECTED}), else {@link #TOKEN}.
+         */
+        public static Layout choose(int nSel, int selBlock, long maxKeyLen) {
+            return maxKeyLen <= (long) UNION_MAX_KEYS_PER_SELECTED * nSel * selBlock ? UNION : TOKEN;
+        }
+
+        /** Why {@link #choose} picked this layout, for route reasons: {@code union (S = 4096 <= 32·n·l')}. */
+        public static String why(int nSel, int selBlock, long maxKeyLen) {
+            Layout l = choose(nSel, selBlock, maxKeyLen);
+            return l.label + " layout (keys " + maxKeyLen + (l == UNION ? " <= " : " > ") + UNION_MAX_KEYS_PER_SELECTED
+                    + "·n·l')";
+        }
+    }
 
     /**
      * The planned computation: q, k, v in {@code dtype}, {@code heads} query heads over {@code kvHeads} KV groups,
@@ -71,14 +124,15 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             return heads / kvHeads;
         }
 
-        /** The kernel's symbol. */
-        public String symbol() {
-            return TcModule.selKernelSymbol(dtype, dk, dv, exactP);
+        /** The kernel's symbol in {@code layout}. */
+        public String symbol(Layout layout) {
+            return layout == Layout.UNION ? TcModule.selUnionSymbol(dtype, dk, dv, exactP)
+                    : TcModule.selKernelSymbol(dtype, dk, dv, exactP);
         }
 
-        /** Dynamic shared memory per block ({@link TcGeometry#selSmemBytes}). */
-        public int smemBytes() {
-            return TcGeometry.selSmemBytes(dk, dv);
+        /** Dynamic shared memory per block in {@code layout} ({@link TcGeometry#selSmemBytes}, {@link TcGeometry#selUnionSmemBytes}). */
+        public int smemBytes(Layout layout) {
+            return layout == Layout.UNION ? TcGeometry.selUnionSmemBytes(dk, dv) : TcGeometry.selSmemBytes(dk, dv);
         }
 
         /** The reference attention's spec for the same function: the chosen-block mask, walk RANGES, this scale. */
@@ -86,9 +140,10 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             return AttnSpec.chosen(selBlock).withWalk(AttnWalk.RANGES).withScale(scale);
         }
 
-        /** {@code sel-kernel exact-P bf16 dk128 dv128}. */
-        public String describe() {
-            return PATH + (exactP ? " exact-P " : " ") + TcModule.dtypeName(dtype) + " dk" + dk + " dv" + dv;
+        /** {@code sel-kernel exact-P union bf16 dk128 dv128}. */
+        public String describe(Layout layout) {
+            return PATH + (exactP ? " exact-P " : " ") + layout.label() + " " + TcModule.dtypeName(dtype) + " dk" + dk
+                    + " dv" + dv;
         }
     }
 
@@ -110,13 +165,16 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
 
     private final TcModule tc;
     private final Spec spec;
+    private final Layout layout;
     private final Sequences queries;
     private final Sequences keys;
     private final ReferenceAttentionOp fallback;
 
-    private SelKernelOp(TcModule tc, Spec spec, Sequences queries, Sequences keys, ReferenceAttentionOp fallback) {
+    private SelKernelOp(TcModule tc, Spec spec, Layout layout, Sequences queries, Sequences keys,
+                        ReferenceAttentionOp fallback) {
         this.tc = tc;
         this.spec = spec;
+        this.layout = layout;
         this.queries = queries;
         this.keys = keys;
         this.fallback = fallback;
@@ -147,10 +205,15 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         if (gy > MAX_GRID_Y) {
             r.add(new Refusal(Refusal.GRID, "G·ceil(h/16) = " + gy + " exceeds " + MAX_GRID_Y));
         }
-        long allowed = device.maxDynamicSharedMemory(TcGeometry.SEL_STATIC_SMEM_BYTES);
-        if (spec.smemBytes() > allowed) {
-            r.add(new Refusal(Refusal.SHARED_MEMORY, "needs " + spec.smemBytes() + " bytes of dynamic shared memory "
-                    + "per block, the device allows " + allowed));
+        boolean headDimsOk = r.stream().noneMatch(x -> x.rule().equals(Refusal.HEAD_DIM));
+        for (Layout layout : headDimsOk ? Layout.values() : new Layout[0]) {   // both: the choice by length never fails
+            long allowed = device.maxDynamicSharedMemory(layout == Layout.UNION ? TcGeometry.SEL_UNION_STATIC_SMEM_BYTES
+                    : TcGeometry.SEL_STATIC_SMEM_BYTES);
+            if (spec.smemBytes(layout) > allowed) {
+                r.add(new Refusal(Refusal.SHARED_MEMORY, "the " + layout.label() + " layout needs "
+                        + spec.smemBytes(layout) + " bytes of dynamic shared memory per block, the device allows "
+                        + allowed));
+            }
         }
         return List.copyOf(r);
     }
@@ -161,17 +224,31 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     }
 
     /**
-     * The op for {@code spec} over planned sequences.
+     * The op for {@code spec} over planned sequences, in the layout {@link Layout#choose} picks for the keys' longest
+     * sequence.
+     *
+     * @see #plan(TcModule, Spec, Layout, Sequences, Sequences, ReferenceAttentionOp)
+     */
+    public static SelKernelOp plan(TcModule tc, Spec spec, Sequences queries, Sequences keys,
+                                   ReferenceAttentionOp fallback) {
+        Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(keys, "keys");
+        return plan(tc, spec, Layout.choose(spec.nSel(), spec.selBlock(), keys.maxLen()), queries, keys, fallback);
+    }
+
+    /**
+     * The op for {@code spec} over planned sequences in {@code layout}.
      *
      * @param fallback the op a call the kernel cannot serve runs on: the reference attention with
      *                 {@link Spec#reference()}'s mask and scale ({@code sdpa-masked}) over the same sequences
      * @throws NsaArgumentException when {@link #unsupported} refuses the shape, or the fallback computes another
      *                              function
      */
-    public static SelKernelOp plan(TcModule tc, Spec spec, Sequences queries, Sequences keys,
+    public static SelKernelOp plan(TcModule tc, Spec spec, Layout layout, Sequences queries, Sequences keys,
                                    ReferenceAttentionOp fallback) {
         Objects.requireNonNull(tc, "tc");
         Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(layout, "layout");
         Objects.requireNonNull(queries, "queries");
         Objects.requireNonNull(keys, "keys");
         Objects.requireNonNull(fallback, "fallback");
@@ -185,7 +262,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             throw new NsaArgumentException("fallback", "the chosen-block mask with l' and the scale of the spec",
                     "fallback spec " + f + ", sel-kernel spec " + spec);
         }
-        return new SelKernelOp(tc, spec, queries, keys, fallback);
+        return new SelKernelOp(tc, spec, layout, queries, keys, fallback);
     }
 
     /**
@@ -234,9 +311,14 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         return spec;
     }
 
+    /** The planned layout. */
+    public Layout layout() {
+        return layout;
+    }
+
     @Override
     public String describe() {
-        return spec.describe();
+        return spec.describe(layout);
     }
 
     @Override
@@ -250,8 +332,9 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             return OpRun.ran(PATH);
         }
         try {
-            tc.kernels().launchSymbol(spec.symbol(), params.nnzQ(), (int) TcGeometry.selGridY(spec.kvHeads(), spec.h()),
-                    1, TcGeometry.THREADS, spec.smemBytes(), stream.handle(), params.toBytes());
+            int gridX = layout == Layout.UNION ? TcGeometry.selUnionGridX(params.nnzQ()) : params.nnzQ();
+            tc.kernels().launchSymbol(spec.symbol(layout), gridX, (int) TcGeometry.selGridY(spec.kvHeads(), spec.h()),
+                    1, TcGeometry.THREADS, spec.smemBytes(layout), stream.handle(), params.toBytes());
         } catch (CudaException e) {
             return fallBack(stream, a, workspace, "sel-kernel failed: " + e.getMessage(), "kernel");
         }

@@ -25,8 +25,9 @@ class TcModuleTest {
         assertEquals("nsa_sel_kernel_fp16_dk192_dv128_exact", TcModule.selKernelSymbol(DType.FP16, 192, 128, true));
         assertEquals("nsa_sel_kernel_bf16_dk64_dv64", TcModule.selKernelSymbol(DType.BF16, 64, 64, false));
         assertEquals("nsa_block_score_bf16_dk256", TcModule.blockScoreSymbol(DType.BF16, 256));
-        // 2 dtypes x (4 head-dim pairs x fast/exact + 4 scorer head dims)
-        assertEquals(2 * (4 * 2 + 4), TcModule.symbols().size());
+        assertEquals("nsa_sel_union_fp16_dk256_dv256_exact", TcModule.selUnionSymbol(DType.FP16, 256, 256, true));
+        // 2 dtypes x (4 head-dim pairs x 2 layouts x fast/exact + 4 scorer head dims)
+        assertEquals(2 * (4 * 2 * 2 + 4), TcModule.symbols().size());
         assertEquals(TcModule.symbols().size(), Set.copyOf(TcModule.symbols()).size());
     }
 

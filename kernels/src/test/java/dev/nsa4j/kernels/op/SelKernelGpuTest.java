@@ -38,6 +38,7 @@ import dev.nsa4j.tensor.HostTensor;
  *     rounded the same way, plus FlashAttention's rounding floor of the output format (the rule of
  *     docs/routing.md and D13), for fp32 and for half-precision output;</li>
  * <li>a call the kernel cannot serve (an 8-byte aligned q) runs the fallback, with the rule in the reason.</li>
+ * <li>every check for both layouts ({@link SelKernelOp.Layout}: one token per CTA, the union of four tokens').</li>
  * </ul>
  */
 @Tag("gpu")
@@ -107,8 +108,9 @@ class SelKernelGpuTest extends GpuSuite {
     record Got(float[] out, float[] lse, OpRun run) {
     }
 
-    /** One launch of {@code op} (or the reference when {@code kernel} is false); out in {@code outDtype}. */
-    static Got run(SelInputs in, HostTensor blocks, SelKernelOp.Spec spec, boolean kernel, DType outDtype, int qOffset) {
+    /** One launch of sel-kernel in {@code layout} (the reference when null); out in {@code outDtype}. */
+    static Got run(SelInputs in, HostTensor blocks, SelKernelOp.Spec spec, SelKernelOp.Layout layout, DType outDtype,
+                   int qOffset) {
         int nnz = in.nnz();
         try (var q = gpu.upload(in.q(), qOffset); var k = gpu.upload(in.k(), 0); var v = gpu.upload(in.v(), 0);
              var cu = gpu.upload(HostTensor.ofInts(in.cu(), in.cu().length), 0); var bl = gpu.upload(blocks, 0);
@@ -118,7 +120,7 @@ class SelKernelGpuTest extends GpuSuite {
             assumeTrue(why == null, () -> "sel-kernel does not serve " + what(in) + " here: " + why);
             Sequences seq = new Sequences(in.cu(), cu.tensor());
             ReferenceAttentionOp ref = new ReferenceAttentionOp(gpu.module, spec.reference(), seq, seq);
-            DeviceOp<AttentionArgs> op = kernel ? SelKernelOp.plan(tc, spec, seq, seq, ref) : ref;
+            DeviceOp<AttentionArgs> op = layout != null ? SelKernelOp.plan(tc, spec, layout, seq, seq, ref) : ref;
             OpRun r = op.launch(gpu.stream, new AttentionArgs(q.tensor(), k.tensor(), v.tensor(), out.tensor(),
                     lse.tensor(), bl.tensor()), Workspace.NONE);
             HostTensor o = out.tensor().toHost(gpu.stream);
@@ -153,21 +155,23 @@ class SelKernelGpuTest extends GpuSuite {
         assumeTrue(runs(dk), "Dk = Dv = 256 runs on SM 9.x only");
         SelInputs in = SelInputs.make(dt, h, dk, dv, lens, 7919L * dk + 131L * h + 17L * lens.length + lens[0] + dt.ordinal());
         SelKernelOp.Spec spec = spec(in, true);
-        String what = what(in) + " exact P";
-        Got ref = run(in, in.sorted(), spec, false, DType.FP32, 0);
-        Got got = run(in, in.sorted(), spec, true, DType.FP32, 0);
-        assertEquals(new OpRun(SelKernelOp.PATH, "", null), got.run(), what);
-        compare(what, got, ref);
+        Got ref = run(in, in.sorted(), spec, null, DType.FP32, 0);
+        for (SelKernelOp.Layout layout : SelKernelOp.Layout.values()) {
+            String what = what(in) + " exact P, " + layout.label() + " layout";
+            Got got = run(in, in.sorted(), spec, layout, DType.FP32, 0);
+            assertEquals(new OpRun(SelKernelOp.PATH, "", null), got.run(), what);
+            compare(what, got, ref);
 
-        Got messy = run(in, in.messy(), spec, true, DType.FP32, 0);
-        assertBitwise(what + ": unsorted/duplicated/negative/future indices (the same sets)", got, messy);
+            Got messy = run(in, in.messy(), spec, layout, DType.FP32, 0);
+            assertBitwise(what + ": unsorted/duplicated/negative/future indices (the same sets)", got, messy);
 
-        Got half = run(in, in.sorted(), spec, true, dt, 0);
-        for (int i = 0; i < half.out().length; i++) {
-            float want = (float) dt.roundTrip(got.out()[i]);
-            if (Float.floatToRawIntBits(half.out()[i]) != Float.floatToRawIntBits(want)) {
-                fail(what + " out " + dt + ": [" + i + "] " + half.out()[i] + " is not the fp32 output " + got.out()[i]
-                        + " rounded (" + want + ")");
+            Got half = run(in, in.sorted(), spec, layout, dt, 0);
+            for (int i = 0; i < half.out().length; i++) {
+                float want = (float) dt.roundTrip(got.out()[i]);
+                if (Float.floatToRawIntBits(half.out()[i]) != Float.floatToRawIntBits(want)) {
+                    fail(what + " out " + dt + ": [" + i + "] " + half.out()[i] + " is not the fp32 output "
+                            + got.out()[i] + " rounded (" + want + ")");
+                }
             }
         }
     }
@@ -179,8 +183,10 @@ class SelKernelGpuTest extends GpuSuite {
         SelInputs in = SelInputs.make(dt, h, dk, dv, lens, 104729L * dk + 7L * h + lens.length + dt.ordinal());
         SelKernelOp.Spec spec = spec(in, false);
         double[][] oracle = in.oracle(spec.scale());   // {exact, P rounded}
-        for (DType out : List.of(DType.FP32, dt)) {
-            Got got = run(in, in.sorted(), spec, true, out, 0);
+        for (var combo : layoutsAndOutputs(dt)) {
+            SelKernelOp.Layout layout = (SelKernelOp.Layout) combo[0];
+            DType out = (DType) combo[1];
+            Got got = run(in, in.sorted(), spec, layout, out, 0);
             assertEquals(SelKernelOp.PATH, got.run().path());
             double[] base = oracle[1];
             double[] exact = oracle[0];
@@ -189,17 +195,27 @@ class SelKernelGpuTest extends GpuSuite {
             }
             double maeFast = 0, maeBase = 0;
             for (int i = 0; i < exact.length; i++) {
-                assertTrue(Float.isFinite(got.out()[i]), what(in) + " fast: out[" + i + "] = " + got.out()[i]);
+                assertTrue(Float.isFinite(got.out()[i]), what(in) + " fast, " + layout.label() + ": out[" + i + "] = " + got.out()[i]);
                 maeFast += Math.abs(got.out()[i] - exact[i]);
                 maeBase += Math.abs(base[i] - exact[i]);
             }
             maeFast /= Math.max(1, exact.length);
             maeBase /= Math.max(1, exact.length);
             double atol = SelInputs.roundingFloor(exact, out);
-            String stats = String.format(Locale.ROOT, "%s fast mode, %s out: MAE %.3g vs the P-rounded baseline's %.3g "
-                    + "(bound 2x + %.3g)", what(in), out, maeFast, maeBase, atol);
+            String stats = String.format(Locale.ROOT, "%s fast mode, %s layout, %s out: MAE %.3g vs the P-rounded baseline's %.3g "
+                    + "(bound 2x + %.3g)", what(in), layout.label(), out, maeFast, maeBase, atol);
             assertTrue(maeFast <= 2 * maeBase + atol, stats);
         }
+    }
+
+    static List<Object[]> layoutsAndOutputs(DType dt) {
+        List<Object[]> c = new ArrayList<>();
+        for (SelKernelOp.Layout layout : SelKernelOp.Layout.values()) {
+            for (DType out : List.of(DType.FP32, dt)) {
+                c.add(new Object[] {layout, out});
+            }
+        }
+        return c;
     }
 
     @Test
@@ -207,8 +223,8 @@ class SelKernelGpuTest extends GpuSuite {
         assumeTrue(runs(128));
         SelInputs in = SelInputs.make(DType.BF16, 4, 128, 128, new int[] {300}, 5);
         SelKernelOp.Spec spec = spec(in, true);
-        Got ref = run(in, in.sorted(), spec, false, DType.FP32, 0);
-        Got fell = run(in, in.sorted(), spec, true, DType.FP32, 8);   // a foreign pointer, 8-byte aligned only
+        Got ref = run(in, in.sorted(), spec, null, DType.FP32, 0);
+        Got fell = run(in, in.sorted(), spec, SelKernelOp.Layout.UNION, DType.FP32, 8);   // a foreign pointer, 8-byte aligned only
         assertTrue(fell.run().fellBack());
         assertEquals("sdpa-masked", fell.run().path());
         assertEquals("contract", fell.run().fallbackCause());

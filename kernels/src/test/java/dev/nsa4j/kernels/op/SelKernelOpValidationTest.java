@@ -15,6 +15,7 @@ import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.internal.AttnMask;
 import dev.nsa4j.kernels.internal.AttnParams;
+import dev.nsa4j.kernels.internal.TcGeometry;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.Shape;
 
@@ -72,17 +73,31 @@ class SelKernelOpValidationTest {
         assertEquals(1, ap.outFp32());
         assertEquals(0.125f, ap.scale());
         assertEquals((long) G * N, ap.blocksTokStride());
-        assertEquals("nsa_sel_kernel_bf16_dk128_dv128_exact", SPEC.symbol());
-        assertEquals("sel-kernel exact-P bf16 dk128 dv128", SPEC.describe());
-        assertEquals("sel-kernel fp16 dk64 dv64",
-                new SelKernelOp.Spec(DType.FP16, 4, 4, 64, 64, 64, 16, 0.1f, false).describe());
-        assertEquals((16 * DK + 2 * 64 * (DK + DV)) * 2, SPEC.smemBytes());
+        assertEquals("nsa_sel_kernel_bf16_dk128_dv128_exact", SPEC.symbol(SelKernelOp.Layout.TOKEN));
+        assertEquals("nsa_sel_union_bf16_dk128_dv128_exact", SPEC.symbol(SelKernelOp.Layout.UNION));
+        assertEquals("sel-kernel exact-P union bf16 dk128 dv128", SPEC.describe(SelKernelOp.Layout.UNION));
+        assertEquals("sel-kernel token fp16 dk64 dv64",
+                new SelKernelOp.Spec(DType.FP16, 4, 4, 64, 64, 64, 16, 0.1f, false).describe(SelKernelOp.Layout.TOKEN));
+        assertEquals(4 * 16 * 256 * 2 + 2 * 64 * 512 * 2, TcGeometry.selUnionSmemBytes(256, 256));   // Q in shared memory
+        assertEquals(3, TcGeometry.selUnionGridX(9));
+        assertEquals((16 * DK + 2 * 64 * (DK + DV)) * 2, SPEC.smemBytes(SelKernelOp.Layout.TOKEN));
+        assertEquals(2 * 64 * (DK + DV) * 2, SPEC.smemBytes(SelKernelOp.Layout.UNION));   // Q in registers
         // half-precision output and no lse are fine too
         Args half = new Args();
         half.out = t(BASE + 0x300000, DType.BF16, NNZ, H, DV);
         half.lse = null;
         assertTrue(half.prepare().launchable());
         assertEquals(0, half.prepare().params().outFp32());
+    }
+
+    @Test
+    void theLayoutFollowsTheKeysLengthAgainstNTimesLPrime() {
+        // n·l' = 1024: the union layout up to 32·1024 keys, the token layout beyond
+        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 4096));
+        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 32768));
+        assertEquals(SelKernelOp.Layout.TOKEN, SelKernelOp.Layout.choose(16, 64, 32769));
+        assertEquals("union layout (keys 4096 <= 32·n·l')", SelKernelOp.Layout.why(16, 64, 4096));
+        assertEquals("token layout (keys 65536 > 32·n·l')", SelKernelOp.Layout.why(16, 64, 65536));
     }
 
     @Test
@@ -189,8 +204,9 @@ class SelKernelOpValidationTest {
         assertTrue(SelKernelOp.unsupported(turing, SPEC).startsWith("device: compute capability 7.5 of T4 is below 8.0"),
                 SelKernelOp.unsupported(turing, SPEC));
         DeviceInfo unknown = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);   // opt-in limit unknown: 48 KiB
-        assertEquals("shared_memory: needs 69632 bytes of dynamic shared memory per block, the device allows "
-                + (48 * 1024 - 1792), SelKernelOp.unsupported(unknown, SPEC));
+        assertEquals("shared_memory: the token layout needs 69632 bytes of dynamic shared memory per block, the device "
+                + "allows " + (48 * 1024 - 1792) + "; shared_memory: the union layout needs 65536 bytes of dynamic shared "
+                + "memory per block, the device allows " + (48 * 1024 - 4132), SelKernelOp.unsupported(unknown, SPEC));
         assertEquals("sel_block: n·l'/64 = 320 key tiles per row exceed 256 (the kernel's tile list)",
                 SelKernelOp.unsupported(H200, new SelKernelOp.Spec(DType.BF16, H, G, DK, DV, 320, 64, 0.1f, true)));
         assertNull(SelKernelOp.unsupported(unknown, new SelKernelOp.Spec(DType.BF16, H, G, 64, 64, LP, N, 0.1f, true)),
