@@ -72,8 +72,9 @@ final class BranchPlanner {
         }
         Mask mask = br == Branch.CMP ? Mask.blockCausal(cfg.blockLen(), cfg.stride()) : Mask.window(cfg.window());
         DType in = br == Branch.CMP ? kDt : shape.dtype();
-        Fa2AttentionOp.Planned fp = Fa2AttentionOp.plan(env.fa2(), env.module().context().device(), mask, scale, true,
-                raw, keys, h, g, dk, dv, in, DType.FP32, env.flags().fa2Options(), hardFail, masked, guard);
+        Fa2AttentionOp.Planned fp = Fa2AttentionOp.plan(env.fa2(), env.module().context().device(), mask, scale,
+                wish.exactP(), raw, keys, h, g, dk, dv, in, DType.FP32, env.flags().fa2Options(), hardFail, masked,
+                guard);
         if (!fp.accepted()) {
             String rules = fp.verdict().violations().stream().map(Fa2Violation::rule).distinct().map(x -> x.id())
                     .reduce((a, b) -> a + "," + b).orElse("none");
@@ -87,7 +88,7 @@ final class BranchPlanner {
             return new BranchPlan(new Route(br, Path.SDPA_MASKED, why), masked, wish.byUser() ? "fa2.fallback" : null,
                     wish.byUser() ? "contract" : null, rules);
         }
-        String reason = wish.wishedBy() + "; " + d.reason() + "; exact P";
+        String reason = wish.wishedBy() + "; " + d.reason() + "; " + wish.precision();
         return new BranchPlan(new Route(br, Path.FA2, reason), fp.op(), null, null, null);
     }
 }

@@ -43,8 +43,14 @@ final class GpuRoutes {
      * @param minL      {@code NSA_SEL_KERNEL_MIN_L}, {@code >= 0}: the fewest selected tokens per row (n·l')
      * @param wishedBy  who asked: {@code "profile sm90 d128"} or {@code "requested by NSA_USE_SEL_KERNEL"}
      * @param byUser    true when the wish came from a property or the environment (not only the profile)
+     * @param exactP    P·V with P split into a high and a low term (the default); false under {@code NSA_FAST_P=1}
      */
-    record SelWish(Route reference, int minL, String wishedBy, boolean byUser) {}
+    record SelWish(Route reference, int minL, String wishedBy, boolean byUser, boolean exactP) {
+        /** {@code exact P}, or {@code fast P (NSA_FAST_P=1)}: for route reasons. */
+        String precision() {
+            return GpuRoutes.precision(exactP);
+        }
+    }
 
     /**
      * FA-2 wished for a branch.
@@ -55,8 +61,18 @@ final class GpuRoutes {
      * @param wishedBy    who asked: {@code "profile sm90 d128"} or {@code "requested by NSA_USE_FA2 and
      *                    NSA_USE_FA2_WIN"}
      * @param byUser      true when the wish came from a property or the environment (not only the profile)
+     * @param exactP      P·V with P split into a high and a low term (the default); false under {@code NSA_FAST_P=1}
      */
-    record Fa2Wish(Route reference, Flag minLenFlag, int minLen, String wishedBy, boolean byUser) {}
+    record Fa2Wish(Route reference, Flag minLenFlag, int minLen, String wishedBy, boolean byUser, boolean exactP) {
+        /** {@code exact P}, or {@code fast P (NSA_FAST_P=1)}: for route reasons. */
+        String precision() {
+            return GpuRoutes.precision(exactP);
+        }
+    }
+
+    static String precision(boolean exactP) {
+        return exactP ? "exact P" : "fast P (NSA_FAST_P=1)";
+    }
 
     /** {@link #plan(Branch, FlagSnapshot, String)} without a profile label. */
     static Plan plan(Branch br, FlagSnapshot f) {
@@ -116,7 +132,8 @@ final class GpuRoutes {
                     walk);
         }
         Route fa2 = new Route(br, Path.FA2, by + "; min len " + min);
-        return new Plan(fa2, walk, new Fa2Wish(new Route(br, path, why), minFlag, min, by, user), null);
+        return new Plan(fa2, walk, new Fa2Wish(new Route(br, path, why), minFlag, min, by, user,
+                !f.bool(Flag.NSA_FAST_P)), null);
     }
 
     /** The selection branch: sel-kernel where wished and allowed, else the reference route {@code ref}. */
@@ -138,7 +155,7 @@ final class GpuRoutes {
                     + " but NSA_SEL_KERNEL_MIN_L=-1 disables it; " + ref.reason()), walk);
         }
         Route kernel = new Route(Branch.SEL, Path.SEL_KERNEL, by + "; min L " + minL);
-        return new Plan(kernel, walk, null, new SelWish(ref, minL, by, user));
+        return new Plan(kernel, walk, null, new SelWish(ref, minL, by, user, !f.bool(Flag.NSA_FAST_P)));
     }
 
     /** {@code NSA_USE_SEL_PACK=0}, or {@code profile: NSA_USE_SEL_PACK=0} when the profile set it. */

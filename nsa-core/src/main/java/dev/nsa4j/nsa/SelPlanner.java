@@ -22,7 +22,8 @@ import dev.nsa4j.tensor.DType;
  * image is loaded and the kernel's plan-time check ({@link SelKernelOp#refusals}) passes. Below the minimum is a
  * normal route; a refusal of the shape is a route reason, a counted {@code sel.kernel.fallback} only where a property
  * or the environment asked for the kernel (as for FA-2); a missing image is always counted. The kernel runs exact P
- * (branch outputs are fp32) and falls back per call to {@code sdpa-masked}.
+ * (branch outputs are fp32; P rounded once under {@code NSA_FAST_P=1}) in the layout {@link SelKernelOp.Layout#choose}
+ * picks for the length, and falls back per call to {@code sdpa-masked}.
  */
 final class SelPlanner {
     static final String FALLBACK_TAG = "sel.kernel.fallback";
@@ -64,7 +65,7 @@ final class SelPlanner {
                     FALLBACK_TAG, "unavailable", "none");
         }
         SelKernelOp.Spec spec = new SelKernelOp.Spec(dtype, cfg.heads(), cfg.kvGroups(), cfg.headDimQk(),
-                cfg.headDimV(), cfg.selBlock(), cfg.nSel(), scale, true);
+                cfg.headDimV(), cfg.selBlock(), cfg.nSel(), scale, wish.exactP());
         List<Refusal> refusals = SelKernelOp.refusals(device, spec);
         if (!refusals.isEmpty()) {
             // structural for every call of the shape: a route reason, counted only where the user asked
@@ -72,7 +73,7 @@ final class SelPlanner {
             return new Decision(new Route(Branch.SEL, ref.path(), why), null, wish.byUser() ? FALLBACK_TAG : null,
                     wish.byUser() ? "contract" : null, wish.byUser() ? Refusal.rules(refusals) : null);
         }
-        String reason = wish.wishedBy() + "; n·l' = " + selected + " >= " + wish.minL() + "; exact P";
+        String reason = wish.wishedBy() + "; n·l' = " + selected + " >= " + wish.minL() + "; " + wish.precision();
         return new Decision(new Route(Branch.SEL, Path.SEL_KERNEL, reason), spec, null, null, null);
     }
 

@@ -24,7 +24,7 @@ class FlagsTest {
         assertEquals("NSA_USE_FA2", Flag.NSA_USE_FA2.envName());
         assertEquals("nsa.use.fa2", Flag.NSA_USE_FA2.propertyName());
         assertEquals("nsa.fa2.allow.d.gt.128", Flag.NSA_FA2_ALLOW_D_GT_128.propertyName());
-        assertEquals(27, Flag.values().length);
+        assertEquals(28, Flag.values().length);
     }
 
     @Test
@@ -36,6 +36,8 @@ class FlagsTest {
         assertEquals(-1, s.integer(Flag.NSA_SEL_KERNEL_MIN_L));
         assertFalse(s.bool(Flag.NSA_EXACT_SCORES));
         assertFalse(Flag.NSA_EXACT_SCORES.defaultFromProfile(), "NSA_EXACT_SCORES is no profile flag");
+        assertFalse(s.bool(Flag.NSA_FAST_P));
+        assertFalse(Flag.NSA_FAST_P.defaultFromProfile(), "NSA_FAST_P is no profile flag");
         assertTrue(s.bool(Flag.NSA_FA2_PREF_FP16));
         assertTrue(s.bool(Flag.NSA_USE_WIN_MASK));
         assertEquals(10, s.logLimit());

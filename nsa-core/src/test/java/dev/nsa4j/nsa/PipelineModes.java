@@ -43,18 +43,21 @@ enum PipelineModes {
         this.env = env;
     }
 
-    FlagSnapshot flags() {
+    /** The mode's flags, then the name/value pairs of {@code extra}. */
+    FlagSnapshot flags(String... extra) {
         Map<String, String> e = new HashMap<>();
         e.put("NSA_LOG_LIMIT", "1");
-        for (int i = 0; i < env.length; i += 2) {
-            e.put(env[i], env[i + 1]);
+        for (String[] kv : new String[][] {env, extra}) {
+            for (int i = 0; i < kv.length; i += 2) {
+                e.put(kv[i], kv[i + 1]);
+            }
         }
         return Flags.of(Map.of(), e, Map.of());
     }
 
-    /** The GPU instance of this mode. */
-    NsaAttention open(NsaConfig cfg, PhiWeights phi) {
-        return NsaAttention.builder(cfg).phi(phi).flags(flags()).device("0").build();
+    /** The GPU instance of this mode, with the flags of {@code extra} (name/value pairs) on top. */
+    NsaAttention open(NsaConfig cfg, PhiWeights phi, String... extra) {
+        return NsaAttention.builder(cfg).phi(phi).flags(flags(extra)).device("0").build();
     }
 
     /** The oracle this mode is judged against for inputs of {@code dtype}. */

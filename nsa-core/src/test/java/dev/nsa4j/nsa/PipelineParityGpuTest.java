@@ -82,6 +82,46 @@ class PipelineParityGpuTest extends GpuSuite {
         }
     }
 
+    static Stream<Arguments> fastPMatrix() {
+        List<Arguments> out = new ArrayList<>();
+        for (DType dt : new DType[] {DType.FP16, DType.BF16}) {
+            for (int d : new int[] {64, 128}) {
+                for (int[] lens : new int[][] {{1000}, {0, 63, 1, 0, 1100, 65}}) {
+                    out.add(Arguments.of(dt, d, 16, lens));
+                }
+            }
+        }
+        return shard(out);
+    }
+
+    /**
+     * {@code NSA_FAST_P=1}: sel-kernel and FA-2 round P once (their fast mode, each judged by its own suite's rule);
+     * the routes say so, and on the same inputs and chosen blocks every output stays within the rounding of P of the
+     * exact-P forward (MAE < 1e-3; a half-precision P is off by 2^-9 relative at most), finite.
+     */
+    @ParameterizedTest(name = "fast P {0} D={1} h={2} lens={3}")
+    @MethodSource("fastPMatrix")
+    void fastPRoundsPOnceAndStaysWithinItsRoundingOfTheExactForward(DType dt, int d, int ratio, int[] lens) {
+        NsaConfig cfg = NsaConfig.builder().heads(ratio).kvGroups(1).headDim(d).blockLen(32).stride(16)
+                .selBlock(64).nSel(8).window(128).build();
+        NsaInputs in = PipelineModes.inputs(cfg, dt, lens, new Random(d * 13L + lens.length));
+        NsaOutput exact = instance(cfg, PipelineModes.SEL_KERNEL).forward(in, DType.FP32);
+        try (NsaAttention nsa = PipelineModes.SEL_KERNEL.open(cfg, null, "NSA_FAST_P", "1")) {
+            NsaOutput fast = nsa.forward(PipelineModes.withIndices(in, exact.result().indices()), DType.FP32);
+            for (Branch br : Branch.values()) {
+                Route r = fast.route(br);
+                if (r.path() == Path.SEL_KERNEL || r.path() == Path.FA2) {
+                    assertTrue(r.reason().contains("fast P (NSA_FAST_P=1)"), r.toString());
+                }
+            }
+            if (TcModule.unsupportedReason(gpu.context.device()) == null) {
+                assertEquals(Path.SEL_KERNEL, fast.route(Branch.SEL).path(), fast.route(Branch.SEL).reason());
+            }
+            NsaOutputs.assertClose(exact.result(), fast.result(), 1e-3, "NSA_FAST_P=1 " + fast.routes(),
+                    NsaResult.Output.values());
+        }
+    }
+
     static Stream<Arguments> selKernelMatrix() {
         List<Arguments> out = new ArrayList<>();
         for (DType dt : new DType[] {DType.FP16, DType.BF16}) {

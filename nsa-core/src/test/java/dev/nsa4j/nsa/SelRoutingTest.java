@@ -60,6 +60,9 @@ class SelRoutingTest {
                     d.kernel().describe(SelKernelOp.Layout.UNION));
             assertNull(d.fallbackTag());
         }
+        SelPlanner.Decision fast = decide(sm90("NSA_FAST_P", "1"), CFG, DType.BF16, H200, null);
+        assertEquals("profile sm90 d128; n·l' = 1024 >= 0; fast P (NSA_FAST_P=1)", fast.route().reason());
+        assertTrue(!fast.kernel().exactP(), "NSA_FAST_P=1 runs sel-kernel's fast mode");
         // the A100 serves (192, 128) too; an RTX 4090 with NSA_SEL_KERNEL_FORCE=1 runs the sm_80 code
         NsaConfig d192 = CFG.toBuilder().headDims(192, 128).build();
         assertEquals(Path.SEL_KERNEL, decide(sm90(), d192, DType.BF16, A100, null).route().path());
