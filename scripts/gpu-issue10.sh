@@ -12,6 +12,7 @@
 #   scripts/gpu-issue10.sh sanitize  memcheck and racecheck over a shard of the new suites
 #   scripts/gpu-issue10.sh suite     the whole GPU suite (NSA_REQUIRE_GPU=1)
 #   scripts/gpu-issue10.sh bench     nsa bench nsa at the fla shape and the paper config, fla, mdy666 and PyTorch beside it
+#   scripts/gpu-issue10.sh fastp     nsa bench nsa at the fla shape with NSA_FAST_P=1
 #
 # Logs and CSVs go to $OUT (default ./out). Exit status: that of the last failing step, else 0.
 set -uo pipefail
@@ -83,19 +84,32 @@ for mode in "$@"; do
             step $N/nsa-test --gpu --reports "$OUT/reports-suite" > "$OUT/suite.log" 2>&1
             grep -E "tests (found|successful|failed|skipped)" "$OUT/suite.log" | tail -5 ;;
         bench)
-            step python3 bench/peers/fla_nsa.py --fla-root peers-src/fla --shapes "4,4096;1,16384;1,65536" --torch \
+            # each step bounded (timeout) so one stuck peer cannot cost the rest; nsa4j in its default (exact P) and
+            # with NSA_FAST_P=1 (P rounded once, as fla and PyTorch do), the latter in its own CSV
+            T="timeout ${BENCH_STEP_S:-150}"
+            step $T python3 bench/peers/fla_nsa.py --fla-root peers-src/fla --shapes "4,4096;1,16384;1,65536" --torch \
                 --warmup 5 --repeat 20 --out "$OUT/nsa-bench.csv" --append 2>&1 | tail -8
-            step $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 --out "$OUT/nsa-bench.csv" \
-                --md "$OUT/nsa-bench.md" --png "$OUT/nsa-bench.png" 2>&1 | tee "$OUT/bench-fla-shape.log" | grep "bench nsa"
-            step python3 bench/peers/mdy_nsa.py --mdy-root peers-src/mdy --fla-root peers-src/fla \
+            step $T $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 --no-host --out "$OUT/nsa-bench.csv" \
+                2>&1 | tee "$OUT/bench-fla-shape.log" | grep "bench nsa"
+            NSA_FAST_P=1 step $T $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 --no-host \
+                --out "$OUT/nsa-bench-fastp.csv" 2>&1 | tee "$OUT/bench-fla-shape-fastp.log" | grep "bench nsa"
+            step $T python3 bench/peers/mdy_nsa.py --mdy-root peers-src/mdy --fla-root peers-src/fla \
                 --shapes "1,4096;1,16384;1,65536" --block-len 32 --stride 16 --warmup 5 --repeat 20 \
                 --out "$OUT/nsa-bench.csv" --append 2>&1 | tail -6
-            step python3 bench/peers/fla_nsa.py --fla-root peers-src/fla --shapes "1,4096;1,16384;1,65536" --torch \
+            step $T python3 bench/peers/fla_nsa.py --fla-root peers-src/fla --shapes "1,4096;1,16384;1,65536" --torch \
                 --block-len 32 --stride 16 --warmup 5 --repeat 20 --out "$OUT/nsa-bench.csv" --append 2>&1 | tail -4
-            step $N/nsa bench nsa --shapes "1,4096 1,16384 1,65536" --block-len 32 --stride 16 \
+            step $T $N/nsa bench nsa --shapes "1,4096 1,16384 1,65536" --block-len 32 --stride 16 --no-host \
                 --repeat 5 --out "$OUT/nsa-bench.csv" --md "$OUT/nsa-bench.md" --png "$OUT/nsa-bench.png" 2>&1 \
-                | tee "$OUT/bench-paper.log" | grep "bench nsa" ;;
-        *) echo "gpu-issue10: unknown mode '$mode' (harness, selection, tests, sanitize, suite, bench)" >&2; exit 2 ;;
+                | tee "$OUT/bench-paper.log" | grep "bench nsa"
+            NSA_FAST_P=1 step $T $N/nsa bench nsa --shapes "1,4096 1,16384 1,65536" --block-len 32 --stride 16 \
+                --no-host --repeat 5 --out "$OUT/nsa-bench-fastp.csv" --md "$OUT/nsa-bench-fastp.md" 2>&1 \
+                | tee "$OUT/bench-paper-fastp.log" | grep "bench nsa" ;;
+        fastp)
+            # nsa bench nsa at the fla shape with NSA_FAST_P=1 only (its own CSV and Markdown)
+            NSA_FAST_P=1 step timeout ${BENCH_STEP_S:-150} $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 \
+                --no-host --out "$OUT/nsa-bench-fastp.csv" --md "$OUT/nsa-bench-fastp.md" 2>&1 \
+                | tee "$OUT/bench-fla-shape-fastp.log" | grep -E "bench nsa\]   (device forward|check)" ;;
+        *) echo "gpu-issue10: unknown mode '$mode' (harness, selection, tests, sanitize, suite, bench, fastp)" >&2; exit 2 ;;
     esac
 done
 exit $rc

@@ -24,6 +24,7 @@ import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceBuffer;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.Mask;
+import dev.nsa4j.nsa.Flag;
 import dev.nsa4j.nsa.HostTiming;
 import dev.nsa4j.nsa.NsaAttention;
 import dev.nsa4j.nsa.NsaDeviceInputs;
@@ -40,6 +41,10 @@ import dev.nsa4j.tensor.HostTensor;
  * the host API), as rows of the NSA bench CSV.
  */
 final class NsaBenchRun {
+    /** The check's bound on the FA-2 branches' MAE in exact-P mode (docs/routing.md's parity bar). */
+    static final double CHECK_MAE = 1e-5;
+    /** The check's bound under {@code NSA_FAST_P=1}. */
+    static final double CHECK_MAE_FAST_P = 1e-3;
     final NsaAttention nsa, reference;
     final Fa2Module fa2;
     final NsaConfig cfg;
@@ -156,7 +161,11 @@ final class NsaBenchRun {
         return r.plan().steps().stream().filter(x -> x.step().equals(step)).map(x -> x.op()).findFirst().orElse("");
     }
 
-    /** The planned forward against FA-2-free routes on the same inputs: FA-2 branches' o and lse. */
+    /**
+     * The planned forward against FA-2-free routes on the same inputs: FA-2 branches' o and lse, MAE below
+     * {@link #CHECK_MAE} (exact P) or {@link #CHECK_MAE_FAST_P} under {@code NSA_FAST_P=1} (P rounded once: within
+     * the rounding of a half-precision P, as PipelineParityGpuTest judges it).
+     */
     private void validate(NsaDeviceInputs in, NsaDeviceOutputs outs, DeviceTensor o, DeviceTensor oCmp,
                           DeviceTensor oWin, DeviceTensor lCmp, DeviceTensor lWin, List<AutoCloseable> owned) {
         long t0 = System.nanoTime();
@@ -169,7 +178,10 @@ final class NsaBenchRun {
                 lCmp.toHost(stream).toDoubleArray(), lWin.toHost(stream).toDoubleArray(),
                 o.toHost(stream).toDoubleArray()};
         String[] names = {"o_cmp", "o_win", "lse_cmp", "lse_win", "o"};
-        StringBuilder sb = new StringBuilder("[bench nsa]   check vs FA-2-free routes (MAE):");
+        boolean fastP = nsa.flags().bool(Flag.NSA_FAST_P);
+        double bound = fastP ? CHECK_MAE_FAST_P : CHECK_MAE;
+        StringBuilder sb = new StringBuilder("[bench nsa]   check vs FA-2-free routes (MAE"
+                + (fastP ? ", NSA_FAST_P=1: bound " + bound : "") + "):");
         for (int i = 0; i < names.length; i++) {
             double mae = 0;
             long bad = 0;
@@ -185,7 +197,7 @@ final class NsaBenchRun {
             }
             mae /= Math.max(1, got[i].length);
             sb.append(String.format(Locale.ROOT, " %s %.2e", names[i], mae));
-            if (bad > 0 || (i < 4 && !(mae < 1e-5))) {
+            if (bad > 0 || (i < 4 && !(mae < bound))) {
                 throw new IllegalStateException("nsa bench: the planned forward disagrees with the FA-2-free routes on "
                         + names[i] + " (MAE " + mae + ", " + bad + " non-finite): not timing a wrong result");
             }
