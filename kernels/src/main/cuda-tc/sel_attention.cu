@@ -223,25 +223,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
                 float mx = fmaxf(fmaxf(s[0][2 * hf], s[0][2 * hf + 1]), fmaxf(s[1][2 * hf], s[1][2 * hf + 1]));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                const float m_new = fmaxf(m_i[hf], mx);
-                const float mb = m_new == -INFINITY ? 0.f : m_new * scale_log2;   // no -inf - -inf
-                const float corr = ex2(m_i[hf] * scale_log2 - mb);
-                m_i[hf] = m_new;
-                float sum = 0.f;
-#pragma unroll
-                for (int nt = 0; nt < 2; ++nt) {
-#pragma unroll
-                    for (int e = 2 * hf; e < 2 * hf + 2; ++e) {
-                        s[nt][e] = ex2(fmaf(s[nt][e], scale_log2, -mb));
-                        sum += s[nt][e];
-                    }
-                }
-                l_i[hf] = fmaf(l_i[hf], corr, sum);
-#pragma unroll
-                for (int nt = 0; nt < kOT; ++nt) {
-                    acc[nt][2 * hf] *= corr;
-                    acc[nt][2 * hf + 1] *= corr;
-                }
+                softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
             }
             uint32_t pa[4], pl[4];
             if constexpr (EXACT) {
@@ -505,25 +487,7 @@ __device__ __forceinline__ void fwd_splitn(const AttnParams& p) {
         for (int hf = 0; hf < 2; ++hf) {
             const int r = (lane >> 2) + 8 * hf;
             const float mt = fmaxf(fmaxf(s_max[0][r], s_max[1][r]), fmaxf(s_max[2][r], s_max[3][r]));
-            const float m_new = fmaxf(m_i[hf], mt);
-            const float mb = m_new == -INFINITY ? 0.f : m_new * scale_log2;
-            const float corr = ex2(m_i[hf] * scale_log2 - mb);
-            m_i[hf] = m_new;
-            float sum = 0.f;
-#pragma unroll
-            for (int nt = 0; nt < 2; ++nt) {
-#pragma unroll
-                for (int e = 2 * hf; e < 2 * hf + 2; ++e) {
-                    s[nt][e] = ex2(fmaf(s[nt][e], scale_log2, -mb));
-                    sum += s[nt][e];
-                }
-            }
-            l_i[hf] = fmaf(l_i[hf], corr, sum);
-#pragma unroll
-            for (int nt = 0; nt < kOT; ++nt) {
-                acc[nt][2 * hf] *= corr;
-                acc[nt][2 * hf + 1] *= corr;
-            }
+            softmax_update(s, hf, mt, m_i, l_i, acc, scale_log2);
             // P (this warp's 16 keys) into the shared P tile, rows r, columns 16·warp + 8·nt + 2·(lane & 3)
 #pragma unroll
             for (int nt = 0; nt < 2; ++nt) {

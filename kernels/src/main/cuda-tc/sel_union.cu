@@ -36,6 +36,7 @@ namespace selu {
 using namespace nsa::tc;
 using nsa::sel::load_rows;
 using nsa::sel::sequence_of;
+using nsa::sel::softmax_update;
 using nsa::sel::store2;
 
 constexpr int kTileKeys = 64;    // keys per pipeline stage
@@ -257,25 +258,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
                 for (int nt = 0; nt < kST; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * hf], s[nt][2 * hf + 1]));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                const float m_new = fmaxf(m_i[hf], mx);
-                const float mb = m_new == -INFINITY ? 0.f : m_new * scale_log2;   // no -inf - -inf
-                const float corr = ex2(m_i[hf] * scale_log2 - mb);
-                m_i[hf] = m_new;
-                float sum = 0.f;
-#pragma unroll
-                for (int nt = 0; nt < kST; ++nt) {
-#pragma unroll
-                    for (int e = 2 * hf; e < 2 * hf + 2; ++e) {
-                        s[nt][e] = ex2(fmaf(s[nt][e], scale_log2, -mb));
-                        sum += s[nt][e];
-                    }
-                }
-                l_i[hf] = fmaf(l_i[hf], corr, sum);
-#pragma unroll
-                for (int nt = 0; nt < kOT; ++nt) {
-                    acc[nt][2 * hf] *= corr;
-                    acc[nt][2 * hf + 1] *= corr;
-                }
+                softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
             }
 #pragma unroll
             for (int kk = 0; kk < kTileKeys / 16; ++kk) {   // 16 keys: score tiles 2kk and 2kk + 1 as the A operand
