@@ -3,7 +3,8 @@
 # with the distribution tarball in dist-out/ and the peers' source tarballs in peers-src/ (docs/benchmarks.md).
 #
 #   scripts/gpu-issue10.sh harness   nvcc the standalone timing harness (kernels/src/test/cuda/tc_harness.cu) in
-#                                    layouts of sel-kernel's union kernel ($SELU_VARIANTS) and with the experimental
+#                                    layouts of sel-kernel's union kernel ($SELU_VARIANTS), of the experimental
+#                                    union kernel with split work ($USPLIT_VARIANTS) and with the experimental
 #                                    split-N layout: each against the image's token layout on fla's block indices,
 #                                    beside fla's own selection on them
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
@@ -13,6 +14,8 @@
 #   scripts/gpu-issue10.sh suite     the whole GPU suite (NSA_REQUIRE_GPU=1)
 #   scripts/gpu-issue10.sh bench     nsa bench nsa at the fla shape and the paper config, fla, mdy666 and PyTorch beside it
 #   scripts/gpu-issue10.sh fastp     nsa bench nsa at the fla shape with NSA_FAST_P=1
+#   scripts/gpu-issue10.sh shapes    nsa bench nsa and the peers at Dk = 192 / Dv = 128 and at h = 4
+#   scripts/gpu-issue10.sh sweep     nsa bench selection over n·l' (the NSA_SEL_KERNEL_MIN_L sweep)
 #
 # Logs and CSVs go to $OUT (default ./out). Exit status: that of the last failing step, else 0.
 set -uo pipefail
@@ -49,6 +52,13 @@ for mode in "$@"; do
                 $NV $extra -DNSA_SELU_TOK=$tk -DNSA_SELU_STAGES=$sg -DNSA_SELU_MINB=$mb -o /tmp/th_${tk}_${sg}_${mb} &
                 bins+=(/tmp/th_${tk}_${sg}_${mb})
             done
+            # and the experimental union layout with split (tile, token) work (kernels/src/test/cuda/sel_union_split.cuh)
+            for v in ${USPLIT_VARIANTS:-"4,2,2" "2,2,3" "4,2,3"}; do
+                IFS=, read -r tk sg mb <<<"$v"
+                $NV -DNSA_SEL_USPLIT_TUNE -DNSA_SELUS_TOK=$tk -DNSA_SELUS_STAGES=$sg -DNSA_SELUS_MINB=$mb \
+                    -o /tmp/us_${tk}_${sg}_${mb} &
+                bins+=(/tmp/us_${tk}_${sg}_${mb})
+            done
             wait
             for bs in "4 4096" "1 16384" "1 65536"; do
                 set -- $bs
@@ -56,7 +66,7 @@ for mode in "$@"; do
                     --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/selection.log"
                 for b in "${bins[@]}"; do
                     [ -x $b ] || { echo "=== FAILED: $b did not build"; rc=2; continue; }
-                    if [ $b = "${bins[0]}" ]; then sel='^bench|splitn|union'; else sel='union'; fi
+                    if [ $b = "${bins[0]}" ]; then sel='^bench|splitn|union'; else sel='^union|^usplit'; fi
                     $b bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep -E "$sel" | tee -a "$OUT/selection.log"
                 done
             done ;;
@@ -104,12 +114,29 @@ for mode in "$@"; do
             NSA_FAST_P=1 step $T $N/nsa bench nsa --shapes "1,4096 1,16384 1,65536" --block-len 32 --stride 16 \
                 --no-host --repeat 5 --out "$OUT/nsa-bench-fastp.csv" --md "$OUT/nsa-bench-fastp.md" 2>&1 \
                 | tee "$OUT/bench-paper-fastp.log" | grep "bench nsa" ;;
+        shapes)
+            # the issue's other reported shapes: Dk = 192 / Dv = 128 and h = 4 (Hq = 16, Hkv = 4), nsa4j (its dense FA-2
+            # included) and PyTorch flash / cuDNN (fla where it takes the shape) on the same shapes
+            T="timeout ${BENCH_STEP_S:-150}"
+            for opt in "--dk 192 --dv 128" "--heads 16 --kv-heads 4"; do
+                step $T python3 bench/peers/fla_nsa.py --fla-root peers-src/fla --shapes "4,4096;1,16384;1,65536" \
+                    --torch $opt --warmup 5 --repeat 20 --out "$OUT/nsa-bench-shapes.csv" --append 2>&1 | tail -4
+                step $T $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" $opt --repeat 5 --no-host \
+                    --out "$OUT/nsa-bench-shapes.csv" --md "$OUT/nsa-bench-shapes.md" 2>&1 | grep -E "device forward|FAIL"
+            done ;;
+        sweep)
+            # the NSA_SEL_KERNEL_MIN_L sweep: sel-kernel against sdpa-masked and sdpa-packed as n·l' grows
+            for nl in "4 64" "8 64" "16 64" "4 128" "8 128" "16 128" "32 64"; do
+                set -- $nl
+                step $N/nsa bench selection --shapes "1,4096 1,16384" --n-sel $1 --sel-block $2 --repeat 10 \
+                    --paths sel-kernel,sdpa-masked,sdpa-packed --out "$OUT/selection-sweep.csv" 2>&1 | grep "bench selection\]  "
+            done ;;
         fastp)
             # nsa bench nsa at the fla shape with NSA_FAST_P=1 only (its own CSV and Markdown)
             NSA_FAST_P=1 step timeout ${BENCH_STEP_S:-150} $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 \
                 --no-host --out "$OUT/nsa-bench-fastp.csv" --md "$OUT/nsa-bench-fastp.md" 2>&1 \
                 | tee "$OUT/bench-fla-shape-fastp.log" | grep -E "bench nsa\]   (device forward|check)" ;;
-        *) echo "gpu-issue10: unknown mode '$mode' (harness, selection, tests, sanitize, suite, bench, fastp)" >&2; exit 2 ;;
+        *) echo "gpu-issue10: unknown mode '$mode' (harness, selection, tests, sanitize, suite, bench, fastp, shapes, sweep)" >&2; exit 2 ;;
     esac
 done
 exit $rc

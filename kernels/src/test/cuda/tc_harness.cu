@@ -13,6 +13,9 @@
 #include "sel_attention.cu"
 #include "block_score.cu"
 #include "sel_union.cu"
+#ifdef NSA_SEL_USPLIT_TUNE
+#include "sel_union_split.cuh"
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -185,6 +188,16 @@ template <typename T> struct Problem {
                32 * NSA_SELU_TOK, nsa::selu::harness_smem_bytes(), p, s);
     }
 #endif
+#ifdef NSA_SEL_USPLIT_TUNE
+    // the experimental union layout with split (tile, token) work (bf16, 128/128 only; NSA_SELUS_TOK tokens per CTA)
+    void run_usplit(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
+        nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));
+        int h = sh.hq / sh.hkv;
+        dim3 grid((nnz + NSA_SELUS_TOK - 1) / NSA_SELUS_TOK, sh.hkv * ((h + 15) / 16));
+        launch(exact ? (void*)nsa_sel_usplit_tune_bf16_dk128_dv128_exact : (void*)nsa_sel_usplit_tune_bf16_dk128_dv128,
+               grid, 128, nsa::selus::harness_smem_bytes(), p, s);
+    }
+#endif
     void run_ref_sel(void* o, float* lse_out, cudaStream_t s = 0) {
         nsa::AttnParams p = attn(o, lse_out, true, 1.f / sqrtf((float)sh.dk));
         long rows = (long)nnz * sh.hq;
@@ -289,6 +302,21 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
         printf("union,tok=%d,stages=%d,minb=%d,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,"
                "tflops_fast=%.1f,tflops_exact=%.1f\n", NSA_SELU_TOK, NSA_SELU_STAGES, NSA_SELU_MINB, s.lens[0], mx, lmx,
                t_pf, t_pe, fl / t_pf / 1e9, fl / t_pe / 1e9);
+    }
+#endif
+#ifdef NSA_SEL_USPLIT_TUNE
+    if (s.dk == 128 && s.dv == 128) {
+        Dev<float> o2(no), l2(nl);
+        pr.run_sel(o.p, l.p, true, true);
+        pr.run_usplit(o2.p, l2.p, true, true);
+        CK(cudaDeviceSynchronize());
+        double mx, lmx;
+        max_diff(o, l, o2, l2, mx, lmx);
+        float t_uf = time_ms([&] { pr.run_usplit(oh.p, l.p, false, false); }, reps);
+        float t_ue = time_ms([&] { pr.run_usplit(o2.p, l2.p, true, true); }, reps);
+        printf("usplit,tok=%d,stages=%d,minb=%d,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,"
+               "tflops_fast=%.1f,tflops_exact=%.1f\n", NSA_SELUS_TOK, NSA_SELUS_STAGES, NSA_SELUS_MINB, s.lens[0], mx, lmx,
+               t_uf, t_ue, fl / t_uf / 1e9, fl / t_ue / 1e9);
     }
 #endif
     float t_ref_sel = -1, t_ref_score = -1;
