@@ -54,8 +54,9 @@ import picocli.CommandLine.Spec;
  * stdout as a table and, with {@code --out}, to a CSV.
  */
 @Command(name = "selection", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = NsaCli.Version.class,
-        description = {"Time the selection branch alone on sel-kernel (exact and fast P), sdpa-masked and sdpa-packed,",
-                "on the same q/k/v and chosen blocks (random, or a peer's file), with TFLOP/s over the attended keys."})
+        description = {"Time the selection branch alone on sel-kernel (exact and fast P, each layout), sdpa-masked and",
+                "sdpa-packed, on the same q/k/v and chosen blocks (random, or a peer's file), with TFLOP/s over the",
+                "attended keys."})
 final class BenchSelectionCommand implements Callable<Integer> {
     static final List<String> PATHS = List.of("sel-kernel", "sel-kernel-fast", "sel-kernel-token", "sel-kernel-union",
             "sdpa-masked", "sdpa-packed");
@@ -67,8 +68,8 @@ final class BenchSelectionCommand implements Callable<Integer> {
     @Mixin
     BenchShapeOptions shape = new BenchShapeOptions();
 
-
-    @Option(names = "--paths", split = ",", defaultValue = "sel-kernel,sel-kernel-fast,sel-kernel-token,sel-kernel-union,sdpa-masked,sdpa-packed",
+    @Option(names = "--paths", split = ",",
+            defaultValue = "sel-kernel,sel-kernel-fast,sel-kernel-token,sel-kernel-union,sdpa-masked,sdpa-packed",
             description = "Paths to time (default: ${DEFAULT-VALUE}).")
     List<String> paths;
 

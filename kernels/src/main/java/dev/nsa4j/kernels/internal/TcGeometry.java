@@ -46,7 +46,7 @@ public final class TcGeometry {
 
     /** sel-kernel union layout: query tokens per CTA, one per warp ({@code kTok}). */
     public static final int SEL_UNION_TOKENS = WARPS;
-    /** sel-kernel union layout: static shared memory (entries, union, token masks, visible rows), for the opt-in limit. */
+    /** sel-kernel union layout: static shared memory (entries, union, masks, visible rows), for the opt-in limit. */
     public static final int SEL_UNION_STATIC_SMEM_BYTES = 4 * SEL_UNION_TOKENS * SEL_MAX_BLOCKS * 4
             + 2 * SEL_UNION_TOKENS * 4 + 4;
 

@@ -87,7 +87,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             return maxKeyLen <= (long) UNION_MAX_KEYS_PER_SELECTED * nSel * selBlock ? UNION : TOKEN;
         }
 
-        /** Why {@link #choose} picked this layout, for route reasons: {@code union (S = 4096 <= 32·n·l')}. */
+        /** Why {@link #choose} picked this layout, for route reasons: {@code union layout (keys 4096 <= 32·n·l')}. */
         public static String why(int nSel, int selBlock, long maxKeyLen) {
             Layout l = choose(nSel, selBlock, maxKeyLen);
             return l.label + " layout (keys " + maxKeyLen + (l == UNION ? " <= " : " > ") + UNION_MAX_KEYS_PER_SELECTED
@@ -130,7 +130,10 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
                     : TcModule.selKernelSymbol(dtype, dk, dv, exactP);
         }
 
-        /** Dynamic shared memory per block in {@code layout} ({@link TcGeometry#selSmemBytes}, {@link TcGeometry#selUnionSmemBytes}). */
+        /**
+         * Dynamic shared memory per block in {@code layout} ({@link TcGeometry#selSmemBytes},
+         * {@link TcGeometry#selUnionSmemBytes}).
+         */
         public int smemBytes(Layout layout) {
             return layout == Layout.UNION ? TcGeometry.selUnionSmemBytes(dk, dv) : TcGeometry.selSmemBytes(dk, dv);
         }
