@@ -271,53 +271,33 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
     double fl = pr.sel_flops();
     float t_fast = time_ms([&] { pr.run_sel(oh.p, l.p, false, false); }, reps);
     float t_exact = time_ms([&] { pr.run_sel(o.p, l.p, true, true); }, reps);
-#ifdef NSA_SEL_SPLITN
-    if (s.dk == 128 && s.dv == 128) {
-        // the split-N layout against the image's kernel: same exact-P output (fp32), then its times
+    // An experimental layout against the image's token layout: the same exact-P fp32 output first, then its times.
+    auto variant = [&](const char* label, auto run) {
+        if (s.dk != 128 || s.dv != 128) return;   // the tuning builds hold bf16 128/128 only
         Dev<float> o2(no), l2(nl);
         pr.run_sel(o.p, l.p, true, true);
-        pr.run_splitn(o2.p, l2.p, true, true);
+        run(o2.p, l2.p, true, true);
         CK(cudaDeviceSynchronize());
-        auto a = o.get(), c = o2.get(), la = l.get(), lc = l2.get();
-        double mx = 0, lmx = 0;
-        for (size_t i = 0; i < no; ++i) mx = std::max(mx, (double)fabs(a[i] - c[i]));
-        for (size_t i = 0; i < nl; ++i) if (std::isfinite(la[i]) || std::isfinite(lc[i])) lmx = std::max(lmx, (double)fabs(la[i] - lc[i]));
-        float t_sf = time_ms([&] { pr.run_splitn(oh.p, l.p, false, false); }, reps);
-        float t_se = time_ms([&] { pr.run_splitn(o2.p, l2.p, true, true); }, reps);
-        printf("splitn,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,tflops_fast=%.1f,tflops_exact=%.1f\n",
-               s.lens[0], mx, lmx, t_sf, t_se, pr.sel_flops() / t_sf / 1e9, pr.sel_flops() / t_se / 1e9);
-    }
+        double mx, lmx;
+        max_diff(o, l, o2, l2, mx, lmx);
+        float tf = time_ms([&] { run(oh.p, l.p, false, false); }, reps);
+        float te = time_ms([&] { run(o2.p, l2.p, true, true); }, reps);
+        printf("%s,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,tflops_fast=%.1f,"
+               "tflops_exact=%.1f\n", label, s.lens[0], mx, lmx, tf, te, fl / tf / 1e9, fl / te / 1e9);
+    };
+    (void)variant;   // unused in a build without experimental layouts
+    char label[96];
+    (void)label;
+#ifdef NSA_SEL_SPLITN
+    variant("splitn", [&](void* out, float* lse, bool fp32, bool exact) { pr.run_splitn(out, lse, fp32, exact); });
 #endif
 #ifdef NSA_SEL_UNION_TUNE
-    if (s.dk == 128 && s.dv == 128) {
-        // the union layout against the image's kernel: exact-P fp32 outputs, then its times
-        Dev<float> o2(no), l2(nl);
-        pr.run_sel(o.p, l.p, true, true);
-        pr.run_union(o2.p, l2.p, true, true);
-        CK(cudaDeviceSynchronize());
-        double mx, lmx;
-        max_diff(o, l, o2, l2, mx, lmx);
-        float t_pf = time_ms([&] { pr.run_union(oh.p, l.p, false, false); }, reps);
-        float t_pe = time_ms([&] { pr.run_union(o2.p, l2.p, true, true); }, reps);
-        printf("union,tok=%d,stages=%d,minb=%d,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,"
-               "tflops_fast=%.1f,tflops_exact=%.1f\n", NSA_SELU_TOK, NSA_SELU_STAGES, NSA_SELU_MINB, s.lens[0], mx, lmx,
-               t_pf, t_pe, fl / t_pf / 1e9, fl / t_pe / 1e9);
-    }
+    snprintf(label, sizeof label, "union,tok=%d,stages=%d,minb=%d", NSA_SELU_TOK, NSA_SELU_STAGES, NSA_SELU_MINB);
+    variant(label, [&](void* out, float* lse, bool fp32, bool exact) { pr.run_union(out, lse, fp32, exact); });
 #endif
 #ifdef NSA_SEL_USPLIT_TUNE
-    if (s.dk == 128 && s.dv == 128) {
-        Dev<float> o2(no), l2(nl);
-        pr.run_sel(o.p, l.p, true, true);
-        pr.run_usplit(o2.p, l2.p, true, true);
-        CK(cudaDeviceSynchronize());
-        double mx, lmx;
-        max_diff(o, l, o2, l2, mx, lmx);
-        float t_uf = time_ms([&] { pr.run_usplit(oh.p, l.p, false, false); }, reps);
-        float t_ue = time_ms([&] { pr.run_usplit(o2.p, l2.p, true, true); }, reps);
-        printf("usplit,tok=%d,stages=%d,minb=%d,S=%d,max_abs_vs_image=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,"
-               "tflops_fast=%.1f,tflops_exact=%.1f\n", NSA_SELUS_TOK, NSA_SELUS_STAGES, NSA_SELUS_MINB, s.lens[0], mx, lmx,
-               t_uf, t_ue, fl / t_uf / 1e9, fl / t_ue / 1e9);
-    }
+    snprintf(label, sizeof label, "usplit,tok=%d,stages=%d,minb=%d", NSA_SELUS_TOK, NSA_SELUS_STAGES, NSA_SELUS_MINB);
+    variant(label, [&](void* out, float* lse, bool fp32, bool exact) { pr.run_usplit(out, lse, fp32, exact); });
 #endif
     float t_ref_sel = -1, t_ref_score = -1;
     if (with_ref) {
