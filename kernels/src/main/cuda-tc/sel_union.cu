@@ -5,7 +5,7 @@
 // that group each (the heads are the M rows of the warp's mma tiles: h < 16 pads rows, h > 16 takes the
 // 16-head chunk of blockIdx.y). The CTA streams the UNION of its tokens' chosen blocks through a multi-stage
 // cp.async pipeline, each block once; warp w computes a block only when its token chose it. Neighbouring
-// tokens share the forced blocks (0, current, previous) always and, on real attention, most of the others,
+// tokens of one selection block share its forced blocks (0, current, previous) and, on real attention, most others,
 // so a block is read from L2/HBM once per CTA instead of once per token: the selection is bound by those
 // bytes, not by the tensor cores (docs/results/sel-kernel-h200.md).
 //

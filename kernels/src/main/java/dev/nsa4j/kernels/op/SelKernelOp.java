@@ -55,7 +55,8 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         TOKEN("token"),
         /**
          * Four consecutive tokens per CTA ({@code nsa_sel_union_*}): a block chosen by several of them is read once;
-         * the forced blocks (0, current, previous) are shared always, the rest as often as the tokens agree.
+         * the forced blocks (0, current, previous) are shared by tokens of one block, the rest as often as the tokens
+         * agree.
          */
         UNION("union");
 
