@@ -67,6 +67,42 @@ struct Layout {
     static_assert(kWarps * kRows * DV * 4 <= kStages * kStageElems * 2, "the merge area must fit in the stages");
 };
 
+// The chosen set of token tok in group g: valid entries (0 <= j, block starts at or before t and before the keys'
+// end kend, after their start kpos0), first occurrence only, ranked ascending into s_blocks; s_base gets each 64-key
+// tile's first key position. Returns the number of tiles. Every thread calls it; s_base is complete after the
+// caller's next barrier.
+__device__ __forceinline__ int chosen_tiles(const AttnParams& p, int tok, int g, int64_t t, int64_t kpos0, int64_t kend,
+                                            int* s_blocks, int* s_base) {
+    const int tid = threadIdx.x;
+    const int32_t* blk = p.blocks + static_cast<int64_t>(tok) * p.blocks_tok_stride + g * p.blocks_head_stride;
+    const int n = min(p.n_sel, kMaxBlocks);
+    int j = -1;
+    bool keep = false;
+    if (tid < n) {
+        j = blk[tid];
+        const int64_t lo = static_cast<int64_t>(j) * p.sel_block;
+        keep = j >= 0 && lo <= t && lo < kend && lo + p.sel_block > kpos0;
+        for (int e = 0; e < tid && keep; ++e) keep = blk[e] != j;
+    }
+    const int nblocks = __syncthreads_count(keep);
+    if (keep) {
+        int rank = 0;
+        for (int e = 0; e < n; ++e) {
+            const int o = blk[e];
+            bool first = true;
+            for (int f = 0; f < e && first; ++f) first = blk[f] != o;
+            const int64_t lo = static_cast<int64_t>(o) * p.sel_block;
+            rank += first && o >= 0 && o < j && lo <= t && lo < kend && lo + p.sel_block > kpos0;
+        }
+        s_blocks[rank] = j;
+    }
+    const int sub = p.sel_block / kTileKeys;   // tiles per chosen block
+    const int ntiles = min(nblocks * sub, kMaxTiles);
+    __syncthreads();   // s_blocks
+    for (int i = tid; i < ntiles; i += kThreads) s_base[i] = s_blocks[i / sub] * p.sel_block + (i % sub) * kTileKeys;
+    return ntiles;
+}
+
 template <typename T, int DK, int DV, bool EXACT>
 __device__ __forceinline__ void fwd(const AttnParams& p) {
     using L = Layout<DK, DV>;
@@ -96,34 +132,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     const int64_t kend = kpos0 + nk;                                  // first position past the keys
     const float scale_log2 = p.scale * 1.4426950408889634f;
 
-    // The chosen set: valid entries (0 <= j, block starts at or before t and before the keys' end, after their
-    // start), first occurrence only, ranked ascending.
-    const int32_t* blk = p.blocks + static_cast<int64_t>(tok) * p.blocks_tok_stride + g * p.blocks_head_stride;
-    const int n = min(p.n_sel, kMaxBlocks);
-    int j = -1;
-    bool keep = false;
-    if (tid < n) {
-        j = blk[tid];
-        const int64_t lo = static_cast<int64_t>(j) * p.sel_block;
-        keep = j >= 0 && lo <= t && lo < kend && lo + p.sel_block > kpos0;
-        for (int e = 0; e < tid && keep; ++e) keep = blk[e] != j;
-    }
-    const int nblocks = __syncthreads_count(keep);
-    if (keep) {
-        int rank = 0;
-        for (int e = 0; e < n; ++e) {
-            const int o = blk[e];
-            bool first = true;
-            for (int f = 0; f < e && first; ++f) first = blk[f] != o;
-            const int64_t lo = static_cast<int64_t>(o) * p.sel_block;
-            rank += first && o >= 0 && o < j && lo <= t && lo < kend && lo + p.sel_block > kpos0;
-        }
-        s_blocks[rank] = j;
-    }
-    const int sub = p.sel_block / kTileKeys;   // tiles per chosen block
-    const int ntiles = min(nblocks * sub, kMaxTiles);
-    __syncthreads();   // s_blocks
-    for (int i = tid; i < ntiles; i += kThreads) s_base[i] = s_blocks[i / sub] * p.sel_block + (i % sub) * kTileKeys;
+    const int ntiles = chosen_tiles(p, tok, g, t, kpos0, kend, s_blocks, s_base);
 
     const T* gQ = static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + head0 * p.q_head_stride;
     const T* gK = static_cast<const T*>(p.k) + g * p.k_head_stride;
@@ -357,32 +366,7 @@ __device__ __forceinline__ void fwd_splitn(const AttnParams& p) {
     const int64_t kend = kpos0 + nk;
     const float scale_log2 = p.scale * 1.4426950408889634f;
 
-    const int32_t* blk = p.blocks + static_cast<int64_t>(tok) * p.blocks_tok_stride + g * p.blocks_head_stride;
-    const int n = min(p.n_sel, kMaxBlocks);
-    int j = -1;
-    bool keep = false;
-    if (tid < n) {
-        j = blk[tid];
-        const int64_t lo = static_cast<int64_t>(j) * p.sel_block;
-        keep = j >= 0 && lo <= t && lo < kend && lo + p.sel_block > kpos0;
-        for (int e = 0; e < tid && keep; ++e) keep = blk[e] != j;
-    }
-    const int nblocks = __syncthreads_count(keep);
-    if (keep) {
-        int rank = 0;
-        for (int e = 0; e < n; ++e) {
-            const int o = blk[e];
-            bool first = true;
-            for (int f = 0; f < e && first; ++f) first = blk[f] != o;
-            const int64_t lo = static_cast<int64_t>(o) * p.sel_block;
-            rank += first && o >= 0 && o < j && lo <= t && lo < kend && lo + p.sel_block > kpos0;
-        }
-        s_blocks[rank] = j;
-    }
-    const int sub = p.sel_block / kTileKeys;
-    const int ntiles = min(nblocks * sub, kMaxTiles);
-    __syncthreads();
-    for (int i = tid; i < ntiles; i += kThreads) s_base[i] = s_blocks[i / sub] * p.sel_block + (i % sub) * kTileKeys;
+    const int ntiles = chosen_tiles(p, tok, g, t, kpos0, kend, s_blocks, s_base);
     const T* gQ = static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + head0 * p.q_head_stride;
     const T* gK = static_cast<const T*>(p.k) + g * p.k_head_stride;
     const T* gV = static_cast<const T*>(p.v) + g * p.v_head_stride;
