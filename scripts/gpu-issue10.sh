@@ -3,10 +3,9 @@
 # with the distribution tarball in dist-out/ and the peers' source tarballs in peers-src/ (docs/benchmarks.md).
 #
 #   scripts/gpu-issue10.sh harness   nvcc the standalone timing harness (kernels/src/test/cuda/tc_harness.cu) in
-#                                    layouts of sel-kernel's union kernel ($SELU_VARIANTS), of the experimental
-#                                    union kernel with split work ($USPLIT_VARIANTS) and with the experimental
-#                                    split-N layout: each against the image's token layout on fla's block indices,
-#                                    beside fla's own selection on them
+#                                    layouts of sel-kernel's union kernel ($SELU_VARIANTS), each against the
+#                                    image's token layout on fla's block indices, beside fla's own selection on
+#                                    them and the gather floor of those indices
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
 #                                    blocks (sel-kernel in each layout, exact and fast P, sdpa-masked, sdpa-packed)
 #   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
@@ -41,23 +40,14 @@ for mode in "$@"; do
     case "$mode" in
         harness)
             # the union layout of sel-kernel (sel_union.cu, -DNSA_SEL_UNION_TUNE) in the layouts "TOK STAGES MINB" of
-            # $SELU_VARIANTS against the image's kernel (same exact-P output), then timed; the first binary also
-            # carries the experimental split-N layout (-DNSA_SEL_SPLITN)
+            # $SELU_VARIANTS against the image's token layout (same exact-P output), then timed
             NV="nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_UNION_TUNE -I kernels/src/main/cuda
                 -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu"
             bins=()
-            for v in ${SELU_VARIANTS:-"4,2,3" "8,2,1" "8,4,1" "4,3,2"}; do
+            for v in ${SELU_VARIANTS:-"4,2,3" "4,3,2"}; do
                 IFS=, read -r tk sg mb <<<"$v"
-                extra=""; [ ${#bins[@]} = 0 ] && extra="-DNSA_SEL_SPLITN"
-                $NV $extra -DNSA_SELU_TOK=$tk -DNSA_SELU_STAGES=$sg -DNSA_SELU_MINB=$mb -o /tmp/th_${tk}_${sg}_${mb} &
+                $NV -DNSA_SELU_TOK=$tk -DNSA_SELU_STAGES=$sg -DNSA_SELU_MINB=$mb -o /tmp/th_${tk}_${sg}_${mb} &
                 bins+=(/tmp/th_${tk}_${sg}_${mb})
-            done
-            # and the experimental union layout with split (tile, token) work (kernels/src/test/cuda/sel_union_split.cuh)
-            for v in ${USPLIT_VARIANTS:-"4,2,2" "2,2,3" "4,2,3"}; do
-                IFS=, read -r tk sg mb <<<"$v"
-                $NV -DNSA_SEL_USPLIT_TUNE -DNSA_SELUS_TOK=$tk -DNSA_SELUS_STAGES=$sg -DNSA_SELUS_MINB=$mb \
-                    -o /tmp/us_${tk}_${sg}_${mb} &
-                bins+=(/tmp/us_${tk}_${sg}_${mb})
             done
             wait
             for bs in "4 4096" "1 16384" "1 65536"; do
@@ -66,7 +56,7 @@ for mode in "$@"; do
                     --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/selection.log"
                 for b in "${bins[@]}"; do
                     [ -x $b ] || { echo "=== FAILED: $b did not build"; rc=2; continue; }
-                    if [ $b = "${bins[0]}" ]; then sel='^bench|splitn|union'; else sel='^union|^usplit'; fi
+                    if [ $b = "${bins[0]}" ]; then sel='^bench|^floor|^union'; else sel='^union'; fi
                     $b bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep -E "$sel" | tee -a "$OUT/selection.log"
                 done
             done ;;

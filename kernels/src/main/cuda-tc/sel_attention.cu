@@ -1,4 +1,5 @@
-// sel-kernel: the group-centric selection attention on tensor cores (docs/routing.md path `sel-kernel`).
+// sel-kernel, token layout: the group-centric selection attention on tensor cores (docs/routing.md path
+// `sel-kernel`; the union layout of several tokens is sel_union.cu).
 //
 // One CTA of 4 warps computes one query token t against the chosen blocks of its KV group g for up to 16
 // query heads of that group at once: the heads are the M dimension of the mma tile (h < 16: the rows past h
@@ -6,15 +7,20 @@
 // and V are loaded once per token and group and used by every head. The chosen set is read from
 // blocks[t, g, 0..n) with set semantics (negative entries, duplicates and blocks starting after t ignored),
 // sorted ascending in shared memory, so caller-supplied indices in any order give the same bits as sorted
-// ones. Keys are visited as 64-key tiles (a chosen block of l' = 64·k keys is k tiles) through a
-// multi-stage cp.async pipeline: tiles i + 1 .. i + stages - 1 stream in while tile i is computed. Within a tile, warp w
-// owns keys [16w, 16w + 16):
-//   S = Q K^T       mma.sync m16n8k16 (two n8 tiles), Q fragments kept in registers (Dk <= 192)
-//   online softmax  fp32, base-2 exponentials, running max m and sum l per (warp, head)
-//   O += P V        P rounded to the input dtype (fast) or split into a high and a low term (exact P)
-// and the four warps' partial (m, l, O) are merged through shared memory at the end (the partition of the
-// keys among warps is fixed, so the result is deterministic). Keys s > t of the current block are masked.
-// o = O / l (0 when no key is visible), lse = m·scale + ln l (natural log; -inf when none).
+// ones. Keys are visited as 64-key tiles (a chosen block of l' = 64·k keys is k tiles). Per tile:
+//   S = Q K^T       mma.sync m16n8k16, the keys split among the warps (warp w: keys [16w, 16w + 16)), Q fragments
+//                   in registers (Dk <= 192); the tile's row maxima are combined across the warps
+//   online softmax  fp32, base-2 exponentials, one running max m per head for the CTA, a sum l per (warp, head)
+//   P               rounded to the input dtype (fast) or split into a high and a low term (exact P), written to
+//                   shared memory
+//   O += P V        the output columns split among the warps (warp w: columns [w·Dv/4, (w+1)·Dv/4)) over all 64
+//                   keys, Dv/16 fp32 accumulators per thread, no merge at the end
+// K and V have one shared-memory buffer each, loaded FA-2 style with cp.async: V(i) streams in while S(i) is
+// computed, K(i + 1) while P(i)·V(i) is. This "split-N" arrangement replaced a first token layout with the keys
+// split among warps for P·V too (Dv/2 accumulators per thread, two K/V stages, a merge at the end): half the
+// shared memory and registers, more resident CTAs, 6-13% faster on the H200 (docs/decisions.md D26). Keys s > t
+// of the current block are masked. o = O / l (0 when no key is visible), lse = m·scale + ln l (natural log; -inf
+// when none). The partition of the work among warps is fixed, so the result is deterministic.
 //
 // Preconditions (checked on the host, dev.nsa4j.kernels.op.SelKernelOp): fp16/bf16 q, k, v with 16-byte
 // aligned rows and token/head strides that are multiples of 8 elements; l' a multiple of 64; n <= 64;
@@ -40,32 +46,6 @@ constexpr int kWarpKeys = kTileKeys / kWarps;
 constexpr int kRows = 16;              // heads per CTA (one m16 tile)
 constexpr int kMaxBlocks = 64;         // n
 constexpr int kMaxTiles = 256;         // n · l' / 64 (the host checks l' <= 256)
-
-// Pipeline stages: two (tile i + 1 streams in while tile i is computed). More stages cost CTAs per SM, and
-// more resident CTAs measured faster than deeper pipelines (docs/results/sel-kernel-h200.md). NSA_SEL_STAGES
-// overrides (tuning).
-template <int DK, int DV>
-constexpr int default_stages() {
-#ifdef NSA_SEL_STAGES
-    return NSA_SEL_STAGES;
-#else
-    return 2;
-#endif
-}
-
-template <int DK, int DV>
-struct Layout {
-    static constexpr int kStages = default_stages<DK, DV>();
-    static constexpr int kQElems = kRows * DK;
-    static constexpr int kKElems = kTileKeys * DK;
-    static constexpr int kStageElems = kTileKeys * (DK + DV);
-    static constexpr int kElems = kQElems + kStages * kStageElems;
-    static constexpr int kBytes = kElems * 2;
-    // Q fragments in registers unless they would crowd out the O accumulator (Dk = Dv = 256).
-    static constexpr bool kQRegs = DK * DV <= 192 * 128;
-    static_assert(kStages >= 2, "the pipeline needs two stages");
-    static_assert(kWarps * kRows * DV * 4 <= kStages * kStageElems * 2, "the merge area must fit in the stages");
-};
 
 // The chosen set of token tok in group g: valid entries (0 <= j, block starts at or before t and before the keys'
 // end kend, after their start kpos0), first occurrence only, ranked ascending into s_blocks; s_base gets each 64-key
@@ -103,238 +83,21 @@ __device__ __forceinline__ int chosen_tiles(const AttnParams& p, int tok, int g,
     return ntiles;
 }
 
-template <typename T, int DK, int DV, bool EXACT>
-__device__ __forceinline__ void fwd(const AttnParams& p) {
-    using L = Layout<DK, DV>;
-    constexpr int kOT = DV / 8;
-    extern __shared__ __align__(128) unsigned char smem[];
-    T* sQ = reinterpret_cast<T*>(smem);
-    T* sStage = sQ + L::kQElems;
-    __shared__ int s_blocks[kMaxBlocks];
-    __shared__ int s_base[kMaxTiles];   // key position of each tile's first row
-    __shared__ float s_m[kWarps][kRows];
-    __shared__ float s_l[kWarps][kRows];
-
-    const int tid = threadIdx.x;
-    const int warp = tid >> 5;
-    const int lane = tid & 31;
-    const int tok = blockIdx.x;
-    const int h = p.heads / p.kv_heads;
-    const int chunks = (h + kRows - 1) / kRows;
-    const int g = blockIdx.y / chunks;
-    const int head0 = g * h + (blockIdx.y - g * chunks) * kRows;   // first head of this CTA
-    const int rows = min(kRows, g * h + h - head0);
-    const int b = sequence_of(p.cu_q, p.batch, tok);
-    const int64_t t = static_cast<int64_t>(p.q_start != nullptr ? p.q_start[b] : 0) + (tok - p.cu_q[b]);
-    const int64_t k0 = p.cu_k[b];
-    const int64_t nk = p.cu_k[b + 1] - k0;
-    const int64_t kpos0 = p.k_start != nullptr ? p.k_start[b] : 0;   // position of key row k0
-    const int64_t kend = kpos0 + nk;                                  // first position past the keys
-    const float scale_log2 = p.scale * 1.4426950408889634f;
-
-    const int ntiles = chosen_tiles(p, tok, g, t, kpos0, kend, s_blocks, s_base);
-
-    const T* gQ = static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + head0 * p.q_head_stride;
-    const T* gK = static_cast<const T*>(p.k) + g * p.k_head_stride;
-    const T* gV = static_cast<const T*>(p.v) + g * p.v_head_stride;
-    // Visible key positions [vis_lo, vis_hi): the sequence's keys up to t. Positions fit in int32 (the host
-    // checks that every position is below 2^31).
-    const int vis_lo = static_cast<int>(kpos0);
-    const int vis_hi = static_cast<int>(min(t + 1, kend));
-    __syncthreads();   // s_base
-
-    auto load_tile = [&](int i) {
-        T* sK = sStage + (i % L::kStages) * L::kStageElems;
-        T* sV = sK + L::kKElems;
-        const int base = s_base[i];
-        const int lo = max(0, vis_lo - base), hi = min(kTileKeys, vis_hi - base);
-        const int64_t row = k0 + (base - kpos0);   // key row of tile row 0 (may be outside; never read then)
-        load_rows<T, DK, kTileKeys, kThreads>(sK, gK + row * p.k_tok_stride, p.k_tok_stride, lo, hi, tid);
-        load_rows<T, DV, kTileKeys, kThreads>(sV, gV + row * p.v_tok_stride, p.v_tok_stride, lo, hi, tid);
-    };
-
-    if (ntiles > 0) load_rows<T, DK, kRows, kThreads>(sQ, gQ, p.q_head_stride, 0, rows, tid);
-#pragma unroll
-    for (int st = 0; st < L::kStages - 1; ++st) {   // tiles 0 .. kStages - 2 (Q with tile 0), one group each
-        if (st < ntiles) load_tile(st);
-        cp_async_commit();
-    }
-
-    float acc[kOT][4];
-#pragma unroll
-    for (int nt = 0; nt < kOT; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
-    }
-    float m_i[2] = {-INFINITY, -INFINITY};
-    float l_i[2] = {0.f, 0.f};
-    uint32_t qf[L::kQRegs ? DK / 16 : 1][4];
-
-    for (int i = 0; i < ntiles; ++i) {
-        if (i + L::kStages - 1 < ntiles) load_tile(i + L::kStages - 1);   // into the stage tile i - 1 used
-        cp_async_commit();                                               // (possibly empty: uniform counting)
-        cp_async_wait<L::kStages - 1>();
-        __syncthreads();   // tile i (and Q) landed
-        if (L::kQRegs && i == 0) {
-#pragma unroll
-            for (int ks = 0; ks < (L::kQRegs ? DK / 16 : 0); ++ks) {
-                ldmatrix_x4(qf[ks], smem_addr(sQ + SmemRows<DK>::offset(lane & 15, ks * 2 + (lane >> 4))));
-            }
-        }
-        const T* sK = sStage + (i % L::kStages) * L::kStageElems;
-        const T* sV = sK + L::kKElems;
-        const int base = s_base[i] + warp * kWarpKeys;   // this warp's first key position
-        if (base < vis_hi && base + kWarpKeys > vis_lo) {   // warp-uniform: some key of the warp is visible
-            // S = Q K^T, even and odd k-steps in separate accumulators (two short dependency chains each)
-            float s[2][4], s2[2][4];
-#pragma unroll
-            for (int nt = 0; nt < 2; ++nt) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nt][e] = s2[nt][e] = 0.f;
-            }
-#pragma unroll
-            for (int ks = 0; ks < DK / 16; ++ks) {
-                uint32_t a[4];
-                if constexpr (L::kQRegs) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) a[e] = qf[ks][e];
-                } else {
-                    ldmatrix_x4(a, smem_addr(sQ + SmemRows<DK>::offset(lane & 15, ks * 2 + (lane >> 4))));
-                }
-                uint32_t bk[4];
-                ldmatrix_x4(bk, smem_addr(sK + SmemRows<DK>::offset(warp * kWarpKeys + (lane & 7) + ((lane >> 4) << 3),
-                                                                    ks * 2 + ((lane >> 3) & 1))));
-                if (ks & 1) {
-                    mma16816<T>(s2[0], a, bk[0], bk[1]);
-                    mma16816<T>(s2[1], a, bk[2], bk[3]);
-                } else {
-                    mma16816<T>(s[0], a, bk[0], bk[1]);
-                    mma16816<T>(s[1], a, bk[2], bk[3]);
-                }
-            }
-#pragma unroll
-            for (int nt = 0; nt < 2; ++nt) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nt][e] += s2[nt][e];
-            }
-            if (base + kWarpKeys > vis_hi || base < vis_lo) {
-#pragma unroll
-                for (int nt = 0; nt < 2; ++nt) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const int sp = base + nt * 8 + 2 * (lane & 3) + (e & 1);
-                        if (sp >= vis_hi || sp < vis_lo) s[nt][e] = -INFINITY;
-                    }
-                }
-            }
-#pragma unroll
-            for (int hf = 0; hf < 2; ++hf) {
-                float mx = fmaxf(fmaxf(s[0][2 * hf], s[0][2 * hf + 1]), fmaxf(s[1][2 * hf], s[1][2 * hf + 1]));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
-            }
-            uint32_t pa[4], pl[4];
-            if constexpr (EXACT) {
-                split2<T>(s[0][0], s[0][1], pa[0], pl[0]);
-                split2<T>(s[0][2], s[0][3], pa[1], pl[1]);
-                split2<T>(s[1][0], s[1][1], pa[2], pl[2]);
-                split2<T>(s[1][2], s[1][3], pa[3], pl[3]);
-            } else {
-                pa[0] = Half2<T>::pack(s[0][0], s[0][1]);
-                pa[1] = Half2<T>::pack(s[0][2], s[0][3]);
-                pa[2] = Half2<T>::pack(s[1][0], s[1][1]);
-                pa[3] = Half2<T>::pack(s[1][2], s[1][3]);
-            }
-#pragma unroll
-            for (int dp = 0; dp < DV / 16; ++dp) {
-                uint32_t bv[4];
-                ldmatrix_x4_trans(bv, smem_addr(sV + SmemRows<DV>::offset(
-                                                         warp * kWarpKeys + (lane & 7) + (((lane >> 3) & 1) << 3),
-                                                         dp * 2 + (lane >> 4))));
-                mma16816<T>(acc[2 * dp], pa, bv[0], bv[1]);
-                mma16816<T>(acc[2 * dp + 1], pa, bv[2], bv[3]);
-                if constexpr (EXACT) {
-                    mma16816<T>(acc[2 * dp], pl, bv[0], bv[1]);
-                    mma16816<T>(acc[2 * dp + 1], pl, bv[2], bv[3]);
-                }
-            }
-        }
-        __syncthreads();   // every warp is done with this stage before the next iteration refills it
-    }
-
-    // Merge the warps' partial results: each writes its rows' m, l and unnormalised O.
-    float* sO = reinterpret_cast<float*>(sStage);   // [kWarps][kRows][DV], over the (now idle) stages
-#pragma unroll
-    for (int hf = 0; hf < 2; ++hf) {
-        float l = l_i[hf];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        const int r = (lane >> 2) + 8 * hf;
-        if ((lane & 3) == 0) {
-            s_m[warp][r] = m_i[hf];
-            s_l[warp][r] = l;
-        }
-        float* dst = sO + (warp * kRows + r) * DV + 2 * (lane & 3);
-#pragma unroll
-        for (int nt = 0; nt < kOT; ++nt) {
-            *reinterpret_cast<float2*>(dst + nt * 8) = make_float2(acc[nt][2 * hf], acc[nt][2 * hf + 1]);
-        }
-    }
-    __syncthreads();
-    const bool fp32 = p.out_fp32 != 0;
-    for (int idx = tid; idx < kRows * (DV / 2); idx += kThreads) {
-        const int r = idx / (DV / 2);
-        const int c = 2 * (idx - r * (DV / 2));
-        if (r >= rows) continue;
-        float mx = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, s_m[w][r]);
-        float o0 = 0.f, o1 = 0.f, l = 0.f;
-        if (mx != -INFINITY) {
-            const float mb = mx * scale_log2;
-#pragma unroll
-            for (int w = 0; w < kWarps; ++w) {
-                const float wt = ex2(s_m[w][r] * scale_log2 - mb);   // 0 for a warp that saw no key
-                l = fmaf(s_l[w][r], wt, l);
-                const float2 v = *reinterpret_cast<const float2*>(sO + (w * kRows + r) * DV + c);
-                o0 = fmaf(v.x, wt, o0);
-                o1 = fmaf(v.y, wt, o1);
-            }
-        }
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        const int64_t off = static_cast<int64_t>(tok) * p.o_tok_stride + (head0 + r) * p.o_head_stride + c;
-        store2<T>(p.o, off, o0 * inv, o1 * inv, fp32);
-        if (c == 0 && p.lse != nullptr) {
-            p.lse[static_cast<int64_t>(tok) * p.lse_tok_stride + head0 + r] = l > 0.f ? mx * p.scale + logf(l) : -INFINITY;
-        }
-    }
-}
-
-#ifdef NSA_SEL_SPLITN
-// An experimental layout for tuning (the harness builds it with -DNSA_SEL_SPLITN; the image does not hold it):
-// the S = QK^T split of the keys among warps as above, but P goes through shared memory and warp w computes the
-// output columns [w·DV/4, (w+1)·DV/4) over all 64 keys of a tile, so each thread keeps DV/16 fp32 accumulators
-// instead of DV/2 and the warps need no merge at the end; K and V have one buffer each, loaded FA-2 style (V(i)
-// streams in while S(i) is computed, K(i+1) while P(i)·V(i) is), for a smaller shared-memory footprint and
-// more resident CTAs. Same function, same set semantics on the indices.
+// Dynamic shared memory: the Q tile of 16 heads, one K and one V tile of 64 keys, the P tile (and its low term).
 template <int DK, int DV>
-struct SplitLayout {
+struct Layout {
     static constexpr int kQElems = kRows * DK;
     static constexpr int kKElems = kTileKeys * DK;
     static constexpr int kVElems = kTileKeys * DV;
     static constexpr int kPElems = kRows * kTileKeys;   // one P tile (two with exact P: high and low terms)
     static constexpr int kBytes = (kQElems + kKElems + kVElems + 2 * kPElems) * 2;
-#ifdef NSA_SEL_SPLITN_QSMEM
-    static constexpr bool kQRegs = false;   // Q fragments from shared memory each k-step (32 registers fewer)
-#else
+    // Q fragments in registers unless they would crowd out the rest (Dk = Dv = 256: read from shared memory)
     static constexpr bool kQRegs = DK * DV <= 192 * 128;
-#endif
 };
 
 template <typename T, int DK, int DV, bool EXACT>
-__device__ __forceinline__ void fwd_splitn(const AttnParams& p) {
-    using L = SplitLayout<DK, DV>;
+__device__ __forceinline__ void fwd(const AttnParams& p) {
+    using L = Layout<DK, DV>;
     constexpr int kCols = DV / kWarps;   // output columns per warp
     constexpr int kOT = kCols / 8;
     static_assert(kCols % 16 == 0, "each warp's output columns must be whole 16-wide V fragments");
@@ -548,15 +311,8 @@ __device__ __forceinline__ void fwd_splitn(const AttnParams& p) {
         }
     }
 }
-#endif
 
 // Dynamic shared memory of the (dk, dv) variant (0 when there is none): what the host passes at launch.
-#ifdef NSA_SEL_SPLITN
-inline constexpr int splitn_smem_bytes(int dk, int dv) {
-    return dk == 128 && dv == 128 ? SplitLayout<128, 128>::kBytes : 0;
-}
-#endif
-
 inline constexpr int smem_bytes(int dk, int dv) {
     return dk == 64 && dv == 64 ? Layout<64, 64>::kBytes
          : dk == 128 && dv == 128 ? Layout<128, 128>::kBytes
@@ -568,9 +324,10 @@ inline constexpr int smem_bytes(int dk, int dv) {
 }  // namespace nsa
 
 // Symbols: nsa_sel_kernel_<dtype>_dk<DK>_dv<DV>[_exact]; grid (nnz_q, kv_heads · ceil(h / 16)), 128 threads,
-// Layout<DK, DV>::kBytes = (16·DK + 2·64·(DK + DV))·2 bytes of dynamic shared memory (smem_bytes above).
-// Minimum CTAs per SM by variant (register caps 168 / 168 / 255 / 255): with 2 stages the shared memory lets
-// 3 CTAs of 64/64 or 128/128 share an SM, which measured faster than 2 (docs/results/sel-kernel-h200.md).
+// Layout<DK, DV>::kBytes = (16·DK + 64·(DK + DV) + 2·16·64)·2 bytes of dynamic shared memory (smem_bytes above).
+// Minimum CTAs per SM by variant: the most that compile without register spills (64/64: 118 registers; 128/128
+// at 4 CTAs spills 52-64 bytes and measured fastest so; 192/128: 3, 168 registers; 256/256: 2, 217 registers,
+// as many as its 78 KB of shared memory allow).
 #define NSA_SEL_KERNEL(SUFFIX, T, DK, DV, MINB)                                                              \
     extern "C" __global__ void __launch_bounds__(nsa::sel::kThreads, MINB)                                    \
         nsa_sel_kernel_##SUFFIX##_dk##DK##_dv##DV(const __grid_constant__ nsa::AttnParams p) {                \
@@ -581,27 +338,11 @@ inline constexpr int smem_bytes(int dk, int dv) {
         nsa::sel::fwd<T, DK, DV, true>(p);                                                                    \
     }
 
-#ifdef NSA_SEL_SPLITN
-#ifndef NSA_SEL_SPLITN_MINB
-#define NSA_SEL_SPLITN_MINB 4
-#endif
-#define NSA_SEL_SPLITN_KERNEL(SUFFIX, T, DK, DV)                                                                 \
-    extern "C" __global__ void __launch_bounds__(nsa::sel::kThreads, NSA_SEL_SPLITN_MINB)                                           \
-        nsa_sel_splitn_##SUFFIX##_dk##DK##_dv##DV(const __grid_constant__ nsa::AttnParams p) {                    \
-        nsa::sel::fwd_splitn<T, DK, DV, false>(p);                                                                \
-    }                                                                                                            \
-    extern "C" __global__ void __launch_bounds__(nsa::sel::kThreads, NSA_SEL_SPLITN_MINB)                                           \
-        nsa_sel_splitn_##SUFFIX##_dk##DK##_dv##DV##_exact(const __grid_constant__ nsa::AttnParams p) {            \
-        nsa::sel::fwd_splitn<T, DK, DV, true>(p);                                                                 \
-    }
-NSA_SEL_SPLITN_KERNEL(bf16, __nv_bfloat16, 128, 128)
-#endif
-
 #define NSA_SEL_KERNEL_DTYPES(DK, DV, MINB)                 \
     NSA_SEL_KERNEL(bf16, __nv_bfloat16, DK, DV, MINB)       \
     NSA_SEL_KERNEL(fp16, __half, DK, DV, MINB)
 
-NSA_SEL_KERNEL_DTYPES(64, 64, 3)
-NSA_SEL_KERNEL_DTYPES(128, 128, 3)
-NSA_SEL_KERNEL_DTYPES(192, 128, 1)
-NSA_SEL_KERNEL_DTYPES(256, 256, 1)
+NSA_SEL_KERNEL_DTYPES(64, 64, 4)
+NSA_SEL_KERNEL_DTYPES(128, 128, 4)
+NSA_SEL_KERNEL_DTYPES(192, 128, 3)
+NSA_SEL_KERNEL_DTYPES(256, 256, 2)

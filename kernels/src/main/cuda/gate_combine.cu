@@ -10,15 +10,15 @@
 
 namespace nsa {
 
-template <typename T, typename G, typename O, int VEC>
-__device__ __forceinline__ void gate_combine(const GateCombineParams& p) {
-    const int chunks = p.dv / VEC;
-    const int64_t total = static_cast<int64_t>(p.nnz) * p.heads * chunks;
-    for (int64_t i = global_thread(); i < total; i += grid_threads()) {
-        const int64_t row = i / chunks;
+template <typename T, typename G, typename O, int VEC, typename I>
+__device__ __forceinline__ void gate_combine_rows(const GateCombineParams& p, I total) {
+    const I chunks = static_cast<I>(p.dv / VEC);
+    const I heads = static_cast<I>(p.heads);
+    for (I i = static_cast<I>(global_thread()); i < total; i += static_cast<I>(grid_threads())) {
+        const I row = i / chunks;
         const int c = static_cast<int>(i - row * chunks) * VEC;
-        const int64_t t = row / p.heads;
-        const int64_t h = row - t * p.heads;
+        const int64_t t = static_cast<int64_t>(row / heads);
+        const int64_t h = static_cast<int64_t>(row - static_cast<I>(t) * heads);
 
         const G* gp = static_cast<const G*>(p.gates) + t * p.gate_tok_stride + h * p.gate_head_stride;
         const float g_cmp = load1(gp), g_sel = load1(gp + 1), g_win = load1(gp + 2);
@@ -35,10 +35,23 @@ __device__ __forceinline__ void gate_combine(const GateCombineParams& p) {
     }
 }
 
+// 32-bit index arithmetic whenever the work items and the grid fit (the divisions are the costly part of this
+// memory-bound loop), 64-bit beyond.
+template <typename T, typename G, typename O, int VEC>
+__device__ __forceinline__ void gate_combine(const GateCombineParams& p) {
+    const int64_t total = static_cast<int64_t>(p.nnz) * p.heads * (p.dv / VEC);
+    if (total + grid_threads() <= static_cast<int64_t>(UINT32_MAX)) {
+        gate_combine_rows<T, G, O, VEC, uint32_t>(p, static_cast<uint32_t>(total));
+    } else {
+        gate_combine_rows<T, G, O, VEC, int64_t>(p, total);
+    }
+}
+
 }  // namespace nsa
 
-// nsa_gate_combine_<in>_g<gates>_o<out>_<v16|v1>: v16 moves 16 bytes per access (needs 16-byte aligned
-// pointers, strides and Dv), v1 one element (needs natural alignment only).
+// nsa_gate_combine_<in>_g<gates>_o<out>_<v16|v1>: v16 moves 16 bytes per input access (needs 16-byte aligned
+// pointers, strides and Dv), v1 one element (needs natural alignment only). fp32 branch outputs may be written
+// straight to fp16 / bf16 (the device pipeline's last step: no fp32 output pass and cast after it).
 #define NSA_GATE_COMBINE(SUFFIX, T, G, O)                                                          \
     NSA_EXTERN nsa_gate_combine_##SUFFIX##_v16(const __grid_constant__ nsa::GateCombineParams p) { \
         nsa::gate_combine<T, G, O, nsa::kVec16<T>>(p);                                             \
@@ -48,6 +61,8 @@ __device__ __forceinline__ void gate_combine(const GateCombineParams& p) {
     }
 
 NSA_GATE_COMBINE(fp32_gfp32_ofp32, float, float, float)
+NSA_GATE_COMBINE(fp32_gfp32_ofp16, float, float, __half)
+NSA_GATE_COMBINE(fp32_gfp32_obf16, float, float, __nv_bfloat16)
 NSA_GATE_COMBINE(fp16_gfp16_ofp16, __half, __half, __half)
 NSA_GATE_COMBINE(fp16_gfp32_ofp16, __half, float, __half)
 NSA_GATE_COMBINE(fp16_gfp16_ofp32, __half, __half, float)

@@ -7,15 +7,15 @@
 //        kernels/src/test/cuda/tc_harness.cu -o tc_harness
 //   ./tc_harness bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]
 //       one CSV-like line on stdout; the selection on the scorer's indices, or on a peer's
-//       (bench/peers/fla_selection.py --indices-out writes raw int32 [B·S, Hkv, n])
+//       (bench/peers/fla_selection.py --indices-out writes raw int32 [B·S, Hkv, n]); at 128/128 also the gather
+//       floor (sel_gather_floor.cuh: the token layout's bytes without the math) and, built with
+//       -DNSA_SEL_UNION_TUNE, a union layout in the tuning geometry NSA_SELU_TOK / _STAGES / _MINB
 #include "attention.cu"
 #include "block_select.cu"
 #include "sel_attention.cu"
 #include "block_score.cu"
 #include "sel_union.cu"
-#ifdef NSA_SEL_USPLIT_TUNE
-#include "sel_union_split.cuh"
-#endif
+#include "sel_gather_floor.cuh"
 
 #include <algorithm>
 #include <cstdio>
@@ -92,6 +92,11 @@ template <typename T> void* score_symbol(int dk);
 SCORE_SYM(__nv_bfloat16, bf16)
 SCORE_SYM(__half, fp16)
 
+template <typename... A> void launch_args(void* f, dim3 grid, int block, size_t smem, cudaStream_t s, A... a) {
+    void* args[] = {(void*)&a...};
+    if (smem > 48 * 1024) CK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CK(cudaLaunchKernel(f, grid, dim3(block), args, smem, s));
+}
 template <typename P> void launch(void* f, dim3 grid, int block, size_t smem, const P& p, cudaStream_t s = 0) {
     void* args[] = {(void*)&p};
     if (smem > 48 * 1024) CK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -168,16 +173,6 @@ template <typename T> struct Problem {
         size_t smem = nsa::sel::smem_bytes(sh.dk, sh.dv);
         launch(sel_symbol<T>(sh.dk, sh.dv, exact), grid, 128, smem, p, s);
     }
-#ifdef NSA_SEL_SPLITN
-    // the experimental split-N layout (bf16, 128/128 only)
-    void run_splitn(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
-        nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));
-        int h = sh.hq / sh.hkv;
-        dim3 grid(nnz, sh.hkv * ((h + 15) / 16));
-        launch(exact ? (void*)nsa_sel_splitn_bf16_dk128_dv128_exact : (void*)nsa_sel_splitn_bf16_dk128_dv128, grid, 128,
-               nsa::sel::splitn_smem_bytes(sh.dk, sh.dv), p, s);
-    }
-#endif
 #ifdef NSA_SEL_UNION_TUNE
     // the union layout (bf16, 128/128 only; NSA_SELU_TOK tokens per CTA)
     void run_union(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
@@ -188,16 +183,34 @@ template <typename T> struct Problem {
                32 * NSA_SELU_TOK, nsa::selu::harness_smem_bytes(), p, s);
     }
 #endif
-#ifdef NSA_SEL_USPLIT_TUNE
-    // the experimental union layout with split (tile, token) work (bf16, 128/128 only; NSA_SELUS_TOK tokens per CTA)
-    void run_usplit(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
-        nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));
-        int h = sh.hq / sh.hkv;
-        dim3 grid((nnz + NSA_SELUS_TOK - 1) / NSA_SELUS_TOK, sh.hkv * ((h + 15) / 16));
-        launch(exact ? (void*)nsa_sel_usplit_tune_bf16_dk128_dv128_exact : (void*)nsa_sel_usplit_tune_bf16_dk128_dv128,
-               grid, 128, nsa::selus::harness_smem_bytes(), p, s);
+    // The gather floor (sel_gather_floor.cuh; bf16 128/128, equal lengths): the token layout's bytes, no mma.
+    void run_floor(float* sink, cudaStream_t s = 0) {
+        dim3 grid(nnz, sh.hkv);
+        launch_args((void*)nsa::floor::gather_floor<128, 128>, grid, 128, nsa::floor::smem_bytes<128, 128>(), s,
+                    k.p, v.p, idx.p, sh.lens[0], sh.hkv, sh.n, sh.lsel, sink);
     }
-#endif
+    // Valid chosen blocks summed over (token, group), alone and as unions of four consecutive tokens.
+    void block_counts(double& single, double& union4) {
+        std::vector<int> hi = idx.get();
+        single = 0; union4 = 0;
+        const int S = sh.lens[0];
+        for (int tok0 = 0; tok0 < nnz; tok0 += 4) {
+            for (int g = 0; g < sh.hkv; ++g) {
+                std::vector<int> u;
+                for (int tok = tok0; tok < std::min(nnz, tok0 + 4); ++tok) {
+                    const int t = tok % S;
+                    const int* r = &hi[((size_t)tok * sh.hkv + g) * sh.n];
+                    for (int e = 0; e < sh.n; ++e) {
+                        if (r[e] < 0 || (long)r[e] * sh.lsel > t) continue;
+                        single += 1;
+                        u.push_back(r[e]);
+                    }
+                }
+                std::sort(u.begin(), u.end());
+                union4 += (double)(std::unique(u.begin(), u.end()) - u.begin());
+            }
+        }
+    }
     void run_ref_sel(void* o, float* lse_out, cudaStream_t s = 0) {
         nsa::AttnParams p = attn(o, lse_out, true, 1.f / sqrtf((float)sh.dk));
         long rows = (long)nnz * sh.hq;
@@ -288,17 +301,19 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
     (void)variant;   // unused in a build without experimental layouts
     char label[96];
     (void)label;
-#ifdef NSA_SEL_SPLITN
-    variant("splitn", [&](void* out, float* lse, bool fp32, bool exact) { pr.run_splitn(out, lse, fp32, exact); });
-#endif
 #ifdef NSA_SEL_UNION_TUNE
     snprintf(label, sizeof label, "union,tok=%d,stages=%d,minb=%d", NSA_SELU_TOK, NSA_SELU_STAGES, NSA_SELU_MINB);
     variant(label, [&](void* out, float* lse, bool fp32, bool exact) { pr.run_union(out, lse, fp32, exact); });
 #endif
-#ifdef NSA_SEL_USPLIT_TUNE
-    snprintf(label, sizeof label, "usplit,tok=%d,stages=%d,minb=%d", NSA_SELUS_TOK, NSA_SELUS_STAGES, NSA_SELUS_MINB);
-    variant(label, [&](void* out, float* lse, bool fp32, bool exact) { pr.run_usplit(out, lse, fp32, exact); });
-#endif
+    if (s.dk == 128 && s.dv == 128 && std::all_of(s.lens.begin(), s.lens.end(), [&](int x) { return x == s.lens[0]; })) {
+        Dev<float> sink(pr.nnz);
+        float tg = time_ms([&] { pr.run_floor(sink.p); }, reps);
+        double single, union4;
+        pr.block_counts(single, union4);
+        const double tile = 64.0 * (s.dk + s.dv) * sizeof(T);
+        printf("floor,S=%d,gather_ms=%.3f,gather_gb=%.2f,gather_tbps=%.2f,tflops_ceiling=%.1f,union4_share=%.3f\n",
+               s.lens[0], tg, single * tile / 1e9, single * tile / tg / 1e9, fl / tg / 1e9, union4 / single);
+    }
     float t_ref_sel = -1, t_ref_score = -1;
     if (with_ref) {
         t_ref_sel = time_ms([&] { pr.run_ref_sel(o.p, l.p); }, 1);

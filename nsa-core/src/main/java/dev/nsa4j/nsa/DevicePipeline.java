@@ -39,7 +39,7 @@ import dev.nsa4j.tensor.Shape;
  *   q, K̃, lse_cmp -&gt; block scores + top-n (tc scorer | reference) -&gt; I (unless the caller's)         step select
  *   q, k_sel, v_sel, I -&gt; sel attention (sel-kernel | sdpa-masked | sdpa-packed | sdpa) -&gt; o_sel     step sel
  *   q, k_win, v_win -&gt; win attention (fa2 window | sdpa-masked | sdpa) -&gt; o_win                      step win
- *   gates (or the override constant) -&gt; combine -&gt; o [-&gt; o's dtype]                                  step combine
+ *   gates (or the override constant) -&gt; combine, rounded once to o's dtype -&gt; o                       step combine
  * </pre>
  * Without a step timer the window branch runs on the plan's {@link SideStream}, forked from the caller's stream before
  * compression and joined before the combine (it reads only the call's q, k_win, v_win), so it overlaps the
@@ -63,7 +63,6 @@ final class DevicePipeline implements AutoCloseable {
     private final DeviceOp<SelectArgs> select;
     private final DeviceOp<CastArgs> gatesCast;
     private final DeviceOp<CombineArgs> combine;
-    private final DeviceOp<CastArgs> oCast;
     private final boolean guarded;
     private final List<DeviceTensor> constants;
     private final DeviceTensor guard;
@@ -80,13 +79,13 @@ final class DevicePipeline implements AutoCloseable {
 
     /** Byte offsets of the workspace's parts (each 256-aligned); 0-size parts have length 0. */
     private record Slices(long q32, long kC, long vC, long oCmp, long oSel, long oWin, long lseCmp, long lseSel,
-                          long lseWin, long idx, long gates32, long o32, long scratch, long scratchBytes, long total) {
+                          long lseWin, long idx, long gates32, long scratch, long scratchBytes, long total) {
     }
 
     private DevicePipeline(NsaPlan plan, Map<Branch, BranchPlanner.BranchPlan> branches, DeviceOp<CastArgs> qCast,
                            DeviceOp<CompressArgs> compressK, DeviceOp<CompressArgs> compressV,
                            DeviceOp<SelectArgs> select, DeviceOp<CastArgs> gatesCast, DeviceOp<CombineArgs> combine,
-                           DeviceOp<CastArgs> oCast, boolean guarded, List<DeviceTensor> constants, DeviceTensor guard,
+                           boolean guarded, List<DeviceTensor> constants, DeviceTensor guard,
                            DeviceTensor overrideGates, DeviceBuffer workspace, Slices slices, int nnz, int nnzCmp,
                            DType compressedDtype, DType qCmpDtype, SideStream side) {
         this.side = side;
@@ -98,7 +97,6 @@ final class DevicePipeline implements AutoCloseable {
         this.select = select;
         this.gatesCast = gatesCast;
         this.combine = combine;
-        this.oCast = oCast;
         this.guarded = guarded;
         this.constants = constants;
         this.guard = guard;
@@ -176,9 +174,8 @@ final class DevicePipeline implements AutoCloseable {
                     : SelectPlanner.plan(env, cp, raw, cmpSeq, scale, qCmpDt);
             DeviceOp<CastArgs> gatesCast = shape.gates() != DType.FP32 && overrideGates == null
                     ? KernelOps.cast(env.module(), shape.gates(), DType.FP32) : null;
-            DeviceOp<CombineArgs> combine = KernelOps.combine(env.module(), DType.FP32, DType.FP32, DType.FP32);
-            DeviceOp<CastArgs> oCast = shape.out() != DType.FP32 ? KernelOps.cast(env.module(), DType.FP32, shape.out())
-                    : null;
+            // fp32 branch outputs and gates; the combine rounds once, straight into o's dtype
+            DeviceOp<CombineArgs> combine = KernelOps.combine(env.module(), DType.FP32, DType.FP32, shape.out());
 
             long scratch = Math.max(compressK.workspaceBytes(), compressV.workspaceBytes());
             for (BranchPlanner.BranchPlan b : branches.values()) {
@@ -194,11 +191,10 @@ final class DevicePipeline implements AutoCloseable {
                     part(at, rowsH * 4), part(at, rowsH * 4), part(at, rowsH * 4),
                     part(at, (long) nnz * g * n * 4),
                     part(at, gatesCast != null ? rowsH * 3 * 4 : 0),
-                    part(at, oCast != null ? rowsH * dv * 4 : 0),
                     part(at, scratch), Workspace.aligned(scratch), 0);
             long total = at[0];
             sl = new Slices(sl.q32, sl.kC, sl.vC, sl.oCmp, sl.oSel, sl.oWin, sl.lseCmp, sl.lseSel, sl.lseWin, sl.idx,
-                    sl.gates32, sl.o32, sl.scratch, sl.scratchBytes, total);
+                    sl.gates32, sl.scratch, sl.scratchBytes, total);
             DeviceBuffer ws = env.memory().allocate(own, Math.max(total, 256));
             long held = ws.byteSize();
             for (DeviceTensor c : constants) {
@@ -215,8 +211,7 @@ final class DevicePipeline implements AutoCloseable {
             steps.add(step("sel", branches.get(Branch.SEL).op()));
             steps.add(step("win", branches.get(Branch.WIN).op()));
             String comb = (overrideGates != null ? "gate override " + env.override() + " (device constant); " : "")
-                    + (gatesCast != null ? gatesCast.describe() + "; " : "") + combine.describe()
-                    + (oCast != null ? "; " + oCast.describe() : "");
+                    + (gatesCast != null ? gatesCast.describe() + "; " : "") + combine.describe();
             steps.add(new NsaPlan.Step("combine", comb, 0));
             List<Route> routes = new ArrayList<>();
             for (Branch br : Branch.values()) {
@@ -226,7 +221,7 @@ final class DevicePipeline implements AutoCloseable {
             // the window branch overlaps the others unless its op uses the shared scratch
             SideStream side = branches.get(Branch.WIN).op().workspaceBytes() == 0
                     ? SideStream.create(env.module().context()) : null;
-            return new DevicePipeline(plan, branches, qCast, compressK, compressV, selectOp, gatesCast, combine, oCast,
+            return new DevicePipeline(plan, branches, qCast, compressK, compressV, selectOp, gatesCast, combine,
                     guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, kDt, qCmpDt, side);
         } catch (RuntimeException e) {
             for (DeviceTensor c : constants) {
@@ -393,11 +388,7 @@ final class DevicePipeline implements AutoCloseable {
         } else {
             gates = c.gates();
         }
-        DeviceTensor o32 = oCast != null ? tensor(slices.o32, DType.FP32, nnz, h, dv) : c.o();
-        combine.launch(s, new CombineArgs(oCmp, oSel, oWin, gates, o32), Workspace.NONE);
-        if (oCast != null) {
-            oCast.launch(s, new CastArgs(o32, c.o()), Workspace.NONE);
-        }
+        combine.launch(s, new CombineArgs(oCmp, oSel, oWin, gates, c.o()), Workspace.NONE);
         timer.mark("combine", s);
 
         List<Route> routes = new ArrayList<>(3);

@@ -129,8 +129,8 @@ class SelRoutingTest {
                 + "is 8.0"), a100.route().reason());
         DeviceInfo unknownLimit = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);
         SelPlanner.Decision small = decide(sm90(), CFG, DType.BF16, unknownLimit, null);
-        assertTrue(small.route().reason().contains("shared_memory: the token layout needs 69632 bytes of dynamic shared "
-                + "memory per block, the device allows " + (48 * 1024 - 1792)), small.route().reason());
+        assertTrue(small.route().reason().contains("shared_memory: the union layout needs 65536 bytes of dynamic shared "
+                + "memory per block, the device allows " + (48 * 1024 - 4132)), small.route().reason());
     }
 
     @Test

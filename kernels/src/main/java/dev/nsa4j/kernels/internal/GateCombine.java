@@ -1,5 +1,6 @@
 package dev.nsa4j.kernels.internal;
 
+import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import java.util.List;
@@ -11,7 +12,8 @@ import dev.nsa4j.tensor.DType;
  *
  * <p>Shapes: {@code o_cmp, o_sel, o_win, out} are {@code [nnz, H, Dv]}; {@code gates} is {@code [nnz, H, 3]} in the
  * order (cmp, sel, win). dtypes: the three branch outputs share one of fp32/fp16/bf16; gates are fp32 or that
- * dtype; {@code out} is that dtype or fp32. The token and head axes may be strided; the last axis must be
+ * dtype; {@code out} is that dtype or fp32 (from fp32 branch outputs also fp16 or bf16: the combine rounds once,
+ * as a combine to fp32 and a cast would). The token and head axes may be strided; the last axis must be
  * contiguous. fp32 arithmetic in a fixed order; deterministic; {@code out} may be one of the inputs
  * (in place). Everything is validated before a launch ({@link dev.nsa4j.NsaArgumentException} naming the
  * tensor and the rule); {@code nnz = 0} launches nothing.
@@ -66,6 +68,14 @@ public final class GateCombine {
         Checks.dtype("o_cmp", in, FLOATS, "fp32, fp16 or bf16");
         Checks.dtype("o_sel", oSel.dtype(), List.of(in), "same dtype as o_cmp");
         Checks.dtype("o_win", oWin.dtype(), List.of(in), "same dtype as o_cmp");
+        if (out.dtype() != in) {
+            for (DeviceTensor input : List.of(oCmp, oSel, oWin)) {
+                if (overlap(out, input)) {
+                    throw new NsaArgumentException("out", "in place only in the inputs' dtype (a narrower out must not "
+                            + "overlap o_cmp, o_sel or o_win)", "out " + out.dtype() + " overlaps a " + in + " input");
+                }
+            }
+        }
         GateCombineParams p = new GateCombineParams(oCmp.address(), oSel.address(), oWin.address(), gates.address(),
                 out.address(),
                 oCmp.stride(0), oCmp.stride(1), oSel.stride(0), oSel.stride(1), oWin.stride(0), oWin.stride(1),
@@ -74,11 +84,17 @@ public final class GateCombine {
         return plan(p, in, gates.dtype(), out.dtype());
     }
 
+    private static boolean overlap(DeviceTensor a, DeviceTensor b) {
+        return a.byteSize() > 0 && b.byteSize() > 0 && a.address() < b.address() + b.byteSize()
+                && b.address() < a.address() + a.byteSize();
+    }
+
     /** Validates raw params (no CUDA call) and picks the kernel (16-byte or narrow accesses). */
     public static Launch plan(GateCombineParams p, DType in, DType gateDtype, DType outDtype) {
         Checks.dtype("o_cmp", in, FLOATS, "fp32, fp16 or bf16");
         Checks.dtype("gates", gateDtype, KernelCatalog.outputs(in), "gates fp32 or the input dtype");
-        Checks.dtype("out", outDtype, KernelCatalog.outputs(in), "out in the input dtype or fp32");
+        Checks.dtype("out", outDtype, KernelCatalog.combineOutputs(in),
+                in == DType.FP32 ? "out fp32, fp16 or bf16" : "out in the input dtype or fp32");
         Checks.nonNegative("o_cmp", p.nnz(), "nnz");
         Checks.nonNegative("o_cmp", p.heads(), "H");
         Checks.nonNegative("o_cmp", p.dv(), "Dv");

@@ -45,7 +45,7 @@ public final class KernelCatalog {
         Set<KernelKey> s = new LinkedHashSet<>();
         for (DType in : FLOATS) {
             for (DType gate : outputs(in)) {
-                for (DType out : outputs(in)) {
+                for (DType out : combineOutputs(in)) {
                     for (String vec : List.of(VEC16, SCALAR)) {
                         s.add(gateCombine(in, gate, out, vec));
                     }
@@ -73,6 +73,11 @@ public final class KernelCatalog {
     /** The dtypes an fp32/fp16/bf16 kernel may write (and gate dtypes it may read): its own, or fp32. */
     static List<DType> outputs(DType in) {
         return in == DType.FP32 ? List.of(DType.FP32) : List.of(in, DType.FP32);
+    }
+
+    /** The dtypes the gate combine may write: {@link #outputs}, and fp16 / bf16 from fp32 branch outputs. */
+    public static List<DType> combineOutputs(DType in) {
+        return in == DType.FP32 ? FLOATS : outputs(in);
     }
 
     public static KernelKey gateCombine(DType in, DType gates, DType out, String vec) {

@@ -9,7 +9,7 @@ package dev.nsa4j.kernels.internal;
  *
  * <p><b>sel-kernel</b>, token layout ({@code nsa_sel_kernel_*}, {@code cuda-tc/sel_attention.cu}): grid
  * {@code (nnz_q, G · ceil(h / 16))}, {@link #THREADS} threads, {@link #selSmemBytes} of dynamic shared memory: the Q
- * tile of 16 heads and {@link #SEL_STAGES} stages of one 64-key K and V tile.
+ * tile of 16 heads, one 64-key K and one V tile (loaded FA-2 style, no stages) and the P tile with its low term.
  *
  * <p><b>sel-kernel</b>, union layout ({@code nsa_sel_union_*}, {@code cuda-tc/sel_union.cu}, {@code nsa::selu}):
  * {@link #SEL_UNION_TOKENS} query tokens per CTA (one per warp), grid {@code (ceil(nnz_q / 4), G · ceil(h / 16))},
@@ -34,7 +34,7 @@ public final class TcGeometry {
     public static final int SEL_HEADS_PER_CTA = 16;
     /** sel-kernel: keys per pipeline stage (l' must be a multiple). */
     public static final int SEL_TILE_KEYS = 64;
-    /** sel-kernel: K/V pipeline stages (cp.async; {@code default_stages} in sel_attention.cu). */
+    /** sel-kernel union layout: K/V pipeline stages (cp.async; {@code kStages} in sel_union.cu). */
     public static final int SEL_STAGES = 2;
     /** sel-kernel: the most 64-key tiles of one row's chosen blocks, n·l'/64 ({@code kMaxTiles}). */
     public static final int SEL_MAX_TILES = 256;
@@ -66,9 +66,9 @@ public final class TcGeometry {
     private TcGeometry() {
     }
 
-    /** sel-kernel dynamic shared memory: {@code (16·Dk + SEL_STAGES·64·(Dk + Dv)) · 2} bytes. */
+    /** sel-kernel token layout dynamic shared memory: {@code (16·Dk + 64·(Dk + Dv) + 2·16·64) · 2} bytes. */
     public static int selSmemBytes(int dk, int dv) {
-        return (SEL_HEADS_PER_CTA * dk + SEL_STAGES * SEL_TILE_KEYS * (dk + dv)) * HALF_BYTES;
+        return (SEL_HEADS_PER_CTA * dk + SEL_TILE_KEYS * (dk + dv) + 2 * SEL_HEADS_PER_CTA * SEL_TILE_KEYS) * HALF_BYTES;
     }
 
     /** sel-kernel union layout dynamic shared memory ({@code nsa::selu::smem_bytes}). */

@@ -61,13 +61,20 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         UNION("union");
 
         /**
-         * The union layout serves keys up to this many times n·l' tokens long: the longer the keys, the fewer of a
-         * CTA's chosen blocks its tokens share on random scores. On an H200 at the fla shape (exact P, fla's block
-         * indices) the union layout measured 1.40× faster at 4096 keys (n·l'/S = 1/4), 1.03× at 16384 (1/16) and
-         * 0.91× at 65536 (1/64) (docs/results/sel-kernel-h200.md); real attention's neighbouring queries agree on
-         * far more blocks than random ones, so the bound errs towards the token layout.
+         * With P rounded once (fast P) the union layout serves keys up to this many times n·l' tokens long: the longer
+         * the keys, the fewer of a CTA's chosen blocks its tokens share on random scores. On an H200 at the fla shape
+         * (fla's block indices) the union layout measured 1.41× faster than the token layout at 4096 keys
+         * (n·l'/S = 1/4), 1.04× at 16384 (1/16) and 0.93× at 65536 (1/64) (docs/results/sel-kernel-h200.md); real
+         * attention's neighbouring queries agree on far more blocks than random ones, so the bound errs towards the
+         * token layout.
          */
         public static final int UNION_MAX_KEYS_PER_SELECTED = 32;
+        /**
+         * In exact-P mode (P·V twice per tile, a high and a low term) the union layout's idle warps cost more: it
+         * measured 1.30× faster than the token layout at 4096 keys and 0.96× at 16384 (same run), so it serves keys up
+         * to this many times n·l'.
+         */
+        public static final int UNION_MAX_KEYS_PER_SELECTED_EXACT_P = 8;
 
         private final String label;
 
@@ -80,19 +87,23 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             return label;
         }
 
-        /**
-         * The layout for keys up to {@code maxKeyLen} tokens per sequence: {@link #UNION} when
-         * {@code maxKeyLen <= 32 · n · l'} ({@link #UNION_MAX_KEYS_PER_SELECTED}), else {@link #TOKEN}.
-         */
-        public static Layout choose(int nSel, int selBlock, long maxKeyLen) {
-            return maxKeyLen <= (long) UNION_MAX_KEYS_PER_SELECTED * nSel * selBlock ? UNION : TOKEN;
+        private static int bound(boolean exactP) {
+            return exactP ? UNION_MAX_KEYS_PER_SELECTED_EXACT_P : UNION_MAX_KEYS_PER_SELECTED;
         }
 
-        /** Why {@link #choose} picked this layout, for route reasons: {@code union layout (keys 4096 <= 32·n·l')}. */
-        public static String why(int nSel, int selBlock, long maxKeyLen) {
-            Layout l = choose(nSel, selBlock, maxKeyLen);
-            return l.label + " layout (keys " + maxKeyLen + (l == UNION ? " <= " : " > ") + UNION_MAX_KEYS_PER_SELECTED
-                    + "·n·l')";
+        /**
+         * The layout for keys up to {@code maxKeyLen} tokens per sequence: {@link #UNION} when
+         * {@code maxKeyLen <= 32 · n · l'} ({@link #UNION_MAX_KEYS_PER_SELECTED}; exact P:
+         * {@code 8 · n · l'}, {@link #UNION_MAX_KEYS_PER_SELECTED_EXACT_P}), else {@link #TOKEN}.
+         */
+        public static Layout choose(int nSel, int selBlock, long maxKeyLen, boolean exactP) {
+            return maxKeyLen <= (long) bound(exactP) * nSel * selBlock ? UNION : TOKEN;
+        }
+
+        /** Why {@link #choose} picked this layout, for route reasons: {@code union layout (keys 4096 <= 8·n·l')}. */
+        public static String why(int nSel, int selBlock, long maxKeyLen, boolean exactP) {
+            Layout l = choose(nSel, selBlock, maxKeyLen, exactP);
+            return l.label + " layout (keys " + maxKeyLen + (l == UNION ? " <= " : " > ") + bound(exactP) + "·n·l')";
         }
     }
 
@@ -237,7 +248,8 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
                                    ReferenceAttentionOp fallback) {
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(keys, "keys");
-        return plan(tc, spec, Layout.choose(spec.nSel(), spec.selBlock(), keys.maxLen()), queries, keys, fallback);
+        return plan(tc, spec, Layout.choose(spec.nSel(), spec.selBlock(), keys.maxLen(), spec.exactP()), queries, keys,
+                fallback);
     }
 
     /**

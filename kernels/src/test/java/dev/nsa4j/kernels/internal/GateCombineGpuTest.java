@@ -79,7 +79,7 @@ class GateCombineGpuTest extends GpuSuite {
              var win = gpu.upload(c.win(), offset); var gIn = gpu.upload(c.gatesIn(), offset);
              var g32 = gpu.upload(c.gates32(), offset)) {
             for (DType gd : KernelCatalog.outputs(c.dtype())) {
-                for (DType od : KernelCatalog.outputs(c.dtype())) {
+                for (DType od : KernelCatalog.combineOutputs(c.dtype())) {
                     try (var out = gpu.alloc(od, offset, c.nnz(), H, c.dv())) {
                         DeviceTensor gates = (gd == DType.FP32 ? g32 : gIn).tensor();
                         GateCombine.Launch plan = GateCombine.plan(cmp.tensor(), sel.tensor(), win.tensor(), gates, out.tensor());

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.kernels.DeviceTensor;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 import dev.nsa4j.NsaArgumentException;
@@ -101,6 +102,30 @@ class GateCombineValidationTest {
         NsaArgumentException mix = fails(() -> GateCombine.plan(s.cmp(), t(BASE, DType.BF16, 2, 2, 16), s.win(), s.gates(), s.out()));
         assertEquals("o_sel", mix.subject());
         assertEquals("same dtype as o_cmp", mix.rule());
+    }
+
+    @Test
+    void fp32BranchesMayBeWrittenInHalfPrecision() {
+        for (DType half : List.of(DType.FP16, DType.BF16)) {
+            GateCombine.Launch l = valid(DType.FP32, DType.FP32, half, 10, 4, 64, 0).plan();
+            assertEquals("nsa_gate_combine_fp32_gfp32_o" + KernelKey.dtypeName(half) + "_v16", l.key().symbol());
+        }
+        NsaArgumentException g = fails(() -> valid(DType.FP32, DType.BF16, DType.BF16, 2, 2, 16, 0).plan());
+        assertEquals("gates", g.subject());
+        NsaArgumentException o = fails(() -> valid(DType.FP32, DType.FP32, DType.INT32, 2, 2, 16, 0).plan());
+        assertEquals("out fp32, fp16 or bf16", o.rule());
+    }
+
+    @Test
+    void aNarrowerOutMustNotOverlapAnInput() {
+        Set5 s = valid(DType.FP32, DType.FP32, DType.BF16, 4, 2, 16, 0);
+        DeviceTensor inSel = DeviceTensor.wrap(s.sel().address() + 64, DType.BF16, Shape.of(4, 2, 16));
+        NsaArgumentException e = fails(() -> GateCombine.plan(s.cmp(), s.sel(), s.win(), s.gates(), inSel));
+        assertEquals("out", e.subject());
+        assertTrue(e.rule().startsWith("in place only in the inputs' dtype"), e.rule());
+        Set5 same = valid(DType.FP32, DType.FP32, DType.FP32, 4, 2, 16, 0);
+        assertEquals(32, GateCombine.plan(same.cmp(), same.sel(), same.win(), same.gates(), same.cmp()).work(),
+                "in place in the inputs' dtype: 16-byte work items");
     }
 
     @Test

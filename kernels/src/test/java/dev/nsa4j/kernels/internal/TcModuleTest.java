@@ -67,8 +67,8 @@ class TcModuleTest {
 
     @Test
     void launchGeometryIsTheKernelsFormula() {
-        assertEquals((16 * 64 + 2 * 64 * 128) * 2, TcGeometry.selSmemBytes(64, 64));
-        assertEquals((16 * 256 + 2 * 64 * 512) * 2, TcGeometry.selSmemBytes(256, 256));
+        assertEquals((16 * 64 + 64 * 128 + 2 * 16 * 64) * 2, TcGeometry.selSmemBytes(64, 64));
+        assertEquals((16 * 256 + 64 * 512 + 2 * 16 * 64) * 2, TcGeometry.selSmemBytes(256, 256));
         assertEquals(2, TcGeometry.selGridY(2, 16));
         assertEquals(4, TcGeometry.selGridY(2, 17));
         assertEquals(1, TcGeometry.selGridY(1, 1));

@@ -80,7 +80,7 @@ class SelKernelOpValidationTest {
                 new SelKernelOp.Spec(DType.FP16, 4, 4, 64, 64, 64, 16, 0.1f, false).describe(SelKernelOp.Layout.TOKEN));
         assertEquals(4 * 16 * 256 * 2 + 2 * 64 * 512 * 2, TcGeometry.selUnionSmemBytes(256, 256));   // Q in shared memory
         assertEquals(3, TcGeometry.selUnionGridX(9));
-        assertEquals((16 * DK + 2 * 64 * (DK + DV)) * 2, SPEC.smemBytes(SelKernelOp.Layout.TOKEN));
+        assertEquals((16 * DK + 64 * (DK + DV) + 2 * 16 * 64) * 2, SPEC.smemBytes(SelKernelOp.Layout.TOKEN));
         assertEquals(2 * 64 * (DK + DV) * 2, SPEC.smemBytes(SelKernelOp.Layout.UNION));   // Q in registers
         // half-precision output and no lse are fine too
         Args half = new Args();
@@ -93,11 +93,14 @@ class SelKernelOpValidationTest {
     @Test
     void theLayoutFollowsTheKeysLengthAgainstNTimesLPrime() {
         // n·l' = 1024: the union layout up to 32·1024 keys, the token layout beyond
-        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 4096));
-        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 32768));
-        assertEquals(SelKernelOp.Layout.TOKEN, SelKernelOp.Layout.choose(16, 64, 32769));
-        assertEquals("union layout (keys 4096 <= 32·n·l')", SelKernelOp.Layout.why(16, 64, 4096));
-        assertEquals("token layout (keys 65536 > 32·n·l')", SelKernelOp.Layout.why(16, 64, 65536));
+        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 4096, false));
+        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 32768, false));
+        assertEquals(SelKernelOp.Layout.TOKEN, SelKernelOp.Layout.choose(16, 64, 32769, false));
+        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 8192, true));
+        assertEquals(SelKernelOp.Layout.TOKEN, SelKernelOp.Layout.choose(16, 64, 8193, true));
+        assertEquals("union layout (keys 4096 <= 32·n·l')", SelKernelOp.Layout.why(16, 64, 4096, false));
+        assertEquals("token layout (keys 65536 > 32·n·l')", SelKernelOp.Layout.why(16, 64, 65536, false));
+        assertEquals("token layout (keys 16384 > 8·n·l')", SelKernelOp.Layout.why(16, 64, 16384, true));
     }
 
     @Test
@@ -204,9 +207,12 @@ class SelKernelOpValidationTest {
         assertTrue(SelKernelOp.unsupported(turing, SPEC).startsWith("device: compute capability 7.5 of T4 is below 8.0"),
                 SelKernelOp.unsupported(turing, SPEC));
         DeviceInfo unknown = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);   // opt-in limit unknown: 48 KiB
-        assertEquals("shared_memory: the token layout needs 69632 bytes of dynamic shared memory per block, the device "
-                + "allows " + (48 * 1024 - 1792) + "; shared_memory: the union layout needs 65536 bytes of dynamic shared "
-                + "memory per block, the device allows " + (48 * 1024 - 4132), SelKernelOp.unsupported(unknown, SPEC));
+        assertEquals("shared_memory: the union layout needs 65536 bytes of dynamic shared memory per block, the device "
+                + "allows " + (48 * 1024 - 4132), SelKernelOp.unsupported(unknown, SPEC));
+        SelKernelOp.Spec d192 = new SelKernelOp.Spec(DType.BF16, H, G, 192, 128, LP, N, 0.1f, true);
+        assertEquals("shared_memory: the token layout needs 51200 bytes of dynamic shared memory per block, the device "
+                + "allows " + (48 * 1024 - 1792) + "; shared_memory: the union layout needs 81920 bytes of dynamic shared "
+                + "memory per block, the device allows " + (48 * 1024 - 4132), SelKernelOp.unsupported(unknown, d192));
         assertEquals("sel_block: n·l'/64 = 320 key tiles per row exceed 256 (the kernel's tile list)",
                 SelKernelOp.unsupported(H200, new SelKernelOp.Spec(DType.BF16, H, G, DK, DV, 320, 64, 0.1f, true)));
         assertNull(SelKernelOp.unsupported(unknown, new SelKernelOp.Spec(DType.BF16, H, G, 64, 64, LP, N, 0.1f, true)),
