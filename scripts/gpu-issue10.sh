@@ -3,9 +3,13 @@
 # with the distribution tarball in dist-out/ and the peers' source tarballs in peers-src/ (docs/benchmarks.md).
 #
 #   scripts/gpu-issue10.sh harness   nvcc the standalone timing harness (kernels/src/test/cuda/tc_harness.cu) in
-#                                    layouts of sel-kernel's union kernel ($SELU_VARIANTS), each against the
-#                                    image's token layout on fla's block indices, beside fla's own selection on
-#                                    them and the gather floor of those indices
+#                                    layouts of sel-kernel's union kernel ($SELU_VARIANTS) and the experimental
+#                                    Hopper (wgmma) union kernel, each against the image's token layout on fla's
+#                                    block indices, beside fla's own selection on them and their gather floor
+#   scripts/gpu-issue10.sh wgmma     the experimental Hopper kernels in the harness: the wgmma union layout of
+#                                    sel-kernel against the image's kernels on fla's block indices, and the wgmma
+#                                    flash-attention forward of the window and compressed branches against
+#                                    sdpa-masked (fla shape and paper config)
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
 #                                    blocks (sel-kernel in each layout, exact and fast P, sdpa-masked, sdpa-packed)
 #   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
@@ -40,13 +44,15 @@ for mode in "$@"; do
     case "$mode" in
         harness)
             # the union layout of sel-kernel (sel_union.cu, -DNSA_SEL_UNION_TUNE) in the layouts "TOK STAGES MINB" of
-            # $SELU_VARIANTS against the image's token layout (same exact-P output), then timed
+            # $SELU_VARIANTS against the image's token layout (same exact-P output), then timed; the first binary
+            # also carries the experimental Hopper union layout (sel_union_wgmma.cuh, -DNSA_SEL_WGMMA)
             NV="nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_UNION_TUNE -I kernels/src/main/cuda
                 -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu"
             bins=()
             for v in ${SELU_VARIANTS:-"4,2,3" "4,3,2"}; do
                 IFS=, read -r tk sg mb <<<"$v"
-                $NV -DNSA_SELU_TOK=$tk -DNSA_SELU_STAGES=$sg -DNSA_SELU_MINB=$mb -o /tmp/th_${tk}_${sg}_${mb} &
+                extra=""; [ ${#bins[@]} = 0 ] && extra="-DNSA_SEL_WGMMA"
+                $NV $extra -DNSA_SELU_TOK=$tk -DNSA_SELU_STAGES=$sg -DNSA_SELU_MINB=$mb -o /tmp/th_${tk}_${sg}_${mb} &
                 bins+=(/tmp/th_${tk}_${sg}_${mb})
             done
             wait
@@ -56,9 +62,22 @@ for mode in "$@"; do
                     --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/selection.log"
                 for b in "${bins[@]}"; do
                     [ -x $b ] || { echo "=== FAILED: $b did not build"; rc=2; continue; }
-                    if [ $b = "${bins[0]}" ]; then sel='^bench|^floor|^union'; else sel='^union'; fi
+                    if [ $b = "${bins[0]}" ]; then sel='^bench|^floor|^union|^wgmma'; else sel='^union'; fi
                     $b bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep -E "$sel" | tee -a "$OUT/selection.log"
                 done
+            done ;;
+        wgmma)
+            nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_UNION_TUNE -DNSA_SEL_WGMMA -DNSA_FA_WGMMA \
+                -I kernels/src/main/cuda -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o /tmp/th_wg \
+                || { echo "=== FAILED: the wgmma harness did not build"; rc=2; continue; }
+            for bs in "4 4096" "1 16384" "1 65536"; do
+                set -- $bs
+                [ -f /tmp/idx_$2.bin ] || python3 bench/peers/fla_selection.py --fla-root peers-src/fla --batch $1 \
+                    --seqlen $2 --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/wgmma.log"
+                step timeout 120 /tmp/th_wg bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin \
+                    | grep -E "^bench|^floor|^union|^wgmma" | tee -a "$OUT/wgmma.log"
+                step timeout 120 /tmp/th_wg fa $1 $2 64 4 64 64 512 10 | tee -a "$OUT/wgmma.log"
+                step timeout 120 /tmp/th_wg fa 1 $2 64 4 32 16 512 10 | grep block-causal | tee -a "$OUT/wgmma.log"
             done ;;
         selection)
             # fla's selection on its own block indices, then nsa bench selection (every sel-kernel layout, sdpa-masked,
@@ -126,7 +145,7 @@ for mode in "$@"; do
             NSA_FAST_P=1 step timeout ${BENCH_STEP_S:-150} $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 \
                 --no-host --out "$OUT/nsa-bench-fastp.csv" --md "$OUT/nsa-bench-fastp.md" 2>&1 \
                 | tee "$OUT/bench-fla-shape-fastp.log" | grep -E "bench nsa\]   (device forward|check)" ;;
-        *) echo "gpu-issue10: unknown mode '$mode' (harness, selection, tests, sanitize, suite, bench, fastp, shapes, sweep)" >&2; exit 2 ;;
+        *) echo "gpu-issue10: unknown mode '$mode' (harness, wgmma, selection, tests, sanitize, suite, bench, fastp, shapes, sweep)" >&2; exit 2 ;;
     esac
 done
 exit $rc

@@ -9,13 +9,20 @@
 //       one CSV-like line on stdout; the selection on the scorer's indices, or on a peer's
 //       (bench/peers/fla_selection.py --indices-out writes raw int32 [B·S, Hkv, n]); at 128/128 also the gather
 //       floor (sel_gather_floor.cuh: the token layout's bytes without the math) and, built with
-//       -DNSA_SEL_UNION_TUNE, a union layout in the tuning geometry NSA_SELU_TOK / _STAGES / _MINB
+//       -DNSA_SEL_UNION_TUNE, a union layout in the tuning geometry NSA_SELU_TOK / _STAGES / _MINB; with
+//       -DNSA_SEL_WGMMA (sm_90a) the experimental Hopper union layout (sel_union_wgmma.cuh)
 #include "attention.cu"
 #include "block_select.cu"
 #include "sel_attention.cu"
 #include "block_score.cu"
 #include "sel_union.cu"
 #include "sel_gather_floor.cuh"
+#ifdef NSA_SEL_WGMMA
+#include "sel_union_wgmma.cuh"
+#endif
+#ifdef NSA_FA_WGMMA
+#include "fa_wgmma.cuh"
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -106,16 +113,17 @@ template <typename P> void launch(void* f, dim3 grid, int block, size_t smem, co
 // The problem's device tensors.
 template <typename T> struct Problem {
     Shape sh; int nnz, nnz_cmp, batch;
-    Dev<T> q, k, v, kc; Dev<float> lse; Dev<int> cu, cuc, idx;
+    Dev<T> q, k, v, kc, vc; Dev<float> lse; Dev<int> cu, cuc, idx;
     Problem(const Shape& s, uint32_t seed)
         : sh(s), nnz(s.cu().back()), nnz_cmp(s.cu_cmp().back()), batch((int)s.lens.size()),
           q((size_t)nnz * s.hq * s.dk), k((size_t)nnz * s.hkv * s.dk), v((size_t)nnz * s.hkv * s.dv),
-          kc((size_t)nnz_cmp * s.hkv * s.dk), lse((size_t)nnz * s.hq), cu(batch + 1), cuc(batch + 1),
+          kc((size_t)nnz_cmp * s.hkv * s.dk), vc((size_t)nnz_cmp * s.hkv * s.dv), lse((size_t)nnz * s.hq), cu(batch + 1), cuc(batch + 1),
           idx((size_t)nnz * s.hkv * s.n) {
         fill(q.p, q.n, seed * 7 + 1, 1.f);
         fill(k.p, k.n, seed * 7 + 2, 1.f);
         fill(v.p, v.n, seed * 7 + 3, 1.f);
         fill(kc.p, kc.n, seed * 7 + 4, 1.f);
+        fill(vc.p, vc.n, seed * 7 + 5, 1.f);
         std::vector<float> hl(lse.n);
         std::mt19937 rng(seed);
         std::uniform_real_distribution<float> U(0.f, 2.f);
@@ -181,6 +189,16 @@ template <typename T> struct Problem {
         dim3 grid((nnz + NSA_SELU_TOK - 1) / NSA_SELU_TOK, sh.hkv * ((h + 15) / 16));
         launch(exact ? (void*)nsa_sel_union_tune_bf16_dk128_dv128_exact : (void*)nsa_sel_union_tune_bf16_dk128_dv128, grid,
                32 * NSA_SELU_TOK, nsa::selu::harness_smem_bytes(), p, s);
+    }
+#endif
+#ifdef NSA_SEL_WGMMA
+    // the experimental Hopper union layout (sel_union_wgmma.cuh; bf16 128/128, four tokens per CTA)
+    void run_wgmma(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
+        nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));
+        int h = sh.hq / sh.hkv;
+        dim3 grid((nnz + nsa::selw::kTok - 1) / nsa::selw::kTok, sh.hkv * ((h + 15) / 16));
+        launch(exact ? (void*)nsa_sel_wgmma_bf16_dk128_dv128_exact : (void*)nsa_sel_wgmma_bf16_dk128_dv128, grid,
+               nsa::selw::kThreads, nsa::selw::kSmemBytes, p, s);
     }
 #endif
     // The gather floor (sel_gather_floor.cuh; bf16 128/128, equal lengths): the token layout's bytes, no mma.
@@ -301,6 +319,9 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
     (void)variant;   // unused in a build without experimental layouts
     char label[96];
     (void)label;
+#ifdef NSA_SEL_WGMMA
+    variant("wgmma", [&](void* out, float* lse, bool fp32, bool exact) { pr.run_wgmma(out, lse, fp32, exact); });
+#endif
 #ifdef NSA_SEL_UNION_TUNE
     snprintf(label, sizeof label, "union,tok=%d,stages=%d,minb=%d", NSA_SELU_TOK, NSA_SELU_STAGES, NSA_SELU_MINB);
     variant(label, [&](void* out, float* lse, bool fp32, bool exact) { pr.run_union(out, lse, fp32, exact); });
@@ -327,6 +348,57 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
     fflush(stdout);
 }
 
+#ifdef NSA_FA_WGMMA
+// The experimental Hopper flash-attention forward (fa_wgmma.cuh) on NSA's window branch (keys k, v, window w) and
+// compressed branch (keys K̃, Ṽ, block-causal with l, d) against the reference attention (sdpa-masked) on the
+// same inputs: max abs differences (exact P, fp32 output), then medians. bf16, Dk = Dv = 128, equal lengths.
+template <typename T>
+void fa_bench(const Shape& s, int window, int reps) {
+    Problem<T> pr(s, 4321);
+    const size_t no = (size_t)pr.nnz * s.hq * s.dv, nl = (size_t)pr.nnz * s.hq;
+    Dev<float> o_ref(no), l_ref(nl), o(no), l(nl);
+    Dev<T> oh(no);
+    const int S = s.lens[0];
+    for (int cmp = 0; cmp < 2; ++cmp) {
+        auto params = [&](void* out, float* lse, bool fp32) {
+            nsa::AttnParams p = pr.attn(out, lse, fp32, 1.f / sqrtf((float)s.dk));
+            p.blocks = nullptr;
+            p.walk = nsa::kWalkRanges;
+            if (cmp) {
+                p.k = pr.kc.p; p.v = pr.vc.p; p.cu_k = pr.cuc.p; p.mask = nsa::kMaskBlockCausal;
+            } else {
+                p.mask = nsa::kMaskWindow; p.window = window;
+            }
+            return p;
+        };
+        double pairs = 0;   // visible (query, key) pairs per head
+        for (int t = 0; t < S; ++t) {
+            pairs += cmp ? (t - s.l + 1 < 0 ? 0 : std::min((t - s.l + 1) / s.d + 1, (S - s.l) / s.d + 1))
+                         : std::min(t + 1, window);
+        }
+        const double fl = pairs * s.lens.size() * s.hq * 2.0 * (s.dk + s.dv);
+        auto run = [&](void* out, float* lse, bool fp32, bool exact) {
+            nsa::AttnParams p = params(out, lse, fp32);
+            dim3 grid((S + nsa::wga::kRows - 1) / nsa::wga::kRows, s.hq, pr.batch);
+            launch(exact ? (void*)nsa_fa_wgmma_bf16_d128_exact : (void*)nsa_fa_wgmma_bf16_d128, grid,
+                   nsa::wga::kThreads, nsa::wga::kSmemBytes, p, 0);
+        };
+        nsa::AttnParams pref = params(o_ref.p, l_ref.p, true);
+        long rows = (long)pr.nnz * s.hq;
+        float t_ref = time_ms([&] { launch(ref_attention<T>(128), dim3((unsigned)((rows + 3) / 4)), 128, 0, pref); }, 1);
+        run(o.p, l.p, true, true);
+        CK(cudaDeviceSynchronize());
+        double mx, lmx;
+        max_diff(o_ref, l_ref, o, l, mx, lmx);
+        float tf = time_ms([&] { run(oh.p, l.p, false, false); }, reps);
+        float te = time_ms([&] { run(o.p, l.p, true, true); }, reps);
+        printf("fa_wgmma,%s,B=%zu,S=%d,Hq=%d,Hkv=%d,max_abs_vs_ref=%.3g,lse_max_abs=%.3g,fast_ms=%.3f,exact_ms=%.3f,"
+               "ref_ms=%.2f,tflops_fast=%.1f,tflops_exact=%.1f\n", cmp ? "block-causal" : "window", s.lens.size(), S,
+               s.hq, s.hkv, mx, lmx, tf, te, t_ref, fl / tf / 1e9, fl / te / 1e9);
+    }
+}
+#endif
+
 int main(int argc, char** argv) {
     setvbuf(stdout, nullptr, _IONBF, 0);
     std::string mode = argc > 1 ? argv[1] : "";
@@ -339,6 +411,15 @@ int main(int argc, char** argv) {
         bench<__nv_bfloat16>(s, reps, ref, argc > 14 ? argv[14] : "");
         return 0;
     }
-    fprintf(stderr, "usage: tc_harness bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]\n");
+#ifdef NSA_FA_WGMMA
+    if (mode == "fa" && argc >= 9) {   // fa B S Hq Hkv l d w [reps]
+        int B = atoi(argv[2]), S = atoi(argv[3]);
+        Shape s{std::vector<int>(B, S), atoi(argv[4]), atoi(argv[5]), 128, 128, atoi(argv[6]), atoi(argv[7]), 64, 16};
+        fa_bench<__nv_bfloat16>(s, atoi(argv[8]), argc > 9 ? atoi(argv[9]) : 10);
+        return 0;
+    }
+#endif
+    fprintf(stderr, "usage: tc_harness bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]\n"
+                    "       tc_harness fa B S Hq Hkv l d w [reps]   (built with -DNSA_FA_WGMMA)\n");
     return 2;
 }
