@@ -22,7 +22,8 @@ g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda"
 g++ -std=c++20 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/compress_mlp_emulation.cpp" -o "$work/emu_mlp"
 "$work/emu_mlp"
-# the experimental Hopper kernels' tile layouts against the canonical wgmma layouts, and their key ranges; < 1 s
-g++ -std=c++17 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
+# the experimental Hopper kernels: tile layouts against the canonical wgmma layouts, key ranges, and both kernels
+# whole with wgmma emulated per thread, against fp64; a few seconds
+g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/wg_emulation.cpp" -o "$work/emu_wg"
 "$work/emu_wg"

@@ -10,6 +10,8 @@
 #                                    sel-kernel against the image's kernels on fla's block indices, and the wgmma
 #                                    flash-attention forward of the window and compressed branches against
 #                                    sdpa-masked (fla shape and paper config)
+#   scripts/gpu-issue10.sh profile   ncu (speed of light, occupancy, warp stalls, memory) of the tc scorer at the
+#                                    paper config and of sel-kernel's token and union layouts, one launch each
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
 #                                    blocks (sel-kernel in each layout, exact and fast P, sdpa-masked, sdpa-packed)
 #   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
@@ -79,6 +81,20 @@ for mode in "$@"; do
                 step timeout 120 /tmp/th_wg fa $1 $2 64 4 64 64 512 10 | tee -a "$OUT/wgmma.log"
                 step timeout 120 /tmp/th_wg fa 1 $2 64 4 32 16 512 10 | grep block-causal | tee -a "$OUT/wgmma.log"
             done ;;
+        profile)
+            nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_UNION_TUNE -I kernels/src/main/cuda \
+                -I kernels/src/main/cuda-tc \
+                -lineinfo kernels/src/test/cuda/tc_harness.cu -o /tmp/th_prof || { rc=2; continue; }
+            NCU="ncu --launch-skip 1 --launch-count 1 --section SpeedOfLight --section Occupancy --section WarpStateStats
+                 --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis"
+            step timeout 150 $NCU --kernel-name regex:nsa_block_score /tmp/th_prof bench 1 16384 64 4 128 128 32 16 64 16 2 0 \
+                > "$OUT/profile-score-paper-16k.txt" 2>&1
+            step timeout 150 $NCU --kernel-name regex:nsa_sel_kernel /tmp/th_prof bench 1 65536 64 4 128 128 64 64 64 16 2 0 \
+                > "$OUT/profile-sel-token-64k.txt" 2>&1
+            step timeout 150 $NCU --kernel-name regex:nsa_sel_union_tune /tmp/th_prof bench 4 4096 64 4 128 128 64 64 64 16 2 0 \
+                > "$OUT/profile-sel-union-4k.txt" 2>&1
+            grep -hE "^  nsa_|Duration|Throughput|Achieved Occupancy|Registers Per|Stall|Warp Cycles Per Issued" \
+                "$OUT"/profile-*.txt | head -80 ;;
         selection)
             # fla's selection on its own block indices, then nsa bench selection (every sel-kernel layout, sdpa-masked,
             # sdpa-packed) on the very same indices
@@ -145,7 +161,7 @@ for mode in "$@"; do
             NSA_FAST_P=1 step timeout ${BENCH_STEP_S:-150} $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 \
                 --no-host --out "$OUT/nsa-bench-fastp.csv" --md "$OUT/nsa-bench-fastp.md" 2>&1 \
                 | tee "$OUT/bench-fla-shape-fastp.log" | grep -E "bench nsa\]   (device forward|check)" ;;
-        *) echo "gpu-issue10: unknown mode '$mode' (harness, wgmma, selection, tests, sanitize, suite, bench, fastp, shapes, sweep)" >&2; exit 2 ;;
+        *) echo "gpu-issue10: unknown mode '$mode' (harness, wgmma, profile, selection, tests, sanitize, suite, bench, fastp, shapes, sweep)" >&2; exit 2 ;;
     esac
 done
 exit $rc

@@ -11,7 +11,7 @@
 
 namespace nsa {
 namespace tc {
-
+#ifndef NSA_HOST_EMULATION  // the instructions: a host emulation (kernels/src/test/cuda) supplies its own
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
@@ -66,7 +66,7 @@ __device__ __forceinline__ float ex2(float x) {
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
 }
-
+#endif  // NSA_HOST_EMULATION
 // Two floats as one 32-bit register of two half-precision values (lo in the low 16 bits), rounded to nearest.
 template <typename T> struct Half2;
 template <> struct Half2<__nv_bfloat16> {

@@ -23,7 +23,7 @@ using nsa::wga::kTileKeys;
 // grid (ceil(max query length / 64), heads, batch)
 template <typename T, bool EXACT>
 __device__ __forceinline__ void fwd(const AttnParams& p) {
-    extern __shared__ __align__(1024) unsigned char smem_raw[];
+    NSA_WG_DYNAMIC_SMEM(smem_raw);
     const uint32_t sQ = wga::aligned_smem(smem_raw);
     auto stage_k = [&](int i) { return sQ + wga::kQBytes + (i & 1) * wga::kStageBytes; };
     const int tid = threadIdx.x;

@@ -12,6 +12,8 @@
 namespace nsa {
 namespace wg {
 
+// The instructions; wg_emulation.cpp supplies host versions of them instead (NSA_HOST_EMULATION).
+#ifndef NSA_HOST_EMULATION
 __device__ __forceinline__ void fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N>
@@ -107,6 +109,8 @@ __device__ __forceinline__ void mma_m64n128k16_rs<__half>(float (&d)[16][4], con
           "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));
 }
+
+#endif  // NSA_HOST_EMULATION
 
 }  // namespace wg
 }  // namespace nsa

@@ -12,7 +12,9 @@
 // it moves into a shared function when a measured win takes this kernel into the image).
 #pragma once
 
-#include "wg_attention.cuh"   // and sel_union.cu before this header (the harness includes both)
+#include <climits>
+
+#include "wg_attention.cuh"
 
 namespace nsa {
 namespace selw {
@@ -25,13 +27,13 @@ constexpr int kThreads = wga::kThreads;
 constexpr int kRows = 16;        // heads per warp
 constexpr int kTileKeys = wga::kTileKeys;
 constexpr int kD = wga::kD;
-constexpr int kMaxBlocks = nsa::selu::kMaxBlocks;
-constexpr int kNotKept = nsa::selu::kNotKept;
+constexpr int kMaxBlocks = 64;        // n (as sel_union.cu)
+constexpr int kNotKept = INT_MIN;
 constexpr int kSmemBytes = wga::kSmemBytes;
 
 template <typename T, bool EXACT>
 __device__ __forceinline__ void fwd(const AttnParams& p) {
-    extern __shared__ __align__(1024) unsigned char smem_raw[];
+    NSA_WG_DYNAMIC_SMEM(smem_raw);
     const uint32_t sQ = wga::aligned_smem(smem_raw);
     auto stage_k = [&](int i) { return sQ + wga::kQBytes + (i & 1) * wga::kStageBytes; };
     __shared__ int s_row[kTok * kMaxBlocks];

@@ -21,6 +21,11 @@ constexpr int kTileBytes = kTileKeys * kD * 2; // one K or V tile
 constexpr int kStageBytes = 2 * kTileBytes;
 constexpr int kSmemBytes = kQBytes + 2 * kStageBytes + 1024;   // two stages, + slack for 1024-byte alignment
 
+// The kernels' dynamic shared memory (the host emulation maps it onto its own buffer).
+#ifndef NSA_HOST_EMULATION
+#define NSA_WG_DYNAMIC_SMEM(name) extern __shared__ __align__(1024) unsigned char name[]
+#endif
+
 // The 1024-byte-aligned start of the dynamic shared memory (every region of nsa_wgmma.h needs it).
 __device__ __forceinline__ uint32_t aligned_smem(const void* raw) { return (smem_addr(raw) + 1023u) & ~1023u; }
 

@@ -1,13 +1,41 @@
-// Host checks of the experimental Hopper kernels' index logic (no GPU): (1) the 128-byte-swizzled tile storage of
-// wg_layout.h against the PTX ISA's canonical wgmma layouts decoded from the descriptors it builds (every element
-// of every k-step, K-major and MN-major); (2) fa_tiles.h: every key a query may see lies in its CTA's key range, a
-// warp tile that is not live holds no visible pair, a full one only visible pairs. Run: scripts/emulate-kernels.sh
-#include "cuda_keywords_shim.h"
-#include "wg_layout.h"
-#include "fa_tiles.h"
+// Host checks of the experimental Hopper kernels (no GPU): (1) the 128-byte-swizzled tile storage of wg_layout.h
+// against the PTX ISA's canonical wgmma layouts decoded from the descriptors it builds (every element of every
+// k-step, K-major and MN-major); (2) fa_tiles.h: every key a query may see lies in its CTA's key range, a warp tile
+// that is not live holds no visible pair, a full one only visible pairs; (3) both kernels run whole, a block's 128
+// threads as coroutines (block_shim.h), with wgmma emulated per thread from the shared memory its descriptors
+// describe and mma.sync's fragment layouts (the model the kernels assume; the GPU is the judge of that model),
+// against an fp64 computation: sel_union_wgmma.cuh on varlen batches with caller indices in any order, duplicated,
+// negative and in the future; fa_wgmma.cuh for the window and compressed branches. Run: scripts/emulate-kernels.sh
+#define NSA_HOST_EMULATION
+#include "warp_shim.h"
+#include "block_shim.h"
 
+#include <climits>
 #include <cstdio>
 #include <random>
+
+#undef __launch_bounds__
+#define __launch_bounds__(...)
+#define __align__(x)
+alignas(1024) static unsigned char emu_smem[96 * 1024];   // the block's dynamic shared memory
+#define NSA_WG_DYNAMIC_SMEM(name) unsigned char* name = emu_smem
+inline int atomicAdd(int* p, int v) { const int o = *p; *p += v; return o; }
+
+namespace nsa {
+namespace tc {
+inline uint32_t smem_addr(const void* p) { return static_cast<uint32_t>(static_cast<const unsigned char*>(p) - emu_smem); }
+inline void cp_async16(uint32_t dst, const void* src, bool valid) {
+    if (valid) std::memcpy(emu_smem + dst, src, 16); else std::memset(emu_smem + dst, 0, 16);
+}
+inline void cp_async_commit() {}
+inline void cp_async_wait_all() {}
+template <int N> inline void cp_async_wait() {}
+inline float ex2(float x) { return std::exp2(x); }
+}  // namespace tc
+}  // namespace nsa
+
+#include "wg_layout.h"
+#include "fa_tiles.h"
 
 static int fails = 0;
 #define CHECK(c, ...) do { if (!(c)) { if (fails++ < 10) { printf(__VA_ARGS__); printf("\n"); } } } while (0)
@@ -25,6 +53,70 @@ static Desc decode(uint64_t d) {
             static_cast<uint32_t>((d >> 32) & 0x3FFF) << 4, static_cast<uint32_t>(d >> 62)};
 }
 
+// wgmma on the host: each thread computes its own accumulator fragment (mma.sync's m16n8 layout per warp) from
+// the operands its descriptors (and, for A in registers, the warpgroup's A fragments) describe.
+static float bf16_at(uint32_t addr) {
+    uint16_t b;
+    std::memcpy(&b, emu_smem + addr, 2);
+    const uint32_t u = static_cast<uint32_t>(b) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+static uint32_t k_major_off(int row, int k, uint32_t sbo) { return ((row % 8) * 64 + k % 8 + (k / 8) * 8) * 2 + (row / 8) * sbo; }
+static uint32_t mn_major_off(int k, int n, uint32_t lbo, uint32_t sbo) {
+    return ((n % 8) + (n / 8 % 8) * 8 + (k % 8) * 64) * 2 + (n / 64) * lbo + (k / 8) * sbo;
+}
+static uint32_t emu_afrag[128][4];
+namespace nsa {
+namespace wg {
+inline void fence() {}
+inline void commit() {}
+template <int N> inline void wait() {}
+inline void fence_async_shared() {}
+template <typename T>
+inline void mma_m64n64k16_ss(float (&d)[8][4], uint64_t desc_a, uint64_t desc_b, int accumulate) {
+    const int tid = threadIdx.x, w = tid / 32, lane = tid % 32;
+    const Desc a = decode(desc_a), b = decode(desc_b);
+    for (int j = 0; j < 8; ++j) {
+        for (int e = 0; e < 4; ++e) {
+            const int row = 16 * w + lane / 4 + 8 * (e >> 1), col = 8 * j + 2 * (lane & 3) + (e & 1);
+            float sum = 0.f;
+            for (int k = 0; k < 16; ++k) {
+                sum += bf16_at(swz(a.start + k_major_off(row, k, a.sbo))) * bf16_at(swz(b.start + k_major_off(col, k, b.sbo)));
+            }
+            d[j][e] = accumulate ? d[j][e] + sum : sum;
+        }
+    }
+}
+template <typename T>
+inline void mma_m64n128k16_rs(float (&d)[16][4], const uint32_t (&a)[4], uint64_t desc_b, int accumulate) {
+    const int tid = threadIdx.x, w = tid / 32, lane = tid % 32;
+    for (int r = 0; r < 4; ++r) emu_afrag[tid][r] = a[r];
+    __syncthreads();
+    const Desc b = decode(desc_b);
+    for (int j = 0; j < 16; ++j) {
+        for (int e = 0; e < 4; ++e) {
+            const int r16 = lane / 4 + 8 * (e >> 1), n = 8 * j + 2 * (lane & 3) + (e & 1);
+            float sum = 0.f;
+            for (int k = 0; k < 16; ++k) {   // A(r16, k): lane (r16 % 8)·4 + (k % 8)/2, register (r16 >= 8) + 2·(k >= 8)
+                const uint32_t reg = emu_afrag[32 * w + (r16 % 8) * 4 + (k % 8) / 2][(r16 >= 8) + 2 * (k >= 8)];
+                const uint32_t u = (k % 2 ? reg >> 16 : reg & 0xFFFFu) << 16;
+                float av;
+                std::memcpy(&av, &u, 4);
+                sum += av * bf16_at(swz(b.start + mn_major_off(k, n, b.lbo, b.sbo)));
+            }
+            d[j][e] = accumulate ? d[j][e] + sum : sum;
+        }
+    }
+    __syncthreads();
+}
+}  // namespace wg
+}  // namespace nsa
+
+#include "sel_union_wgmma.cuh"
+#include "fa_wgmma.cuh"
+
 static void check_layouts() {
     const uint32_t base = 3 * 1024;   // any 1024-aligned start
     // K-major, 64 rows (M or N) x 16 columns of k-step ks: ((8,m),(T,2k)):((8T,SBO),(1,T)), T = 8 elements
@@ -33,8 +125,7 @@ static void check_layouts() {
         CHECK(d.mode == 1 && d.sbo == 1024, "K-major ks %d: mode %u sbo %u", ks, d.mode, d.sbo);
         for (int row = 0; row < 64; ++row) {
             for (int k = 0; k < 16; ++k) {
-                const uint32_t off = ((row % 8) * 64 + (k % 8) + (k / 8) * 8) * 2 + (row / 8) * d.sbo;
-                const uint32_t got = swz(d.start + off), want = stored<64>(base, row, ks * 16 + k);
+                const uint32_t got = swz(d.start + k_major_off(row, k, d.sbo)), want = stored<64>(base, row, ks * 16 + k);
                 CHECK(got == want, "K-major ks %d (%d, %d): descriptor %u, stored %u", ks, row, k, got, want);
             }
         }
@@ -45,8 +136,7 @@ static void check_layouts() {
         CHECK(d.mode == 1 && d.lbo == 64 * 128 && d.sbo == 1024, "MN-major kk %d: lbo %u sbo %u", kk, d.lbo, d.sbo);
         for (int k = 0; k < 16; ++k) {
             for (int n = 0; n < 128; ++n) {
-                const uint32_t off = ((n % 8) + (n / 8 % 8) * 8 + (k % 8) * 64) * 2 + (n / 64) * d.lbo + (k / 8) * d.sbo;
-                const uint32_t got = swz(d.start + off), want = stored<64>(base, kk * 16 + k, n);
+                const uint32_t got = swz(d.start + mn_major_off(k, n, d.lbo, d.sbo)), want = stored<64>(base, kk * 16 + k, n);
                 CHECK(got == want, "MN-major kk %d (%d, %d): descriptor %u, stored %u", kk, k, n, got, want);
             }
         }
@@ -101,9 +191,183 @@ static void check_tiles() {
     printf("wg emulation: %ld visible pairs checked\n", pairs);
 }
 
+// Random bf16 values in [-1, 1) and their floats.
+struct Bf16Buf {
+    std::vector<__nv_bfloat16> v;
+    std::vector<float> f;
+    Bf16Buf(size_t n, std::mt19937& rng) : v(n), f(n) {
+        std::uniform_real_distribution<float> u(-1.f, 1.f);
+        for (size_t i = 0; i < n; ++i) {
+            v[i] = __float2bfloat16_rn(u(rng));
+            f[i] = __bfloat162float(v[i]);
+        }
+    }
+};
+
+// Softmax attention of query row qf over the keys keyrow(·) that keep says, in fp64: o[dv] and the natural lse.
+template <typename Keep>
+static double ref_row(const float* qf, const std::vector<float>& kf, const std::vector<float>& vf, int64_t kstride,
+                      int nkeys, Keep keep, float scale, double* o) {
+    double mx = -INFINITY;
+    std::vector<double> sc(nkeys, -INFINITY);
+    for (int s = 0; s < nkeys; ++s) {
+        if (!keep(s)) continue;
+        double d = 0;
+        for (int c = 0; c < 128; ++c) d += static_cast<double>(qf[c]) * kf[s * kstride + c];
+        sc[s] = d * scale;
+        mx = std::max(mx, sc[s]);
+    }
+    for (int c = 0; c < 128; ++c) o[c] = 0;
+    if (mx == -INFINITY) return -INFINITY;
+    double l = 0;
+    for (int s = 0; s < nkeys; ++s) {
+        if (sc[s] == -INFINITY) continue;
+        const double pe = std::exp(sc[s] - mx);
+        l += pe;
+        for (int c = 0; c < 128; ++c) o[c] += pe * vf[s * kstride + c];
+    }
+    for (int c = 0; c < 128; ++c) o[c] /= l;
+    return mx + std::log(l);
+}
+
+static void compare(const char* what, const std::vector<float>& o, const std::vector<float>& lse,
+                    const std::vector<double>& ro, const std::vector<double>& rl, double bound) {
+    double mo = 0, ml = 0;
+    for (size_t i = 0; i < o.size(); ++i) mo = std::max(mo, std::fabs(o[i] - ro[i]));
+    for (size_t i = 0; i < lse.size(); ++i) {
+        if (std::isinf(rl[i])) {
+            CHECK(std::isinf(lse[i]) && lse[i] < 0, "%s: row %zu sees no key, lse %g", what, i, lse[i]);
+        } else {
+            ml = std::max(ml, std::fabs(lse[i] - rl[i]));
+        }
+    }
+    CHECK(mo <= bound && ml <= bound, "%s: max abs o %.3g, lse %.3g (bound %.3g)", what, mo, ml, bound);
+    printf("wg emulation: %s max abs o %.3g lse %.3g\n", what, mo, ml);
+}
+
+// sel_union_wgmma.cuh: varlen (an empty sequence included), G groups of 16 heads, l' = 64 or 128, indices in any
+// order with duplicates, negatives and future blocks.
+static void check_sel(int lsel, bool exact) {
+    std::mt19937 rng(11 + lsel);
+    const std::vector<int> lens{90, 0, 45};
+    const int G = 2, h = 16, H = G * h, n = 5;
+    std::vector<int> cu{0};
+    for (int x : lens) cu.push_back(cu.back() + x);
+    const int nnz = cu.back();
+    Bf16Buf q((size_t)nnz * H * 128, rng), k((size_t)nnz * G * 128, rng), v((size_t)nnz * G * 128, rng);
+    std::vector<int> idx((size_t)nnz * G * n);
+    for (int b = 0; b < 3; ++b) {
+        for (int t = 0; t < lens[b]; ++t) {
+            for (int g = 0; g < G; ++g) {
+                int* r = &idx[((size_t)(cu[b] + t) * G + g) * n];
+                for (int e = 0; e < n; ++e) r[e] = static_cast<int>(rng() % (t / lsel + 3)) - 1;   // -1 .. beyond t
+                if (rng() % 3 == 0) r[n - 1] = r[0];                                               // a duplicate
+            }
+        }
+    }
+    std::vector<float> o((size_t)nnz * H * 128, 7.f), lse((size_t)nnz * H, 7.f);
+    nsa::AttnParams p{};
+    p.q = q.v.data(); p.k = k.v.data(); p.v = v.v.data(); p.o = o.data(); p.lse = lse.data();
+    p.cu_q = cu.data(); p.cu_k = cu.data(); p.blocks = idx.data();
+    p.q_tok_stride = (int64_t)H * 128; p.q_head_stride = 128;
+    p.k_tok_stride = (int64_t)G * 128; p.k_head_stride = 128;
+    p.v_tok_stride = (int64_t)G * 128; p.v_head_stride = 128;
+    p.o_tok_stride = (int64_t)H * 128; p.o_head_stride = 128; p.lse_tok_stride = H;
+    p.blocks_tok_stride = (int64_t)G * n; p.blocks_head_stride = n;
+    p.nnz_q = nnz; p.batch = 3; p.heads = H; p.kv_heads = G; p.dk = 128; p.dv = 128;
+    p.mask = nsa::kMaskChosen; p.walk = nsa::kWalkRanges; p.sel_block = lsel; p.n_sel = n; p.out_fp32 = 1;
+    p.scale = 0.0883883f;
+    launch_blocks([&] {
+        if (exact) nsa_sel_wgmma_bf16_dk128_dv128_exact(p); else nsa_sel_wgmma_bf16_dk128_dv128(p);
+    }, (nnz + 3) / 4, G, 1, 128);
+    std::vector<double> ro(o.size()), rl(lse.size());
+    for (int b = 0; b < 3; ++b) {
+        for (int t = 0; t < lens[b]; ++t) {
+            const int tok = cu[b] + t;
+            for (int hq = 0; hq < H; ++hq) {
+                const int g = hq / h;
+                const int* r = &idx[((size_t)tok * G + g) * n];
+                auto keep = [&](int s) {
+                    if (s > t) return false;
+                    for (int e = 0; e < n; ++e) if (r[e] >= 0 && s / lsel == r[e]) return true;
+                    return false;
+                };
+                std::vector<float> kg((size_t)lens[b] * 128), vg((size_t)lens[b] * 128);
+                for (int s2 = 0; s2 < lens[b]; ++s2) {
+                    for (int c = 0; c < 128; ++c) {
+                        kg[(size_t)s2 * 128 + c] = k.f[((size_t)(cu[b] + s2) * G + g) * 128 + c];
+                        vg[(size_t)s2 * 128 + c] = v.f[((size_t)(cu[b] + s2) * G + g) * 128 + c];
+                    }
+                }
+                rl[(size_t)tok * H + hq] = ref_row(&q.f[((size_t)tok * H + hq) * 128], kg, vg, 128, lens[b], keep, p.scale,
+                                                   &ro[((size_t)tok * H + hq) * 128]);
+            }
+        }
+    }
+    char what[64];
+    snprintf(what, sizeof what, "sel wgmma l'=%d %s", lsel, exact ? "exact P" : "fast P");
+    compare(what, o, lse, ro, rl, exact ? 1e-4 : 2e-2);
+}
+
+// fa_wgmma.cuh: the window branch over k, v and the compressed branch over K̃, Ṽ (block-causal, l, d), varlen.
+static void check_fa(int mask, bool exact) {
+    std::mt19937 rng(23 + mask);
+    const std::vector<int> lens{200, 0, 70};
+    const int Hq = 4, G = 2, w = 100, l = 32, d = 16;
+    std::vector<int> cu{0}, cuk{0};
+    for (int x : lens) {
+        cu.push_back(cu.back() + x);
+        cuk.push_back(cuk.back() + (mask == nsa::kMaskBlockCausal ? (x < l ? 0 : (x - l) / d + 1) : x));
+    }
+    const int nnz = cu.back(), nnzk = cuk.back();
+    Bf16Buf q((size_t)nnz * Hq * 128, rng), k((size_t)nnzk * G * 128, rng), v((size_t)nnzk * G * 128, rng);
+    std::vector<float> o((size_t)nnz * Hq * 128, 7.f), lse((size_t)nnz * Hq, 7.f);
+    nsa::AttnParams p{};
+    p.q = q.v.data(); p.k = k.v.data(); p.v = v.v.data(); p.o = o.data(); p.lse = lse.data();
+    p.cu_q = cu.data(); p.cu_k = cuk.data();
+    p.q_tok_stride = (int64_t)Hq * 128; p.q_head_stride = 128;
+    p.k_tok_stride = (int64_t)G * 128; p.k_head_stride = 128;
+    p.v_tok_stride = (int64_t)G * 128; p.v_head_stride = 128;
+    p.o_tok_stride = (int64_t)Hq * 128; p.o_head_stride = 128; p.lse_tok_stride = Hq;
+    p.nnz_q = nnz; p.batch = 3; p.heads = Hq; p.kv_heads = G; p.dk = 128; p.dv = 128;
+    p.mask = mask; p.walk = nsa::kWalkRanges; p.window = w; p.cmp_len = l; p.cmp_stride = d; p.out_fp32 = 1;
+    p.scale = 0.0883883f;
+    launch_blocks([&] { if (exact) nsa_fa_wgmma_bf16_d128_exact(p); else nsa_fa_wgmma_bf16_d128(p); },
+                  (200 + 63) / 64, Hq, 3, 128);
+    std::vector<double> ro(o.size()), rl(lse.size());
+    for (int b = 0; b < 3; ++b) {
+        const int nk = cuk[b + 1] - cuk[b];
+        for (int t = 0; t < lens[b]; ++t) {
+            for (int hq = 0; hq < Hq; ++hq) {
+                const int g = hq / (Hq / G);
+                std::vector<float> kg((size_t)nk * 128 + 1), vg((size_t)nk * 128 + 1);
+                for (int s2 = 0; s2 < nk; ++s2) {
+                    for (int c = 0; c < 128; ++c) {
+                        kg[(size_t)s2 * 128 + c] = k.f[((size_t)(cuk[b] + s2) * G + g) * 128 + c];
+                        vg[(size_t)s2 * 128 + c] = v.f[((size_t)(cuk[b] + s2) * G + g) * 128 + c];
+                    }
+                }
+                const size_t row = (size_t)(cu[b] + t) * Hq + hq;
+                rl[row] = ref_row(&q.f[row * 128], kg, vg, 128, nk, [&](int s2) { return nsa::faw::visible(p, t, s2); },
+                                  p.scale, &ro[row * 128]);
+            }
+        }
+    }
+    char what[64];
+    snprintf(what, sizeof what, "fa wgmma %s %s", mask == nsa::kMaskWindow ? "window" : "block-causal",
+             exact ? "exact P" : "fast P");
+    compare(what, o, lse, ro, rl, exact ? 1e-4 : 2e-2);
+}
+
 int main() {
     check_layouts();
     check_tiles();
+    for (bool exact : {true, false}) {
+        check_sel(64, exact);
+        check_fa(nsa::kMaskWindow, exact);
+        check_fa(nsa::kMaskBlockCausal, exact);
+    }
+    check_sel(128, true);
     if (fails) {
         printf("wg emulation: %d FAILED\n", fails);
         return 1;
