@@ -59,23 +59,13 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     }
     cp_async_commit();
 
-    float acc[kD / 8][4];
-#pragma unroll
-    for (int nt = 0; nt < kD / 8; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
-    }
-    float m_i[2] = {-INFINITY, -INFINITY};
-    float l_i[2] = {0.f, 0.f};
+    wga::RowState st;
     const int row0 = t0 + warp * 16 + (lane >> 2);   // this thread's rows: row0 and row0 + 8
     const int wlo = t0 + warp * 16, whi = min(t1, wlo + 16);   // the warp's rows
 
     for (int i = 0; i < ntiles; ++i) {
         if (i + 1 < ntiles) load_tile(i + 1);
-        cp_async_commit();
-        cp_async_wait<1>();
-        wg::fence_async_shared();
-        __syncthreads();
+        wga::tile_ready();
         const uint32_t sK = stage_k(i);
         const int base = klo + i * kTileKeys;
         const WarpTile wt = warp_tile(p, wlo, whi, 16, base, kTileKeys, khi, nk);   // warp-uniform
@@ -85,7 +75,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
                                      const int t = row0 + 8 * (e >> 1);
                                      return t < t1 && s < khi && visible(p, t, s);
                                  },
-                                 m_i, l_i, acc, scale_log2);
+                                 st, scale_log2);
         __syncthreads();
     }
     cp_async_wait_all();
@@ -100,7 +90,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     wga::store_rows<T>(p, [&](int hf) -> int64_t {
         const int t = row0 + 8 * hf;
         return t < t1 ? static_cast<int64_t>(q0 + t) * p.o_tok_stride + head * p.o_head_stride : -1;
-    }, m_i, l_i, acc, lse_of);
+    }, st, lse_of);
 }
 
 }  // namespace faw

@@ -148,22 +148,12 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     }
     cp_async_commit();
 
-    float acc[kD / 8][4];
-#pragma unroll
-    for (int nt = 0; nt < kD / 8; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
-    }
-    float m_i[2] = {-INFINITY, -INFINITY};
-    float l_i[2] = {0.f, 0.f};
+    wga::RowState st;
     const uint32_t bit = 1u << warp;
 
     for (int i = 0; i < ntiles; ++i) {
         if (i + 1 < ntiles) load_tile(i + 1);   // into the stage tile i - 1 used
-        cp_async_commit();
-        cp_async_wait<1>();
-        wg::fence_async_shared();
-        __syncthreads();   // tile i (and Q) landed, visible to the tensor cores
+        wga::tile_ready();   // tile i (and Q) landed, visible to the tensor cores
         const uint32_t sK = stage_k(i);
         const int base = tile_base(i);
         const bool mine = (s_mask[i / sub] & bit) != 0u && base < vhi && base + kTileKeys > vlo;   // warp-uniform
@@ -172,7 +162,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
                                      const int kr = base + nt * 8 + 2 * (lane & 3) + (e & 1);
                                      return kr >= vlo && kr < vhi;
                                  },
-                                 m_i, l_i, acc, scale_log2);
+                                 st, scale_log2);
         __syncthreads();   // every warp is done with this stage before the next iteration refills it
     }
     cp_async_wait_all();
@@ -187,7 +177,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     wga::store_rows<T>(p, [&](int hf) -> int64_t {
         const int r = (lane >> 2) + 8 * hf;
         return active && r < rows ? static_cast<int64_t>(tok) * p.o_tok_stride + (head0 + r) * p.o_head_stride : -1;
-    }, m_i, l_i, acc, lse_of);
+    }, st, lse_of);
 }
 
 }  // namespace selw

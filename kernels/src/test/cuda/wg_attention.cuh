@@ -41,13 +41,36 @@ __device__ __forceinline__ void load_swizzled(uint32_t dst, const T* src, int64_
     }
 }
 
+// A thread's share of the tile's rows: O accumulators (mma.sync's m16n8 layout, n8 tiles over Dv) and the running
+// max and sum of its two rows.
+struct RowState {
+    float acc[kD / 8][4];
+    float m[2];
+    float l[2];
+    __device__ __forceinline__ RowState() : m{-INFINITY, -INFINITY}, l{0.f, 0.f} {
+#pragma unroll
+        for (int nt = 0; nt < kD / 8; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
+        }
+    }
+};
+
+// Closes the cp.async group just issued (the next tile, or none) and waits for the one before it (this tile),
+// then makes it visible to the tensor cores: every thread calls it.
+__device__ __forceinline__ void tile_ready() {
+    cp_async_commit();
+    cp_async_wait<1>();
+    wg::fence_async_shared();
+    __syncthreads();
+}
+
 // One 64-key tile: S = Q K^T on the tensor cores; for a live warp (warp-uniform) the keys visible(nt, e) says
 // (element e of n8 score tile nt: row lane/4 + 8·(e >> 1), key 8·nt + 2·(lane & 3) + (e & 1)) enter the online
 // softmax (all of them unless partial) and O += P V; a warp that is not live adds P = 0 and keeps its max and sum.
 template <typename T, bool EXACT, typename Visible>
 __device__ __forceinline__ void tile_step(uint32_t sQ, uint32_t sK, uint32_t sV, bool live, bool partial,
-                                          Visible visible, float (&m_i)[2], float (&l_i)[2], float (&acc)[kD / 8][4],
-                                          float scale_log2) {
+                                          Visible visible, RowState& st, float scale_log2) {
     float s[kTileKeys / 8][4];
     wg::fence();
 #pragma unroll
@@ -74,7 +97,7 @@ __device__ __forceinline__ void tile_step(uint32_t sQ, uint32_t sK, uint32_t sV,
             for (int nt = 0; nt < kTileKeys / 8; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * hf], s[nt][2 * hf + 1]));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            nsa::sel::softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
+            nsa::sel::softmax_update(s, hf, mx, st.m, st.l, st.acc, scale_log2);
         }
 #pragma unroll
         for (int kk = 0; kk < kTileKeys / 16; ++kk) {   // score tiles 2kk, 2kk + 1 as the A fragment of keys 16kk..
@@ -103,8 +126,8 @@ __device__ __forceinline__ void tile_step(uint32_t sQ, uint32_t sK, uint32_t sV,
     wg::fence();
 #pragma unroll
     for (int kk = 0; kk < kTileKeys / 16; ++kk) {
-        wg::mma_m64n128k16_rs<T>(acc, pa[kk], wg::desc_mn_major<kTileKeys>(sV, kk), 1);
-        if constexpr (EXACT) wg::mma_m64n128k16_rs<T>(acc, pl[kk], wg::desc_mn_major<kTileKeys>(sV, kk), 1);
+        wg::mma_m64n128k16_rs<T>(st.acc, pa[kk], wg::desc_mn_major<kTileKeys>(sV, kk), 1);
+        if constexpr (EXACT) wg::mma_m64n128k16_rs<T>(st.acc, pl[kk], wg::desc_mn_major<kTileKeys>(sV, kk), 1);
     }
     wg::commit();
     wg::wait<0>();
@@ -113,13 +136,12 @@ __device__ __forceinline__ void tile_step(uint32_t sQ, uint32_t sK, uint32_t sV,
 // o = O / l (0 where no key was visible) and lse = m·scale + ln l (-inf then) of this thread's two rows; o_row(hf)
 // is the element offset of row lane/4 + 8·hf's first column, negative for a row that is not stored.
 template <typename T, typename Row>
-__device__ __forceinline__ void store_rows(const AttnParams& p, Row o_row, const float (&m_i)[2],
-                                           const float (&l_i)[2], const float (&acc)[kD / 8][4], float* lse_of[2]) {
+__device__ __forceinline__ void store_rows(const AttnParams& p, Row o_row, const RowState& st, float* lse_of[2]) {
     const bool fp32 = p.out_fp32 != 0;
     const int lane = threadIdx.x & 31;
 #pragma unroll
     for (int hf = 0; hf < 2; ++hf) {
-        float l = l_i[hf];
+        float l = st.l[hf];
         l += __shfl_xor_sync(0xffffffffu, l, 1);
         l += __shfl_xor_sync(0xffffffffu, l, 2);
         const int64_t off = o_row(hf);
@@ -127,10 +149,10 @@ __device__ __forceinline__ void store_rows(const AttnParams& p, Row o_row, const
         const float inv = l > 0.f ? 1.f / l : 0.f;
 #pragma unroll
         for (int nt = 0; nt < kD / 8; ++nt) {
-            nsa::sel::store2<T>(p.o, off + nt * 8 + 2 * (lane & 3), acc[nt][2 * hf] * inv, acc[nt][2 * hf + 1] * inv,
-                                fp32);
+            nsa::sel::store2<T>(p.o, off + nt * 8 + 2 * (lane & 3), st.acc[nt][2 * hf] * inv,
+                                st.acc[nt][2 * hf + 1] * inv, fp32);
         }
-        if ((lane & 3) == 0 && lse_of[hf] != nullptr) *lse_of[hf] = l > 0.f ? m_i[hf] * p.scale + logf(l) : -INFINITY;
+        if ((lane & 3) == 0 && lse_of[hf] != nullptr) *lse_of[hf] = l > 0.f ? st.m[hf] * p.scale + logf(l) : -INFINITY;
     }
 }
 
