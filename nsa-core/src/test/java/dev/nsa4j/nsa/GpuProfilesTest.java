@@ -187,7 +187,8 @@ class GpuProfilesTest {
             assertEquals(family, p.family());
             assertEquals("classpath:dev/nsa4j/nsa/profiles/" + family + ".yaml", p.origin());
             if (family.equals("sm90")) {
-                assertEquals("NVIDIA H100 80GB HBM3", p.gpu(), "sm90 comes from the H100 sweep");
+                assertEquals("NVIDIA H100 80GB HBM3 (FA-2 thresholds); NVIDIA H200 (sel-kernel sweep)", p.gpu(),
+                        "sm90 comes from the H100 FA-2 sweep and the H200 sel-kernel sweep");
                 assertContains(p.sourceFirstLine(), "nsa bench thresholds");
             } else {
                 assertEquals(GpuProfile.STARTING_POINT, p.gpu());
