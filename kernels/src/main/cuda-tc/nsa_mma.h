@@ -15,7 +15,7 @@ namespace tc {
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
-
+#define NSA_TC_DYNAMIC_SMEM(name) extern __shared__ __align__(128) unsigned char name[]  // a kernel's dynamic smem
 // 16 bytes global -> shared, bypassing L1; valid == false writes 16 zero bytes and reads nothing.
 __device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
     const int n = valid ? 16 : 0;

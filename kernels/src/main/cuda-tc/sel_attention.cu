@@ -101,7 +101,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     constexpr int kCols = DV / kWarps;   // output columns per warp
     constexpr int kOT = kCols / 8;
     static_assert(kCols % 16 == 0, "each warp's output columns must be whole 16-wide V fragments");
-    extern __shared__ __align__(128) unsigned char smem[];
+    NSA_TC_DYNAMIC_SMEM(smem);
     T* sQ = reinterpret_cast<T*>(smem);
     T* sK = sQ + L::kQElems;
     T* sV = sK + L::kKElems;

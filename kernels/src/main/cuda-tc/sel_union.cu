@@ -64,7 +64,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     constexpr int kThreads = L::kThreads;
     constexpr int kOT = DV / 8;       // n8 output tiles per row block
     constexpr int kST = kTileKeys / 8; // n8 score tiles per key tile
-    extern __shared__ __align__(128) unsigned char smem[];
+    NSA_TC_DYNAMIC_SMEM(smem);
     T* sQ = reinterpret_cast<T*>(smem);
     T* sStage = sQ + L::kQElems;
     __shared__ int s_row[L::kEntries];         // entry (token w, slot e): key row of the block's first key

@@ -14,31 +14,11 @@
 #include <cstdio>
 #include <random>
 
-#undef __launch_bounds__
-#define __launch_bounds__(...)
-#define __align__(x)
-alignas(1024) static unsigned char emu_smem[96 * 1024];   // the block's dynamic shared memory
-#define NSA_WG_DYNAMIC_SMEM(name) unsigned char* name = emu_smem
-inline int atomicAdd(int* p, int v) { const int o = *p; *p += v; return o; }
-
-namespace nsa {
-namespace tc {
-inline uint32_t smem_addr(const void* p) { return static_cast<uint32_t>(static_cast<const unsigned char*>(p) - emu_smem); }
-inline void cp_async16(uint32_t dst, const void* src, bool valid) {
-    if (valid) std::memcpy(emu_smem + dst, src, 16); else std::memset(emu_smem + dst, 0, 16);
-}
-inline void cp_async_commit() {}
-inline void cp_async_wait_all() {}
-template <int N> inline void cp_async_wait() {}
-inline float ex2(float x) { return std::exp2(x); }
-}  // namespace tc
-}  // namespace nsa
-
+#include "emu_device.h"
 #include "wg_layout.h"
 #include "fa_tiles.h"
+#include "emu_reference.h"
 
-static int fails = 0;
-#define CHECK(c, ...) do { if (!(c)) { if (fails++ < 10) { printf(__VA_ARGS__); printf("\n"); } } } while (0)
 
 // Byte address of logical element (row, col) of a ROWS x 128 tile at base as the kernels store it.
 template <int ROWS>
@@ -189,60 +169,6 @@ static void check_tiles() {
         }
     }
     printf("wg emulation: %ld visible pairs checked\n", pairs);
-}
-
-// Random bf16 values in [-1, 1) and their floats.
-struct Bf16Buf {
-    std::vector<__nv_bfloat16> v;
-    std::vector<float> f;
-    Bf16Buf(size_t n, std::mt19937& rng) : v(n), f(n) {
-        std::uniform_real_distribution<float> u(-1.f, 1.f);
-        for (size_t i = 0; i < n; ++i) {
-            v[i] = __float2bfloat16_rn(u(rng));
-            f[i] = __bfloat162float(v[i]);
-        }
-    }
-};
-
-// Softmax attention of query row qf over the keys keyrow(·) that keep says, in fp64: o[dv] and the natural lse.
-template <typename Keep>
-static double ref_row(const float* qf, const std::vector<float>& kf, const std::vector<float>& vf, int64_t kstride,
-                      int nkeys, Keep keep, float scale, double* o) {
-    double mx = -INFINITY;
-    std::vector<double> sc(nkeys, -INFINITY);
-    for (int s = 0; s < nkeys; ++s) {
-        if (!keep(s)) continue;
-        double d = 0;
-        for (int c = 0; c < 128; ++c) d += static_cast<double>(qf[c]) * kf[s * kstride + c];
-        sc[s] = d * scale;
-        mx = std::max(mx, sc[s]);
-    }
-    for (int c = 0; c < 128; ++c) o[c] = 0;
-    if (mx == -INFINITY) return -INFINITY;
-    double l = 0;
-    for (int s = 0; s < nkeys; ++s) {
-        if (sc[s] == -INFINITY) continue;
-        const double pe = std::exp(sc[s] - mx);
-        l += pe;
-        for (int c = 0; c < 128; ++c) o[c] += pe * vf[s * kstride + c];
-    }
-    for (int c = 0; c < 128; ++c) o[c] /= l;
-    return mx + std::log(l);
-}
-
-static void compare(const char* what, const std::vector<float>& o, const std::vector<float>& lse,
-                    const std::vector<double>& ro, const std::vector<double>& rl, double bound) {
-    double mo = 0, ml = 0;
-    for (size_t i = 0; i < o.size(); ++i) mo = std::max(mo, std::fabs(o[i] - ro[i]));
-    for (size_t i = 0; i < lse.size(); ++i) {
-        if (std::isinf(rl[i])) {
-            CHECK(std::isinf(lse[i]) && lse[i] < 0, "%s: row %zu sees no key, lse %g", what, i, lse[i]);
-        } else {
-            ml = std::max(ml, std::fabs(lse[i] - rl[i]));
-        }
-    }
-    CHECK(mo <= bound && ml <= bound, "%s: max abs o %.3g, lse %.3g (bound %.3g)", what, mo, ml, bound);
-    printf("wg emulation: %s max abs o %.3g lse %.3g\n", what, mo, ml);
 }
 
 // sel_union_wgmma.cuh: varlen (an empty sequence included), G groups of 16 heads, l' = 64 or 128, indices in any

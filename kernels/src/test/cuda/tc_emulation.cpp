@@ -1,0 +1,202 @@
+// Host emulation of the image's sel-kernel (cuda-tc/sel_attention.cu, the token layout, and sel_union.cu, the union
+// layout), no GPU: a block's 128 threads run as coroutines (block_shim.h), ldmatrix and mma.sync m16n8k16 are
+// emulated per warp from the fragment layouts of the PTX ISA (every lane publishes its part, the warp meets, each
+// lane computes its own), cp.async copies at once. Checks both layouts against fp64 on varlen batches (an empty
+// sequence, caller indices unsorted, duplicated, negative and in the future), every (Dk, Dv) and fp16 / bf16, exact
+// and fast P, and the two layouts' exact-P outputs against each other. Proves the kernels' index logic under that
+// model (the GPU suites prove the model). Run: scripts/emulate-kernels.sh
+#define NSA_HOST_EMULATION
+#include "warp_shim.h"
+#include "block_shim.h"
+
+#include <climits>
+#include <cstdio>
+#include <random>
+
+#include "emu_device.h"
+
+// The warp of the running thread meets: every lane arrives before any leaves.
+inline int emu_warp_arrived[32], emu_warp_gen[32];
+inline void emu_warp_sync() {
+    const int w = emu_cur / 32, gen = emu_warp_gen[w];
+    if (++emu_warp_arrived[w] == 32) { emu_warp_arrived[w] = 0; ++emu_warp_gen[w]; }
+    while (emu_warp_gen[w] == gen) emu_step();
+}
+inline int emu_count;
+inline int __syncthreads_count(int pred) {
+    emu_count += pred != 0;
+    __syncthreads();
+    const int r = emu_count;
+    __syncthreads();
+    if (threadIdx.x == 0) emu_count = 0;
+    __syncthreads();
+    return r;
+}
+
+inline uint32_t emu_pub[1024][6];   // per thread: an ldmatrix row address, or mma operands a0..a3, b0, b1
+static uint16_t half_at(uint32_t addr) {
+    uint16_t h;
+    std::memcpy(&h, emu_smem + addr, 2);
+    return h;
+}
+template <typename T> static float to_f(uint16_t bits) {
+    T v;
+    std::memcpy(&v, &bits, 2);
+    return static_cast<float>(v);
+}
+
+namespace nsa {
+namespace tc {
+// Matrix i's row j address comes from lane 8i + j; lane L gets row L/4, columns 2(L%4), +1 of each matrix (trans:
+// rows 2(L%4), +1 of column L/4).
+inline void ldmatrix_any(uint32_t (&r)[4], uint32_t addr, bool trans) {
+    const int me = emu_cur, lane = me % 32, base = me - lane;
+    emu_pub[me][0] = addr;
+    emu_warp_sync();
+    for (int i = 0; i < 4; ++i) {
+        if (!trans) {
+            std::memcpy(&r[i], emu_smem + emu_pub[base + 8 * i + lane / 4][0] + (lane % 4) * 4, 4);
+        } else {
+            const uint32_t lo = half_at(emu_pub[base + 8 * i + 2 * (lane % 4)][0] + (lane / 4) * 2);
+            const uint32_t hi = half_at(emu_pub[base + 8 * i + 2 * (lane % 4) + 1][0] + (lane / 4) * 2);
+            r[i] = lo | hi << 16;
+        }
+    }
+    emu_warp_sync();
+}
+inline void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) { ldmatrix_any(r, addr, false); }
+inline void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) { ldmatrix_any(r, addr, true); }
+// c += A B: A 16x16 (a0: row L/4, k 2(L%4); a1: row + 8; a2: k + 8; a3: both), B 16x8 (b0: k 2(L%4), +1 of column L/4;
+// b1: k + 8), c: rows L/4 and L/4 + 8, columns 2(L%4), +1.
+template <typename T>
+inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    const int me = emu_cur, lane = me % 32, base = me - lane;
+    for (int r = 0; r < 4; ++r) emu_pub[me][r] = a[r];
+    emu_pub[me][4] = b0;
+    emu_pub[me][5] = b1;
+    emu_warp_sync();
+    auto part = [](uint32_t reg, int k) { return static_cast<uint16_t>(k % 2 ? reg >> 16 : reg & 0xFFFFu); };
+    for (int e = 0; e < 4; ++e) {
+        const int row = lane / 4 + 8 * (e >> 1), col = 2 * (lane % 4) + (e & 1);
+        float sum = 0.f;
+        for (int k = 0; k < 16; ++k) {
+            const float av = to_f<T>(part(emu_pub[base + (row % 8) * 4 + (k % 8) / 2][(row >= 8) + 2 * (k >= 8)], k));
+            const float bv = to_f<T>(part(emu_pub[base + col * 4 + (k % 8) / 2][4 + (k >= 8)], k));
+            sum += av * bv;
+        }
+        c[e] += sum;
+    }
+    emu_warp_sync();
+}
+}  // namespace tc
+}  // namespace nsa
+
+#include "sel_attention.cu"
+#include "sel_union.cu"
+#include "emu_reference.h"
+
+using Kernel = void (*)(const nsa::AttnParams);
+
+template <typename T>
+static Kernel token_kernel(int dk, int dv, bool exact);
+template <typename T>
+static Kernel union_kernel(int dk, int dv, bool exact);
+#define EMU_SYMS(T, SUF)                                                                                             \
+    template <> Kernel token_kernel<T>(int dk, int dv, bool exact) {                                               \
+        if (dk == 64) return exact ? nsa_sel_kernel_##SUF##_dk64_dv64_exact : nsa_sel_kernel_##SUF##_dk64_dv64;     \
+        if (dk == 128) return exact ? nsa_sel_kernel_##SUF##_dk128_dv128_exact : nsa_sel_kernel_##SUF##_dk128_dv128; \
+        if (dk == 192) return exact ? nsa_sel_kernel_##SUF##_dk192_dv128_exact : nsa_sel_kernel_##SUF##_dk192_dv128; \
+        return exact ? nsa_sel_kernel_##SUF##_dk256_dv256_exact : nsa_sel_kernel_##SUF##_dk256_dv256;               \
+    }                                                                                                              \
+    template <> Kernel union_kernel<T>(int dk, int dv, bool exact) {                                               \
+        if (dk == 64) return exact ? nsa_sel_union_##SUF##_dk64_dv64_exact : nsa_sel_union_##SUF##_dk64_dv64;       \
+        if (dk == 128) return exact ? nsa_sel_union_##SUF##_dk128_dv128_exact : nsa_sel_union_##SUF##_dk128_dv128;   \
+        if (dk == 192) return exact ? nsa_sel_union_##SUF##_dk192_dv128_exact : nsa_sel_union_##SUF##_dk192_dv128;   \
+        return exact ? nsa_sel_union_##SUF##_dk256_dv256_exact : nsa_sel_union_##SUF##_dk256_dv256;                 \
+    }
+EMU_SYMS(__nv_bfloat16, bf16)
+EMU_SYMS(__half, fp16)
+
+// Both layouts on one varlen batch of G groups of h heads: each against fp64, and against each other.
+template <typename T>
+static void check_sel(const char* dt, int dk, int dv, int h, int lsel, bool exact) {
+    std::mt19937 rng(static_cast<uint32_t>(dk * 7 + h * 3 + lsel + exact));
+    const std::vector<int> lens{70, 0, 1, 40};
+    const int G = 2, H = G * h, n = 5, batch = static_cast<int>(lens.size());
+    std::vector<int> cu{0};
+    for (int x : lens) cu.push_back(cu.back() + x);
+    const int nnz = cu.back();
+    HalfBuf<T> q((size_t)nnz * H * dk, rng), k((size_t)nnz * G * dk, rng), v((size_t)nnz * G * dv, rng);
+    std::vector<int> idx((size_t)nnz * G * n);
+    for (int b = 0; b < batch; ++b) {
+        for (int t = 0; t < lens[b]; ++t) {
+            for (int g = 0; g < G; ++g) {
+                int* r = &idx[((size_t)(cu[b] + t) * G + g) * n];
+                for (int e = 0; e < n; ++e) r[e] = static_cast<int>(rng() % (t / lsel + 3)) - 1;
+                if (rng() % 3 == 0) r[n - 1] = r[0];
+            }
+        }
+    }
+    nsa::AttnParams p{};
+    p.q = q.v.data(); p.k = k.v.data(); p.v = v.v.data();
+    p.cu_q = cu.data(); p.cu_k = cu.data(); p.blocks = idx.data();
+    p.q_tok_stride = (int64_t)H * dk; p.q_head_stride = dk;
+    p.k_tok_stride = (int64_t)G * dk; p.k_head_stride = dk;
+    p.v_tok_stride = (int64_t)G * dv; p.v_head_stride = dv;
+    p.o_tok_stride = (int64_t)H * dv; p.o_head_stride = dv; p.lse_tok_stride = H;
+    p.blocks_tok_stride = (int64_t)G * n; p.blocks_head_stride = n;
+    p.nnz_q = nnz; p.batch = batch; p.heads = H; p.kv_heads = G; p.dk = dk; p.dv = dv;
+    p.mask = nsa::kMaskChosen; p.walk = nsa::kWalkRanges; p.sel_block = lsel; p.n_sel = n; p.out_fp32 = 1;
+    p.scale = 1.f / std::sqrt(static_cast<float>(dk));
+    const int chunks = (h + 15) / 16;
+    std::vector<float> o_tok((size_t)nnz * H * dv, 7.f), l_tok((size_t)nnz * H, 7.f);
+    std::vector<float> o_uni(o_tok), l_uni(l_tok);
+    p.o = o_tok.data(); p.lse = l_tok.data();
+    Kernel kt = token_kernel<T>(dk, dv, exact), ku = union_kernel<T>(dk, dv, exact);
+    launch_blocks([&] { kt(p); }, nnz, G * chunks, 1, 128);
+    p.o = o_uni.data(); p.lse = l_uni.data();
+    launch_blocks([&] { ku(p); }, (nnz + 3) / 4, G * chunks, 1, 128);
+
+    std::vector<double> ro(o_tok.size()), rl(l_tok.size());
+    for (int b = 0; b < batch; ++b) {
+        std::vector<float> kg((size_t)lens[b] * dk + 1), vg((size_t)lens[b] * dv + 1);
+        for (int t = 0; t < lens[b]; ++t) {
+            const int tok = cu[b] + t;
+            for (int hq = 0; hq < H; ++hq) {
+                const int g = hq / h;
+                for (int s2 = 0; s2 < lens[b]; ++s2) {
+                    for (int c = 0; c < dk; ++c) kg[(size_t)s2 * dk + c] = k.f[((size_t)(cu[b] + s2) * G + g) * dk + c];
+                    for (int c = 0; c < dv; ++c) vg[(size_t)s2 * dv + c] = v.f[((size_t)(cu[b] + s2) * G + g) * dv + c];
+                }
+                const int* r = &idx[((size_t)tok * G + g) * n];
+                auto keep = [&](int s) {
+                    if (s > t) return false;
+                    for (int e = 0; e < n; ++e) if (r[e] >= 0 && s / lsel == r[e]) return true;
+                    return false;
+                };
+                rl[(size_t)tok * H + hq] = ref_row(&q.f[((size_t)tok * H + hq) * dk], kg, vg, dk, lens[b], keep, p.scale,
+                                                   &ro[((size_t)tok * H + hq) * dv], dk, dv, dv);
+            }
+        }
+    }
+    char what[96];
+    const double bound = exact ? 1e-4 : 2e-2;
+    snprintf(what, sizeof what, "token %s %d/%d h=%d l'=%d %s", dt, dk, dv, h, lsel, exact ? "exact P" : "fast P");
+    compare(what, o_tok, l_tok, ro, rl, bound);
+    snprintf(what, sizeof what, "union %s %d/%d h=%d l'=%d %s", dt, dk, dv, h, lsel, exact ? "exact P" : "fast P");
+    compare(what, o_uni, l_uni, ro, rl, bound);
+}
+
+int main() {
+    check_sel<__nv_bfloat16>("bf16", 128, 128, 16, 64, true);
+    check_sel<__nv_bfloat16>("bf16", 128, 128, 16, 64, false);
+    check_sel<__half>("fp16", 64, 64, 4, 64, true);
+    check_sel<__nv_bfloat16>("bf16", 192, 128, 32, 128, true);
+    check_sel<__half>("fp16", 256, 256, 16, 64, true);
+    if (fails) {
+        printf("tc emulation: %d FAILED\n", fails);
+        return 1;
+    }
+    printf("tc emulation: OK\n");
+    return 0;
+}
