@@ -92,8 +92,7 @@ final class SelPlanner {
                     : new ReferenceAttentionOp(env.module(), d.kernel().reference(), raw, raw);
             op = SelKernelOp.plan(env.tc(), d.kernel(), raw, raw, masked);
             route = new Route(route.branch(), route.path(), route.reason() + "; "
-                    + SelKernelOp.Layout.why(d.kernel().nSel(), d.kernel().selBlock(), raw.maxLen(),
-                            d.kernel().exactP()));
+                    + SelKernelOp.layoutWhy(env.device(), d.kernel(), raw.maxLen()));
         } else if (d.route().path() == Path.SDPA_PACKED) {
             NsaConfig cfg = env.cfg();
             op = new PackedSelectionOp(env.module(), raw, cfg.kvGroups(), cfg.nSel(), cfg.selBlock(), cfg.headDimQk(),

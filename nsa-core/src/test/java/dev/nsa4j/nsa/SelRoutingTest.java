@@ -127,10 +127,16 @@ class SelRoutingTest {
         assertEquals(Path.SDPA_MASKED, a100.route().path());
         assertTrue(a100.route().reason().contains("head_dim: (Dk, Dv) = (256, 256) runs on SM 9.x only; this device "
                 + "is 8.0"), a100.route().reason());
-        DeviceInfo unknownLimit = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);
+        DeviceInfo unknownLimit = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);   // opt-in limit unknown: 48 KiB
         SelPlanner.Decision small = decide(sm90(), CFG, DType.BF16, unknownLimit, null);
-        assertTrue(small.route().reason().contains("shared_memory: the union layout needs 65536 bytes of dynamic shared "
-                + "memory per block, the device allows " + (48 * 1024 - 4132)), small.route().reason());
+        assertEquals(Path.SEL_KERNEL, small.route().path(), "the token layout fits: " + small.route().reason());
+        assertTrue(SelKernelOp.layoutWhy(unknownLimit, small.kernel(), 4096).startsWith("token layout (the union layout's"),
+                SelKernelOp.layoutWhy(unknownLimit, small.kernel(), 4096));
+        NsaConfig d192 = CFG.toBuilder().headDims(192, 128).build();
+        SelPlanner.Decision neither = decide(sm90(), d192, DType.BF16, unknownLimit, null);
+        assertEquals(Path.SDPA_MASKED, neither.route().path());
+        assertTrue(neither.route().reason().contains("shared_memory: the token layout needs 51200 bytes"),
+                neither.route().reason());
     }
 
     @Test

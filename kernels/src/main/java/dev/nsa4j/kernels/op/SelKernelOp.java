@@ -221,16 +221,54 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             r.add(new Refusal(Refusal.GRID, "G·ceil(h/16) = " + gy + " exceeds " + MAX_GRID_Y));
         }
         boolean headDimsOk = r.stream().noneMatch(x -> x.rule().equals(Refusal.HEAD_DIM));
-        for (Layout layout : headDimsOk ? Layout.values() : new Layout[0]) {   // both: the choice by length never fails
-            long allowed = device.maxDynamicSharedMemory(layout == Layout.UNION ? TcGeometry.SEL_UNION_STATIC_SMEM_BYTES
-                    : TcGeometry.SEL_STATIC_SMEM_BYTES);
-            if (spec.smemBytes(layout) > allowed) {
+        if (headDimsOk && fitting(device, spec).isEmpty()) {   // one layout that fits serves every length
+            for (Layout layout : Layout.values()) {
                 r.add(new Refusal(Refusal.SHARED_MEMORY, "the " + layout.label() + " layout needs "
                         + spec.smemBytes(layout) + " bytes of dynamic shared memory per block, the device allows "
-                        + allowed));
+                        + smemAllowed(device, layout)));
             }
         }
         return List.copyOf(r);
+    }
+
+    private static long smemAllowed(DeviceInfo device, Layout layout) {
+        return device.maxDynamicSharedMemory(layout == Layout.UNION ? TcGeometry.SEL_UNION_STATIC_SMEM_BYTES
+                : TcGeometry.SEL_STATIC_SMEM_BYTES);
+    }
+
+    /** The layouts whose shared memory {@code device} allows for {@code spec}. */
+    static List<Layout> fitting(DeviceInfo device, Spec spec) {
+        List<Layout> fit = new ArrayList<>(2);
+        for (Layout layout : Layout.values()) {
+            if (spec.smemBytes(layout) <= smemAllowed(device, layout)) {
+                fit.add(layout);
+            }
+        }
+        return fit;
+    }
+
+    /**
+     * The layout for keys up to {@code maxKeyLen} tokens on {@code device}: {@link Layout#choose}'s, or the other one
+     * where only that fits the device's shared memory (the kernel serves every length in either layout).
+     */
+    public static Layout layout(DeviceInfo device, Spec spec, long maxKeyLen) {
+        Layout wish = Layout.choose(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP());
+        List<Layout> fit = fitting(device, spec);
+        return fit.contains(wish) || fit.isEmpty() ? wish : fit.get(0);
+    }
+
+    /**
+     * Why {@link #layout} picked its layout, for route reasons: {@code union layout (keys 4096 <= 8·n·l')}, or
+     * {@code token layout (the union layout's 65536 bytes of shared memory exceed the device's 45020)}.
+     */
+    public static String layoutWhy(DeviceInfo device, Spec spec, long maxKeyLen) {
+        Layout wish = Layout.choose(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP());
+        Layout got = layout(device, spec, maxKeyLen);
+        if (got == wish) {
+            return Layout.why(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP());
+        }
+        return got.label() + " layout (the " + wish.label() + " layout's " + spec.smemBytes(wish)
+                + " bytes of shared memory exceed the device's " + smemAllowed(device, wish) + ")";
     }
 
     /** Why the kernel cannot serve {@code spec} on {@code device} (every rule, with the values), or null. */
@@ -239,17 +277,17 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     }
 
     /**
-     * The op for {@code spec} over planned sequences, in the layout {@link Layout#choose} picks for the keys' longest
-     * sequence.
+     * The op for {@code spec} over planned sequences, in the layout {@link #layout} picks for the keys' longest
+     * sequence on the module's device.
      *
      * @see #plan(TcModule, Spec, Layout, Sequences, Sequences, ReferenceAttentionOp)
      */
     public static SelKernelOp plan(TcModule tc, Spec spec, Sequences queries, Sequences keys,
                                    ReferenceAttentionOp fallback) {
+        Objects.requireNonNull(tc, "tc");
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(keys, "keys");
-        return plan(tc, spec, Layout.choose(spec.nSel(), spec.selBlock(), keys.maxLen(), spec.exactP()), queries, keys,
-                fallback);
+        return plan(tc, spec, layout(tc.device(), spec, keys.maxLen()), queries, keys, fallback);
     }
 
     /**
@@ -271,6 +309,11 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         String why = unsupported(tc.device(), spec);
         if (why != null) {
             throw new NsaArgumentException(PATH, "a shape sel-kernel serves (SelKernelOp.unsupported)", why);
+        }
+        if (!fitting(tc.device(), spec).contains(layout)) {
+            throw new NsaArgumentException(PATH, "a layout whose shared memory the device allows",
+                    "the " + layout.label() + " layout needs " + spec.smemBytes(layout) + " bytes, the device allows "
+                            + smemAllowed(tc.device(), layout));
         }
         AttnSpec f = fallback.spec();
         if (!(f.mask() instanceof Mask.Chosen c) || c.selBlock() != spec.selBlock()

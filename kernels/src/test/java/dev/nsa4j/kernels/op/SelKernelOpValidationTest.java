@@ -207,8 +207,15 @@ class SelKernelOpValidationTest {
         assertTrue(SelKernelOp.unsupported(turing, SPEC).startsWith("device: compute capability 7.5 of T4 is below 8.0"),
                 SelKernelOp.unsupported(turing, SPEC));
         DeviceInfo unknown = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);   // opt-in limit unknown: 48 KiB
-        assertEquals("shared_memory: the union layout needs 65536 bytes of dynamic shared memory per block, the device "
-                + "allows " + (48 * 1024 - 4132), SelKernelOp.unsupported(unknown, SPEC));
+        // 128/128: the union layout's 64 KiB exceed the default 48 KiB, the token layout's 40 KiB fit and serve every
+        // length
+        assertNull(SelKernelOp.unsupported(unknown, SPEC));
+        assertEquals(SelKernelOp.Layout.TOKEN, SelKernelOp.layout(unknown, SPEC, 2048));
+        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.layout(H200, SPEC, 2048));
+        assertEquals("token layout (the union layout's 65536 bytes of shared memory exceed the device's "
+                + (48 * 1024 - 4132) + ")", SelKernelOp.layoutWhy(unknown, SPEC, 2048));
+        assertEquals("union layout (keys 2048 <= 8·n·l')", SelKernelOp.layoutWhy(H200, SPEC, 2048));
+        assertEquals("token layout (keys 4096 > 8·n·l')", SelKernelOp.layoutWhy(unknown, SPEC, 4096));
         SelKernelOp.Spec d192 = new SelKernelOp.Spec(DType.BF16, H, G, 192, 128, LP, N, 0.1f, true);
         assertEquals("shared_memory: the token layout needs 51200 bytes of dynamic shared memory per block, the device "
                 + "allows " + (48 * 1024 - 1792) + "; shared_memory: the union layout needs 81920 bytes of dynamic shared "
