@@ -41,8 +41,8 @@ fi
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 mvn_args=(-B -ntp -Dstyle.color=never)
 if [ "$mode" = test ]; then
-    echo "setup: building and running the tests"
-    mvn "${mvn_args[@]}" verify
+    echo "setup: building and running the tests (with the kernels' host emulation, a few minutes)"
+    NSA_TEST_EMULATION=1 mvn "${mvn_args[@]}" verify
 else
     echo "setup: building (tests skipped; ./setup.sh --test runs them)"
     # Maven 3.8 on JDK 25 prints bare colour resets even in batch mode: drop them
