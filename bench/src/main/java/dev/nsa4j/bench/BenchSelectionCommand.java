@@ -28,6 +28,7 @@ import dev.nsa4j.kernels.op.DeviceOp;
 import dev.nsa4j.kernels.op.PackedSelectionOp;
 import dev.nsa4j.kernels.op.ReferenceAttentionOp;
 import dev.nsa4j.kernels.op.SelKernelOp;
+import dev.nsa4j.kernels.op.SelLayout;
 import dev.nsa4j.kernels.op.Sequences;
 import dev.nsa4j.kernels.op.Workspace;
 import dev.nsa4j.tensor.DType;
@@ -44,7 +45,7 @@ import picocli.CommandLine.Spec;
  * {@code nsa bench selection}: the selection branch alone on every GPU path, on the same device-resident q, k, v
  * and chosen blocks: {@code sel-kernel} (exact P, the forward's mode, in the layout the forward picks for the length),
  * {@code sel-kernel-fast} (P rounded once), {@code sel-kernel-token} and {@code sel-kernel-union} (exact P in each
- * layout, {@link SelKernelOp.Layout}),
+ * layout, {@link SelLayout}),
  * {@code sdpa-masked} (the reference kernel walking the chosen blocks in place) and {@code sdpa-packed} (gather,
  * then dense). The blocks are {@link SelectionIndices#random} sets or, with {@code --indices}, a peer's file
  * (bench/peers/fla_selection.py writes the sets it timed fla's selection on), so the rows compare with fla's on the
@@ -171,8 +172,8 @@ final class BenchSelectionCommand implements Callable<Integer> {
                     case "sel-kernel", "sel-kernel-fast" -> SelKernelOp.plan(tc, new SelKernelOp.Spec(dt, heads, g, dk,
                             dv, lsel, n, scale, path.equals("sel-kernel")), seqs, seqs, masked);
                     case "sel-kernel-token", "sel-kernel-union" -> SelKernelOp.plan(tc, new SelKernelOp.Spec(dt, heads,
-                            g, dk, dv, lsel, n, scale, true), path.endsWith("union") ? SelKernelOp.Layout.UNION
-                            : SelKernelOp.Layout.TOKEN, seqs, seqs, masked);
+                            g, dk, dv, lsel, n, scale, true), path.endsWith("union") ? SelLayout.UNION
+                            : SelLayout.TOKEN, seqs, seqs, masked);
                     case "sdpa-masked" -> masked;
                     default -> new PackedSelectionOp(module, seqs, g, n, lsel, dk, dv, dt, scale,
                             SelPacked.DEFAULT_BUDGET_BYTES);

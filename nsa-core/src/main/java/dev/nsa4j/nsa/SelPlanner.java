@@ -12,6 +12,7 @@ import dev.nsa4j.kernels.op.PackedSelectionOp;
 import dev.nsa4j.kernels.op.ReferenceAttentionOp;
 import dev.nsa4j.kernels.op.Refusal;
 import dev.nsa4j.kernels.op.SelKernelOp;
+import dev.nsa4j.kernels.op.SelLayout;
 import dev.nsa4j.kernels.op.Sequences;
 import dev.nsa4j.tensor.DType;
 
@@ -22,7 +23,7 @@ import dev.nsa4j.tensor.DType;
  * image is loaded and the kernel's plan-time check ({@link SelKernelOp#refusals}) passes. Below the minimum is a
  * normal route; a refusal of the shape is a route reason, a counted {@code sel.kernel.fallback} only where a property
  * or the environment asked for the kernel (as for FA-2); a missing image is always counted. The kernel runs exact P
- * (branch outputs are fp32; P rounded once under {@code NSA_FAST_P=1}) in the layout {@link SelKernelOp.Layout#choose}
+ * (branch outputs are fp32; P rounded once under {@code NSA_FAST_P=1}) in the layout {@link SelLayout#choose}
  * picks for the length, and falls back per call to {@code sdpa-masked}.
  */
 final class SelPlanner {
@@ -92,7 +93,7 @@ final class SelPlanner {
                     : new ReferenceAttentionOp(env.module(), d.kernel().reference(), raw, raw);
             op = SelKernelOp.plan(env.tc(), d.kernel(), raw, raw, masked);
             route = new Route(route.branch(), route.path(), route.reason() + "; "
-                    + SelKernelOp.layoutWhy(env.device(), d.kernel(), raw.maxLen()));
+                    + SelLayout.why(env.device(), d.kernel(), raw.maxLen()));
         } else if (d.route().path() == Path.SDPA_PACKED) {
             NsaConfig cfg = env.cfg();
             op = new PackedSelectionOp(env.module(), raw, cfg.kvGroups(), cfg.nSel(), cfg.selBlock(), cfg.headDimQk(),

@@ -10,6 +10,7 @@ import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.internal.CompressionPlan;
 import dev.nsa4j.kernels.op.OpRun;
 import dev.nsa4j.kernels.op.SelKernelOp;
+import dev.nsa4j.kernels.op.SelLayout;
 import dev.nsa4j.tensor.DType;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -57,7 +58,7 @@ class SelRoutingTest {
             assertTrue(d.kernel().exactP(), "the pipeline runs exact P (fp32 branch outputs)");
             assertEquals(dt, d.kernel().dtype());
             assertEquals("sel-kernel exact-P union " + (dt == DType.BF16 ? "bf16" : "fp16") + " dk128 dv128",
-                    d.kernel().describe(SelKernelOp.Layout.UNION));
+                    d.kernel().describe(SelLayout.UNION));
             assertNull(d.fallbackTag());
         }
         SelPlanner.Decision fast = decide(sm90("NSA_FAST_P", "1"), CFG, DType.BF16, H200, null);
@@ -130,8 +131,8 @@ class SelRoutingTest {
         DeviceInfo unknownLimit = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);   // opt-in limit unknown: 48 KiB
         SelPlanner.Decision small = decide(sm90(), CFG, DType.BF16, unknownLimit, null);
         assertEquals(Path.SEL_KERNEL, small.route().path(), "the token layout fits: " + small.route().reason());
-        assertTrue(SelKernelOp.layoutWhy(unknownLimit, small.kernel(), 4096).startsWith("token layout (the union layout's"),
-                SelKernelOp.layoutWhy(unknownLimit, small.kernel(), 4096));
+        assertTrue(SelLayout.why(unknownLimit, small.kernel(), 4096).startsWith("token layout (the union layout's"),
+                SelLayout.why(unknownLimit, small.kernel(), 4096));
         NsaConfig d192 = CFG.toBuilder().headDims(192, 128).build();
         SelPlanner.Decision neither = decide(sm90(), d192, DType.BF16, unknownLimit, null);
         assertEquals(Path.SDPA_MASKED, neither.route().path());

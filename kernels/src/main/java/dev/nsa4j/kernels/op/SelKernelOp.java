@@ -33,10 +33,10 @@ import dev.nsa4j.tensor.DType;
  *     accesses cannot follow (alignment, strides: {@link Refusal}) run the call on the fallback op
  *     ({@code sdpa-masked}), reported by {@link OpRun#fellBack(String, String, String)}; so does a failed launch.</li>
  * </ul>
- * Two layouts compute the same function ({@link Layout}): {@link Layout#TOKEN} (one query token per CTA, the keys of a
- * tile split among the warps) and {@link Layout#UNION} (four consecutive tokens per CTA, which stream the union of
- * their chosen blocks once; warp w computes token w). {@link #plan(TcModule, Spec, Sequences, Sequences,
- * ReferenceAttentionOp)} picks by {@link Layout#choose}. Launch geometry (grid, threads, shared memory) is
+ * Two layouts compute the same function ({@link SelLayout}): {@link SelLayout#TOKEN} (one query token per CTA) and
+ * {@link SelLayout#UNION} (four consecutive tokens per CTA, which stream the union of their chosen blocks once; warp w
+ * computes token w). {@link #plan(TcModule, Spec, Sequences, Sequences, ReferenceAttentionOp)} picks by
+ * {@link SelLayout#forDevice}. Launch geometry (grid, threads, shared memory) is
  * {@link TcGeometry}'s.
  */
 public final class SelKernelOp implements DeviceOp<AttentionArgs> {
@@ -45,67 +45,6 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     /** The largest n the kernel reads ({@code kMaxBlocks} in sel_attention.cu). */
     public static final int MAX_N = TcGeometry.SEL_MAX_BLOCKS;
     private static final int MAX_GRID_Y = 65535;
-
-    /**
-     * How the kernel maps query tokens to CTAs. Both compute the same function to the rounding of fp32 sums (each is
-     * deterministic, and neither depends on the order of the indices).
-     */
-    public enum Layout {
-        /** One token per CTA ({@code nsa_sel_kernel_*}): a chosen block is read once per token and group. */
-        TOKEN("token"),
-        /**
-         * Four consecutive tokens per CTA ({@code nsa_sel_union_*}): a block chosen by several of them is read once;
-         * the forced blocks (0, current, previous) are shared by tokens of one block, the rest as often as the tokens
-         * agree.
-         */
-        UNION("union");
-
-        /**
-         * With P rounded once (fast P) the union layout serves keys up to this many times n·l' tokens long: the longer
-         * the keys, the fewer of a CTA's chosen blocks its tokens share on random scores. On an H200 at the fla shape
-         * (fla's block indices) the union layout measured 1.41× faster than the token layout at 4096 keys
-         * (n·l'/S = 1/4), 1.04× at 16384 (1/16) and 0.93× at 65536 (1/64) (docs/results/sel-kernel-h200.md); real
-         * attention's neighbouring queries agree on far more blocks than random ones, so the bound errs towards the
-         * token layout.
-         */
-        public static final int UNION_MAX_KEYS_PER_SELECTED = 32;
-        /**
-         * In exact-P mode (P·V twice per tile, a high and a low term) the union layout's idle warps cost more: it
-         * measured 1.30× faster than the token layout at 4096 keys and 0.96× at 16384 (same run), so it serves keys up
-         * to this many times n·l'.
-         */
-        public static final int UNION_MAX_KEYS_PER_SELECTED_EXACT_P = 8;
-
-        private final String label;
-
-        Layout(String label) {
-            this.label = label;
-        }
-
-        /** {@code token}, {@code union}. */
-        public String label() {
-            return label;
-        }
-
-        private static int bound(boolean exactP) {
-            return exactP ? UNION_MAX_KEYS_PER_SELECTED_EXACT_P : UNION_MAX_KEYS_PER_SELECTED;
-        }
-
-        /**
-         * The layout for keys up to {@code maxKeyLen} tokens per sequence: {@link #UNION} when
-         * {@code maxKeyLen <= 32 · n · l'} ({@link #UNION_MAX_KEYS_PER_SELECTED}; exact P:
-         * {@code 8 · n · l'}, {@link #UNION_MAX_KEYS_PER_SELECTED_EXACT_P}), else {@link #TOKEN}.
-         */
-        public static Layout choose(int nSel, int selBlock, long maxKeyLen, boolean exactP) {
-            return maxKeyLen <= (long) bound(exactP) * nSel * selBlock ? UNION : TOKEN;
-        }
-
-        /** Why {@link #choose} picked this layout, for route reasons: {@code union layout (keys 4096 <= 8·n·l')}. */
-        public static String why(int nSel, int selBlock, long maxKeyLen, boolean exactP) {
-            Layout l = choose(nSel, selBlock, maxKeyLen, exactP);
-            return l.label + " layout (keys " + maxKeyLen + (l == UNION ? " <= " : " > ") + bound(exactP) + "·n·l')";
-        }
-    }
 
     /**
      * The planned computation: q, k, v in {@code dtype}, {@code heads} query heads over {@code kvHeads} KV groups,
@@ -137,8 +76,8 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         }
 
         /** The kernel's symbol in {@code layout}. */
-        public String symbol(Layout layout) {
-            return layout == Layout.UNION ? TcModule.selUnionSymbol(dtype, dk, dv, exactP)
+        public String symbol(SelLayout layout) {
+            return layout == SelLayout.UNION ? TcModule.selUnionSymbol(dtype, dk, dv, exactP)
                     : TcModule.selKernelSymbol(dtype, dk, dv, exactP);
         }
 
@@ -146,8 +85,8 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
          * Dynamic shared memory per block in {@code layout} ({@link TcGeometry#selSmemBytes},
          * {@link TcGeometry#selUnionSmemBytes}).
          */
-        public int smemBytes(Layout layout) {
-            return layout == Layout.UNION ? TcGeometry.selUnionSmemBytes(dk, dv) : TcGeometry.selSmemBytes(dk, dv);
+        public int smemBytes(SelLayout layout) {
+            return layout == SelLayout.UNION ? TcGeometry.selUnionSmemBytes(dk, dv) : TcGeometry.selSmemBytes(dk, dv);
         }
 
         /** The reference attention's spec for the same function: the chosen-block mask, walk RANGES, this scale. */
@@ -156,7 +95,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         }
 
         /** {@code sel-kernel exact-P union bf16 dk128 dv128}. */
-        public String describe(Layout layout) {
+        public String describe(SelLayout layout) {
             return PATH + (exactP ? " exact-P " : " ") + layout.label() + " " + TcModule.dtypeName(dtype) + " dk" + dk
                     + " dv" + dv;
         }
@@ -180,12 +119,12 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
 
     private final TcModule tc;
     private final Spec spec;
-    private final Layout layout;
+    private final SelLayout layout;
     private final Sequences queries;
     private final Sequences keys;
     private final ReferenceAttentionOp fallback;
 
-    private SelKernelOp(TcModule tc, Spec spec, Layout layout, Sequences queries, Sequences keys,
+    private SelKernelOp(TcModule tc, Spec spec, SelLayout layout, Sequences queries, Sequences keys,
                         ReferenceAttentionOp fallback) {
         this.tc = tc;
         this.spec = spec;
@@ -221,54 +160,14 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             r.add(new Refusal(Refusal.GRID, "G·ceil(h/16) = " + gy + " exceeds " + MAX_GRID_Y));
         }
         boolean headDimsOk = r.stream().noneMatch(x -> x.rule().equals(Refusal.HEAD_DIM));
-        if (headDimsOk && fitting(device, spec).isEmpty()) {   // one layout that fits serves every length
-            for (Layout layout : Layout.values()) {
+        if (headDimsOk && SelLayout.fitting(device, spec).isEmpty()) {   // one layout that fits serves every length
+            for (SelLayout layout : SelLayout.values()) {
                 r.add(new Refusal(Refusal.SHARED_MEMORY, "the " + layout.label() + " layout needs "
                         + spec.smemBytes(layout) + " bytes of dynamic shared memory per block, the device allows "
-                        + smemAllowed(device, layout)));
+                        + SelLayout.smemAllowed(device, layout)));
             }
         }
         return List.copyOf(r);
-    }
-
-    private static long smemAllowed(DeviceInfo device, Layout layout) {
-        return device.maxDynamicSharedMemory(layout == Layout.UNION ? TcGeometry.SEL_UNION_STATIC_SMEM_BYTES
-                : TcGeometry.SEL_STATIC_SMEM_BYTES);
-    }
-
-    /** The layouts whose shared memory {@code device} allows for {@code spec}. */
-    static List<Layout> fitting(DeviceInfo device, Spec spec) {
-        List<Layout> fit = new ArrayList<>(2);
-        for (Layout layout : Layout.values()) {
-            if (spec.smemBytes(layout) <= smemAllowed(device, layout)) {
-                fit.add(layout);
-            }
-        }
-        return fit;
-    }
-
-    /**
-     * The layout for keys up to {@code maxKeyLen} tokens on {@code device}: {@link Layout#choose}'s, or the other one
-     * where only that fits the device's shared memory (the kernel serves every length in either layout).
-     */
-    public static Layout layout(DeviceInfo device, Spec spec, long maxKeyLen) {
-        Layout wish = Layout.choose(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP());
-        List<Layout> fit = fitting(device, spec);
-        return fit.contains(wish) || fit.isEmpty() ? wish : fit.get(0);
-    }
-
-    /**
-     * Why {@link #layout} picked its layout, for route reasons: {@code union layout (keys 4096 <= 8·n·l')}, or
-     * {@code token layout (the union layout's 65536 bytes of shared memory exceed the device's 45020)}.
-     */
-    public static String layoutWhy(DeviceInfo device, Spec spec, long maxKeyLen) {
-        Layout wish = Layout.choose(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP());
-        Layout got = layout(device, spec, maxKeyLen);
-        if (got == wish) {
-            return Layout.why(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP());
-        }
-        return got.label() + " layout (the " + wish.label() + " layout's " + spec.smemBytes(wish)
-                + " bytes of shared memory exceed the device's " + smemAllowed(device, wish) + ")";
     }
 
     /** Why the kernel cannot serve {@code spec} on {@code device} (every rule, with the values), or null. */
@@ -277,17 +176,17 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     }
 
     /**
-     * The op for {@code spec} over planned sequences, in the layout {@link #layout} picks for the keys' longest
+     * The op for {@code spec} over planned sequences, in the layout {@link SelLayout#forDevice} picks for the keys' longest
      * sequence on the module's device.
      *
-     * @see #plan(TcModule, Spec, Layout, Sequences, Sequences, ReferenceAttentionOp)
+     * @see #plan(TcModule, Spec, SelLayout, Sequences, Sequences, ReferenceAttentionOp)
      */
     public static SelKernelOp plan(TcModule tc, Spec spec, Sequences queries, Sequences keys,
                                    ReferenceAttentionOp fallback) {
         Objects.requireNonNull(tc, "tc");
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(keys, "keys");
-        return plan(tc, spec, layout(tc.device(), spec, keys.maxLen()), queries, keys, fallback);
+        return plan(tc, spec, SelLayout.forDevice(tc.device(), spec, keys.maxLen()), queries, keys, fallback);
     }
 
     /**
@@ -298,7 +197,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
      * @throws NsaArgumentException when {@link #unsupported} refuses the shape, or the fallback computes another
      *                              function
      */
-    public static SelKernelOp plan(TcModule tc, Spec spec, Layout layout, Sequences queries, Sequences keys,
+    public static SelKernelOp plan(TcModule tc, Spec spec, SelLayout layout, Sequences queries, Sequences keys,
                                    ReferenceAttentionOp fallback) {
         Objects.requireNonNull(tc, "tc");
         Objects.requireNonNull(spec, "spec");
@@ -310,10 +209,10 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         if (why != null) {
             throw new NsaArgumentException(PATH, "a shape sel-kernel serves (SelKernelOp.unsupported)", why);
         }
-        if (!fitting(tc.device(), spec).contains(layout)) {
+        if (!SelLayout.fitting(tc.device(), spec).contains(layout)) {
             throw new NsaArgumentException(PATH, "a layout whose shared memory the device allows",
                     "the " + layout.label() + " layout needs " + spec.smemBytes(layout) + " bytes, the device allows "
-                            + smemAllowed(tc.device(), layout));
+                            + SelLayout.smemAllowed(tc.device(), layout));
         }
         AttnSpec f = fallback.spec();
         if (!(f.mask() instanceof Mask.Chosen c) || c.selBlock() != spec.selBlock()
@@ -371,7 +270,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     }
 
     /** The planned layout. */
-    public Layout layout() {
+    public SelLayout layout() {
         return layout;
     }
 
@@ -391,7 +290,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
             return OpRun.ran(PATH);
         }
         try {
-            int gridX = layout == Layout.UNION ? TcGeometry.selUnionGridX(params.nnzQ()) : params.nnzQ();
+            int gridX = layout == SelLayout.UNION ? TcGeometry.selUnionGridX(params.nnzQ()) : params.nnzQ();
             tc.kernels().launchSymbol(spec.symbol(layout), gridX, (int) TcGeometry.selGridY(spec.kvHeads(), spec.h()),
                     1, TcGeometry.THREADS, spec.smemBytes(layout), stream.handle(), params.toBytes());
         } catch (CudaException e) {

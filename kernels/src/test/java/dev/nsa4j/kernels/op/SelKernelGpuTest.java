@@ -38,7 +38,7 @@ import dev.nsa4j.tensor.HostTensor;
  *     rounded the same way, plus FlashAttention's rounding floor of the output format (the rule of
  *     docs/routing.md and D13), for fp32 and for half-precision output;</li>
  * <li>a call the kernel cannot serve (an 8-byte aligned q) runs the fallback, with the rule in the reason.</li>
- * <li>every check for both layouts ({@link SelKernelOp.Layout}: one token per CTA, the union of four tokens').</li>
+ * <li>every check for both layouts ({@link SelLayout}: one token per CTA, the union of four tokens').</li>
  * </ul>
  */
 @Tag("gpu")
@@ -109,7 +109,7 @@ class SelKernelGpuTest extends GpuSuite {
     }
 
     /** One launch of sel-kernel in {@code layout} (the reference when null); out in {@code outDtype}. */
-    static Got run(SelInputs in, HostTensor blocks, SelKernelOp.Spec spec, SelKernelOp.Layout layout, DType outDtype,
+    static Got run(SelInputs in, HostTensor blocks, SelKernelOp.Spec spec, SelLayout layout, DType outDtype,
                    int qOffset) {
         int nnz = in.nnz();
         try (var q = gpu.upload(in.q(), qOffset); var k = gpu.upload(in.k(), 0); var v = gpu.upload(in.v(), 0);
@@ -156,7 +156,7 @@ class SelKernelGpuTest extends GpuSuite {
         SelInputs in = SelInputs.make(dt, h, dk, dv, lens, 7919L * dk + 131L * h + 17L * lens.length + lens[0] + dt.ordinal());
         SelKernelOp.Spec spec = spec(in, true);
         Got ref = run(in, in.sorted(), spec, null, DType.FP32, 0);
-        for (SelKernelOp.Layout layout : SelKernelOp.Layout.values()) {
+        for (SelLayout layout : SelLayout.values()) {
             String what = what(in) + " exact P, " + layout.label() + " layout";
             Got got = run(in, in.sorted(), spec, layout, DType.FP32, 0);
             assertEquals(new OpRun(SelKernelOp.PATH, "", null), got.run(), what);
@@ -184,7 +184,7 @@ class SelKernelGpuTest extends GpuSuite {
         SelKernelOp.Spec spec = spec(in, false);
         double[][] oracle = in.oracle(spec.scale());   // {exact, P rounded}
         for (var combo : layoutsAndOutputs(dt)) {
-            SelKernelOp.Layout layout = (SelKernelOp.Layout) combo[0];
+            SelLayout layout = (SelLayout) combo[0];
             DType out = (DType) combo[1];
             Got got = run(in, in.sorted(), spec, layout, out, 0);
             assertEquals(SelKernelOp.PATH, got.run().path());
@@ -210,7 +210,7 @@ class SelKernelGpuTest extends GpuSuite {
 
     static List<Object[]> layoutsAndOutputs(DType dt) {
         List<Object[]> c = new ArrayList<>();
-        for (SelKernelOp.Layout layout : SelKernelOp.Layout.values()) {
+        for (SelLayout layout : SelLayout.values()) {
             for (DType out : List.of(DType.FP32, dt)) {
                 c.add(new Object[] {layout, out});
             }
@@ -224,7 +224,7 @@ class SelKernelGpuTest extends GpuSuite {
         SelInputs in = SelInputs.make(DType.BF16, 4, 128, 128, new int[] {300}, 5);
         SelKernelOp.Spec spec = spec(in, true);
         Got ref = run(in, in.sorted(), spec, null, DType.FP32, 0);
-        Got fell = run(in, in.sorted(), spec, SelKernelOp.Layout.UNION, DType.FP32, 8);   // a foreign pointer, 8-byte aligned only
+        Got fell = run(in, in.sorted(), spec, SelLayout.UNION, DType.FP32, 8);   // a foreign pointer, 8-byte aligned only
         assertTrue(fell.run().fellBack());
         assertEquals("sdpa-masked", fell.run().path());
         assertEquals("contract", fell.run().fallbackCause());

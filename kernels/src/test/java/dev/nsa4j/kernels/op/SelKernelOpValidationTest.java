@@ -73,15 +73,15 @@ class SelKernelOpValidationTest {
         assertEquals(1, ap.outFp32());
         assertEquals(0.125f, ap.scale());
         assertEquals((long) G * N, ap.blocksTokStride());
-        assertEquals("nsa_sel_kernel_bf16_dk128_dv128_exact", SPEC.symbol(SelKernelOp.Layout.TOKEN));
-        assertEquals("nsa_sel_union_bf16_dk128_dv128_exact", SPEC.symbol(SelKernelOp.Layout.UNION));
-        assertEquals("sel-kernel exact-P union bf16 dk128 dv128", SPEC.describe(SelKernelOp.Layout.UNION));
+        assertEquals("nsa_sel_kernel_bf16_dk128_dv128_exact", SPEC.symbol(SelLayout.TOKEN));
+        assertEquals("nsa_sel_union_bf16_dk128_dv128_exact", SPEC.symbol(SelLayout.UNION));
+        assertEquals("sel-kernel exact-P union bf16 dk128 dv128", SPEC.describe(SelLayout.UNION));
         assertEquals("sel-kernel token fp16 dk64 dv64",
-                new SelKernelOp.Spec(DType.FP16, 4, 4, 64, 64, 64, 16, 0.1f, false).describe(SelKernelOp.Layout.TOKEN));
+                new SelKernelOp.Spec(DType.FP16, 4, 4, 64, 64, 64, 16, 0.1f, false).describe(SelLayout.TOKEN));
         assertEquals(4 * 16 * 256 * 2 + 2 * 64 * 512 * 2, TcGeometry.selUnionSmemBytes(256, 256));   // Q in shared memory
         assertEquals(3, TcGeometry.selUnionGridX(9));
-        assertEquals((16 * DK + 64 * (DK + DV) + 2 * 16 * 64) * 2, SPEC.smemBytes(SelKernelOp.Layout.TOKEN));
-        assertEquals(2 * 64 * (DK + DV) * 2, SPEC.smemBytes(SelKernelOp.Layout.UNION));   // Q in registers
+        assertEquals((16 * DK + 64 * (DK + DV) + 2 * 16 * 64) * 2, SPEC.smemBytes(SelLayout.TOKEN));
+        assertEquals(2 * 64 * (DK + DV) * 2, SPEC.smemBytes(SelLayout.UNION));   // Q in registers
         // half-precision output and no lse are fine too
         Args half = new Args();
         half.out = t(BASE + 0x300000, DType.BF16, NNZ, H, DV);
@@ -93,14 +93,14 @@ class SelKernelOpValidationTest {
     @Test
     void theLayoutFollowsTheKeysLengthAgainstNTimesLPrime() {
         // n·l' = 1024: the union layout up to 32·1024 keys, the token layout beyond
-        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 4096, false));
-        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 32768, false));
-        assertEquals(SelKernelOp.Layout.TOKEN, SelKernelOp.Layout.choose(16, 64, 32769, false));
-        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.Layout.choose(16, 64, 8192, true));
-        assertEquals(SelKernelOp.Layout.TOKEN, SelKernelOp.Layout.choose(16, 64, 8193, true));
-        assertEquals("union layout (keys 4096 <= 32·n·l')", SelKernelOp.Layout.why(16, 64, 4096, false));
-        assertEquals("token layout (keys 65536 > 32·n·l')", SelKernelOp.Layout.why(16, 64, 65536, false));
-        assertEquals("token layout (keys 16384 > 8·n·l')", SelKernelOp.Layout.why(16, 64, 16384, true));
+        assertEquals(SelLayout.UNION, SelLayout.choose(16, 64, 4096, false));
+        assertEquals(SelLayout.UNION, SelLayout.choose(16, 64, 32768, false));
+        assertEquals(SelLayout.TOKEN, SelLayout.choose(16, 64, 32769, false));
+        assertEquals(SelLayout.UNION, SelLayout.choose(16, 64, 8192, true));
+        assertEquals(SelLayout.TOKEN, SelLayout.choose(16, 64, 8193, true));
+        assertEquals("union layout (keys 4096 <= 32·n·l')", SelLayout.why(16, 64, 4096, false));
+        assertEquals("token layout (keys 65536 > 32·n·l')", SelLayout.why(16, 64, 65536, false));
+        assertEquals("token layout (keys 16384 > 8·n·l')", SelLayout.why(16, 64, 16384, true));
     }
 
     @Test
@@ -210,12 +210,12 @@ class SelKernelOpValidationTest {
         // 128/128: the union layout's 64 KiB exceed the default 48 KiB, the token layout's 40 KiB fit and serve every
         // length
         assertNull(SelKernelOp.unsupported(unknown, SPEC));
-        assertEquals(SelKernelOp.Layout.TOKEN, SelKernelOp.layout(unknown, SPEC, 2048));
-        assertEquals(SelKernelOp.Layout.UNION, SelKernelOp.layout(H200, SPEC, 2048));
+        assertEquals(SelLayout.TOKEN, SelLayout.forDevice(unknown, SPEC, 2048));
+        assertEquals(SelLayout.UNION, SelLayout.forDevice(H200, SPEC, 2048));
         assertEquals("token layout (the union layout's 65536 bytes of shared memory exceed the device's "
-                + (48 * 1024 - 4132) + ")", SelKernelOp.layoutWhy(unknown, SPEC, 2048));
-        assertEquals("union layout (keys 2048 <= 8·n·l')", SelKernelOp.layoutWhy(H200, SPEC, 2048));
-        assertEquals("token layout (keys 4096 > 8·n·l')", SelKernelOp.layoutWhy(unknown, SPEC, 4096));
+                + (48 * 1024 - 4132) + ")", SelLayout.why(unknown, SPEC, 2048));
+        assertEquals("union layout (keys 2048 <= 8·n·l')", SelLayout.why(H200, SPEC, 2048));
+        assertEquals("token layout (keys 4096 > 8·n·l')", SelLayout.why(unknown, SPEC, 4096));
         SelKernelOp.Spec d192 = new SelKernelOp.Spec(DType.BF16, H, G, 192, 128, LP, N, 0.1f, true);
         assertEquals("shared_memory: the token layout needs 51200 bytes of dynamic shared memory per block, the device "
                 + "allows " + (48 * 1024 - 1792) + "; shared_memory: the union layout needs 81920 bytes of dynamic shared "
