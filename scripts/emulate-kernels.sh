@@ -27,8 +27,8 @@ g++ -std=c++20 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda"
 g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/wg_emulation.cpp" -o "$work/emu_wg"
 "$work/emu_wg"
-# the image's sel-kernel, both layouts, every (Dk, Dv), with ldmatrix / mma.sync emulated per warp, against fp64;
-# about 15 s
+# the image's sel-kernel (both layouts, every (Dk, Dv)) and tc scorer, ldmatrix / mma.sync emulated per warp, vs fp64;
+# about 35 s
 g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/tc_emulation.cpp" -o "$work/emu_tc"
 "$work/emu_tc"

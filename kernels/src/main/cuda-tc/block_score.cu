@@ -89,7 +89,7 @@ __device__ __forceinline__ void offer_blocks(const BlockSelectParams& p, const f
 template <typename T, int DK, int TPW>
 __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
     constexpr int kTok = kWarps * TPW;
-    extern __shared__ __align__(128) unsigned char smem[];
+    NSA_TC_DYNAMIC_SMEM(smem);
     TopList top[TPW];
     const int tid = threadIdx.x;
     const int warp = tid >> 5;

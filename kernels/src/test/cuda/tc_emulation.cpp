@@ -1,13 +1,23 @@
-// Host emulation of the image's sel-kernel (cuda-tc/sel_attention.cu, the token layout, and sel_union.cu, the union
-// layout), no GPU: a block's 128 threads run as coroutines (block_shim.h), ldmatrix and mma.sync m16n8k16 are
-// emulated per warp from the fragment layouts of the PTX ISA (every lane publishes its part, the warp meets, each
-// lane computes its own), cp.async copies at once. Checks both layouts against fp64 on varlen batches (an empty
-// sequence, caller indices unsorted, duplicated, negative and in the future), every (Dk, Dv) and fp16 / bf16, exact
-// and fast P, and the two layouts' exact-P outputs against each other. Proves the kernels' index logic under that
-// model (the GPU suites prove the model). Run: scripts/emulate-kernels.sh
+// Host emulation of the tensor-core image (cuda-tc): sel-kernel in the token layout (sel_attention.cu) and the union
+// layout (sel_union.cu), and the block scorer + top-n (block_score.cu), no GPU. A block's 128 threads run as
+// coroutines (block_shim.h); ldmatrix, mma.sync m16n8k16, shuffles and ballots are emulated per warp from the PTX
+// ISA's fragment layouts (every lane publishes its part, the warp meets, each lane computes its own); cp.async copies
+// at once. sel-kernel: both layouts against fp64 on varlen batches (an empty and a length-1 sequence, caller indices
+// unsorted, duplicated, negative and in the future), every (Dk, Dv), fp16 / bf16, exact and fast P. Scorer: chosen
+// sets against fp64 scores and NSA-SPEC's rule for (l, d) = (64, 64) and (32, 16), near ties counted. Proves the
+// kernels' index logic under that model (the GPU suites prove the model). Run: scripts/emulate-kernels.sh
 #define NSA_HOST_EMULATION
-#include "warp_shim.h"
+#include "cuda_keywords_shim.h"
 #include "block_shim.h"
+
+#include <algorithm>
+#undef __shared__
+#define __shared__ static
+using std::max;
+using std::min;
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
+inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
 
 #include <climits>
 #include <cstdio>
@@ -21,6 +31,27 @@ inline void emu_warp_sync() {
     const int w = emu_cur / 32, gen = emu_warp_gen[w];
     if (++emu_warp_arrived[w] == 32) { emu_warp_arrived[w] = 0; ++emu_warp_gen[w]; }
     while (emu_warp_gen[w] == gen) emu_step();
+}
+// Warp shuffles, ballots and __syncwarp on the block scheduler (the scorer's top-n, nsa_topn.h).
+inline unsigned long long emu_wx[1024];
+inline void __syncwarp(unsigned = 0xffffffffu) { emu_warp_sync(); }
+template <typename T> T __shfl_sync(unsigned, T v, int src) {
+    const int me = emu_cur;
+    std::memcpy(&emu_wx[me], &v, sizeof(T));
+    emu_warp_sync();
+    T r;
+    std::memcpy(&r, &emu_wx[(me & ~31) | (src & 31)], sizeof(T));
+    emu_warp_sync();
+    return r;
+}
+inline unsigned __ballot_sync(unsigned, int pred) {
+    const int me = emu_cur, base = me & ~31;
+    emu_wx[me] = pred != 0;
+    emu_warp_sync();
+    unsigned r = 0;
+    for (int i = 0; i < 32; ++i) r |= static_cast<unsigned>(emu_wx[base + i] & 1u) << i;
+    emu_warp_sync();
+    return r;
 }
 inline int emu_count;
 inline int __syncthreads_count(int pred) {
@@ -93,6 +124,7 @@ inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_
 
 #include "sel_attention.cu"
 #include "sel_union.cu"
+#include "block_score.cu"
 #include "emu_reference.h"
 
 using Kernel = void (*)(const nsa::AttnParams);
@@ -187,7 +219,96 @@ static void check_sel(const char* dt, int dk, int dv, int h, int lsel, bool exac
     compare(what, o_uni, l_uni, ro, rl, bound);
 }
 
+// The tensor-core scorer (block_score.cu) on a varlen batch against fp64 scores and NSA-SPEC's choice (forced 0,
+// cur - 1, cur; the best of the rest by max(P, 0), lower index first): the chosen sets must be equal, or differ only
+// where the swapped blocks' fp64 scores are within 1e-4 relative (a near tie), counted.
+static void check_score(int l, int d) {
+    std::mt19937 rng(static_cast<uint32_t>(97 + l + d));
+    const std::vector<int> lens{600, 0, 1, 300};
+    const int G = 2, h = 16, H = G * h, dk = 128, lsel = 64, n = 5, batch = static_cast<int>(lens.size());
+    std::vector<int> cu{0}, cuc{0};
+    for (int x : lens) {
+        cu.push_back(cu.back() + x);
+        cuc.push_back(cuc.back() + (x < l ? 0 : (x - l) / d + 1));
+    }
+    const int nnz = cu.back(), nnzc = cuc.back();
+    HalfBuf<__nv_bfloat16> q((size_t)nnz * H * dk, rng), kc((size_t)nnzc * G * dk, rng);
+    std::vector<float> lse((size_t)nnz * H);
+    std::uniform_real_distribution<float> u(0.f, 2.f);
+    for (float& x : lse) x = u(rng);
+    std::vector<int> idx((size_t)nnz * G * n, 12345);
+    nsa::BlockSelectParams p{};
+    p.q = q.v.data(); p.k_cmp = kc.v.data(); p.lse = lse.data(); p.cu_seqlens = cu.data(); p.cu_seqlens_cmp = cuc.data();
+    p.indices = idx.data();
+    p.q_tok_stride = (int64_t)H * dk; p.q_head_stride = dk;
+    p.k_tok_stride = (int64_t)G * dk; p.k_group_stride = dk;
+    p.lse_tok_stride = H; p.lse_head_stride = 1;
+    p.idx_tok_stride = (int64_t)G * n; p.idx_group_stride = n;
+    p.nnz = nnz; p.nnz_cmp = nnzc; p.batch = batch; p.heads = H; p.kv_heads = G; p.dk = dk;
+    p.block_len = l; p.block_stride = d; p.sel_block = lsel; p.n_sel = n;
+    p.scale = 1.f / std::sqrt(static_cast<float>(dk));
+    const int maxlen = *std::max_element(lens.begin(), lens.end());
+    launch_blocks([&] { nsa_block_score_bf16_dk128(p); }, (maxlen + 3) / 4, batch, G, 128);
+    long rows = 0, differ = 0, bad = 0;
+    for (int b = 0; b < batch; ++b) {
+        for (int t = 0; t < lens[b]; ++t) {
+            const int tok = cu[b] + t, cur = t / lsel;
+            const int ncmp = t < l - 1 ? 0 : std::min((t - l + 1) / d + 1, cuc[b + 1] - cuc[b]);
+            for (int g = 0; g < G; ++g) {
+                std::vector<double> c(ncmp, 0.0), P(cur + 1, 0.0);
+                for (int i = 0; i < ncmp; ++i) {
+                    for (int hh = 0; hh < h; ++hh) {
+                        const int hq = g * h + hh;
+                        double dot = 0;
+                        for (int e = 0; e < dk; ++e) {
+                            dot += (double)q.f[((size_t)tok * H + hq) * dk + e] * kc.f[((size_t)(cuc[b] + i) * G + g) * dk + e];
+                        }
+                        c[i] += std::exp(dot * p.scale - lse[(size_t)tok * H + hq]);
+                    }
+                }
+                for (int j = 0; j <= cur; ++j) {
+                    for (int i = 0; i < ncmp; ++i) {
+                        const long ov = std::min<long>((long)i * d + l, (long)(j + 1) * lsel) - std::max<long>((long)i * d, (long)j * lsel);
+                        if (ov > 0) P[j] += c[i] * (double)ov / l;
+                    }
+                }
+                std::vector<int> want;
+                if (cur + 1 <= n) {
+                    for (int j = 0; j <= cur; ++j) want.push_back(j);
+                } else {
+                    want = {0, cur - 1, cur};
+                    std::vector<int> rest;
+                    for (int j = 1; j <= cur - 2; ++j) rest.push_back(j);
+                    std::stable_sort(rest.begin(), rest.end(), [&](int x, int y) {
+                        return std::max(P[x], 0.0) > std::max(P[y], 0.0);
+                    });
+                    for (int k2 = 0; k2 < n - 3 && k2 < (int)rest.size(); ++k2) want.push_back(rest[k2]);
+                }
+                std::sort(want.begin(), want.end());
+                std::vector<int> got;
+                const int* r = &idx[((size_t)tok * G + g) * n];
+                for (int e = 0; e < n; ++e) if (r[e] >= 0) got.push_back(r[e]);
+                bool sorted_padded = std::is_sorted(got.begin(), got.end());
+                for (int e = (int)got.size(); e < n; ++e) sorted_padded = sorted_padded && r[e] == -1;
+                CHECK(sorted_padded, "score l=%d d=%d row (%d, %d): not sorted ascending and -1 padded", l, d, tok, g);
+                ++rows;
+                if (got == want) continue;
+                ++differ;
+                double lo_got = INFINITY, hi_miss = -INFINITY;
+                for (int j : got) if (!std::binary_search(want.begin(), want.end(), j)) lo_got = std::min(lo_got, P[j]);
+                for (int j : want) if (!std::binary_search(got.begin(), got.end(), j)) hi_miss = std::max(hi_miss, P[j]);
+                if (!(std::fabs(hi_miss - lo_got) <= 1e-4 * std::fabs(hi_miss))) ++bad;
+            }
+        }
+    }
+    CHECK(bad == 0, "score l=%d d=%d: %ld of %ld rows chose other blocks beyond a near tie", l, d, bad, rows);
+    printf("emulation: tc scorer bf16 dk128 l=%d d=%d: %ld rows, %ld chose other blocks (%ld beyond a near tie)\n", l, d,
+           rows, differ, bad);
+}
+
 int main() {
+    check_score(64, 64);
+    check_score(32, 16);
     check_sel<__nv_bfloat16>("bf16", 128, 128, 16, 64, true);
     check_sel<__nv_bfloat16>("bf16", 128, 128, 16, 64, false);
     check_sel<__half>("fp16", 64, 64, 4, 64, true);
