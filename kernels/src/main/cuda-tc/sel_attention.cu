@@ -152,14 +152,8 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     }
     cp_async_commit();
 
-    float acc[kOT][4];
-#pragma unroll
-    for (int nt = 0; nt < kOT; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
-    }
-    float m_i[2] = {-INFINITY, -INFINITY};
-    float l_i[2] = {0.f, 0.f};
+    float acc[kOT][4], m_i[2], l_i[2];
+    init_rows(acc, m_i, l_i);
     uint32_t qf[L::kQRegs ? DK / 16 : 1][4];
 
     for (int i = 0; i < ntiles; ++i) {

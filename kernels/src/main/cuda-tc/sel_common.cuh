@@ -46,6 +46,18 @@ __device__ __forceinline__ void store2(void* base, int64_t off, float x0, float 
     }
 }
 
+// A warp's two rows before the first key: NO accumulator tiles of zeros, running max -inf, running sum 0.
+template <int NO>
+__device__ __forceinline__ void init_rows(float (&acc)[NO][4], float (&m_i)[2], float (&l_i)[2]) {
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
+    }
+    m_i[0] = m_i[1] = -INFINITY;
+    l_i[0] = l_i[1] = 0.f;
+}
+
 // The online-softmax update of row half hf (rows lane/4 + 8·hf of a warp's m16 tile) once the tile's row max mx
 // is known: the new running max, the NS score tiles turned in place into base-2 exponentials relative to it, the
 // running sum l and the NO accumulator tiles rescaled. A row that has seen no key keeps max -inf (no -inf - -inf).

@@ -34,6 +34,7 @@ namespace nsa {
 namespace selu {
 
 using namespace nsa::tc;
+using nsa::sel::init_rows;
 using nsa::sel::load_rows;
 using nsa::sel::sequence_of;
 using nsa::sel::softmax_update;
@@ -197,14 +198,8 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
         cp_async_commit();
     }
 
-    float acc[kOT][4];
-#pragma unroll
-    for (int nt = 0; nt < kOT; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
-    }
-    float m_i[2] = {-INFINITY, -INFINITY};
-    float l_i[2] = {0.f, 0.f};
+    float acc[kOT][4], m_i[2], l_i[2];
+    init_rows(acc, m_i, l_i);
     const uint32_t bit = 1u << warp;
 
     for (int i = 0; i < ntiles; ++i) {

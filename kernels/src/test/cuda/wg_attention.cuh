@@ -47,13 +47,7 @@ struct RowState {
     float acc[kD / 8][4];
     float m[2];
     float l[2];
-    __device__ __forceinline__ RowState() : m{-INFINITY, -INFINITY}, l{0.f, 0.f} {
-#pragma unroll
-        for (int nt = 0; nt < kD / 8; ++nt) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
-        }
-    }
+    __device__ __forceinline__ RowState() { nsa::sel::init_rows(acc, m, l); }
 };
 
 // Closes the cp.async group just issued (the next tile, or none) and waits for the one before it (this tile),
