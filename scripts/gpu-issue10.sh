@@ -64,7 +64,7 @@ for mode in "$@"; do
                     --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/selection.log"
                 for b in "${bins[@]}"; do
                     [ -x $b ] || { echo "=== FAILED: $b did not build"; rc=2; continue; }
-                    if [ $b = "${bins[0]}" ]; then sel='^bench|^floor|^union|^wgmma'; else sel='^union'; fi
+                    if [ $b = "${bins[0]}" ]; then sel='^bench|^floor|^union|^wgmma|^score_wg'; else sel='^union'; fi
                     $b bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep -E "$sel" | tee -a "$OUT/selection.log"
                 done
             done ;;
@@ -77,7 +77,7 @@ for mode in "$@"; do
                 [ -f /tmp/idx_$2.bin ] || python3 bench/peers/fla_selection.py --fla-root peers-src/fla --batch $1 \
                     --seqlen $2 --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/wgmma.log"
                 step timeout 120 /tmp/th_wg bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin \
-                    | grep -E "^bench|^floor|^union|^wgmma" | tee -a "$OUT/wgmma.log"
+                    | grep -E "^bench|^floor|^union|^wgmma|^score_wg" | tee -a "$OUT/wgmma.log"
                 step timeout 120 /tmp/th_wg fa $1 $2 64 4 64 64 512 10 | tee -a "$OUT/wgmma.log"
                 step timeout 120 /tmp/th_wg fa 1 $2 64 4 32 16 512 10 | grep block-causal | tee -a "$OUT/wgmma.log"
             done ;;
@@ -106,8 +106,10 @@ for mode in "$@"; do
                     --out "$OUT/selection.csv" 2>&1 | grep "bench selection" | tee -a "$OUT/selection.log"
             done ;;
         tests)
-            step $N/nsa-test --gpu --reports "$OUT/reports-new" $NEW 2>&1 | tee "$OUT/tests-new.log" \
-                | grep -E "tests (successful|failed)|near ties|MethodSource|\[X\]" | head -60 ;;
+            # the whole log first, then its summary: a pipe that closes early (head) would kill the run with SIGPIPE
+            step $N/nsa-test --gpu --reports "$OUT/reports-new" $NEW > "$OUT/tests-new.log" 2>&1
+            grep -E "tests (successful|failed)|rows differ from the reference|MethodSource|\[X\]" "$OUT/tests-new.log" \
+                | tail -40 ;;
         sanitize)
             for tool in memcheck racecheck; do
                 NSA_TEST_SHARD=0/16 step $N/nsa-test --gpu --sanitize $tool --reports "$OUT/reports-$tool" \

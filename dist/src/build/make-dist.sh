@@ -4,7 +4,7 @@
 # through DIST_* variables set by the pom; JAVA_HOME is the JDK running Maven (its jlink and jdeps are used).
 #
 # Steps: check the test jars against the modules; check jdeps' module needs against the runtime's module list;
-# jlink the runtime; give it a fallback font; install launchers and README from the templates; tar.xz; enforce
+# drop JCuda's unused PTX compiler native; jlink the runtime; give it a fallback font; install launchers and README from the templates; tar.xz; enforce
 # the size limit; copy the tarball to $DIST_OUT.
 set -euo pipefail
 
@@ -20,6 +20,7 @@ for tool in jlink jdeps; do
 done
 command -v tar >/dev/null || die "tar not found"
 command -v xz >/dev/null || die "xz not found (Debian: apt-get install xz-utils)"
+command -v zip >/dev/null && command -v unzip >/dev/null || die "zip / unzip not found (Debian: apt-get install zip unzip)"
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
@@ -61,6 +62,18 @@ done
 if [ ${#lacking[@]} -gt 0 ]; then
     die "jdeps says lib/ or tests/ need JDK module(s) the runtime lacks: ${lacking[*]}. Add them to dist.jlink.modules in dist/pom.xml (or, if only unused classes need them, to dist.jdeps.ignored)."
 fi
+
+# --- 2b. jcuda-natives without the PTX compiler -------------------------------------------------------------
+# nsa4j loads SASS fatbins with cuModuleLoadData and never uses JCuda's nvPTXCompiler binding, whose native
+# (lib/libJNvPTXCompiler-*.so, 24 MB, about 8 MB of the tarball) JCuda would load only with that class; the
+# distribution's copy of the jar leaves it out (docs/decisions.md D29). Builds with the full jar are unaffected.
+for jar in lib/jcuda-natives-*.jar; do
+    [ -f "$jar" ] || continue
+    if unzip -l "$jar" 'lib/libJNvPTXCompiler-*' >/dev/null 2>&1; then
+        zip -q -d "$jar" 'lib/libJNvPTXCompiler-*' || die "could not drop the PTX compiler native from $jar"
+        log "$(basename "$jar"): dropped lib/libJNvPTXCompiler-* (unused by nsa4j)"
+    fi
+done
 
 # --- 3. jlink runtime ---------------------------------------------------------------------------------------
 rm -rf runtime

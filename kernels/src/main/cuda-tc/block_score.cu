@@ -26,64 +26,14 @@
 // Dynamic shared memory (smem_bytes below, what the host passes): 2 K̃ stages [64, DK], the tokens' Q
 // [16·ceil(h/16), DK] each, their c rings. A CTA whose cu arrays are inconsistent (the host never plans that)
 // writes -1 indices, never out of bounds.
-#include <cfloat>
-#include <cmath>
-
-#include "nsa_mma.h"
-#include "nsa_params.h"
-#include "nsa_topn.h"
+#include "score_common.cuh"
 
 namespace nsa {
 namespace score {
 
-using namespace nsa::tc;
-
-constexpr int kWarps = 4;
-constexpr int kThreads = 32 * kWarps;
-constexpr int kTile = 64;      // compressed tokens per stage
-#ifdef NSA_SCORE_STAGES
-constexpr int kStages = NSA_SCORE_STAGES;   // tuning override
-#else
-constexpr int kStages = 2;   // 2 measured faster than 3 (more CTAs per SM), docs/results/sel-kernel-h200.md
-#endif
-constexpr int kRing = 2 * kTile;
-
 // Bytes of dynamic shared memory for head dim dk, h heads per group, tpw tokens per warp.
 __host__ __device__ constexpr int smem_bytes(int dk, int h, int tpw) {
     return (kStages * kTile + kWarps * tpw * 16 * ((h + 15) / 16)) * dk * 2 + kWarps * tpw * kRing * 4;
-}
-
-template <typename T, int D>
-__device__ __forceinline__ void load_tile(T* tile, const T* src, int64_t stride, int rows, int rows_valid, int tid) {
-    constexpr int kChunks = D / 8;
-    for (int idx = tid; idx < rows * kChunks; idx += kThreads) {
-        const int r = idx / kChunks;
-        const int c = idx - r * kChunks;
-        const bool ok = r < rows_valid;
-        cp_async16(smem_addr(tile + SmemRows<D>::offset(r, c)), ok ? src + r * stride + c * 8 : src, ok);
-    }
-}
-
-// Offers blocks [j0, j1) of one token, scored from its c ring, to its top-n list.
-__device__ __forceinline__ void offer_blocks(const BlockSelectParams& p, const float* ring, int ncmp, int cur,
-                                             int keep, int j0, int j1, TopList& top, int lane) {
-    const float inv_l = 1.f / static_cast<float>(p.block_len);
-    for (int c0 = j0; c0 < j1; c0 += 32) {
-        const int j = c0 + lane;
-        float sc = 0.f;
-        if (j < j1) {
-            int64_t lo, hi;
-            select_overlap_range(j, p.block_len, p.block_stride, p.sel_block, ncmp, lo, hi);
-            const int64_t bs = static_cast<int64_t>(j) * p.sel_block;
-            const int64_t be = bs + p.sel_block;
-            for (int64_t i = lo; i < hi; ++i) {
-                const int64_t s0 = i * p.block_stride;
-                const int64_t ov = min(s0 + p.block_len, be) - max(s0, bs);
-                sc = fmaf(ring[i & (kRing - 1)], static_cast<float>(ov) * inv_l, sc);
-            }
-        }
-        topn_offer(top, keep, j < j1 ? topn_candidate(sc, j, cur) : 0ull, lane);
-    }
 }
 
 template <typename T, int DK, int TPW>
@@ -112,18 +62,9 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
 
     // This warp's tokens. A token needs scores unless every visible block is chosen; that is monotone in t, so
     // the CTA's last token decides whether any does.
-    int64_t t[TPW];
-    int ncmp[TPW], cur[TPW], jdone[TPW];
-    bool valid[TPW], need[TPW];
+    Token tk[TPW];
 #pragma unroll
-    for (int tw = 0; tw < TPW; ++tw) {
-        t[tw] = t0 + warp * TPW + tw;
-        valid[tw] = t[tw] < len;
-        ncmp[tw] = valid[tw] ? select_visible_cmp(t[tw], p.block_len, p.block_stride) : 0;
-        cur[tw] = valid[tw] ? static_cast<int>(t[tw] / p.sel_block) : 0;
-        need[tw] = valid[tw] && cur[tw] + 1 > n && keep > 0;
-        jdone[tw] = 0;
-    }
+    for (int tw = 0; tw < TPW; ++tw) tk[tw] = token_at(p, t0 + warp * TPW + tw, len, n, keep);
     const int64_t tlast = min(t0 + kTok - 1, len - 1);
     const bool cta_needs = tlast / p.sel_block + 1 > n && keep > 0;
     const int ncmp_cta = cta_needs ? select_visible_cmp(tlast, p.block_len, p.block_stride) : 0;
@@ -137,8 +78,8 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
     if (!ok) {   // uniform
 #pragma unroll
         for (int tw = 0; tw < TPW; ++tw) {
-            if (!valid[tw]) continue;
-            int32_t* out = p.indices + (start + t[tw]) * p.idx_tok_stride + g * p.idx_group_stride;
+            if (!tk[tw].valid) continue;
+            int32_t* out = p.indices + (start + tk[tw].t) * p.idx_tok_stride + g * p.idx_group_stride;
             for (int k = lane; k < n; k += 32) out[k] = -1;
         }
         return;
@@ -168,8 +109,7 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
         cp_async_commit();
     }
 
-    const float log2e = 1.4426950408889634f;
-    const float scale_log2 = p.scale * log2e;
+    const float scale_log2 = p.scale * 1.4426950408889634f;
 
     for (int it = 0; it < ntiles; ++it) {
         const int nx = it + kStages - 1;
@@ -184,7 +124,7 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
         const int i0 = it * kTile;
         bool work = false;
 #pragma unroll
-        for (int tw = 0; tw < TPW; ++tw) work |= need[tw] && i0 < ncmp[tw];
+        for (int tw = 0; tw < TPW; ++tw) work |= tk[tw].need && i0 < tk[tw].ncmp;
         if (work) {   // warp-uniform
             float cs[TPW][kTile / 8][2];
 #pragma unroll
@@ -224,53 +164,16 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
                 }
 #pragma unroll
                 for (int tw = 0; tw < TPW; ++tw) {
-                    if (!(need[tw] && i0 < ncmp[tw])) continue;
-                    // rows (heads) lane/4 and lane/4 + 8 of this m-tile; rows past h give p = 0
+                    if (!(tk[tw].need && i0 < tk[tw].ncmp)) continue;
                     float lb[2];
-#pragma unroll
-                    for (int hf = 0; hf < 2; ++hf) {
-                        const int r = mt * 16 + (lane >> 2) + 8 * hf;
-                        lb[hf] = r < h ? p.lse[(start + t[tw]) * p.lse_tok_stride
-                                               + (static_cast<int64_t>(g) * h + r) * p.lse_head_stride] * log2e
-                                       : INFINITY;
-                    }
-#pragma unroll
-                    for (int nt = 0; nt < kTile / 8; ++nt) {
-#pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            const int col = i0 + nt * 8 + 2 * (lane & 3) + (e & 1);
-                            const float pe = col < ncmp[tw] ? ex2(fmaf(s[tw][nt][e], scale_log2, -lb[e >> 1])) : 0.f;
-                            cs[tw][nt][e & 1] += pe;
-                        }
-                    }
+                    row_lse(p, start + tk[tw].t, g, h, mt, lane, lb);
+                    add_probs(s[tw], lb, i0, tk[tw].ncmp, scale_log2, cs[tw], lane);
                 }
             }
 #pragma unroll
             for (int tw = 0; tw < TPW; ++tw) {
-                if (!(need[tw] && i0 < ncmp[tw])) continue;
-                float* ring = sRing + (warp * TPW + tw) * kRing;
-#pragma unroll
-                for (int nt = 0; nt < kTile / 8; ++nt) {
-#pragma unroll
-                    for (int e = 0; e < 2; ++e) {
-                        float v = cs[tw][nt][e];
-                        v += __shfl_xor_sync(0xffffffffu, v, 4);
-                        v += __shfl_xor_sync(0xffffffffu, v, 8);
-                        v += __shfl_xor_sync(0xffffffffu, v, 16);
-                        cs[tw][nt][e] = v;
-                    }
-                    if (lane < 4) {
-                        *reinterpret_cast<float2*>(ring + ((i0 + nt * 8 + 2 * lane) & (kRing - 1)))
-                            = make_float2(cs[tw][nt][0], cs[tw][nt][1]);
-                    }
-                }
-                __syncwarp();
-                // blocks j with every overlapping compressed token in: (j + 1)·l' <= (i0 + 64)·d, or all of them
-                // once this tile holds the token's last compressed token
-                const int64_t fin = (static_cast<int64_t>(i0) + kTile) * p.block_stride / p.sel_block;
-                const int jend = i0 + kTile >= ncmp[tw] ? cur[tw] + 1 : static_cast<int>(min(static_cast<int64_t>(cur[tw]) + 1, fin));
-                offer_blocks(p, ring, ncmp[tw], cur[tw], keep, jdone[tw], jend, top[tw], lane);
-                jdone[tw] = max(jdone[tw], jend);
+                if (!(tk[tw].need && i0 < tk[tw].ncmp)) continue;
+                finish_tile(p, cs[tw], sRing + (warp * TPW + tw) * kRing, i0, tk[tw], keep, top[tw], lane);
             }
         }
         __syncthreads();   // this stage is refilled by a later iteration's prefetch
@@ -278,14 +181,7 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
 
 #pragma unroll
     for (int tw = 0; tw < TPW; ++tw) {
-        if (!valid[tw]) continue;
-        // tokens with no compressed token (ncmp = 0) score every block 0: the tie-break decides
-        if (need[tw] && jdone[tw] < cur[tw] + 1) {
-            offer_blocks(p, sRing + (warp * TPW + tw) * kRing, ncmp[tw], cur[tw], keep, jdone[tw], cur[tw] + 1, top[tw],
-                         lane);
-        }
-        int32_t* out = p.indices + (start + t[tw]) * p.idx_tok_stride + g * p.idx_group_stride;
-        topn_write(out, top[tw], n, cur[tw], cur[tw] + 1 <= n, lane);
+        finish_token(p, sRing + (warp * TPW + tw) * kRing, start, g, tk[tw], n, keep, top[tw], lane);
     }
 }
 

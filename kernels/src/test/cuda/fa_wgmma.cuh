@@ -1,5 +1,5 @@
 // An experimental Hopper flash-attention forward for NSA's dense-pattern branches (harness only: -DNSA_FA_WGMMA,
-// sm_90a; not measured yet): the window branch (keys t - w + 1 .. t) and the compressed branch (compressed key i
+// sm_90a; on an H200 within a few percent of FA-2 either way, docs/results/sel-kernel-h200.md): the window branch (keys t - w + 1 .. t) and the compressed branch (compressed key i
 // visible when i·d + l - 1 <= t), Dk = Dv = 128, fp16 / bf16, varlen through cu_q / cu_k (positions from 0, no
 // q_start / k_start). One CTA of one warpgroup takes 64 consecutive query tokens of one query head (the KV head
 // is head / (heads / kv_heads)) and streams the key tiles that any of its rows may see through two cp.async

@@ -1,5 +1,5 @@
-// An experimental Hopper variant of sel-kernel's union layout (harness only: -DNSA_SEL_WGMMA, sm_90a; not measured
-// yet). Same CTA as the union layout (sel_union.cu): 4 consecutive query tokens of one KV group, warp w = token w
+// An experimental Hopper variant of sel-kernel's union layout (harness only: -DNSA_SEL_WGMMA, sm_90a; on an H200
+// 8-15% slower than the mma.sync union layout, docs/results/sel-kernel-h200.md). Same CTA as the union layout (sel_union.cu): 4 consecutive query tokens of one KV group, warp w = token w
 // with its 16 heads, the union of the tokens' chosen blocks streamed once through two cp.async stages. The four
 // warps' 16-row tiles form one 64-row warpgroup tile, so each 64-key tile is two warpgroup MMAs:
 //   S[64 x 64] = Q[64 x Dk] K^T      wgmma m64n64k16, Q and K K-major in shared memory (128-byte swizzle)

@@ -125,6 +125,8 @@ inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_
 #include "sel_attention.cu"
 #include "sel_union.cu"
 #include "block_score.cu"
+#include "wg_emu.h"
+#include "block_score_wg.cu"
 #include "emu_reference.h"
 
 using Kernel = void (*)(const nsa::AttnParams);
@@ -219,10 +221,12 @@ static void check_sel(const char* dt, int dk, int dv, int h, int lsel, bool exac
     compare(what, o_uni, l_uni, ro, rl, bound);
 }
 
-// The tensor-core scorer (block_score.cu) on a varlen batch against fp64 scores and NSA-SPEC's choice (forced 0,
-// cur - 1, cur; the best of the rest by max(P, 0), lower index first): the chosen sets must be equal, or differ only
-// where the swapped blocks' fp64 scores are within 1e-4 relative (a near tie), counted.
-static void check_score(int l, int d) {
+// A tensor-core scorer (block_score.cu, or block_score_wg.cu with wgmma emulated per thread) on a varlen batch
+// against fp64 scores and NSA-SPEC's choice (forced 0, cur - 1, cur; the best of the rest by max(P, 0), lower index
+// first): the chosen sets must be equal, or differ only where the swapped blocks' fp64 scores are within 1e-4
+// relative (a near tie), counted.
+using ScoreKernel = void (*)(const nsa::BlockSelectParams);
+static void check_score(const char* which, ScoreKernel kernel, int l, int d) {
     std::mt19937 rng(static_cast<uint32_t>(97 + l + d));
     const std::vector<int> lens{600, 0, 1, 300};
     const int G = 2, h = 16, H = G * h, dk = 128, lsel = 64, n = 5, batch = static_cast<int>(lens.size());
@@ -248,7 +252,7 @@ static void check_score(int l, int d) {
     p.block_len = l; p.block_stride = d; p.sel_block = lsel; p.n_sel = n;
     p.scale = 1.f / std::sqrt(static_cast<float>(dk));
     const int maxlen = *std::max_element(lens.begin(), lens.end());
-    launch_blocks([&] { nsa_block_score_bf16_dk128(p); }, (maxlen + 3) / 4, batch, G, 128);
+    launch_blocks([&] { kernel(p); }, (maxlen + 3) / 4, batch, G, 128);
     long rows = 0, differ = 0, bad = 0;
     for (int b = 0; b < batch; ++b) {
         for (int t = 0; t < lens[b]; ++t) {
@@ -301,14 +305,16 @@ static void check_score(int l, int d) {
             }
         }
     }
-    CHECK(bad == 0, "score l=%d d=%d: %ld of %ld rows chose other blocks beyond a near tie", l, d, bad, rows);
-    printf("emulation: tc scorer bf16 dk128 l=%d d=%d: %ld rows, %ld chose other blocks (%ld beyond a near tie)\n", l, d,
-           rows, differ, bad);
+    CHECK(bad == 0, "%s l=%d d=%d: %ld of %ld rows chose other blocks beyond a near tie", which, l, d, bad, rows);
+    printf("emulation: %s bf16 dk128 l=%d d=%d: %ld rows, %ld chose other blocks (%ld beyond a near tie)\n", which, l,
+           d, rows, differ, bad);
 }
 
 int main() {
-    check_score(64, 64);
-    check_score(32, 16);
+    check_score("tc scorer", nsa_block_score_bf16_dk128, 64, 64);
+    check_score("tc scorer", nsa_block_score_bf16_dk128, 32, 16);
+    check_score("wgmma scorer", nsa_block_score_wg_bf16_dk128, 64, 64);
+    check_score("wgmma scorer", nsa_block_score_wg_bf16_dk128, 32, 16);
     check_sel<__nv_bfloat16>("bf16", 128, 128, 16, 64, true);
     check_sel<__nv_bfloat16>("bf16", 128, 128, 16, 64, false);
     check_sel<__half>("fp16", 64, 64, 4, 64, true);

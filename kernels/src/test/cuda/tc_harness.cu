@@ -10,11 +10,14 @@
 //       (bench/peers/fla_selection.py --indices-out writes raw int32 [B·S, Hkv, n]); at 128/128 also the gather
 //       floor (sel_gather_floor.cuh: the token layout's bytes without the math) and, built with
 //       -DNSA_SEL_UNION_TUNE, a union layout in the tuning geometry NSA_SELU_TOK / _STAGES / _MINB; with
-//       -DNSA_SEL_WGMMA (sm_90a) the experimental Hopper union layout (sel_union_wgmma.cuh)
+//       -DNSA_SEL_WGMMA (sm_90a) the experimental Hopper union layout (sel_union_wgmma.cuh); for h <= 16 also
+//       the Hopper scorer (block_score_wg.cu) against the image's mma.sync scorer (a score_wg line: rows whose
+//       chosen sets differ, both times)
 #include "attention.cu"
 #include "block_select.cu"
 #include "sel_attention.cu"
 #include "block_score.cu"
+#include "block_score_wg.cu"
 #include "sel_union.cu"
 #include "sel_gather_floor.cuh"
 #ifdef NSA_SEL_WGMMA
@@ -168,6 +171,16 @@ template <typename T> struct Problem {
         dim3 grid((max_len() + tok - 1) / tok, batch, sh.hkv);
         launch(score_symbol<T>(sh.dk), grid, 128, nsa::score::smem_bytes(sh.dk, sh.hq / sh.hkv, tpw()), p, s);
     }
+    // the Hopper scorer (block_score_wg.cu; h <= 16)
+    void run_score_wg(int* out, cudaStream_t s = 0) {
+        nsa::BlockSelectParams p = select(out, nullptr, 0, 1.f / sqrtf((float)sh.dk));
+        dim3 grid((max_len() + 3) / 4, batch, sh.hkv);
+        void* f = sh.dk == 64 ? (dname<T>()[0] == 'b' ? (void*)nsa_block_score_wg_bf16_dk64 : (void*)nsa_block_score_wg_fp16_dk64)
+                : sh.dk == 128 ? (dname<T>()[0] == 'b' ? (void*)nsa_block_score_wg_bf16_dk128 : (void*)nsa_block_score_wg_fp16_dk128)
+                : sh.dk == 192 ? (dname<T>()[0] == 'b' ? (void*)nsa_block_score_wg_bf16_dk192 : (void*)nsa_block_score_wg_fp16_dk192)
+                : (dname<T>()[0] == 'b' ? (void*)nsa_block_score_wg_bf16_dk256 : (void*)nsa_block_score_wg_fp16_dk256);
+        launch(f, grid, 128, nsa::score::wg_smem_bytes(sh.dk), p, s);
+    }
     void run_ref_score(int* out, float* scores, int nb_max, cudaStream_t s = 0) {
         nsa::BlockSelectParams p = select(out, scores, nb_max, 1.f / sqrtf((float)sh.dk));
         long rows = (long)nnz * sh.hkv;
@@ -292,6 +305,20 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
     Dev<float> o(no), l(nl);
     Dev<T> oh(no);
     float t_score = time_ms([&] { pr.run_score(pr.idx.p); }, reps);
+    if (s.hq / s.hkv <= 16) {   // the Hopper scorer against the image's: chosen sets, then its time
+        Dev<int> idx2(pr.idx.n);
+        pr.run_score_wg(idx2.p);
+        CK(cudaDeviceSynchronize());
+        auto a = pr.idx.get(), c = idx2.get();
+        long rows = (long)a.size() / s.n, differ = 0;
+        for (long r = 0; r < rows; ++r) differ += !std::equal(&a[r * s.n], &a[r * s.n] + s.n, &c[r * s.n]);
+        float t_wg = time_ms([&] { pr.run_score_wg(idx2.p); }, reps);
+        double pairs = 0;   // (query, compressed key) products per head
+        for (int len : s.lens) for (int t = 0; t < len; ++t) pairs += t < s.l - 1 ? 0 : std::min((t - s.l + 1) / s.d + 1, (len - s.l) / s.d + 1);
+        const double fl = pairs * s.hq * 2.0 * s.dk;
+        printf("score_wg,S=%d,l=%d,d=%d,rows=%ld,rows_differ=%ld,wg_ms=%.3f,image_ms=%.3f,wg_tflops=%.1f,image_tflops=%.1f\n",
+               s.lens[0], s.l, s.d, rows, differ, t_wg, t_score, fl / t_wg / 1e9, fl / t_score / 1e9);
+    }
     if (!idxfile.empty()) {   // the selection on given indices (a peer's), raw int32 [nnz, Hkv, n]
         std::vector<int> h(pr.idx.n);
         FILE* f = fopen(idxfile.c_str(), "rb");

@@ -41,6 +41,8 @@ public enum Flag {
     NSA_SEL_KERNEL_MIN_L(Kind.INT, "-1", true, "minimum selected tokens per row for sel-kernel; -1 disables"),
     NSA_EXACT_SCORES(Kind.BOOLEAN, "0", false,
             "block scoring on the fp32 reference kernel: chosen blocks equal the oracle's"),
+    NSA_USE_WGMMA(Kind.BOOLEAN, "1", false,
+            "Hopper warpgroup-MMA kernels on SM 9.0 where they serve the shape (the tc scorer, h <= 16)"),
     NSA_FAST_P(Kind.BOOLEAN, "0", false,
             "sel-kernel and FA-2 round P once (their fast mode) instead of exact P"),
     NSA_FORCE_PARITY(Kind.BOOLEAN, "0", false, "every branch on sdpa"),

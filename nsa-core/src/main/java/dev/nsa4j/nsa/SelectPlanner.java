@@ -5,6 +5,7 @@ import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.internal.CompressionPlan;
 import dev.nsa4j.kernels.op.DeviceOp;
 import dev.nsa4j.kernels.op.KernelOps;
+import dev.nsa4j.kernels.op.ScoreLayout;
 import dev.nsa4j.kernels.op.SelectArgs;
 import dev.nsa4j.kernels.op.Sequences;
 import dev.nsa4j.kernels.op.TcBlockScoreOp;
@@ -14,7 +15,8 @@ import dev.nsa4j.tensor.DType;
  * Chooses the block scorer of a shape's plan (docs/routing.md "Block scoring"): the tensor-core scorer
  * ({@link TcBlockScoreOp}) where K̃ is fp16/bf16, the parity mode and {@code NSA_EXACT_SCORES} are off, the
  * tensor-core image is loaded and the scorer's plan-time check passes; else the fp32 reference scorer, whose chosen
- * blocks equal the oracle's, with the reason in the plan's step.
+ * blocks equal the oracle's, with the reason in the plan's step. The tc scorer multiplies with wgmma on SM 9.0 where
+ * {@link ScoreLayout#forDevice} allows it and {@code NSA_USE_WGMMA} is not 0, else with mma.sync.
  */
 final class SelectPlanner {
     private SelectPlanner() {
@@ -70,7 +72,11 @@ final class SelectPlanner {
         if (why != null) {
             return new Choice(reference, reference.describe() + " (reference scorer: " + why + ")");
         }
-        TcBlockScoreOp op = TcBlockScoreOp.plan(env.tc(), spec(cfg, cp, scale, kDt), raw, cmpSeq, reference);
-        return new Choice(op, op.describe() + " (near ties may differ from the oracle; NSA_EXACT_SCORES=1: reference)");
+        TcBlockScoreOp.Spec spec = spec(cfg, cp, scale, kDt);
+        boolean wgmma = env.flags().bool(Flag.NSA_USE_WGMMA);
+        TcBlockScoreOp op = TcBlockScoreOp.plan(env.tc(), spec, ScoreLayout.forDevice(env.device(), spec, wgmma), raw,
+                cmpSeq, reference);
+        return new Choice(op, spec.describe() + " (" + ScoreLayout.why(env.device(), spec, wgmma)
+                + "; near ties may differ from the oracle; NSA_EXACT_SCORES=1: reference)");
     }
 }

@@ -21,6 +21,10 @@ package dev.nsa4j.kernels.internal;
  * threads, {@link #scoreSmemBytes} of dynamic shared memory: {@link #SCORE_STAGES} stages of 64 compressed keys, the
  * Q rows of the CTA's tokens and each token's ring of the last {@link #SCORE_RING} compressed-token probabilities
  * (independent of the sequence length).
+ *
+ * <p><b>Hopper block scorer</b> ({@code nsa_block_score_wg_*}, {@code cuda-tc/block_score_wg.cu}; SM 9.0, h &lt;= 16):
+ * the block scorer's grid and threads; the four tokens' Q rows as one 64-row warpgroup tile,
+ * {@link #scoreWgSmemBytes} of dynamic shared memory (with 1024 bytes of slack for the swizzled tiles' alignment).
  */
 public final class TcGeometry {
     /** Threads per block of every tensor-core kernel (4 warps; their {@code __launch_bounds__}). */
@@ -62,6 +66,10 @@ public final class TcGeometry {
     public static final int SCORE_RING = 2 * SCORE_TILE;
     /** Block scorer: static shared memory (the top-n lists live in registers), for the opt-in limit. */
     public static final int SCORE_STATIC_SMEM_BYTES = 0;
+    /** Hopper block scorer: the most query heads per group (the 16 rows each token has in the warpgroup tile). */
+    public static final int SCORE_WG_MAX_HEADS = 16;
+    /** Hopper block scorer: alignment slack of the 1024-byte-aligned swizzled tiles. */
+    static final int SCORE_WG_ALIGN_SLACK = 1024;
 
     private TcGeometry() {
     }
@@ -110,6 +118,15 @@ public final class TcGeometry {
         long tokens = SCORE_TOKENS;
         return (SCORE_STAGES * (long) SCORE_TILE + tokens * 16 * headTiles(h)) * dk * HALF_BYTES
                 + tokens * SCORE_RING * 4;
+    }
+
+    /**
+     * Hopper block scorer dynamic shared memory for head dim {@code dk} ({@code nsa::score::wg_smem_bytes}):
+     * {@code 1024 + (64 + SCORE_STAGES·64)·Dk·2 + SCORE_TOKENS·SCORE_RING·4} bytes.
+     */
+    public static long scoreWgSmemBytes(int dk) {
+        return SCORE_WG_ALIGN_SLACK + (SCORE_TOKENS * 16L + SCORE_STAGES * (long) SCORE_TILE) * dk * HALF_BYTES
+                + (long) SCORE_TOKENS * SCORE_RING * 4;
     }
 
     /** Block scorer grid x: {@code ceil(maxLen / SCORE_TOKENS)}. */

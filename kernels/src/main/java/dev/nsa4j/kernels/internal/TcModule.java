@@ -113,6 +113,14 @@ public final class TcModule implements AutoCloseable {
         return "nsa_block_score_" + dtypeName(dtype) + "_dk" + dk;
     }
 
+    /**
+     * {@code nsa_block_score_wg_bf16_dk128}: the Hopper (warpgroup MMA) block scorer, built for SM 9.0 only (its
+     * SM 8.x symbol traps; {@code ScoreLayout} never picks it there).
+     */
+    public static String blockScoreWgSymbol(DType dtype, int dk) {
+        return "nsa_block_score_wg_" + dtypeName(dtype) + "_dk" + dk;
+    }
+
     /** Every symbol nsa4j launches from this image. */
     public static List<String> symbols() {
         List<String> s = new ArrayList<>();
@@ -125,6 +133,7 @@ public final class TcModule implements AutoCloseable {
             }
             for (int dk : SCORE_HEAD_DIMS) {
                 s.add(blockScoreSymbol(d, dk));
+                s.add(blockScoreWgSymbol(d, dk));
             }
         }
         return List.copyOf(s);

@@ -28,7 +28,9 @@ import dev.nsa4j.tensor.DType;
  *     follow run the call on the reference scorer ({@link OpRun#fellBack(String, String, String)}); so does a
  *     failed launch.</li>
  * </ul>
- * Launch geometry is {@link TcGeometry}'s.
+ * The op multiplies with the {@link ScoreLayout} chosen at plan time (wgmma on SM 9.0 for h ≤ 16 unless the caller
+ * turns it off); the plan-time rules are the mma.sync layout's, which serves every shape the op accepts. Launch
+ * geometry is {@link TcGeometry}'s.
  */
 public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
     /** The kind of op ({@link OpRun#path()}), as the reference scorer's. */
@@ -68,14 +70,14 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
             return heads / kvHeads;
         }
 
-        /** The kernel's symbol. */
+        /** The mma.sync layout's symbol ({@link ScoreLayout#symbol} for either). */
         public String symbol() {
-            return TcModule.blockScoreSymbol(dtype, dk);
+            return ScoreLayout.MMA.symbol(this);
         }
 
-        /** Dynamic shared memory per block ({@link TcGeometry#scoreSmemBytes}). */
+        /** The mma.sync layout's dynamic shared memory per block ({@link TcGeometry#scoreSmemBytes}). */
         public long smemBytes() {
-            return TcGeometry.scoreSmemBytes(dk, h());
+            return ScoreLayout.MMA.smemBytes(this);
         }
 
         /** {@code tc block scores + top-16 bf16 dk128}. */
@@ -101,10 +103,13 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
     private final Sequences raw;
     private final Sequences compressed;
     private final DeviceOp<SelectArgs> fallback;
+    private final ScoreLayout layout;
 
-    private TcBlockScoreOp(TcModule tc, Spec spec, Sequences raw, Sequences compressed, DeviceOp<SelectArgs> fallback) {
+    private TcBlockScoreOp(TcModule tc, Spec spec, ScoreLayout layout, Sequences raw, Sequences compressed,
+                           DeviceOp<SelectArgs> fallback) {
         this.tc = tc;
         this.spec = spec;
+        this.layout = layout;
         this.raw = raw;
         this.compressed = compressed;
         this.fallback = fallback;
@@ -153,6 +158,21 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
                                       DeviceOp<SelectArgs> fallback) {
         Objects.requireNonNull(tc, "tc");
         Objects.requireNonNull(spec, "spec");
+        return plan(tc, spec, ScoreLayout.forDevice(tc.device(), spec, true), raw, compressed, fallback);
+    }
+
+    /**
+     * The op for {@code spec} in {@code layout} (a test's or a flag's choice; {@link ScoreLayout#forDevice} picks the
+     * faster one).
+     *
+     * @throws NsaArgumentException when {@link #unsupported} refuses the shape, or {@code layout} is
+     *                              {@link ScoreLayout#WGMMA} where {@link ScoreLayout#whyNotWgmma} refuses it
+     */
+    public static TcBlockScoreOp plan(TcModule tc, Spec spec, ScoreLayout layout, Sequences raw, Sequences compressed,
+                                      DeviceOp<SelectArgs> fallback) {
+        Objects.requireNonNull(tc, "tc");
+        Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(layout, "layout");
         Objects.requireNonNull(raw, "raw");
         Objects.requireNonNull(compressed, "compressed");
         Objects.requireNonNull(fallback, "fallback");
@@ -160,7 +180,11 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
         if (why != null) {
             throw new NsaArgumentException("tc scorer", "a shape the tc scorer serves (TcBlockScoreOp.unsupported)", why);
         }
-        return new TcBlockScoreOp(tc, spec, raw, compressed, fallback);
+        String notWg = layout == ScoreLayout.WGMMA ? ScoreLayout.whyNotWgmma(tc.device(), spec) : null;
+        if (notWg != null) {
+            throw new NsaArgumentException("tc scorer", "the wgmma layout on SM 9.0 with h <= 16 (ScoreLayout)", notWg);
+        }
+        return new TcBlockScoreOp(tc, spec, layout, raw, compressed, fallback);
     }
 
     /**
@@ -206,9 +230,15 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
         return spec;
     }
 
+    /** The instruction layout this op launches. */
+    public ScoreLayout layout() {
+        return layout;
+    }
+
+    /** {@code tc block scores + top-16 bf16 dk128 (wgmma)}. */
     @Override
     public String describe() {
-        return spec.describe();
+        return spec.describe() + " (" + layout.label() + ")";
     }
 
     @Override
@@ -222,8 +252,9 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
         }
         BlockSelectParams params = p.params();
         try {
-            tc.kernels().launchSymbol(spec.symbol(), TcGeometry.scoreGridX(spec.maxLen()), params.batch(),
-                    params.kvHeads(), TcGeometry.THREADS, (int) spec.smemBytes(), stream.handle(), params.toBytes());
+            tc.kernels().launchSymbol(layout.symbol(spec), TcGeometry.scoreGridX(spec.maxLen()), params.batch(),
+                    params.kvHeads(), TcGeometry.THREADS, (int) layout.smemBytes(spec), stream.handle(),
+                    params.toBytes());
         } catch (CudaException e) {
             return fallBack(stream, a, workspace, "tc scorer failed: " + e.getMessage(), "kernel");
         }

@@ -25,9 +25,10 @@ class TcModuleTest {
         assertEquals("nsa_sel_kernel_fp16_dk192_dv128_exact", TcModule.selKernelSymbol(DType.FP16, 192, 128, true));
         assertEquals("nsa_sel_kernel_bf16_dk64_dv64", TcModule.selKernelSymbol(DType.BF16, 64, 64, false));
         assertEquals("nsa_block_score_bf16_dk256", TcModule.blockScoreSymbol(DType.BF16, 256));
+        assertEquals("nsa_block_score_wg_fp16_dk64", TcModule.blockScoreWgSymbol(DType.FP16, 64));
         assertEquals("nsa_sel_union_fp16_dk256_dv256_exact", TcModule.selUnionSymbol(DType.FP16, 256, 256, true));
-        // 2 dtypes x (4 head-dim pairs x 2 layouts x fast/exact + 4 scorer head dims)
-        assertEquals(2 * (4 * 2 * 2 + 4), TcModule.symbols().size());
+        // 2 dtypes x (4 head-dim pairs x 2 layouts x fast/exact + 4 scorer head dims x 2 scorer layouts)
+        assertEquals(2 * (4 * 2 * 2 + 4 * 2), TcModule.symbols().size());
         assertEquals(TcModule.symbols().size(), Set.copyOf(TcModule.symbols()).size());
     }
 
@@ -80,6 +81,9 @@ class TcModuleTest {
         assertEquals(4, TcGeometry.SCORE_TOKENS);
         assertEquals((2 * 64 + 4 * 16 * 2) * 64 * 2 + 4 * 128 * 4, TcGeometry.scoreSmemBytes(64, 32));
         assertEquals((2 * 64 + 4 * 16) * 128 * 2 + 4 * 128 * 4, TcGeometry.scoreSmemBytes(128, 1));
+        // block_score_wg.cu's wg_smem_bytes: 1024 + (64 + 2·64)·Dk·2 + 4·128·4
+        assertEquals(1024 + (64 + 2 * 64) * 128 * 2 + 4 * 128 * 4, TcGeometry.scoreWgSmemBytes(128));
+        assertEquals(1024 + (64 + 2 * 64) * 256 * 2 + 4 * 128 * 4, TcGeometry.scoreWgSmemBytes(256));
         assertEquals(0, TcGeometry.scoreGridX(0));
         assertEquals(1, TcGeometry.scoreGridX(1));
         assertEquals(3, TcGeometry.scoreGridX(9));

@@ -41,7 +41,8 @@ import dev.nsa4j.tensor.HostTensor;
  * length-1 sequences (4096 tokens for a subset). Every row's set is well formed (sorted, distinct, −1 padded, the
  * forced blocks in); rows where the two scorers choose differently are counted, printed, and each must be a near
  * tie: every block in one set and not the other has a reference score within {@link #NEAR_TIE} (relative) of the
- * reference's weakest chosen (non-forced) score. Rows that take every candidate block never differ.
+ * reference's weakest chosen (non-forced) score. Rows that take every candidate block never differ. Every case runs in
+ * the mma.sync layout, and those with h ≤ 16 in the wgmma layout too where the device has it (SM 9.0).
  */
 @Tag("gpu")
 class TcBlockScoreGpuTest extends GpuSuite {
@@ -75,11 +76,13 @@ class TcBlockScoreGpuTest extends GpuSuite {
             for (int dk : new int[] {64, 128, 192, 256}) {
                 for (int h : new int[] {1, 4, 16, 32}) {
                     for (int[] ldl : new int[][] {{64, 64, 64}, {32, 16, 64}}) {
-                        for (int[] lens : new int[][] {{1}, {65}, {1000}, VARLEN}) {
-                            out.add(Arguments.of(dt, dk, h, ldl[0], ldl[1], ldl[2], N, lens));
-                        }
-                        if (dk == 128 && h != 1) {
-                            out.add(Arguments.of(dt, dk, h, ldl[0], ldl[1], ldl[2], 16, new int[] {4096}));
+                        for (ScoreLayout layout : h <= 16 ? ScoreLayout.values() : new ScoreLayout[] {ScoreLayout.MMA}) {
+                            for (int[] lens : new int[][] {{1}, {65}, {1000}, VARLEN}) {
+                                out.add(Arguments.of(dt, dk, h, ldl[0], ldl[1], ldl[2], N, lens, layout));
+                            }
+                            if (dk == 128 && h != 1) {
+                                out.add(Arguments.of(dt, dk, h, ldl[0], ldl[1], ldl[2], 16, new int[] {4096}, layout));
+                            }
                         }
                     }
                 }
@@ -133,7 +136,7 @@ class TcBlockScoreGpuTest extends GpuSuite {
     record Scored(int[] reference, float[] scores, int[] tc, OpRun run) {
     }
 
-    static Scored score(Case c, int qOffset) {
+    static Scored score(Case c, int qOffset, ScoreLayout layout) {
         int nnz = c.plan().nnz();
         int[] cu = c.plan().cuSeqlens();
         try (var q = gpu.upload(c.q(), qOffset); var k = gpu.upload(c.kCmp(), 0); var lse = gpu.upload(c.lse(), 0);
@@ -149,8 +152,11 @@ class TcBlockScoreGpuTest extends GpuSuite {
                     c.scale());
             String why = TcBlockScoreOp.unsupported(gpu.context.device(), spec);
             assumeTrue(why == null, () -> "the tc scorer does not serve " + c + " here: " + why);
-            TcBlockScoreOp op = TcBlockScoreOp.plan(tc, spec, raw, cmp, KernelOps.blockSelect(gpu.module, c.plan(), raw,
-                    cmp, c.lp(), c.n(), c.scale(), c.dt()));
+            String noWg = layout == ScoreLayout.WGMMA ? ScoreLayout.whyNotWgmma(gpu.context.device(), spec) : null;
+            assumeTrue(noWg == null, () -> "no wgmma layout for " + c + " here: " + noWg);
+            TcBlockScoreOp op = TcBlockScoreOp.plan(tc, spec, layout, raw, cmp, KernelOps.blockSelect(gpu.module,
+                    c.plan(), raw, cmp, c.lp(), c.n(), c.scale(), c.dt()));
+            assertEquals(layout, op.layout());
             OpRun r = op.launch(gpu.stream, new SelectArgs(q.tensor(), k.tensor(), lse.tensor(), out.tensor()),
                     Workspace.NONE);
             return new Scored(ref.tensor().toHost(gpu.stream).toIntArray(), sc.tensor().toHost(gpu.stream).toFloatArray(),
@@ -158,11 +164,12 @@ class TcBlockScoreGpuTest extends GpuSuite {
         }
     }
 
-    @ParameterizedTest(name = "{0} dk={1} h={2} l={3} d={4} l''={5} n={6} lens={7}")
+    @ParameterizedTest(name = "{0} dk={1} h={2} l={3} d={4} l''={5} n={6} lens={7} {8}")
     @MethodSource("matrix")
-    void chosenBlocksEqualTheReferenceButAtNearTies(DType dt, int dk, int h, int l, int d, int lp, int n, int[] lens) {
+    void chosenBlocksEqualTheReferenceButAtNearTies(DType dt, int dk, int h, int l, int d, int lp, int n, int[] lens,
+                                                    ScoreLayout layout) {
         Case c = Case.make(dt, dk, h, l, d, lp, n, lens, 31L * dk + 7L * h + 3L * l + lens.length + lens[0] + dt.ordinal());
-        Scored s = score(c, 0);
+        Scored s = score(c, 0, layout);
         assertEquals(new OpRun(TcBlockScoreOp.KIND, "", null), s.run(), c.toString());
         int[] cu = c.plan().cuSeqlens();
         int diff = 0, total = 0;
@@ -179,7 +186,8 @@ class TcBlockScoreGpuTest extends GpuSuite {
         }
         rows += total;
         differing += diff;
-        System.out.printf(Locale.ROOT, "tc scorer %s: %d of %d rows differ (near ties)%n", c, diff, total);
+        System.out.printf(Locale.ROOT, "tc scorer (%s) %s: %d of %d rows differ (near ties)%n", layout.label(), c, diff,
+                total);
     }
 
     /** Checks one row; returns true when both scorers chose the same set. */
@@ -239,7 +247,7 @@ class TcBlockScoreGpuTest extends GpuSuite {
     @Test
     void aMisalignedQRunsTheReferenceScorerNamingTheRule() {
         Case c = Case.make(DType.BF16, 128, 4, 32, 16, 64, N, new int[] {700, 1}, 3);
-        Scored s = score(c, 8);   // q only 8-byte aligned, as a foreign pointer may be
+        Scored s = score(c, 8, ScoreLayout.MMA);   // q only 8-byte aligned, as a foreign pointer may be
         assertTrue(s.run().fellBack());
         assertEquals(TcBlockScoreOp.KIND, s.run().path());
         assertEquals("contract", s.run().fallbackCause());

@@ -127,4 +127,27 @@ class TcBlockScoreOpValidationTest {
                 + "than 64 (l = 8, d = 8, l' = 1024)", TcBlockScoreOp.unsupported(H200,
                 new TcBlockScoreOp.Spec(DType.BF16, H, G, DK, fine, 1024, N, 0.1f)));
     }
+
+    @Test
+    void layoutIsWgmmaOnSm90ForUpToSixteenHeads() {
+        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(H200, SPEC, true));
+        assertEquals("wgmma: SM 9.0, h = 4", ScoreLayout.why(H200, SPEC, true));
+        assertEquals("nsa_block_score_wg_bf16_dk128", ScoreLayout.WGMMA.symbol(SPEC));
+        assertEquals(1024 + (64 + 2 * 64) * DK * 2 + 4 * 128 * 4, ScoreLayout.WGMMA.smemBytes(SPEC));
+        assertEquals(SPEC.smemBytes(), ScoreLayout.MMA.smemBytes(SPEC));
+        // the flag, more than 16 heads per group, any other SM
+        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(H200, SPEC, false));
+        assertEquals("mma.sync: NSA_USE_WGMMA=0", ScoreLayout.why(H200, SPEC, false));
+        TcBlockScoreOp.Spec h32 = new TcBlockScoreOp.Spec(DType.BF16, 128, G, DK, PLAN, LP, N, 0.1f);
+        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(H200, h32, true));
+        assertEquals("mma.sync: no wgmma, h = 32 > 16", ScoreLayout.why(H200, h32, true));
+        TcBlockScoreOp.Spec h16 = new TcBlockScoreOp.Spec(DType.FP16, 64, G, 256, PLAN, LP, N, 0.1f);
+        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(H200, h16, true));
+        DeviceInfo a100 = new DeviceInfo(0, "NVIDIA A100", 8, 0, 108, 80L << 30, 166912);
+        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(a100, SPEC, true));
+        assertEquals("mma.sync: no wgmma, sm_80 is not SM 9.0", ScoreLayout.why(a100, SPEC, true));
+        DeviceInfo small = new DeviceInfo(0, "NVIDIA H100 (48 KiB opt-in)", 9, 0, 132, 80L << 30, 49152);
+        assertEquals("needs " + ScoreLayout.WGMMA.smemBytes(SPEC) + " bytes of shared memory, the device allows 49152",
+                ScoreLayout.whyNotWgmma(small, SPEC));
+    }
 }
