@@ -195,12 +195,5 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
         nsa_block_score_##SUFFIX##_dk##DK(const __grid_constant__ nsa::BlockSelectParams p) {            \
         nsa::score::block_score<T, DK, 1>(p);                                                           \
     }
-
-#define NSA_BLOCK_SCORE_DTYPES(DK)                   \
-    NSA_BLOCK_SCORE(bf16, __nv_bfloat16, DK)         \
-    NSA_BLOCK_SCORE(fp16, __half, DK)
-
-NSA_BLOCK_SCORE_DTYPES(64)
-NSA_BLOCK_SCORE_DTYPES(128)
-NSA_BLOCK_SCORE_DTYPES(192)
-NSA_BLOCK_SCORE_DTYPES(256)
+NSA_SCORE_KERNELS(NSA_BLOCK_SCORE)
+#undef NSA_BLOCK_SCORE

@@ -145,12 +145,6 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
         nsa_block_score_wg_##SUFFIX##_dk##DK(const __grid_constant__ nsa::BlockSelectParams p) {           \
         NSA_BLOCK_SCORE_WG_BODY(T, DK)                                                                     \
     }
-#define NSA_BLOCK_SCORE_WG_DTYPES(DK)            \
-    NSA_BLOCK_SCORE_WG(bf16, __nv_bfloat16, DK)  \
-    NSA_BLOCK_SCORE_WG(fp16, __half, DK)
-
-NSA_BLOCK_SCORE_WG_DTYPES(64)
-NSA_BLOCK_SCORE_WG_DTYPES(128)
-NSA_BLOCK_SCORE_WG_DTYPES(192)
-NSA_BLOCK_SCORE_WG_DTYPES(256)
+NSA_SCORE_KERNELS(NSA_BLOCK_SCORE_WG)
+#undef NSA_BLOCK_SCORE_WG
 #undef NSA_BLOCK_SCORE_WG_BODY

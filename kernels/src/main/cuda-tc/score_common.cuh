@@ -158,3 +158,11 @@ __device__ __forceinline__ void finish_token(const BlockSelectParams& p, const f
 
 }  // namespace score
 }  // namespace nsa
+
+// Defines KERNEL(name suffix, element type, DK) for both dtypes and every head dim a scorer is compiled for: each
+// scorer's symbols are KERNEL's name with the suffix <dtype>_dk<DK> (TcModule.SCORE_HEAD_DIMS).
+#define NSA_SCORE_KERNELS(KERNEL)                                                         \
+    KERNEL(bf16, __nv_bfloat16, 64) KERNEL(fp16, __half, 64)                               \
+    KERNEL(bf16, __nv_bfloat16, 128) KERNEL(fp16, __half, 128)                             \
+    KERNEL(bf16, __nv_bfloat16, 192) KERNEL(fp16, __half, 192)                             \
+    KERNEL(bf16, __nv_bfloat16, 256) KERNEL(fp16, __half, 256)
