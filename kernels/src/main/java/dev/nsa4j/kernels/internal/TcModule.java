@@ -30,7 +30,7 @@ public final class TcModule implements AutoCloseable {
     /** The selection kernel's (Dk, Dv) pairs ({@code NSA_SEL_KERNEL_DTYPES} in sel_attention.cu). */
     public static final List<HeadDims> SEL_HEAD_DIMS = List.of(new HeadDims(64, 64), new HeadDims(128, 128),
             new HeadDims(192, 128), new HeadDims(256, 256));
-    /** The block scorer's Dk ({@code NSA_BLOCK_SCORE_DTYPES} in block_score.cu). */
+    /** The block scorers' Dk ({@code NSA_SCORE_KERNELS} in score_common.cuh). */
     public static final List<Integer> SCORE_HEAD_DIMS = List.of(64, 128, 192, 256);
     /** The dtypes of q, k and v (and K̃) both families are compiled for. */
     public static final List<DType> DTYPES = List.of(DType.BF16, DType.FP16);
