@@ -10,8 +10,10 @@
 #                                    sel-kernel against the image's kernels on fla's block indices, and the wgmma
 #                                    flash-attention forward of the window and compressed branches against
 #                                    sdpa-masked (fla shape and paper config)
-#   scripts/gpu-issue10.sh profile   ncu (speed of light, occupancy, warp stalls, memory) of the tc scorer at the
-#                                    paper config and of sel-kernel's token and union layouts, one launch each
+#   scripts/gpu-issue10.sh scorer    the tc scorer's layouts in the harness (mma.sync, wgmma, the pipelined wgmma
+#                                    tuning variant, -DNSA_SCORE_WG_TUNE) at the fla shape and the paper config
+#   scripts/gpu-issue10.sh profile   ncu (speed of light, occupancy, warp stalls, memory, source hot spots) of the
+#                                    wgmma scorer at the paper config and of sel-kernel's token and union layouts
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
 #                                    blocks (sel-kernel in each layout, exact and fast P, sdpa-masked, sdpa-packed)
 #   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
@@ -21,6 +23,8 @@
 #   scripts/gpu-issue10.sh fastp     nsa bench nsa at the fla shape with NSA_FAST_P=1
 #   scripts/gpu-issue10.sh shapes    nsa bench nsa and the peers at Dk = 192 / Dv = 128 and at h = 4
 #   scripts/gpu-issue10.sh sweep     nsa bench selection over n·l' (the NSA_SEL_KERNEL_MIN_L sweep)
+#   scripts/gpu-issue10.sh peerkernels  the peers' forwards split into their CUDA kernels (torch.profiler, --kernels):
+#                                    mdy666 at the paper config, fla at the fla shape; beside nsa bench nsa's steps
 #
 # Logs and CSVs go to $OUT (default ./out). Exit status: that of the last failing step, else 0.
 set -uo pipefail
@@ -81,14 +85,22 @@ for mode in "$@"; do
                 step timeout 120 /tmp/th_wg fa $1 $2 64 4 64 64 512 10 | tee -a "$OUT/wgmma.log"
                 step timeout 120 /tmp/th_wg fa 1 $2 64 4 32 16 512 10 | grep block-causal | tee -a "$OUT/wgmma.log"
             done ;;
+        scorer)
+            nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SCORE_WG_TUNE -I kernels/src/main/cuda \
+                -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o /tmp/th_sc || { rc=2; continue; }
+            for c in "4 4096 64 64" "1 16384 64 64" "1 65536 64 64" "1 16384 32 16" "1 65536 32 16"; do
+                set -- $c
+                step timeout 120 /tmp/th_sc bench $1 $2 64 4 128 128 $3 $4 64 16 10 0 | grep -E "^score_wg" \
+                    | tee -a "$OUT/scorer.log"
+            done ;;
         profile)
             nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_UNION_TUNE -I kernels/src/main/cuda \
                 -I kernels/src/main/cuda-tc \
                 -lineinfo kernels/src/test/cuda/tc_harness.cu -o /tmp/th_prof || { rc=2; continue; }
             NCU="ncu --launch-skip 1 --launch-count 1 --section SpeedOfLight --section Occupancy --section WarpStateStats
                  --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis"
-            step timeout 150 $NCU --kernel-name regex:nsa_block_score /tmp/th_prof bench 1 16384 64 4 128 128 32 16 64 16 2 0 \
-                > "$OUT/profile-score-paper-16k.txt" 2>&1
+            step timeout 150 $NCU --section SourceCounters --kernel-name regex:nsa_block_score_wg /tmp/th_prof \
+                bench 1 16384 64 4 128 128 32 16 64 16 2 0 > "$OUT/profile-score-paper-16k.txt" 2>&1
             step timeout 150 $NCU --kernel-name regex:nsa_sel_kernel /tmp/th_prof bench 1 65536 64 4 128 128 64 64 64 16 2 0 \
                 > "$OUT/profile-sel-token-64k.txt" 2>&1
             step timeout 150 $NCU --kernel-name regex:nsa_sel_union_tune /tmp/th_prof bench 4 4096 64 4 128 128 64 64 64 16 2 0 \
@@ -158,12 +170,20 @@ for mode in "$@"; do
                 step $N/nsa bench selection --shapes "1,4096 1,16384" --n-sel $1 --sel-block $2 --repeat 10 \
                     --paths sel-kernel,sdpa-masked,sdpa-packed --out "$OUT/selection-sweep.csv" 2>&1 | grep "bench selection\]  "
             done ;;
+        peerkernels)
+            T="timeout ${BENCH_STEP_S:-150}"
+            step $T python3 bench/peers/mdy_nsa.py --mdy-root peers-src/mdy --fla-root peers-src/fla \
+                --shapes "1,16384;1,65536" --block-len 32 --stride 16 --warmup 5 --repeat 10 --kernels 3 \
+                --out /tmp/peer-kernels.csv 2>&1 | tee "$OUT/peer-kernels.log" | grep -vi warn
+            step $T python3 bench/peers/fla_nsa.py --fla-root peers-src/fla --shapes "1,16384;1,65536" \
+                --warmup 5 --repeat 10 --kernels 3 --out /tmp/peer-kernels.csv 2>&1 | tee -a "$OUT/peer-kernels.log" \
+                | grep -vi warn ;;
         fastp)
             # nsa bench nsa at the fla shape with NSA_FAST_P=1 only (its own CSV and Markdown)
             NSA_FAST_P=1 step timeout ${BENCH_STEP_S:-150} $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 \
                 --no-host --out "$OUT/nsa-bench-fastp.csv" --md "$OUT/nsa-bench-fastp.md" 2>&1 \
                 | tee "$OUT/bench-fla-shape-fastp.log" | grep -E "bench nsa\]   (device forward|check)" ;;
-        *) echo "gpu-issue10: unknown mode '$mode' (harness, wgmma, profile, selection, tests, sanitize, suite, bench, fastp, shapes, sweep)" >&2; exit 2 ;;
+        *) echo "gpu-issue10: unknown mode '$mode' (harness, wgmma, scorer, profile, selection, tests, sanitize, suite, bench, fastp, shapes, sweep, peerkernels)" >&2; exit 2 ;;
     esac
 done
 exit $rc

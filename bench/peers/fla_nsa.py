@@ -349,6 +349,34 @@ def time_calls(torch, fn, warmup, repeat, flush):
     return [s.elapsed_time(e) for s, e in zip(starts, ends)]
 
 
+def kernel_breakdown(torch, fn, calls, what, prog=PROG, top=12):
+    """Prints to stderr the CUDA kernels of `calls` calls of fn under torch.profiler, per call: each kernel's time
+    (ms) and launches, longest first (the `top` longest, then the rest summed), so a peer's forward splits into its
+    steps as nsa4j's bench does. Runs after timing, never inside it."""
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    rows = []
+    for e in prof.key_averages():
+        us = getattr(e, "self_device_time_total", None)
+        if us is None:
+            us = getattr(e, "self_cuda_time_total", 0)
+        if us > 0:
+            rows.append((us / 1000.0 / calls, e.count / calls, e.key))
+    rows.sort(reverse=True)
+    total = sum(r[0] for r in rows)
+    print("%s kernels of %s, per call (%d calls profiled): %.3f ms in %d kernels"
+          % (prog, what, calls, total, len(rows)), file=sys.stderr)
+    for ms, n, name in rows[:top]:
+        print("  %9.3f ms %6.1fx  %s" % (ms, n, name[:110]), file=sys.stderr)
+    if len(rows) > top:
+        print("  %9.3f ms          (%d other kernels)" % (sum(r[0] for r in rows[top:]), len(rows) - top),
+              file=sys.stderr)
+
+
 def check_output(torch, out, shape, what):
     if tuple(out.shape) != tuple(shape):
         raise RuntimeError("%s: output shape %s, expected %s" % (what, tuple(out.shape), tuple(shape)))
@@ -404,6 +432,8 @@ def run(args):
                 try:
                     check_output(torch, fla_call(), (b, s, hq, dv), "fla parallel_nsa " + label)
                     times = time_calls(torch, fla_call, args.warmup, args.repeat, args.flush)
+                    if args.kernels > 0:
+                        kernel_breakdown(torch, fla_call, args.kernels, "fla parallel_nsa " + label)
                 except Exception as e:   # fla's asserts, Triton compile errors, CUDA errors
                     reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                     print("%s: FAIL fla parallel_nsa %s: %s: %s" % (PROG, label, type(e).__name__, reason),
@@ -490,6 +520,8 @@ def build_parser():
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--repeat", type=int, default=50)
     p.add_argument("--no-flush", dest="flush", action="store_false", help="do not flush L2 before timed calls")
+    p.add_argument("--kernels", type=int, default=0, metavar="N",
+                   help="after timing, profile N calls and print each CUDA kernel's time per call (stderr)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", metavar="FILE.csv", help="CSV to write (replaced) or, with --append, append to")
     p.add_argument("--append", action="store_true", help="append to --out (header written once, must match)")

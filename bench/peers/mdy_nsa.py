@@ -17,7 +17,7 @@ fla_nsa.py does for fla; the note says so), so --fla-root is needed too. One seq
 cu_seqlens [0, S]), Dk = Dv, Hq/Hkv as given; its config: kernel_size l, stride d, block_size l', top_n n,
 window w, num_init_blocks 1, num_local_blocks 2 (blocks 0, cur - 1 and cur forced, as NSA-SPEC), gates
 [T, Hq, 3] uniform. Inputs standard normal in --dtype. Timing as fla_nsa.py (CUDA events, L2 flushed, warm-up
-first: Triton autotunes).
+first: Triton autotunes). --kernels N then prints its CUDA kernels' times per call (torch.profiler over N calls).
 """
 import importlib
 import os
@@ -108,6 +108,8 @@ def main(argv=None):
             try:
                 fla_nsa.check_output(torch, call(), (s, cfg["heads"], cfg["dv"]), "mdy666 " + label)
                 times = fla_nsa.time_calls(torch, call, args.warmup, args.repeat, args.flush)
+                if args.kernels > 0:
+                    fla_nsa.kernel_breakdown(torch, call, args.kernels, "mdy666 " + label, prog=PROG)
             except Exception as e:   # a peer that cannot run a shape is reported, not fatal
                 print("%s: FAIL %s: %s: %s" % (PROG, label, type(e).__name__, str(e).splitlines()[0][:300]),
                       file=sys.stderr)

@@ -7,6 +7,7 @@
 // sets against fp64 scores and NSA-SPEC's rule for (l, d) = (64, 64) and (32, 16), near ties counted. Proves the
 // kernels' index logic under that model (the GPU suites prove the model). Run: scripts/emulate-kernels.sh
 #define NSA_HOST_EMULATION
+#define NSA_SCORE_WG_TUNE   // the pipelined Hopper scorer (harness only) is emulated too
 #include "cuda_keywords_shim.h"
 #include "block_shim.h"
 
@@ -315,6 +316,8 @@ int main() {
     check_score("tc scorer", nsa_block_score_bf16_dk128, 32, 16);
     check_score("wgmma scorer", nsa_block_score_wg_bf16_dk128, 64, 64);
     check_score("wgmma scorer", nsa_block_score_wg_bf16_dk128, 32, 16);
+    check_score("pipelined wgmma scorer", nsa_block_score_wg_pipe_bf16_dk128, 64, 64);
+    check_score("pipelined wgmma scorer", nsa_block_score_wg_pipe_bf16_dk128, 32, 16);
     check_sel<__nv_bfloat16>("bf16", 128, 128, 16, 64, true);
     check_sel<__nv_bfloat16>("bf16", 128, 128, 16, 64, false);
     check_sel<__half>("fp16", 64, 64, 4, 64, true);

@@ -12,7 +12,7 @@
 //       -DNSA_SEL_UNION_TUNE, a union layout in the tuning geometry NSA_SELU_TOK / _STAGES / _MINB; with
 //       -DNSA_SEL_WGMMA (sm_90a) the experimental Hopper union layout (sel_union_wgmma.cuh); for h <= 16 also
 //       the Hopper scorer (block_score_wg.cu) against the image's mma.sync scorer (a score_wg line: rows whose
-//       chosen sets differ, both times)
+//       chosen sets differ, both times); built with -DNSA_SCORE_WG_TUNE also its pipelined variant (score_wg_pipe)
 #include "attention.cu"
 #include "block_select.cu"
 #include "sel_attention.cu"
@@ -181,6 +181,14 @@ template <typename T> struct Problem {
                 : (dname<T>()[0] == 'b' ? (void*)nsa_block_score_wg_bf16_dk256 : (void*)nsa_block_score_wg_fp16_dk256);
         launch(f, grid, 128, nsa::score::wg_smem_bytes(sh.dk), p, s);
     }
+#ifdef NSA_SCORE_WG_TUNE
+    // the pipelined Hopper scorer (tuning build; bf16, Dk 128, h <= 16)
+    void run_score_wg_pipe(int* out, cudaStream_t s = 0) {
+        nsa::BlockSelectParams p = select(out, nullptr, 0, 1.f / sqrtf((float)sh.dk));
+        dim3 grid((max_len() + 3) / 4, batch, sh.hkv);
+        launch((void*)nsa_block_score_wg_pipe_bf16_dk128, grid, 128, nsa::score::wg_pipe_smem_bytes(sh.dk), p, s);
+    }
+#endif
     void run_ref_score(int* out, float* scores, int nb_max, cudaStream_t s = 0) {
         nsa::BlockSelectParams p = select(out, scores, nb_max, 1.f / sqrtf((float)sh.dk));
         long rows = (long)nnz * sh.hkv;
@@ -318,6 +326,19 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
         const double fl = pairs * s.hq * 2.0 * s.dk;
         printf("score_wg,S=%d,l=%d,d=%d,rows=%ld,rows_differ=%ld,wg_ms=%.3f,image_ms=%.3f,wg_tflops=%.1f,image_tflops=%.1f\n",
                s.lens[0], s.l, s.d, rows, differ, t_wg, t_score, fl / t_wg / 1e9, fl / t_score / 1e9);
+#ifdef NSA_SCORE_WG_TUNE
+        if (s.dk == 128 && dname<T>()[0] == 'b') {
+            Dev<int> idx3(pr.idx.n);
+            pr.run_score_wg_pipe(idx3.p);
+            CK(cudaDeviceSynchronize());
+            auto e = idx3.get();
+            long differ3 = 0;
+            for (long r = 0; r < rows; ++r) differ3 += !std::equal(&c[r * s.n], &c[r * s.n] + s.n, &e[r * s.n]);
+            float t_pipe = time_ms([&] { pr.run_score_wg_pipe(idx3.p); }, reps);
+            printf("score_wg_pipe,S=%d,l=%d,d=%d,rows_differ_vs_wg=%ld,pipe_ms=%.3f,wg_ms=%.3f,pipe_tflops=%.1f\n",
+                   s.lens[0], s.l, s.d, differ3, t_pipe, t_wg, fl / t_pipe / 1e9);
+        }
+#endif
     }
     if (!idxfile.empty()) {   // the selection on given indices (a peer's), raw int32 [nnz, Hkv, n]
         std::vector<int> h(pr.idx.n);

@@ -73,6 +73,7 @@ __device__ __forceinline__ void tile_step(uint32_t sQ, uint32_t sK, uint32_t sV,
     }
     wg::commit();
     wg::wait<0>();
+    wg::fence_operands(s);
     uint32_t pa[kTileKeys / 16][4], pl[EXACT ? kTileKeys / 16 : 1][4];
     if (live) {
         if (partial) {
@@ -125,6 +126,7 @@ __device__ __forceinline__ void tile_step(uint32_t sQ, uint32_t sK, uint32_t sV,
     }
     wg::commit();
     wg::wait<0>();
+    wg::fence_operands(st.acc);
 }
 
 // o = O / l (0 where no key was visible) and lse = m·scale + ln l (-inf then) of this thread's two rows; o_row(hf)

@@ -37,6 +37,7 @@ inline void fence() {}
 inline void commit() {}
 template <int N> inline void wait() {}
 inline void fence_async_shared() {}
+template <int N> inline void fence_operands(float (&)[N][4]) {}
 template <typename T>
 inline void mma_m64n64k16_ss(float (&d)[8][4], uint64_t desc_a, uint64_t desc_b, int accumulate) {
     const int tid = threadIdx.x, w = tid / 32, lane = tid % 32;
