@@ -18,8 +18,11 @@ namespace score {
 
 constexpr int kWgRows = 4 * 16;   // four tokens x 16 head rows
 
-__host__ __device__ constexpr int wg_smem_bytes(int dk) {
-    return 1024 + (kWgRows + kStages * kTile) * dk * 2 + kWarps * kRing * 4;
+// The pipelined tuning variant's K̃ stages (PIPE below; the harness: -DNSA_SCORE_WG_TUNE, not in the image).
+constexpr int kPipeStages = 3;
+
+__host__ __device__ constexpr int wg_smem_bytes(int dk, bool pipe = false) {
+    return 1024 + (kWgRows + (pipe ? kPipeStages : kStages) * kTile) * dk * 2 + kWarps * kRing * 4;
 }
 
 // Rows [0, 64) of a 64 x DK swizzled tile at dst: row r from src(r), or zeros where src(r) is null (then the copy
@@ -34,14 +37,19 @@ __device__ __forceinline__ void load_wg_rows(uint32_t dst, const T* base, Src sr
     }
 }
 
-template <typename T, int DK>
+// PIPE (tuning only): the MMAs of tile it + 1 run while the epilogue of tile it does, through two accumulator sets
+// and three K̃ stages (tile it + 2 loading). One barrier per tile: at the top of step it, tile it + 1 has landed for
+// every thread and every thread is past step it - 1 (whose wait retired tile it - 1's MMAs), so tile it + 2 may
+// refill tile it - 1's stage.
+template <typename T, int DK, bool PIPE = false>
 __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
     static_assert(DK % 64 == 0, "the swizzled tiles hold 64-column regions");
+    constexpr int kSt = PIPE ? kPipeStages : kStages;
     NSA_TC_DYNAMIC_SMEM(smem);
     const uint32_t raw = smem_addr(smem);
     const uint32_t sQ = (raw + 1023u) & ~1023u;
     const uint32_t sK0 = sQ + kWgRows * DK * 2;
-    float* sRing = reinterpret_cast<float*>(smem + (sK0 - raw) + kStages * kTile * DK * 2);
+    float* sRing = reinterpret_cast<float*>(smem + (sK0 - raw) + kSt * kTile * DK * 2);
     TopList top;
     const int tid = threadIdx.x;
     const int warp = tid >> 5;
@@ -78,7 +86,7 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
     const T* gK = static_cast<const T*>(p.k_cmp) + cbase * p.k_tok_stride + g * p.k_group_stride;
     auto load_stage = [&](int it) {
         const int i0 = it * kTile;
-        load_wg_rows<T, DK>(sK0 + (it % kStages) * kTile * DK * 2, gK, [&](int r) -> const T* {
+        load_wg_rows<T, DK>(sK0 + (it % kSt) * kTile * DK * 2, gK, [&](int r) -> const T* {
             return i0 + r < ncmp_cta ? gK + static_cast<int64_t>(i0 + r) * p.k_tok_stride : nullptr;
         }, tid);
     };
@@ -89,156 +97,106 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
             return t0 + w < len && hr < h ? gQ + w * p.q_tok_stride + hr * p.q_head_stride : nullptr;
         }, tid);
     }
+    if constexpr (!PIPE) {
 #pragma unroll
-    for (int st = 0; st < kStages - 1; ++st) {
-        if (st < ntiles) load_stage(st);
-        cp_async_commit();
+        for (int st = 0; st < kStages - 1; ++st) {
+            if (st < ntiles) load_stage(st);
+            cp_async_commit();
+        }
     }
-
     const float scale_log2 = p.scale * 1.4426950408889634f;
     float lb[2];
     if (tk.need) row_lse(p, start + tk.t, g, h, 0, lane, lb);
     float* ring = sRing + warp * kRing;
 
-    for (int it = 0; it < ntiles; ++it) {
-        const int nx = it + kStages - 1;
-        if (nx < ntiles) load_stage(nx);
-        cp_async_commit();
-        cp_async_wait<kStages - 1>();
-        wg::fence_async_shared();
-        __syncthreads();
-        const uint32_t sK = sK0 + (it % kStages) * kTile * DK * 2;
+    auto epilogue = [&](int it, const float (&sc)[kTile / 8][4]) {   // tile it's scores, final in registers
         const int i0 = it * kTile;
-        float s[kTile / 8][4];
-        wg::fence();
-#pragma unroll
-        for (int ks = 0; ks < DK / 16; ++ks) {
-            wg::mma_m64n64k16_ss<T>(s, wg::desc_k_major<kWgRows>(sQ, ks), wg::desc_k_major<kTile>(sK, ks), ks > 0);
-        }
-        wg::commit();
-        wg::wait<0>();
-        wg::fence_operands(s);
         if (tk.need && i0 < tk.ncmp) {   // warp-uniform
             float cs[kTile / 8][2];
 #pragma unroll
             for (int nt = 0; nt < kTile / 8; ++nt) cs[nt][0] = cs[nt][1] = 0.f;
-            add_probs(s, lb, i0, tk.ncmp, scale_log2, cs, lane);
+            add_probs(sc, lb, i0, tk.ncmp, scale_log2, cs, lane);
             finish_tile(p, cs, ring, i0, tk, keep, top, lane);
         }
-        __syncthreads();   // this stage is refilled by a later iteration's prefetch
-    }
-    cp_async_wait_all();
-    finish_token(p, ring, start, g, tk, n, keep, top, lane);
-}
-
-#ifdef NSA_SCORE_WG_TUNE
-// Tuning build (the harness: -DNSA_SCORE_WG_TUNE; not in the image): the MMAs of tile it + 1 run while the
-// epilogue of tile it does, through two accumulator sets and three K̃ stages (tile it + 2 loading). One barrier per
-// tile: at the top of step it tile it + 1 has landed for every thread and every thread is past step it - 1 (whose
-// wait retired tile it - 1's MMAs), so tile it + 2 may refill tile it - 1's stage.
-constexpr int kPipeStages = 3;
-__host__ __device__ constexpr int wg_pipe_smem_bytes(int dk) {
-    return 1024 + (kWgRows + kPipeStages * kTile) * dk * 2 + kWarps * kRing * 4;
-}
-
-template <typename T, int DK>
-__device__ __forceinline__ void block_score_wg_pipe(const BlockSelectParams& p) {
-    NSA_TC_DYNAMIC_SMEM(smem);
-    const uint32_t raw = smem_addr(smem);
-    const uint32_t sQ = (raw + 1023u) & ~1023u;
-    const uint32_t sK0 = sQ + kWgRows * DK * 2;
-    float* sRing = reinterpret_cast<float*>(smem + (sK0 - raw) + kPipeStages * kTile * DK * 2);
-    TopList top;
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const int b = blockIdx.y, g = blockIdx.z;
-    const int h = p.heads / p.kv_heads;
-    const int n = p.n_sel, keep = n - 3;
-    if (h <= 0 || h > 16 || n < 1 || n > NSA_SELECT_MAX_N) return;
-    const int64_t start = p.cu_seqlens[b];
-    const int64_t len = p.cu_seqlens[b + 1] - start;
-    const int64_t t0 = static_cast<int64_t>(gridDim.x - 1 - blockIdx.x) * kWarps;
-    if (t0 >= len) return;
-    const int64_t cbase = p.cu_seqlens_cmp[b];
-    const int64_t cend = p.cu_seqlens_cmp[b + 1];
-    Token tk = token_at(p, t0 + warp, len, n, keep);
-    const int64_t tlast = min(t0 + kWarps - 1, len - 1);
-    const bool cta_needs = tlast / p.sel_block + 1 > n && keep > 0;
-    const int ncmp_cta = cta_needs ? select_visible_cmp(tlast, p.block_len, p.block_stride) : 0;
-    const int ntiles = (ncmp_cta + kTile - 1) / kTile;
-    if (!(start >= 0 && cbase >= 0 && cend <= p.nnz_cmp && start + len <= p.nnz && cbase + ncmp_cta <= cend)) {
-        if (tk.valid) {
-            int32_t* out = p.indices + (start + tk.t) * p.idx_tok_stride + g * p.idx_group_stride;
-            for (int k = lane; k < n; k += 32) out[k] = -1;
-        }
-        return;
-    }
-    const T* gK = static_cast<const T*>(p.k_cmp) + cbase * p.k_tok_stride + g * p.k_group_stride;
-    auto stage = [&](int it) { return sK0 + (it % kPipeStages) * kTile * DK * 2; };
-    auto load_stage = [&](int it) {
-        const int i0 = it * kTile;
-        load_wg_rows<T, DK>(stage(it), gK, [&](int r) -> const T* {
-            return i0 + r < ncmp_cta ? gK + static_cast<int64_t>(i0 + r) * p.k_tok_stride : nullptr;
-        }, tid);
     };
+
     auto issue = [&](int it, float (&s)[kTile / 8][4]) {
         wg::fence();
 #pragma unroll
         for (int ks = 0; ks < DK / 16; ++ks) {
-            wg::mma_m64n64k16_ss<T>(s, wg::desc_k_major<kWgRows>(sQ, ks), wg::desc_k_major<kTile>(stage(it), ks), ks > 0);
+            wg::mma_m64n64k16_ss<T>(s, wg::desc_k_major<kWgRows>(sQ, ks),
+                                    wg::desc_k_major<kTile>(sK0 + (it % kSt) * kTile * DK * 2, ks), ks > 0);
         }
         wg::commit();
         wg::fence_operands(s);
     };
-    const float scale_log2 = p.scale * 1.4426950408889634f;
-    float lb[2];
-    if (tk.need) row_lse(p, start + tk.t, g, h, 0, lane, lb);
-    float* ring = sRing + warp * kRing;
-    float sa[kTile / 8][4], sb[kTile / 8][4];
-    if (ntiles > 0) {
-        const T* gQ = static_cast<const T*>(p.q) + (start + t0) * p.q_tok_stride + static_cast<int64_t>(g) * h * p.q_head_stride;
-        load_wg_rows<T, DK>(sQ, gQ, [&](int r) -> const T* {
-            const int w = r >> 4, hr = r & 15;
-            return t0 + w < len && hr < h ? gQ + w * p.q_tok_stride + hr * p.q_head_stride : nullptr;
-        }, tid);
-        load_stage(0);
-        cp_async_commit();
-        if (ntiles > 1) load_stage(1);
-        cp_async_commit();
-        cp_async_wait<1>();
-        wg::fence_async_shared();
-        __syncthreads();
-        issue(0, sa);
-    }
-    auto step = [&](int it, float (&cur)[kTile / 8][4], float (&nxt)[kTile / 8][4]) {
-        if (it + 1 < ntiles) {
-            cp_async_wait<0>();
+
+    if constexpr (!PIPE) {
+        for (int it = 0; it < ntiles; ++it) {
+            const int nx = it + kStages - 1;
+            if (nx < ntiles) load_stage(nx);
+            cp_async_commit();
+            cp_async_wait<kStages - 1>();
             wg::fence_async_shared();
             __syncthreads();
-            if (it + 2 < ntiles) load_stage(it + 2);
-            cp_async_commit();
-            issue(it + 1, nxt);
-            wg::wait<1>();
-        } else {
-            wg::wait<0>();
-        }
-        wg::fence_operands(cur);
-        const int i0 = it * kTile;
-        if (tk.need && i0 < tk.ncmp) {   // warp-uniform
-            float cs[kTile / 8][2];
+            const uint32_t sK = sK0 + (it % kStages) * kTile * DK * 2;
+            float s[kTile / 8][4];
+            wg::fence();
 #pragma unroll
-            for (int nt = 0; nt < kTile / 8; ++nt) cs[nt][0] = cs[nt][1] = 0.f;
-            add_probs(cur, lb, i0, tk.ncmp, scale_log2, cs, lane);
-            finish_tile(p, cs, ring, i0, tk, keep, top, lane);
+            for (int ks = 0; ks < DK / 16; ++ks) {
+                wg::mma_m64n64k16_ss<T>(s, wg::desc_k_major<kWgRows>(sQ, ks), wg::desc_k_major<kTile>(sK, ks), ks > 0);
+            }
+            wg::commit();
+            wg::wait<0>();
+            wg::fence_operands(s);
+            // epilogue()'s steps, written out: the image's instruction stream as measured and tested (calling the
+            // lambda here compiles to different SASS)
+            const int i0 = it * kTile;
+            if (tk.need && i0 < tk.ncmp) {   // warp-uniform
+                float cs[kTile / 8][2];
+#pragma unroll
+                for (int nt = 0; nt < kTile / 8; ++nt) cs[nt][0] = cs[nt][1] = 0.f;
+                add_probs(s, lb, i0, tk.ncmp, scale_log2, cs, lane);
+                finish_tile(p, cs, ring, i0, tk, keep, top, lane);
+            }
+            __syncthreads();   // this stage is refilled by a later iteration's prefetch
         }
-    };
-    for (int it = 0; it < ntiles; it += 2) {   // two steps per trip: the accumulator sets stay in registers
-        step(it, sa, sb);
-        if (it + 1 < ntiles) step(it + 1, sb, sa);
+    } else {
+        float sa[kTile / 8][4], sb[kTile / 8][4];
+        if (ntiles > 0) {
+            load_stage(0);
+            cp_async_commit();
+            if (ntiles > 1) load_stage(1);
+            cp_async_commit();
+            cp_async_wait<1>();
+            wg::fence_async_shared();
+            __syncthreads();
+            issue(0, sa);
+        }
+        auto step = [&](int it, float (&cur)[kTile / 8][4], float (&nxt)[kTile / 8][4]) {
+            if (it + 1 < ntiles) {
+                cp_async_wait<0>();
+                wg::fence_async_shared();
+                __syncthreads();
+                if (it + 2 < ntiles) load_stage(it + 2);
+                cp_async_commit();
+                issue(it + 1, nxt);
+                wg::wait<1>();
+            } else {
+                wg::wait<0>();
+            }
+            wg::fence_operands(cur);
+            epilogue(it, cur);
+        };
+        for (int it = 0; it < ntiles; it += 2) {   // two steps per trip: the accumulator sets stay in registers
+            step(it, sa, sb);
+            if (it + 1 < ntiles) step(it + 1, sb, sa);
+        }
     }
     cp_async_wait_all();
     finish_token(p, ring, start, g, tk, n, keep, top, lane);
 }
-#endif  // NSA_SCORE_WG_TUNE
+
 
 }  // namespace score
 }  // namespace nsa
@@ -247,7 +205,7 @@ __device__ __forceinline__ void block_score_wg_pipe(const BlockSelectParams& p) 
 // 128 threads, wg_smem_bytes(DK) = 1024 + (64 + 2·64)·DK·2 + 4·128·4 bytes of dynamic shared memory; h <= 16.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL) || defined(NSA_HOST_EMULATION)
 #define NSA_BLOCK_SCORE_WG_BODY(T, DK) nsa::score::block_score_wg<T, DK>(p);
-#define NSA_BLOCK_SCORE_WG_BODY_PIPE nsa::score::block_score_wg_pipe<__nv_bfloat16, 128>(p);
+#define NSA_BLOCK_SCORE_WG_BODY_PIPE nsa::score::block_score_wg<__nv_bfloat16, 128, true>(p);
 #else
 #define NSA_BLOCK_SCORE_WG_BODY(T, DK) __trap();
 #define NSA_BLOCK_SCORE_WG_BODY_PIPE __trap();

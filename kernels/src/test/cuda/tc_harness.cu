@@ -186,7 +186,7 @@ template <typename T> struct Problem {
     void run_score_wg_pipe(int* out, cudaStream_t s = 0) {
         nsa::BlockSelectParams p = select(out, nullptr, 0, 1.f / sqrtf((float)sh.dk));
         dim3 grid((max_len() + 3) / 4, batch, sh.hkv);
-        launch((void*)nsa_block_score_wg_pipe_bf16_dk128, grid, 128, nsa::score::wg_pipe_smem_bytes(sh.dk), p, s);
+        launch((void*)nsa_block_score_wg_pipe_bf16_dk128, grid, 128, nsa::score::wg_smem_bytes(sh.dk, true), p, s);
     }
 #endif
     void run_ref_score(int* out, float* scores, int nb_max, cudaStream_t s = 0) {
