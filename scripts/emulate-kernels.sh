@@ -32,3 +32,19 @@ g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/
 g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/tc_emulation.cpp" -o "$work/emu_tc"
 "$work/emu_tc"
+# the standalone GPU harness (kernels/src/test/cuda/tc_harness.cu, run on GPU hosts by scripts/gpu-issue10.sh) with
+# every tuning and experiment flag: it compiles here, so no device time is spent on a build error, and no warpgroup
+# MMA of it (the image's Hopper scorer included) is serialised by ptxas (its "Potential Performance Loss" warnings
+# C7510-C7520 fail the run); about 30 s
+if command -v nvcc >/dev/null; then
+    nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SCORE_WG_TUNE -DNSA_SEL_UNION_TUNE -DNSA_SEL_WGMMA \
+        -DNSA_FA_WGMMA -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" \
+        "$root/kernels/src/test/cuda/tc_harness.cu" -o "$work/tc_harness" 2>&1 | tee "$work/tc_harness.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || { echo "tc_harness: does not build"; exit 1; }
+    if grep -q "wgmma.mma_async instructions are serialized" "$work/tc_harness.log"; then
+        echo "tc_harness: ptxas serialises warpgroup MMAs (above): fix the kernel named there"; exit 1
+    fi
+    echo "tc_harness: builds (sm_90a, every tuning flag), no serialised warpgroup MMA"
+else
+    echo "tc_harness: not built (no nvcc)"
+fi

@@ -39,8 +39,9 @@ __device__ __forceinline__ void load_wg_rows(uint32_t dst, const T* base, Src sr
 
 // PIPE (tuning only): the MMAs of tile it + 1 run while the epilogue of tile it does, through two accumulator sets
 // and three K̃ stages (tile it + 2 loading). One barrier per tile: at the top of step it, tile it + 1 has landed for
-// every thread and every thread is past step it - 1 (whose wait retired tile it - 1's MMAs), so tile it + 2 may
-// refill tile it - 1's stage.
+// every thread and every thread is past step it - 1 (which waited for tile it's MMAs, tile it - 1's before), so
+// tile it + 2 may refill tile it - 1's stage (the spare MMAs of the last steps read only the last tile's stage,
+// never refilled).
 template <typename T, int DK, bool PIPE = false>
 __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
     static_assert(DK % 64 == 0, "the swizzled tiles hold 64-column regions");
@@ -120,7 +121,8 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
         }
     };
 
-    auto issue = [&](int it, float (&s)[kTile / 8][4]) {
+    auto issue = [&](int it, float (&s)[kTile / 8][4]) {   // (the pinning after a wait is the caller's)
+        wg::fence_operands(s);
         wg::fence();
 #pragma unroll
         for (int ks = 0; ks < DK / 16; ++ks) {
@@ -128,7 +130,6 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
                                     wg::desc_k_major<kTile>(sK0 + (it % kSt) * kTile * DK * 2, ks), ks > 0);
         }
         wg::commit();
-        wg::fence_operands(s);
     };
 
     if constexpr (!PIPE) {
@@ -162,41 +163,41 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
             __syncthreads();   // this stage is refilled by a later iteration's prefetch
         }
     } else {
+        // What ptxas needs to keep the MMAs asynchronous (else it serialises them, warnings C7518 / C7514): no
+        // warpgroup MMA under a branch (the prologue and every step issue unconditionally; past the last tile a step
+        // multiplies the last tile's stage again and its epilogue skips, i0 >= ncmp: at most two spare MMA groups per
+        // CTA), and none in flight across the loop's back edge (each step waits for its MMAs after the epilogue of
+        // the previous tile, which ran while they did).
+        if (ntiles > 0) load_stage(0);
+        cp_async_commit();
+        if (ntiles > 1) load_stage(1);
+        cp_async_commit();
+        cp_async_wait<1>();
+        wg::fence_async_shared();
+        __syncthreads();
         float sa[kTile / 8][4], sb[kTile / 8][4];
-        if (ntiles > 0) {
-            load_stage(0);
-            cp_async_commit();
-            if (ntiles > 1) load_stage(1);
-            cp_async_commit();
-            cp_async_wait<1>();
+        issue(0, sa);
+        wg::wait<0>();
+        wg::fence_operands(sa);
+        auto step = [&](int it, float (&cur)[kTile / 8][4], float (&nxt)[kTile / 8][4]) {
+            cp_async_wait<0>();
             wg::fence_async_shared();
             __syncthreads();
-            issue(0, sa);
-        }
-        auto step = [&](int it, float (&cur)[kTile / 8][4], float (&nxt)[kTile / 8][4]) {
-            if (it + 1 < ntiles) {
-                cp_async_wait<0>();
-                wg::fence_async_shared();
-                __syncthreads();
-                if (it + 2 < ntiles) load_stage(it + 2);
-                cp_async_commit();
-                issue(it + 1, nxt);
-                wg::wait<1>();
-            } else {
-                wg::wait<0>();
-            }
-            wg::fence_operands(cur);
-            epilogue(it, cur);
+            if (it + 2 < ntiles) load_stage(it + 2);
+            cp_async_commit();
+            issue(min(it + 1, max(ntiles - 1, 0)), nxt);
+            epilogue(it, cur);   // while tile it + 1's MMAs run
+            wg::wait<0>();
+            wg::fence_operands(nxt);
         };
         for (int it = 0; it < ntiles; it += 2) {   // two steps per trip: the accumulator sets stay in registers
             step(it, sa, sb);
-            if (it + 1 < ntiles) step(it + 1, sb, sa);
+            step(it + 1, sb, sa);
         }
     }
     cp_async_wait_all();
     finish_token(p, ring, start, g, tk, n, keep, top, lane);
 }
-
 
 }  // namespace score
 }  // namespace nsa
