@@ -17,7 +17,8 @@
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
 #                                    blocks (sel-kernel in each layout, exact and fast P, sdpa-masked, sdpa-packed)
 #   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
-#   scripts/gpu-issue10.sh sanitize  memcheck and racecheck over a shard of the new suites
+#   scripts/gpu-issue10.sh sanitize  memcheck and racecheck over a shard of the new suites (SANITIZE_COVER=1: over
+#                                    their cover cases, every kernel symbol on its edge shapes)
 #   scripts/gpu-issue10.sh suite     the whole GPU suite (NSA_REQUIRE_GPU=1)
 #   scripts/gpu-issue10.sh bench     nsa bench nsa at the fla shape and the paper config, fla, mdy666 and PyTorch beside it
 #   scripts/gpu-issue10.sh fastp     nsa bench nsa at the fla shape with NSA_FAST_P=1
@@ -123,10 +124,17 @@ for mode in "$@"; do
             grep -E "tests (successful|failed)|rows differ from the reference|MethodSource|\[X\]" "$OUT/tests-new.log" \
                 | tail -40 ;;
         sanitize)
-            for tool in memcheck racecheck; do
-                NSA_TEST_SHARD=0/16 step $N/nsa-test --gpu --sanitize $tool --reports "$OUT/reports-$tool" \
-                    --select-class dev.nsa4j.kernels.op.SelKernelGpuTest --select-class dev.nsa4j.kernels.op.TcBlockScoreGpuTest \
-                    --select-class dev.nsa4j.nsa.PipelineParityGpuTest > "$OUT/sanitize-$tool.log" 2>&1
+            # SANITIZE_TOOLS (default both); NSA_TEST_SHARD (default 0/16) of the new suites, or with SANITIZE_COVER=1
+            # their cover cases instead (NSA_TEST_COVER=1: every kernel symbol on its edge shapes, TestShard.java)
+            for tool in ${SANITIZE_TOOLS:-memcheck racecheck}; do
+                (
+                    if [ "${SANITIZE_COVER:-0}" = 1 ]; then export NSA_TEST_COVER=1; unset NSA_TEST_SHARD
+                    else export NSA_TEST_SHARD=${NSA_TEST_SHARD:-0/16}; fi
+                    exec $N/nsa-test --gpu --sanitize $tool --reports "$OUT/reports-$tool" \
+                        --select-class dev.nsa4j.kernels.op.SelKernelGpuTest \
+                        --select-class dev.nsa4j.kernels.op.TcBlockScoreGpuTest \
+                        --select-class dev.nsa4j.nsa.PipelineParityGpuTest
+                ) > "$OUT/sanitize-$tool.log" 2>&1 || { rc=$?; echo "=== FAILED ($rc): sanitize $tool"; }
                 grep -E "ERROR SUMMARY|RACECHECK SUMMARY|tests (successful|failed)" "$OUT/sanitize-$tool.log" | tail -4
             done ;;
         suite)

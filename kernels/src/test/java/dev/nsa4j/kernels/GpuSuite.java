@@ -1,6 +1,7 @@
 package dev.nsa4j.kernels;
 
 import java.util.List;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
@@ -21,6 +22,11 @@ public abstract class GpuSuite {
     /** This process's share of a parameter matrix under {@code NSA_TEST_SHARD=i/n}: see {@link TestShard}. */
     public static <T> Stream<T> shard(List<T> cases) {
         return TestShard.cases(cases);
+    }
+
+    /** {@link #shard}, keeping only the cases {@code cover} accepts under {@code NSA_TEST_COVER=1} ({@link TestShard}). */
+    public static <T> Stream<T> shard(List<T> cases, Predicate<T> cover) {
+        return TestShard.cases(cases, cover);
     }
 
     @BeforeAll

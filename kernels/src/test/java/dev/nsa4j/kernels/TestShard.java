@@ -4,6 +4,7 @@ import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Assumptions;
@@ -20,6 +21,11 @@ import org.junit.jupiter.params.ParameterizedTest;
  * <p>A parameter matrix passed through {@link #cases} gives this process every n-th case starting at i. As a
  * JUnit condition ({@code @ExtendWith(TestShard.class)}; {@link GpuSuite} carries it), every test that is not
  * a {@code @ParameterizedTest} runs in shard 0 only, so a long single test is not repeated n times.
+ *
+ * <p>{@code NSA_TEST_COVER=1} (or {@code -Dnsa.test.cover=1}) keeps, of a matrix that names them, only its cover
+ * cases: the fewest that still launch every kernel symbol of the matrix on its edge shapes (the varlen batch with
+ * empty and length-1 sequences), for compute-sanitizer over whole suites in minutes, not hours; shards then split
+ * those.
  */
 public final class TestShard implements ExecutionCondition {
     /** This process's shard: {@code index} of {@code count}. */
@@ -48,6 +54,27 @@ public final class TestShard implements ExecutionCondition {
             throw new IllegalArgumentException("NSA_TEST_SHARD = '" + v + "' is not i/n with 0 <= i < n");
         }
         return new Setting(i, n);
+    }
+
+    /** True under {@code NSA_TEST_COVER=1} / {@code -Dnsa.test.cover=1} (also {@code true}). */
+    static boolean coverOnly() {
+        String v = System.getProperty("nsa.test.cover", System.getenv("NSA_TEST_COVER"));
+        return v != null && (v.trim().equals("1") || v.trim().equalsIgnoreCase("true"));
+    }
+
+    /**
+     * {@link #cases} of {@code all}, or under {@code NSA_TEST_COVER=1} of the cases {@code cover} accepts (the
+     * matrix's cover set; a matrix whose cover set is empty is aborted).
+     */
+    public static <T> Stream<T> cases(List<T> all, Predicate<T> cover) {
+        if (!coverOnly()) {
+            return cases(all);
+        }
+        List<T> kept = all.stream().filter(cover).toList();
+        if (kept.isEmpty()) {
+            Assumptions.abort("NSA_TEST_COVER=1: none of this matrix's " + all.size() + " cases is a cover case");
+        }
+        return cases(kept);
     }
 
     /**

@@ -25,6 +25,18 @@ class TestShardTest {
     @AfterEach
     void clear() {
         System.clearProperty("nsa.test.shard");
+        System.clearProperty("nsa.test.cover");
+    }
+
+    @Test
+    void coverModeKeepsTheCoverCasesThenShards() {
+        assertEquals(CASES, TestShard.cases(CASES, c -> c % 3 == 0).toList(), "without NSA_TEST_COVER every case");
+        System.setProperty("nsa.test.cover", "1");
+        assertEquals(List.of(0, 3, 6, 9), TestShard.cases(CASES, c -> c % 3 == 0).toList());
+        System.setProperty("nsa.test.shard", "1/2");
+        assertEquals(List.of(3, 9), TestShard.cases(CASES, c -> c % 3 == 0).toList());
+        TestAbortedException e = assertThrows(TestAbortedException.class, () -> TestShard.cases(CASES, c -> false));
+        assertTrue(e.getMessage().contains("NSA_TEST_COVER=1"), e.getMessage());
     }
 
     @Test

@@ -84,7 +84,12 @@ class SelKernelGpuTest extends GpuSuite {
                 }
             }
         }
-        return shard(out);
+        return shard(out, SelKernelGpuTest::onVarlen);
+    }
+
+    /** The cover cases (NSA_TEST_COVER=1): the varlen batch, for every dtype, head-dim pair and h. */
+    static boolean onVarlen(Arguments a) {
+        return a.get()[4] == VARLEN;
     }
 
     static Stream<Arguments> fastMatrix() {
@@ -98,7 +103,7 @@ class SelKernelGpuTest extends GpuSuite {
                 }
             }
         }
-        return shard(out);
+        return shard(out, SelKernelGpuTest::onVarlen);
     }
 
     // ---------------------------------------------------------------- inputs

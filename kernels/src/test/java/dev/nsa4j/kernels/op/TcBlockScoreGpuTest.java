@@ -88,7 +88,17 @@ class TcBlockScoreGpuTest extends GpuSuite {
                 }
             }
         }
-        return shard(out);
+        return shard(out, TcBlockScoreGpuTest::coverCase);
+    }
+
+    /**
+     * The cover cases (NSA_TEST_COVER=1): the varlen batch at l = 32, d = 16 (a selection block over several
+     * compressed tokens), h 4 (rows past h in a tile), 16 and 32 (two m-tiles), every dtype, Dk and layout.
+     */
+    static boolean coverCase(Arguments a) {
+        Object[] v = a.get();
+        int h = (int) v[2];
+        return v[7] == VARLEN && (int) v[3] == 32 && (h == 4 || h == 16 || h == 32);
     }
 
     /** q, K̃ (dtype-rounded) and the compressed branch's lse for them. */
