@@ -11,7 +11,8 @@
 #                                    flash-attention forward of the window and compressed branches against
 #                                    sdpa-masked (fla shape and paper config)
 #   scripts/gpu-issue10.sh scorer    the tc scorer's layouts in the harness (mma.sync, wgmma, the pipelined wgmma
-#                                    tuning variant, -DNSA_SCORE_WG_TUNE) at the fla shape and the paper config
+#                                    tuning variant, -DNSA_SCORE_WG_TUNE) at the fla shape and the paper config, and
+#                                    the gather floor by cp.async and by bulk copies (cp.async.bulk, 2 / 3 stages)
 #   scripts/gpu-issue10.sh profile   ncu (speed of light, occupancy, warp stalls, memory, source hot spots) of the
 #                                    wgmma scorer at the paper config and of sel-kernel's token and union layouts
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
@@ -91,7 +92,7 @@ for mode in "$@"; do
                 -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o /tmp/th_sc || { rc=2; continue; }
             for c in "4 4096 64 64" "1 16384 64 64" "1 65536 64 64" "1 16384 32 16" "1 65536 32 16"; do
                 set -- $c
-                step timeout 120 /tmp/th_sc bench $1 $2 64 4 128 128 $3 $4 64 16 10 0 | grep -E "^score_wg" \
+                step timeout 120 /tmp/th_sc bench $1 $2 64 4 128 128 $3 $4 64 16 10 0 | grep -E "^score_wg|^floor" \
                     | tee -a "$OUT/scorer.log"
             done ;;
         profile)

@@ -54,4 +54,77 @@ __global__ void __launch_bounds__(kThreads) gather_floor(const __nv_bfloat16* __
 
 template <int DK, int DV> constexpr size_t smem_bytes() { return (size_t)kStages * kRows * (DK + DV) * 2; }
 
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL) || !defined(__CUDA_ARCH__)
+// The same bytes through Hopper's bulk-copy engine (cp.async.bulk, "TMA" without a tensor map): per tile, warp 0
+// issues one copy per K and V row (Dk / Dv · 2 contiguous bytes each, 128 copies at 128/128) into STAGES stages,
+// each completing on its stage's mbarrier (expect_tx of the tile's bytes); the threads issue nothing else. If it
+// moves the gather faster than cp.async above, a sel-kernel on bulk copies is worth its complexity.
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t phase) {
+    asm volatile(
+        "{\n.reg .pred p;\nWAIT_%=:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+        "@!p bra WAIT_%=;\n}\n" ::"r"(bar), "r"(phase) : "memory");
+}
+__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+                 ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
+}
+
+template <int DK, int DV, int STAGES>
+__global__ void __launch_bounds__(kThreads) gather_floor_bulk(const __nv_bfloat16* __restrict__ k,
+        const __nv_bfloat16* __restrict__ v, const int* __restrict__ blocks, int seq_len, int kv_heads, int n_sel,
+        int lsel, float* __restrict__ sink) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    __shared__ __align__(8) unsigned long long bars[STAGES];
+    constexpr int kTileBytes = kRows * (DK + DV) * 2;
+    const int tok = blockIdx.x, g = blockIdx.y;
+    const int t = tok % seq_len;
+    const int64_t row0 = (int64_t)(tok - t);
+    const int* chosen = blocks + ((int64_t)tok * kv_heads + g) * n_sel;
+    const uint32_t base = (uint32_t)__cvta_generic_to_shared(smem);
+    const uint32_t bar0 = (uint32_t)__cvta_generic_to_shared(bars);
+    if (threadIdx.x == 0) {
+        for (int st = 0; st < STAGES; ++st) mbar_init(bar0 + 8 * st, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+    int list[32], cnt = 0;
+    for (int e = 0; e < n_sel && cnt < 32; ++e) {
+        const int b = chosen[e];
+        if (b >= 0 && b * lsel <= t) list[cnt++] = b;
+    }
+    auto issue = [&](int blk, int stage) {   // warp 0
+        const uint32_t bar = bar0 + 8 * stage, dst = base + stage * kTileBytes;
+        if (threadIdx.x == 0) mbar_expect_tx(bar, kTileBytes);
+        __syncwarp();
+        for (int r = threadIdx.x; r < 2 * kRows; r += 32) {
+            const bool isk = r < kRows;
+            const int64_t key = row0 + (int64_t)blk * lsel + (isk ? r : r - kRows);
+            const void* src = isk ? (const void*)(k + (key * kv_heads + g) * DK) : (const void*)(v + (key * kv_heads + g) * DV);
+            bulk_copy(dst + (isk ? r * DK * 2 : kRows * DK * 2 + (r - kRows) * DV * 2), src, (isk ? DK : DV) * 2, bar);
+        }
+    };
+    if (threadIdx.x < 32) {
+        for (int i = 0; i < STAGES - 1 && i < cnt; ++i) issue(list[i], i);
+    }
+    float acc = 0.f;
+    for (int i = 0; i < cnt; ++i) {
+        const int nx = i + STAGES - 1;
+        if (threadIdx.x < 32 && nx < cnt) issue(list[nx], nx % STAGES);   // its stage was released at i - 1's barrier
+        mbar_wait(bar0 + 8 * (i % STAGES), (i / STAGES) & 1);
+        const __nv_bfloat16* tile = reinterpret_cast<const __nv_bfloat16*>(smem + (i % STAGES) * kTileBytes);
+        acc += __bfloat162float(tile[threadIdx.x * 8 + (i & 7)]);
+        __syncthreads();   // every thread is done with stage i before it is refilled
+    }
+    if (acc == 12345.f) sink[tok] = acc;
+}
+template <int DK, int DV, int STAGES> constexpr size_t bulk_smem_bytes() { return (size_t)STAGES * kRows * (DK + DV) * 2; }
+#endif
+
 }  // namespace nsa::floor

@@ -8,8 +8,9 @@
 //   ./tc_harness bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]
 //       one CSV-like line on stdout; the selection on the scorer's indices, or on a peer's
 //       (bench/peers/fla_selection.py --indices-out writes raw int32 [B·S, Hkv, n]); at 128/128 also the gather
-//       floor (sel_gather_floor.cuh: the token layout's bytes without the math) and, built with
-//       -DNSA_SEL_UNION_TUNE, a union layout in the tuning geometry NSA_SELU_TOK / _STAGES / _MINB; with
+//       floor (sel_gather_floor.cuh: the token layout's bytes without the math, by cp.async and by bulk
+//       copies) and, built with -DNSA_SEL_UNION_TUNE, a union layout in the tuning geometry NSA_SELU_TOK /
+//       _STAGES / _MINB; with
 //       -DNSA_SEL_WGMMA (sm_90a) the experimental Hopper union layout (sel_union_wgmma.cuh); for h <= 16 also
 //       the Hopper scorer (block_score_wg.cu) against the image's mma.sync scorer (a score_wg line: rows whose
 //       chosen sets differ, both times); built with -DNSA_SCORE_WG_TUNE also its pipelined variant (score_wg_pipe)
@@ -110,6 +111,10 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
         const double tile = 64.0 * (s.dk + s.dv) * sizeof(T);
         printf("floor,S=%d,gather_ms=%.3f,gather_gb=%.2f,gather_tbps=%.2f,tflops_ceiling=%.1f,union4_share=%.3f\n",
                s.lens[0], tg, single * tile / 1e9, single * tile / tg / 1e9, fl / tg / 1e9, union4 / single);
+        const float tb2 = time_ms([&] { pr.template run_floor_bulk<2>(sink.p); }, reps);
+        const float tb3 = time_ms([&] { pr.template run_floor_bulk<3>(sink.p); }, reps);
+        printf("floor_bulk,S=%d,stages2_ms=%.3f,stages3_ms=%.3f,tbps2=%.2f,tbps3=%.2f,cp_async_ms=%.3f\n", s.lens[0],
+               tb2, tb3, single * tile / tb2 / 1e9, single * tile / tb3 / 1e9, tg);
     }
     float t_ref_sel = -1, t_ref_score = -1;
     if (with_ref) {

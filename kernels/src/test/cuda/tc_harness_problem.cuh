@@ -204,6 +204,14 @@ template <typename T> struct Problem {
         launch_args((void*)nsa::floor::gather_floor<128, 128>, grid, 128, nsa::floor::smem_bytes<128, 128>(), s,
                     k.p, v.p, idx.p, sh.lens[0], sh.hkv, sh.n, sh.lsel, sink);
     }
+    // the same bytes through the bulk-copy engine (sel_gather_floor.cuh), STAGES stages
+    template <int STAGES>
+    void run_floor_bulk(float* sink, cudaStream_t s = 0) {
+        dim3 grid(nnz, sh.hkv);
+        launch_args((void*)nsa::floor::gather_floor_bulk<128, 128, STAGES>, grid, 128,
+                    nsa::floor::bulk_smem_bytes<128, 128, STAGES>(), s, k.p, v.p, idx.p, sh.lens[0], sh.hkv, sh.n,
+                    sh.lsel, sink);
+    }
     // Valid chosen blocks summed over (token, group), alone and as unions of four consecutive tokens.
     void block_counts(double& single, double& union4) {
         std::vector<int> hi = idx.get();
