@@ -13,6 +13,8 @@
 #   scripts/gpu-issue10.sh scorer    the tc scorer's layouts in the harness (mma.sync, wgmma, the pipelined wgmma
 #                                    tuning variant, -DNSA_SCORE_WG_TUNE) at the fla shape and the paper config, and
 #                                    the gather floor by cp.async and by bulk copies (cp.async.bulk, 2 / 3 stages)
+#   scripts/gpu-issue10.sh tma       the TMA layout of sel-kernel in the harness (sel_tma.cuh; $SELT_VARIANTS "STAGES,MINB,TILE")
+#                                    against the image's token layout on fla's block indices and at the paper config
 #   scripts/gpu-issue10.sh profile   ncu (speed of light, occupancy, warp stalls, memory, source hot spots) of the
 #                                    wgmma scorer at the paper config and of sel-kernel's token and union layouts
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
@@ -73,6 +75,33 @@ for mode in "$@"; do
                     if [ $b = "${bins[0]}" ]; then sel='^bench|^floor|^union|^wgmma|^score_wg'; else sel='^union'; fi
                     $b bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep -E "$sel" | tee -a "$OUT/selection.log"
                 done
+            done ;;
+        tma)
+            # the TMA layout of sel-kernel (kernels/src/test/cuda/sel_tma.cuh, -DNSA_SEL_TMA) in the layouts
+            # "STAGES,MINB,TILE" of $SELT_VARIANTS against the image's token layout on fla's block indices
+            bins=()
+            for v in ${SELT_VARIANTS:-"2,3,64" "2,6,32" "3,4,32"}; do
+                IFS=, read -r sg mb tl <<<"$v"
+                nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_TMA -DNSA_SELT_STAGES=$sg \
+                    -DNSA_SELT_MINB=$mb -DNSA_SELT_TILE=$tl -I kernels/src/main/cuda -I kernels/src/main/cuda-tc \
+                    kernels/src/test/cuda/tc_harness.cu -o /tmp/th_tma_${sg}_${mb}_${tl} &
+                bins+=(/tmp/th_tma_${sg}_${mb}_${tl})
+            done
+            wait
+            for bs in "4 4096" "1 16384" "1 65536"; do
+                set -- $bs
+                [ -f /tmp/idx_$2.bin ] || python3 bench/peers/fla_selection.py --fla-root peers-src/fla --batch $1 \
+                    --seqlen $2 --indices-out /tmp/idx_$2.bin 2>&1 | grep -v Warn | tail -1 | tee -a "$OUT/tma.log"
+                for b in "${bins[@]}"; do
+                    [ -x $b ] || { echo "=== FAILED: $b did not build"; rc=2; continue; }
+                    if [ $b = "${bins[0]}" ]; then sel='^bench|^tma'; else sel='^tma'; fi
+                    timeout 120 $b bench $1 $2 64 4 128 128 64 64 64 16 10 0 /tmp/idx_$2.bin | grep -E "$sel" \
+                        | tee -a "$OUT/tma.log"
+                done
+            done
+            for c in "1 16384" "1 65536"; do   # the paper config, on the scorer's own indices
+                set -- $c
+                timeout 120 ${bins[0]} bench $1 $2 64 4 128 128 32 16 64 16 10 0 | grep -E "^bench|^tma" | tee -a "$OUT/tma.log"
             done ;;
         wgmma)
             nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_UNION_TUNE -DNSA_SEL_WGMMA -DNSA_FA_WGMMA \
@@ -192,7 +221,7 @@ for mode in "$@"; do
             NSA_FAST_P=1 step timeout ${BENCH_STEP_S:-150} $N/nsa bench nsa --shapes "4,4096 1,16384 1,65536" --repeat 5 \
                 --no-host --out "$OUT/nsa-bench-fastp.csv" --md "$OUT/nsa-bench-fastp.md" 2>&1 \
                 | tee "$OUT/bench-fla-shape-fastp.log" | grep -E "bench nsa\]   (device forward|check)" ;;
-        *) echo "gpu-issue10: unknown mode '$mode' (harness, wgmma, scorer, profile, selection, tests, sanitize, suite, bench, fastp, shapes, sweep, peerkernels)" >&2; exit 2 ;;
+        *) echo "gpu-issue10: unknown mode '$mode' (harness, tma, wgmma, scorer, profile, selection, tests, sanitize, suite, bench, fastp, shapes, sweep, peerkernels)" >&2; exit 2 ;;
     esac
 done
 exit $rc

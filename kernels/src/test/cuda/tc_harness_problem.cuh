@@ -188,6 +188,39 @@ template <typename T> struct Problem {
                32 * NSA_SELU_TOK, nsa::selu::harness_smem_bytes(), p, s);
     }
 #endif
+#ifdef NSA_SEL_TMA
+    // the TMA layout (sel_tma.cuh; bf16 128/128, one warp per token): K and V as rank-3 tensor maps
+    // [keys, kv heads, D] with 64 x 1 x NSA_SELT_TILE boxes, 128-byte swizzle, zero fill outside
+    static CUtensorMap tensor_map(const void* base, int64_t rows, int heads, int d, int64_t tok_stride, int64_t head_stride) {
+        using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                                    const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
+                                    CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+        static Encode encode = nullptr;
+        if (!encode) {
+            cudaDriverEntryPointQueryResult q;
+            CK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", (void**)&encode, 12000, cudaEnableDefault, &q));
+            if (q != cudaDriverEntryPointSuccess || !encode) { fprintf(stderr, "no cuTensorMapEncodeTiled\n"); exit(2); }
+        }
+        CUtensorMap m;
+        cuuint64_t dims[3] = {(cuuint64_t)d, (cuuint64_t)heads, (cuuint64_t)rows};
+        cuuint64_t strides[2] = {(cuuint64_t)head_stride * 2, (cuuint64_t)tok_stride * 2};
+        cuuint32_t box[3] = {64, 1, NSA_SELT_TILE}, estr[3] = {1, 1, 1};
+        CUresult r = encode(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<void*>(base), dims, strides, box, estr,
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        if (r != CUDA_SUCCESS) { fprintf(stderr, "cuTensorMapEncodeTiled: %d\n", (int)r); exit(2); }
+        return m;
+    }
+    void run_tma(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
+        nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));
+        CUtensorMap mk = tensor_map(k.p, nnz, sh.hkv, sh.dk, p.k_tok_stride, p.k_head_stride);
+        CUtensorMap mv = tensor_map(v.p, nnz, sh.hkv, sh.dv, p.v_tok_stride, p.v_head_stride);
+        int h = sh.hq / sh.hkv;
+        dim3 grid(nnz, sh.hkv * ((h + 15) / 16));
+        launch_args(exact ? (void*)nsa_sel_tma_bf16_dk128_dv128_exact : (void*)nsa_sel_tma_bf16_dk128_dv128, grid, 32,
+                    nsa::selt::harness_smem_bytes(), s, p, mk, mv);
+    }
+#endif
 #ifdef NSA_SEL_WGMMA
     // the experimental Hopper union layout (sel_union_wgmma.cuh; bf16 128/128, four tokens per CTA)
     void run_wgmma(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {

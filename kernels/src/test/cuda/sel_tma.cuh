@@ -1,0 +1,329 @@
+// sel-kernel, TMA layout (harness only for now, -DNSA_SEL_TMA, sm_90a): one warp per CTA computes one query token
+// against the chosen blocks of its KV group for up to 16 heads (the M rows of its mma tiles), the K and V tiles of
+// the chosen blocks streamed into shared memory by the tensor memory accelerator (cp.async.bulk.tensor, one elected
+// lane, STAGES stages, one mbarrier each) instead of cp.async from every lane.
+//
+// Why: the token and union layouts spend their lanes' issue slots and their registers on cp.async addresses and
+// meet at CTA barriers; at 64k they reach 55-60% of the gather floor. A warp that only waits on an mbarrier and
+// computes keeps STAGES - 1 tiles in flight at no instruction cost, so several such warps per SM can keep the L2
+// busy while the tensor cores run.
+//
+// Math as sel_union.cu (FA-2 per warp: S = Q K^T on mma.sync m16n8k16, online softmax in fp32 with base-2
+// exponentials, O += P V with P rounded or split into a high and a low term); set semantics on the indices as
+// sel_attention.cu (negative entries, duplicates and blocks outside [kpos0, min(t + 1, kend)) ignored; visited in
+// ascending order, so any index order gives the same bits). Shared-memory tiles are the TMA's 128-byte swizzle: a
+// 64-key tile of D columns is D / 64 boxes of 64 rows x 128 bytes, chunk c of row r at (c ^ (r & 7)) in its box.
+// Rows outside the tensor are zero-filled by the TMA; V rows outside the token's visible keys are zeroed before
+// P·V (their P is 0, and 0 · NaN would not be).
+#pragma once
+#include <cuda.h>
+
+#include <cfloat>
+#include <climits>
+#include <cmath>
+
+#include "nsa_mma.h"
+#include "nsa_params.h"
+#include "sel_common.cuh"
+
+namespace nsa {
+namespace selt {
+
+using namespace nsa::tc;
+using nsa::sel::init_rows;
+using nsa::sel::sequence_of;
+using nsa::sel::softmax_update;
+using nsa::sel::store2;
+
+constexpr int kBoxCols = 64;     // columns per TMA box (128 bytes, the swizzle's span)
+constexpr int kRows = 16;        // heads per warp
+constexpr int kMaxBlocks = 64;   // n
+constexpr int kMaxTiles = 512;   // n · l' / TILE
+
+// Element offset of (row r, 16-byte chunk c) in a TILE-key tile of D columns laid out by the TMA (128-byte swizzle).
+template <int D, int TILE>
+struct TmaRows {
+    static_assert(D % kBoxCols == 0, "head dim must be a multiple of 64");
+    static constexpr int kBoxes = D / kBoxCols;
+    __device__ __forceinline__ static int offset(int r, int c) {
+        return (c >> 3) * (TILE * kBoxCols) + r * kBoxCols + (((c & 7) ^ (r & 7)) << 3);
+    }
+};
+
+template <int DK, int DV, int STAGES, int TILE>
+struct Layout {
+    static constexpr int kKElems = TILE * DK;
+    static constexpr int kStageElems = TILE * (DK + DV);
+    static constexpr int kStageBytes = kStageElems * 2;
+    static constexpr int kBytes = STAGES * kStageBytes + 1024;   // + slack to align the stages to 1024 bytes
+};
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t phase) {
+    asm volatile(
+        "{\n.reg .pred p;\nWAIT_%=:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+        "@!p bra WAIT_%=;\n}\n" ::"r"(bar),
+        "r"(phase)
+        : "memory");
+}
+// One box of a rank-3 tensor map (columns c0, head c1, key row c2) into shared memory at dst, completing on bar.
+__device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2,
+                                            uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], "
+        "[%5];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+        : "memory");
+}
+
+template <typename T, int DK, int DV, bool EXACT, int STAGES, int TILE>
+__device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k, const CUtensorMap* tm_v) {
+    using L = Layout<DK, DV, STAGES, TILE>;
+    constexpr int kTileKeys = TILE;
+    static_assert(TILE == 32 || TILE == 64, "tiles of 32 or 64 keys");
+    constexpr int kOT = DV / 8;
+    constexpr int kST = kTileKeys / 8;
+    NSA_TC_DYNAMIC_SMEM(smem_raw);
+    T* sStage = reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+    __shared__ __align__(8) uint64_t s_bar[STAGES];
+    __shared__ int s_j[kMaxBlocks];
+    __shared__ int s_blocks[kMaxBlocks];
+    __shared__ int s_base[kMaxTiles];
+
+    const int lane = threadIdx.x;
+    const int tok = blockIdx.x;
+    const int h = p.heads / p.kv_heads;
+    const int chunks = (h + kRows - 1) / kRows;
+    const int g = blockIdx.y / chunks;
+    const int head0 = g * h + (blockIdx.y - g * chunks) * kRows;
+    const int rows = min(kRows, g * h + h - head0);
+    const int b = sequence_of(p.cu_q, p.batch, tok);
+    const int64_t t = static_cast<int64_t>(p.q_start != nullptr ? p.q_start[b] : 0) + (tok - p.cu_q[b]);
+    const int64_t k0 = p.cu_k[b];
+    const int64_t kpos0 = p.k_start != nullptr ? p.k_start[b] : 0;
+    const int64_t kend = kpos0 + (p.cu_k[b + 1] - k0);
+    const int vis_lo = static_cast<int>(kpos0);
+    const int vis_hi = static_cast<int>(min(t + 1, kend));
+    const float scale_log2 = p.scale * 1.4426950408889634f;
+    const uint32_t bar0 = smem_addr(s_bar);
+    if (lane == 0) {
+        for (int st = 0; st < STAGES; ++st) mbar_init(bar0 + 8 * st, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+
+    // The chosen set: valid first occurrences, ranked ascending into s_blocks.
+    const int32_t* blk = p.blocks + static_cast<int64_t>(tok) * p.blocks_tok_stride + g * p.blocks_head_stride;
+    const int n = min(p.n_sel, kMaxBlocks);
+    const int sel = p.sel_block;
+    int mine[2] = {INT_MAX, INT_MAX};
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+        const int e = lane + 32 * u;
+        if (e < n) {
+            const int j = blk[e];
+            const int64_t lo = static_cast<int64_t>(j) * sel;
+            bool keep = j >= 0 && lo <= t && lo < kend && lo + sel > kpos0;
+            for (int f = 0; f < e && keep; ++f) keep = blk[f] != j;
+            mine[u] = keep ? j : INT_MAX;
+            s_j[e] = mine[u];
+        }
+    }
+    __syncwarp();
+    int nblocks = 0;
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+        const int j = mine[u];
+        nblocks += __popc(__ballot_sync(0xffffffffu, j != INT_MAX));
+        if (j != INT_MAX) {
+            int rank = 0;
+            for (int f = 0; f < n; ++f) rank += s_j[f] < j;
+            s_blocks[rank] = j;
+        }
+    }
+    const int sub = sel / kTileKeys;
+    const int ntiles = min(nblocks * sub, kMaxTiles);
+    __syncwarp();
+    for (int i = lane; i < ntiles; i += 32) s_base[i] = s_blocks[i / sub] * sel + (i % sub) * kTileKeys;
+    __syncwarp();
+
+    auto issue = [&](int i) {   // lane 0: tile i into stage i % STAGES
+        const int st = i % STAGES;
+        const uint32_t bar = bar0 + 8 * st;
+        const uint32_t dk = smem_addr(sStage + st * L::kStageElems);
+        const uint32_t dv = dk + L::kKElems * 2;
+        const int row = static_cast<int>(k0 + (s_base[i] - kpos0));
+        mbar_expect_tx(bar, L::kStageBytes);
+#pragma unroll
+        for (int bx = 0; bx < DK / kBoxCols; ++bx) {
+            tma_load_3d(dk + bx * kTileKeys * kBoxCols * 2, tm_k, bx * kBoxCols, g, row, bar);
+        }
+#pragma unroll
+        for (int bx = 0; bx < DV / kBoxCols; ++bx) {
+            tma_load_3d(dv + bx * kTileKeys * kBoxCols * 2, tm_v, bx * kBoxCols, g, row, bar);
+        }
+    };
+    if (lane == 0) {
+        for (int i = 0; i < STAGES && i < ntiles; ++i) issue(i);
+    }
+
+    // Q fragments straight from global memory (rows past h are zero)
+    const T* gQ = static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + head0 * p.q_head_stride;
+    uint32_t qf[DK / 16][4];
+    {
+        const int r0 = lane >> 2, c0 = 2 * (lane & 3);
+#pragma unroll
+        for (int ks = 0; ks < DK / 16; ++ks) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = r0 + (e & 1) * 8, c = ks * 16 + c0 + (e >> 1) * 8;
+                qf[ks][e] = r < rows
+                                ? *reinterpret_cast<const uint32_t*>(gQ + static_cast<int64_t>(r) * p.q_head_stride + c)
+                                : 0u;
+            }
+        }
+    }
+
+    float acc[kOT][4], m_i[2], l_i[2];
+    init_rows(acc, m_i, l_i);
+
+    for (int i = 0; i < ntiles; ++i) {
+        const int st = i % STAGES;
+        mbar_wait(bar0 + 8 * st, (i / STAGES) & 1);
+        T* sK = sStage + st * L::kStageElems;
+        T* sV = sK + L::kKElems;
+        const int base = s_base[i];
+        const bool partial = base < vis_lo || base + kTileKeys > vis_hi;
+        if (partial) {   // V rows the token does not see: zero (P is 0 there; keeps NaN / Inf out of P·V)
+            for (int x = lane; x < kTileKeys * (DV / 8); x += 32) {
+                const int r = x / (DV / 8), c = x % (DV / 8);
+                if (base + r < vis_lo || base + r >= vis_hi) {
+                    *reinterpret_cast<uint4*>(sV + TmaRows<DV, TILE>::offset(r, c)) = make_uint4(0u, 0u, 0u, 0u);
+                }
+            }
+            __syncwarp();
+        }
+        float s[kST][4];
+#pragma unroll
+        for (int nt = 0; nt < kST; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[nt][e] = 0.f;
+        }
+#pragma unroll
+        for (int ks = 0; ks < DK / 16; ++ks) {
+#pragma unroll
+            for (int np = 0; np < kST / 2; ++np) {
+                uint32_t bk[4];
+                ldmatrix_x4(bk, smem_addr(sK + TmaRows<DK, TILE>::offset(np * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                                   ks * 2 + ((lane >> 3) & 1))));
+                mma16816<T>(s[2 * np], qf[ks], bk[0], bk[1]);
+                mma16816<T>(s[2 * np + 1], qf[ks], bk[2], bk[3]);
+            }
+        }
+        if (partial) {
+#pragma unroll
+            for (int nt = 0; nt < kST; ++nt) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int kp = base + nt * 8 + 2 * (lane & 3) + (e & 1);
+                    if (kp >= vis_hi || kp < vis_lo) s[nt][e] = -INFINITY;
+                }
+            }
+        }
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int nt = 0; nt < kST; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * hf], s[nt][2 * hf + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
+        }
+#pragma unroll
+        for (int kk = 0; kk < kTileKeys / 16; ++kk) {
+            uint32_t pa[4], pl[4];
+            if constexpr (EXACT) {
+                split2<T>(s[2 * kk][0], s[2 * kk][1], pa[0], pl[0]);
+                split2<T>(s[2 * kk][2], s[2 * kk][3], pa[1], pl[1]);
+                split2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], pa[2], pl[2]);
+                split2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], pa[3], pl[3]);
+            } else {
+                pa[0] = Half2<T>::pack(s[2 * kk][0], s[2 * kk][1]);
+                pa[1] = Half2<T>::pack(s[2 * kk][2], s[2 * kk][3]);
+                pa[2] = Half2<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+                pa[3] = Half2<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            }
+#pragma unroll
+            for (int dp = 0; dp < DV / 16; ++dp) {
+                uint32_t bv[4];
+                ldmatrix_x4_trans(bv, smem_addr(sV + TmaRows<DV, TILE>::offset(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
+                                                                         dp * 2 + (lane >> 4))));
+                mma16816<T>(acc[2 * dp], pa, bv[0], bv[1]);
+                mma16816<T>(acc[2 * dp + 1], pa, bv[2], bv[3]);
+                if constexpr (EXACT) {
+                    mma16816<T>(acc[2 * dp], pl, bv[0], bv[1]);
+                    mma16816<T>(acc[2 * dp + 1], pl, bv[2], bv[3]);
+                }
+            }
+        }
+        // every lane is done with stage st (and its generic writes are ordered before the TMA's) before it refills
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncwarp();
+        if (lane == 0 && i + STAGES < ntiles) issue(i + STAGES);
+    }
+
+    const bool fp32 = p.out_fp32 != 0;
+#pragma unroll
+    for (int hf = 0; hf < 2; ++hf) {
+        float l = l_i[hf];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const int r = (lane >> 2) + 8 * hf;
+        if (r >= rows) continue;
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        const int64_t off = static_cast<int64_t>(tok) * p.o_tok_stride + (head0 + r) * p.o_head_stride + 2 * (lane & 3);
+#pragma unroll
+        for (int nt = 0; nt < kOT; ++nt) {
+            store2<T>(p.o, off + nt * 8, acc[nt][2 * hf] * inv, acc[nt][2 * hf + 1] * inv, fp32);
+        }
+        if ((lane & 3) == 0 && p.lse != nullptr) {
+            p.lse[static_cast<int64_t>(tok) * p.lse_tok_stride + head0 + r] =
+                l > 0.f ? m_i[hf] * p.scale + logf(l) : -INFINITY;
+        }
+    }
+}
+
+}  // namespace selt
+}  // namespace nsa
+
+#ifndef NSA_SELT_STAGES
+#define NSA_SELT_STAGES 2
+#endif
+#ifndef NSA_SELT_TILE
+#define NSA_SELT_TILE 64
+#endif
+#ifndef NSA_SELT_MINB
+#define NSA_SELT_MINB 3
+#endif
+namespace nsa::selt {
+inline constexpr int harness_smem_bytes() { return Layout<128, 128, NSA_SELT_STAGES, NSA_SELT_TILE>::kBytes; }
+}
+extern "C" __global__ void __launch_bounds__(32, NSA_SELT_MINB)
+    nsa_sel_tma_bf16_dk128_dv128(const __grid_constant__ nsa::AttnParams p, const __grid_constant__ CUtensorMap tm_k,
+                                 const __grid_constant__ CUtensorMap tm_v) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    nsa::selt::fwd<__nv_bfloat16, 128, 128, false, NSA_SELT_STAGES, NSA_SELT_TILE>(p, &tm_k, &tm_v);
+#endif
+}
+extern "C" __global__ void __launch_bounds__(32, NSA_SELT_MINB)
+    nsa_sel_tma_bf16_dk128_dv128_exact(const __grid_constant__ nsa::AttnParams p,
+                                       const __grid_constant__ CUtensorMap tm_k, const __grid_constant__ CUtensorMap tm_v) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    nsa::selt::fwd<__nv_bfloat16, 128, 128, true, NSA_SELT_STAGES, NSA_SELT_TILE>(p, &tm_k, &tm_v);
+#endif
+}
