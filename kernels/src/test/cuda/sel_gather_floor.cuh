@@ -5,6 +5,7 @@
 // reads every (token, group)'s chosen blocks from L2 / HBM without sharing them across tokens.
 #pragma once
 #include "nsa_mma.h"
+#include "nsa_tma.h"
 
 namespace nsa::floor {
 
@@ -59,18 +60,9 @@ template <int DK, int DV> constexpr size_t smem_bytes() { return (size_t)kStages
 // issues one copy per K and V row (Dk / Dv · 2 contiguous bytes each, 128 copies at 128/128) into STAGES stages,
 // each completing on its stage's mbarrier (expect_tx of the tile's bytes); the threads issue nothing else. If it
 // moves the gather faster than cp.async above, a sel-kernel on bulk copies is worth its complexity.
-__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
-}
-__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t phase) {
-    asm volatile(
-        "{\n.reg .pred p;\nWAIT_%=:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
-        "@!p bra WAIT_%=;\n}\n" ::"r"(bar), "r"(phase) : "memory");
-}
+using nsa::tma::mbar_expect_tx;
+using nsa::tma::mbar_init;
+using nsa::tma::mbar_wait;
 __device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
                  ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
@@ -91,7 +83,7 @@ __global__ void __launch_bounds__(kThreads) gather_floor_bulk(const __nv_bfloat1
     const uint32_t bar0 = (uint32_t)__cvta_generic_to_shared(bars);
     if (threadIdx.x == 0) {
         for (int st = 0; st < STAGES; ++st) mbar_init(bar0 + 8 * st, 1);
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        nsa::tma::mbar_init_fence();
     }
     __syncthreads();
     int list[32], cnt = 0;

@@ -16,14 +16,13 @@
 // Rows outside the tensor are zero-filled by the TMA; V rows outside the token's visible keys are zeroed before
 // P·V (their P is 0, and 0 · NaN would not be).
 #pragma once
-#include <cuda.h>
-
 #include <cfloat>
 #include <climits>
 #include <cmath>
 
 #include "nsa_mma.h"
 #include "nsa_params.h"
+#include "nsa_tma.h"
 #include "sel_common.cuh"
 
 namespace nsa {
@@ -34,6 +33,9 @@ using nsa::sel::init_rows;
 using nsa::sel::sequence_of;
 using nsa::sel::softmax_update;
 using nsa::sel::store2;
+using nsa::tma::mbar_expect_tx;
+using nsa::tma::mbar_init;
+using nsa::tma::mbar_wait;
 
 constexpr int kBoxCols = 64;     // columns per TMA box (128 bytes, the swizzle's span)
 constexpr int kRows = 16;        // heads per warp
@@ -57,30 +59,6 @@ struct Layout {
     static constexpr int kStageBytes = kStageElems * 2;
     static constexpr int kBytes = STAGES * kStageBytes + 1024;   // + slack to align the stages to 1024 bytes
 };
-
-__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
-}
-__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t phase) {
-    asm volatile(
-        "{\n.reg .pred p;\nWAIT_%=:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
-        "@!p bra WAIT_%=;\n}\n" ::"r"(bar),
-        "r"(phase)
-        : "memory");
-}
-// One box of a rank-3 tensor map (columns c0, head c1, key row c2) into shared memory at dst, completing on bar.
-__device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2,
-                                            uint32_t bar) {
-    asm volatile(
-        "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], "
-        "[%5];\n" ::"r"(dst),
-        "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
-        : "memory");
-}
 
 template <typename T, int DK, int DV, bool EXACT, int STAGES, int TILE>
 __device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k, const CUtensorMap* tm_v) {
@@ -114,7 +92,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k
     const uint32_t bar0 = smem_addr(s_bar);
     if (lane == 0) {
         for (int st = 0; st < STAGES; ++st) mbar_init(bar0 + 8 * st, 1);
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        nsa::tma::mbar_init_fence();
     }
 
     // The chosen set: valid first occurrences, ranked ascending into s_blocks.
@@ -161,11 +139,11 @@ __device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k
         mbar_expect_tx(bar, L::kStageBytes);
 #pragma unroll
         for (int bx = 0; bx < DK / kBoxCols; ++bx) {
-            tma_load_3d(dk + bx * kTileKeys * kBoxCols * 2, tm_k, bx * kBoxCols, g, row, bar);
+            nsa::tma::load_3d(dk + bx * kTileKeys * kBoxCols * 2, tm_k, bx * kBoxCols, g, row, bar);
         }
 #pragma unroll
         for (int bx = 0; bx < DV / kBoxCols; ++bx) {
-            tma_load_3d(dv + bx * kTileKeys * kBoxCols * 2, tm_v, bx * kBoxCols, g, row, bar);
+            nsa::tma::load_3d(dv + bx * kTileKeys * kBoxCols * 2, tm_v, bx * kBoxCols, g, row, bar);
         }
     };
     if (lane == 0) {
