@@ -37,7 +37,7 @@ g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/
 # MMA of it (the image's Hopper scorer included) is serialised by ptxas (its "Potential Performance Loss" warnings
 # C7510-C7520 fail the run); about 30 s
 if command -v nvcc >/dev/null; then
-    nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SCORE_WG_TUNE -DNSA_SEL_UNION_TUNE -DNSA_SEL_WGMMA -DNSA_SEL_TMA \
+    nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SCORE_WG_TUNE -DNSA_SEL_UNION_TUNE -DNSA_SEL_WGMMA -DNSA_SEL_TMA_TUNE \
         -DNSA_FA_WGMMA -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" \
         "$root/kernels/src/test/cuda/tc_harness.cu" -o "$work/tc_harness" 2>&1 | tee "$work/tc_harness.log"
     [ "${PIPESTATUS[0]}" = 0 ] || { echo "tc_harness: does not build"; exit 1; }

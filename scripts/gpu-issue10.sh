@@ -13,7 +13,7 @@
 #   scripts/gpu-issue10.sh scorer    the tc scorer's layouts in the harness (mma.sync, wgmma, the pipelined wgmma
 #                                    tuning variant, -DNSA_SCORE_WG_TUNE) at the fla shape and the paper config, and
 #                                    the gather floor by cp.async and by bulk copies (cp.async.bulk, 2 / 3 stages)
-#   scripts/gpu-issue10.sh tma       the TMA layout of sel-kernel in the harness (sel_tma.cuh; $SELT_VARIANTS "STAGES,MINB,TILE")
+#   scripts/gpu-issue10.sh tma       the TMA layout of sel-kernel in the harness (sel_tma.cu, -DNSA_SEL_TMA_TUNE; $SELT_VARIANTS "STAGES,MINB,TILE")
 #                                    against the image's token layout on fla's block indices and at the paper config
 #   scripts/gpu-issue10.sh profile   ncu (speed of light, occupancy, warp stalls, memory, source hot spots) of the
 #                                    wgmma scorer at the paper config and of sel-kernel's token and union layouts
@@ -77,12 +77,12 @@ for mode in "$@"; do
                 done
             done ;;
         tma)
-            # the TMA layout of sel-kernel (kernels/src/test/cuda/sel_tma.cuh, -DNSA_SEL_TMA) in the layouts
+            # the TMA layout of sel-kernel (kernels/src/main/cuda-tc/sel_tma.cu, -DNSA_SEL_TMA_TUNE) in the layouts
             # "STAGES,MINB,TILE" of $SELT_VARIANTS against the image's token layout on fla's block indices
             bins=()
             for v in ${SELT_VARIANTS:-"2,3,64" "2,6,32" "3,4,32"}; do
                 IFS=, read -r sg mb tl <<<"$v"
-                nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_TMA -DNSA_SELT_STAGES=$sg \
+                nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SEL_TMA_TUNE -DNSA_SELT_STAGES=$sg \
                     -DNSA_SELT_MINB=$mb -DNSA_SELT_TILE=$tl -I kernels/src/main/cuda -I kernels/src/main/cuda-tc \
                     kernels/src/test/cuda/tc_harness.cu -o /tmp/th_tma_${sg}_${mb}_${tl} &
                 bins+=(/tmp/th_tma_${sg}_${mb}_${tl})

@@ -14,22 +14,20 @@
 //       -DNSA_SEL_WGMMA (sm_90a) the experimental Hopper union layout (sel_union_wgmma.cuh); for h <= 16 also
 //       the Hopper scorer (block_score_wg.cu) against the image's mma.sync scorer (a score_wg line: rows whose
 //       chosen sets differ, both times); built with -DNSA_SCORE_WG_TUNE also its pipelined variant (score_wg_pipe)
-//       and with -DNSA_SEL_TMA (sm_90a) the TMA layout of sel-kernel (sel_tma.cuh; NSA_SELT_STAGES / _MINB / _TILE)
+//       and with -DNSA_SEL_TMA_TUNE (sm_90a) the TMA layout of sel-kernel (sel_tma.cu; NSA_SELT_STAGES / _MINB / _TILE)
 #include "attention.cu"
 #include "block_select.cu"
 #include "sel_attention.cu"
 #include "block_score.cu"
 #include "block_score_wg.cu"
 #include "sel_union.cu"
+#include "sel_tma.cu"
 #include "sel_gather_floor.cuh"
 #ifdef NSA_SEL_WGMMA
 #include "sel_union_wgmma.cuh"
 #endif
 #ifdef NSA_FA_WGMMA
 #include "fa_wgmma.cuh"
-#endif
-#ifdef NSA_SEL_TMA
-#include "sel_tma.cuh"
 #endif
 
 #include "tc_harness_problem.cuh"
@@ -103,7 +101,7 @@ void bench(const Shape& s, int reps, bool with_ref, const std::string& idxfile) 
 #ifdef NSA_SEL_WGMMA
     variant("wgmma", [&](void* out, float* lse, bool fp32, bool exact) { pr.run_wgmma(out, lse, fp32, exact); });
 #endif
-#ifdef NSA_SEL_TMA
+#ifdef NSA_SEL_TMA_TUNE
     snprintf(label, sizeof label, "tma,stages=%d,minb=%d,tile=%d", NSA_SELT_STAGES, NSA_SELT_MINB, NSA_SELT_TILE);
     variant(label, [&](void* out, float* lse, bool fp32, bool exact) { pr.run_tma(out, lse, fp32, exact); });
 #endif

@@ -188,8 +188,8 @@ template <typename T> struct Problem {
                32 * NSA_SELU_TOK, nsa::selu::harness_smem_bytes(), p, s);
     }
 #endif
-#ifdef NSA_SEL_TMA
-    // the TMA layout (sel_tma.cuh; bf16 128/128, one warp per token): K and V as rank-3 tensor maps
+#ifdef NSA_SEL_TMA_TUNE
+    // the TMA layout (sel_tma.cu; bf16 128/128, one warp per token): K and V as rank-3 tensor maps
     // [keys, kv heads, D] with 64 x 1 x NSA_SELT_TILE boxes, 128-byte swizzle, zero fill outside
     static CUtensorMap tensor_map(const void* base, int64_t rows, int heads, int d, int64_t tok_stride, int64_t head_stride) {
         using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
@@ -217,7 +217,7 @@ template <typename T> struct Problem {
         CUtensorMap mv = tensor_map(v.p, nnz, sh.hkv, sh.dv, p.v_tok_stride, p.v_head_stride);
         int h = sh.hq / sh.hkv;
         dim3 grid(nnz, sh.hkv * ((h + 15) / 16));
-        launch_args(exact ? (void*)nsa_sel_tma_bf16_dk128_dv128_exact : (void*)nsa_sel_tma_bf16_dk128_dv128, grid, 32,
+        launch_args(exact ? (void*)nsa_sel_tma_tune_bf16_dk128_dv128_exact : (void*)nsa_sel_tma_tune_bf16_dk128_dv128, grid, 32,
                     nsa::selt::harness_smem_bytes(), s, p, mk, mv);
     }
 #endif

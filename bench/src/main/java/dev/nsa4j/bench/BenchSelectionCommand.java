@@ -44,8 +44,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code nsa bench selection}: the selection branch alone on every GPU path, on the same device-resident q, k, v
  * and chosen blocks: {@code sel-kernel} (exact P, the forward's mode, in the layout the forward picks for the length),
- * {@code sel-kernel-fast} (P rounded once), {@code sel-kernel-token} and {@code sel-kernel-union} (exact P in each
- * layout, {@link SelLayout}),
+ * {@code sel-kernel-fast} (P rounded once), {@code sel-kernel-token}, {@code sel-kernel-union} and, on SM 9.0,
+ * {@code sel-kernel-tma} (exact P in each layout, {@link SelLayout}; a layout that does not serve the shape is skipped
+ * with the reason),
  * {@code sdpa-masked} (the reference kernel walking the chosen blocks in place) and {@code sdpa-packed} (gather,
  * then dense). The blocks are {@link SelectionIndices#random} sets or, with {@code --indices}, a peer's file
  * (bench/peers/fla_selection.py writes the sets it timed fla's selection on), so the rows compare with fla's on the
@@ -60,7 +61,7 @@ import picocli.CommandLine.Spec;
                 "attended keys."})
 final class BenchSelectionCommand implements Callable<Integer> {
     static final List<String> PATHS = List.of("sel-kernel", "sel-kernel-fast", "sel-kernel-token", "sel-kernel-union",
-            "sdpa-masked", "sdpa-packed");
+            "sel-kernel-tma", "sdpa-masked", "sdpa-packed");
     static final String CSV_HEADER = "path,gpu,dtype,batch,seqlen,heads,kv_heads,dk,dv,sel_block,n_sel,attended_keys,"
             + "median_ms,p10_ms,p90_ms,tflops,runs,mae_vs_sdpa_masked";
     /** Tokens whose outputs the check compares (the first ones; the check is a sanity test, not the parity suite). */
@@ -70,7 +71,7 @@ final class BenchSelectionCommand implements Callable<Integer> {
     BenchShapeOptions shape = new BenchShapeOptions();
 
     @Option(names = "--paths", split = ",",
-            defaultValue = "sel-kernel,sel-kernel-fast,sel-kernel-token,sel-kernel-union,sdpa-masked,sdpa-packed",
+            defaultValue = "sel-kernel,sel-kernel-fast,sel-kernel-token,sel-kernel-union,sel-kernel-tma,sdpa-masked,sdpa-packed",
             description = "Paths to time (default: ${DEFAULT-VALUE}).")
     List<String> paths;
 
@@ -168,12 +169,19 @@ final class BenchSelectionCommand implements Callable<Integer> {
                 order.add(0, "sdpa-masked");
             }
             for (String path : order) {
+                String noTma = path.equals("sel-kernel-tma") ? SelLayout.whyNotTma(tc.device(), new SelKernelOp.Spec(dt,
+                        heads, g, dk, dv, lsel, n, scale, true)) : null;
+                if (noTma != null) {
+                    log.println("bench selection: " + path + " skipped: " + noTma);
+                    continue;
+                }
                 DeviceOp<AttentionArgs> op = switch (path) {
                     case "sel-kernel", "sel-kernel-fast" -> SelKernelOp.plan(tc, new SelKernelOp.Spec(dt, heads, g, dk,
                             dv, lsel, n, scale, path.equals("sel-kernel")), seqs, seqs, masked);
-                    case "sel-kernel-token", "sel-kernel-union" -> SelKernelOp.plan(tc, new SelKernelOp.Spec(dt, heads,
-                            g, dk, dv, lsel, n, scale, true), path.endsWith("union") ? SelLayout.UNION
-                            : SelLayout.TOKEN, seqs, seqs, masked);
+                    case "sel-kernel-token", "sel-kernel-union", "sel-kernel-tma" -> SelKernelOp.plan(tc,
+                            new SelKernelOp.Spec(dt, heads, g, dk, dv, lsel, n, scale, true),
+                            SelLayout.valueOf(path.substring("sel-kernel-".length()).toUpperCase(Locale.ROOT)), seqs,
+                            seqs, masked);
                     case "sdpa-masked" -> masked;
                     default -> new PackedSelectionOp(module, seqs, g, n, lsel, dk, dv, dt, scale,
                             SelPacked.DEFAULT_BUDGET_BYTES);

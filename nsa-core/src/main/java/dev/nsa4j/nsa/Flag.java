@@ -43,6 +43,8 @@ public enum Flag {
             "block scoring on the fp32 reference kernel: chosen blocks equal the oracle's"),
     NSA_USE_WGMMA(Kind.BOOLEAN, "1", false,
             "Hopper warpgroup-MMA kernels on SM 9.0 where they serve the shape (the tc scorer, h <= 16)"),
+    NSA_USE_TMA(Kind.BOOLEAN, "1", false,
+            "sel-kernel's TMA layout (tensor-memory-accelerator loads) on SM 9.0 where it serves the shape"),
     NSA_FAST_P(Kind.BOOLEAN, "0", false,
             "sel-kernel and FA-2 round P once (their fast mode) instead of exact P"),
     NSA_FORCE_PARITY(Kind.BOOLEAN, "0", false, "every branch on sdpa"),

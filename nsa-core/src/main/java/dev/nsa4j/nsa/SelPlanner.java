@@ -23,8 +23,9 @@ import dev.nsa4j.tensor.DType;
  * image is loaded and the kernel's plan-time check ({@link SelKernelOp#refusals}) passes. Below the minimum is a
  * normal route; a refusal of the shape is a route reason, a counted {@code sel.kernel.fallback} only where a property
  * or the environment asked for the kernel (as for FA-2); a missing image is always counted. The kernel runs exact P
- * (branch outputs are fp32; P rounded once under {@code NSA_FAST_P=1}) in the layout {@link SelLayout#choose}
- * picks for the length, and falls back per call to {@code sdpa-masked}.
+ * (branch outputs are fp32; P rounded once under {@code NSA_FAST_P=1}) in the layout {@link SelLayout#forDevice}
+ * picks (TMA on SM 9.0 unless {@code NSA_USE_TMA=0}, else by the length), and falls back per call to
+ * {@code sdpa-masked}.
  */
 final class SelPlanner {
     static final String FALLBACK_TAG = "sel.kernel.fallback";
@@ -91,9 +92,11 @@ final class SelPlanner {
         if (d.kernel() != null) {
             ReferenceAttentionOp masked = reference.spec().walk() == AttnWalk.RANGES ? reference
                     : new ReferenceAttentionOp(env.module(), d.kernel().reference(), raw, raw);
-            op = SelKernelOp.plan(env.tc(), d.kernel(), raw, raw, masked);
+            boolean tma = env.flags().bool(Flag.NSA_USE_TMA);
+            op = SelKernelOp.plan(env.tc(), d.kernel(), SelLayout.forDevice(env.device(), d.kernel(), raw.maxLen(), tma),
+                    raw, raw, masked);
             route = new Route(route.branch(), route.path(), route.reason() + "; "
-                    + SelLayout.why(env.device(), d.kernel(), raw.maxLen()));
+                    + SelLayout.why(env.device(), d.kernel(), raw.maxLen(), tma));
         } else if (d.route().path() == Path.SDPA_PACKED) {
             NsaConfig cfg = env.cfg();
             op = new PackedSelectionOp(env.module(), raw, cfg.kvGroups(), cfg.nSel(), cfg.selBlock(), cfg.headDimQk(),

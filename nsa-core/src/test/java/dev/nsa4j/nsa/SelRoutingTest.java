@@ -131,8 +131,8 @@ class SelRoutingTest {
         DeviceInfo unknownLimit = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);   // opt-in limit unknown: 48 KiB
         SelPlanner.Decision small = decide(sm90(), CFG, DType.BF16, unknownLimit, null);
         assertEquals(Path.SEL_KERNEL, small.route().path(), "the token layout fits: " + small.route().reason());
-        assertTrue(SelLayout.why(unknownLimit, small.kernel(), 4096).startsWith("token layout (the union layout's"),
-                SelLayout.why(unknownLimit, small.kernel(), 4096));
+        assertTrue(SelLayout.why(unknownLimit, small.kernel(), 4096, false).startsWith("token layout (the union layout's"),
+                SelLayout.why(unknownLimit, small.kernel(), 4096, false));
         NsaConfig d192 = CFG.toBuilder().headDims(192, 128).build();
         SelPlanner.Decision neither = decide(sm90(), d192, DType.BF16, unknownLimit, null);
         assertEquals(Path.SDPA_MASKED, neither.route().path());

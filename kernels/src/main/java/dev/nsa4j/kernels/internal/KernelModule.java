@@ -68,11 +68,11 @@ public final class KernelModule implements AutoCloseable {
 
     /**
      * Launches {@code symbol} on a 3-D grid with {@code smemBytes} of dynamic shared memory (the function's
-     * limit is raised when it exceeds the 48 KiB default and the size raised to before), one params struct passed by
-     * value.
+     * limit is raised when it exceeds the 48 KiB default and the size raised to before), each of {@code params} (a
+     * params struct, a 128-byte tensor map) passed by value as one kernel parameter, in order.
      */
     public void launchSymbol(String symbol, int gx, int gy, int gz, int block, int smemBytes, long stream,
-                             byte[] params) {
+                             byte[]... params) {
         if (closed) {
             throw new IllegalStateException("kernel module is closed");
         }
@@ -91,7 +91,7 @@ public final class KernelModule implements AutoCloseable {
             });
         }
         Jcu.check(JCudaDriver.cuLaunchKernel(f, gx, gy, gz, block, 1, 1, smemBytes, Jcu.stream(stream),
-                Pointer.to(Pointer.to(params)), null),
+                kernelParams(params), null),
                 "cuLaunchKernel(" + symbol + ", grid " + gx + "x" + gy + "x" + gz + ", block " + block + ", smem "
                         + smemBytes + ")");
     }
@@ -104,6 +104,14 @@ public final class KernelModule implements AutoCloseable {
     @SuppressWarnings("exports") // JCuda's types: for sibling modules, which read jcuda themselves (D20)
     public void launchArgs(String symbol, int grid, int block, long stream, Pointer kernelParams) {
         launch(function(symbol), symbol, grid, block, Jcu.stream(stream), kernelParams);
+    }
+
+    private static Pointer kernelParams(byte[]... params) {
+        Pointer[] each = new Pointer[params.length];
+        for (int i = 0; i < params.length; i++) {
+            each[i] = Pointer.to(params[i]);
+        }
+        return Pointer.to(each);
     }
 
     /** True when the image has {@code symbol} (asks the driver once; the answer is cached). */

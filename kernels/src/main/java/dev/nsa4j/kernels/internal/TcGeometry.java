@@ -16,6 +16,11 @@ package dev.nsa4j.kernels.internal;
  * {@link #THREADS} threads, {@link #selUnionSmemBytes} of dynamic shared memory: {@link #SEL_STAGES} stages of one
  * 64-key K and V tile (and, for Dk·Dv above 192·128, each warp's Q tile; smaller ones keep Q in registers).
  *
+ * <p><b>sel-kernel</b>, TMA layout ({@code nsa_sel_tma_*}, {@code cuda-tc/sel_tma.cu}, {@code nsa::selt}; SM 9.0): one
+ * warp per CTA, grid {@code (nnz_q, G · ceil(h / 16))}, {@link #SEL_TMA_THREADS} threads, {@link #selTmaSmemBytes} of
+ * dynamic shared memory: {@link #SEL_TMA_STAGES} stages of one {@link #SEL_TMA_TILE_KEYS}-key K and V tile, filled by
+ * the tensor memory accelerator through two tensor maps ({@link TensorMaps}, boxes of 64 × 1 × 32 elements).
+ *
  * <p><b>Block scorer</b> ({@code nsa_block_score_*}): {@link #SCORE_TOKENS} query tokens per CTA
  * ({@link #SCORE_TOKENS_PER_WARP} per warp), grid {@code (ceil(maxLen / SCORE_TOKENS), B, G)}, {@link #THREADS}
  * threads, {@link #scoreSmemBytes} of dynamic shared memory: {@link #SCORE_STAGES} stages of 64 compressed keys, the
@@ -54,6 +59,20 @@ public final class TcGeometry {
     public static final int SEL_UNION_STATIC_SMEM_BYTES = 4 * SEL_UNION_TOKENS * SEL_MAX_BLOCKS * 4
             + 2 * SEL_UNION_TOKENS * 4 + 4;
 
+    /** sel-kernel TMA layout: threads per CTA (one warp; {@code __launch_bounds__(32, ...)} in sel_tma.cu). */
+    public static final int SEL_TMA_THREADS = 32;
+    /** sel-kernel TMA layout: keys per stage ({@code kTile} in sel_tma.cu), the rows of a tensor-map box. */
+    public static final int SEL_TMA_TILE_KEYS = 32;
+    /** sel-kernel TMA layout: K/V stages ({@code kStages}). */
+    public static final int SEL_TMA_STAGES = 2;
+    /** sel-kernel TMA layout: alignment slack of the 1024-byte-aligned swizzled stages. */
+    static final int SEL_TMA_ALIGN_SLACK = 1024;
+    /**
+     * sel-kernel TMA layout: static shared memory (mbarriers, the chosen set, 32-key tile bases), as ptxas reports it,
+     * for the opt-in limit.
+     */
+    public static final int SEL_TMA_STATIC_SMEM_BYTES = 2688;
+
     /** Block scorer: K̃ pipeline stages ({@code kStages} in block_score.cu). */
     public static final int SCORE_STAGES = 2;
     /** Block scorer: query tokens per warp, the {@code TPW} the image is compiled with. */
@@ -83,6 +102,11 @@ public final class TcGeometry {
     public static int selUnionSmemBytes(int dk, int dv) {
         int q = dk * dv > 192 * 128 ? SEL_UNION_TOKENS * SEL_HEADS_PER_CTA * dk : 0;
         return (q + SEL_STAGES * SEL_TILE_KEYS * (dk + dv)) * HALF_BYTES;
+    }
+
+    /** sel-kernel TMA layout dynamic shared memory: {@code 1024 + 2·32·(Dk + Dv)·2} bytes ({@code nsa::selt::smem_bytes}). */
+    public static int selTmaSmemBytes(int dk, int dv) {
+        return SEL_TMA_ALIGN_SLACK + SEL_TMA_STAGES * SEL_TMA_TILE_KEYS * (dk + dv) * HALF_BYTES;
     }
 
     /** sel-kernel union layout grid x: {@code ceil(nnz_q / 4)}. */

@@ -30,6 +30,9 @@ public final class TcModule implements AutoCloseable {
     /** The selection kernel's (Dk, Dv) pairs ({@code NSA_SEL_KERNEL_DTYPES} in sel_attention.cu). */
     public static final List<HeadDims> SEL_HEAD_DIMS = List.of(new HeadDims(64, 64), new HeadDims(128, 128),
             new HeadDims(192, 128), new HeadDims(256, 256));
+    /** The TMA layout's (Dk, Dv) pairs ({@code NSA_SEL_TMA_DTYPES} in sel_tma.cu; SM 9.0 only). */
+    public static final List<HeadDims> SEL_TMA_HEAD_DIMS = List.of(new HeadDims(64, 64), new HeadDims(128, 128),
+            new HeadDims(192, 128));
     /** The block scorers' Dk ({@code NSA_SCORE_KERNELS} in score_common.cuh). */
     public static final List<Integer> SCORE_HEAD_DIMS = List.of(64, 128, 192, 256);
     /** The dtypes of q, k and v (and K̃) both families are compiled for. */
@@ -108,6 +111,14 @@ public final class TcModule implements AutoCloseable {
         return "nsa_sel_union_" + dtypeName(dtype) + "_dk" + dk + "_dv" + dv + (exactP ? "_exact" : "");
     }
 
+    /**
+     * {@code nsa_sel_tma_<dtype>_dk<Dk>_dv<Dv>[_exact]}: sel-kernel's TMA layout, built for SM 9.0 only (its SM 8.x
+     * symbols trap; {@code SelLayout} never picks it there).
+     */
+    public static String selTmaSymbol(DType dtype, int dk, int dv, boolean exactP) {
+        return "nsa_sel_tma_" + dtypeName(dtype) + "_dk" + dk + "_dv" + dv + (exactP ? "_exact" : "");
+    }
+
     /** {@code nsa_block_score_<dtype>_dk<Dk>} (compiled with {@link TcGeometry#SCORE_TOKENS_PER_WARP}). */
     public static String blockScoreSymbol(DType dtype, int dk) {
         return "nsa_block_score_" + dtypeName(dtype) + "_dk" + dk;
@@ -130,6 +141,10 @@ public final class TcModule implements AutoCloseable {
                 s.add(selKernelSymbol(d, hd.dk(), hd.dv(), true));
                 s.add(selUnionSymbol(d, hd.dk(), hd.dv(), false));
                 s.add(selUnionSymbol(d, hd.dk(), hd.dv(), true));
+            }
+            for (HeadDims hd : SEL_TMA_HEAD_DIMS) {
+                s.add(selTmaSymbol(d, hd.dk(), hd.dv(), false));
+                s.add(selTmaSymbol(d, hd.dk(), hd.dv(), true));
             }
             for (int dk : SCORE_HEAD_DIMS) {
                 s.add(blockScoreSymbol(d, dk));

@@ -16,6 +16,7 @@ import dev.nsa4j.kernels.internal.AttnSpec;
 import dev.nsa4j.kernels.internal.AttnWalk;
 import dev.nsa4j.kernels.internal.TcGeometry;
 import dev.nsa4j.kernels.internal.TcModule;
+import dev.nsa4j.kernels.internal.TensorMaps;
 import dev.nsa4j.tensor.DType;
 
 /**
@@ -33,11 +34,12 @@ import dev.nsa4j.tensor.DType;
  *     accesses cannot follow (alignment, strides: {@link Refusal}) run the call on the fallback op
  *     ({@code sdpa-masked}), reported by {@link OpRun#fellBack(String, String, String)}; so does a failed launch.</li>
  * </ul>
- * Two layouts compute the same function ({@link SelLayout}): {@link SelLayout#TOKEN} (one query token per CTA) and
+ * Three layouts compute the same function ({@link SelLayout}): {@link SelLayout#TOKEN} (one query token per CTA),
  * {@link SelLayout#UNION} (four consecutive tokens per CTA, which stream the union of their chosen blocks once; warp w
- * computes token w). {@link #plan(TcModule, Spec, Sequences, Sequences, ReferenceAttentionOp)} picks by
- * {@link SelLayout#forDevice}. Launch geometry (grid, threads, shared memory) is
- * {@link TcGeometry}'s.
+ * computes token w) and, on SM 9.0, {@link SelLayout#TMA} (one token per one-warp CTA, K and V tiles loaded by the
+ * tensor memory accelerator through two tensor maps encoded per call, {@link TensorMaps}).
+ * {@link #plan(TcModule, Spec, Sequences, Sequences, ReferenceAttentionOp)} picks by {@link SelLayout#forDevice}.
+ * Launch geometry (grid, threads, shared memory) is {@link TcGeometry}'s.
  */
 public final class SelKernelOp implements DeviceOp<AttentionArgs> {
     /** docs/routing.md's name of the path. */
@@ -77,16 +79,23 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
 
         /** The kernel's symbol in {@code layout}. */
         public String symbol(SelLayout layout) {
-            return layout == SelLayout.UNION ? TcModule.selUnionSymbol(dtype, dk, dv, exactP)
-                    : TcModule.selKernelSymbol(dtype, dk, dv, exactP);
+            return switch (layout) {
+                case TOKEN -> TcModule.selKernelSymbol(dtype, dk, dv, exactP);
+                case UNION -> TcModule.selUnionSymbol(dtype, dk, dv, exactP);
+                case TMA -> TcModule.selTmaSymbol(dtype, dk, dv, exactP);
+            };
         }
 
         /**
          * Dynamic shared memory per block in {@code layout} ({@link TcGeometry#selSmemBytes},
-         * {@link TcGeometry#selUnionSmemBytes}).
+         * {@link TcGeometry#selUnionSmemBytes}, {@link TcGeometry#selTmaSmemBytes}).
          */
         public int smemBytes(SelLayout layout) {
-            return layout == SelLayout.UNION ? TcGeometry.selUnionSmemBytes(dk, dv) : TcGeometry.selSmemBytes(dk, dv);
+            return switch (layout) {
+                case TOKEN -> TcGeometry.selSmemBytes(dk, dv);
+                case UNION -> TcGeometry.selUnionSmemBytes(dk, dv);
+                case TMA -> TcGeometry.selTmaSmemBytes(dk, dv);
+            };
         }
 
         /** The reference attention's spec for the same function: the chosen-block mask, walk RANGES, this scale. */
@@ -161,7 +170,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         }
         boolean headDimsOk = r.stream().noneMatch(x -> x.rule().equals(Refusal.HEAD_DIM));
         if (headDimsOk && SelLayout.fitting(device, spec).isEmpty()) {   // one layout that fits serves every length
-            for (SelLayout layout : SelLayout.values()) {
+            for (SelLayout layout : List.of(SelLayout.TOKEN, SelLayout.UNION)) {
                 r.add(new Refusal(Refusal.SHARED_MEMORY, "the " + layout.label() + " layout needs "
                         + spec.smemBytes(layout) + " bytes of dynamic shared memory per block, the device allows "
                         + SelLayout.smemAllowed(device, layout)));
@@ -177,7 +186,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
 
     /**
      * The op for {@code spec} over planned sequences, in the layout {@link SelLayout#forDevice} picks for the keys' longest
-     * sequence on the module's device.
+     * sequence on the module's device (the TMA layout allowed).
      *
      * @see #plan(TcModule, Spec, SelLayout, Sequences, Sequences, ReferenceAttentionOp)
      */
@@ -186,7 +195,7 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         Objects.requireNonNull(tc, "tc");
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(keys, "keys");
-        return plan(tc, spec, SelLayout.forDevice(tc.device(), spec, keys.maxLen()), queries, keys, fallback);
+        return plan(tc, spec, SelLayout.forDevice(tc.device(), spec, keys.maxLen(), true), queries, keys, fallback);
     }
 
     /**
@@ -209,10 +218,11 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         if (why != null) {
             throw new NsaArgumentException(PATH, "a shape sel-kernel serves (SelKernelOp.unsupported)", why);
         }
-        if (!SelLayout.fitting(tc.device(), spec).contains(layout)) {
-            throw new NsaArgumentException(PATH, "a layout whose shared memory the device allows",
-                    "the " + layout.label() + " layout needs " + spec.smemBytes(layout) + " bytes, the device allows "
-                            + SelLayout.smemAllowed(tc.device(), layout));
+        if (!SelLayout.serves(tc.device(), spec, layout)) {
+            throw new NsaArgumentException(PATH, "a layout that serves the shape on the device",
+                    layout == SelLayout.TMA ? "the tma layout: " + SelLayout.whyNotTma(tc.device(), spec)
+                            : "the " + layout.label() + " layout needs " + spec.smemBytes(layout)
+                            + " bytes, the device allows " + SelLayout.smemAllowed(tc.device(), layout));
         }
         AttnSpec f = fallback.spec();
         if (!(f.mask() instanceof Mask.Chosen c) || c.selBlock() != spec.selBlock()
@@ -289,14 +299,36 @@ public final class SelKernelOp implements DeviceOp<AttentionArgs> {
         if (params.nnzQ() == 0) {
             return OpRun.ran(PATH);
         }
+        int gridY = (int) TcGeometry.selGridY(spec.kvHeads(), spec.h());
+        // keys of no rows: nothing to map (every row sees no key); the token layout writes the same zeros and -inf
+        SelLayout run = layout == SelLayout.TMA && a.k().dim(0) == 0 ? SelLayout.TOKEN : layout;
         try {
-            int gridX = layout == SelLayout.UNION ? TcGeometry.selUnionGridX(params.nnzQ()) : params.nnzQ();
-            tc.kernels().launchSymbol(spec.symbol(layout), gridX, (int) TcGeometry.selGridY(spec.kvHeads(), spec.h()),
-                    1, TcGeometry.THREADS, spec.smemBytes(layout), stream.handle(), params.toBytes());
+            if (run == SelLayout.TMA) {
+                byte[] mapK = TensorMaps.encode(mapRows("k", a.k()), TcGeometry.SEL_TMA_TILE_KEYS);
+                byte[] mapV = TensorMaps.encode(mapRows("v", a.v()), TcGeometry.SEL_TMA_TILE_KEYS);
+                tc.kernels().launchSymbol(spec.symbol(run), params.nnzQ(), gridY, 1, TcGeometry.SEL_TMA_THREADS,
+                        spec.smemBytes(run), stream.handle(), params.toBytes(), mapK, mapV);
+            } else {
+                int gridX = run == SelLayout.UNION ? TcGeometry.selUnionGridX(params.nnzQ()) : params.nnzQ();
+                tc.kernels().launchSymbol(spec.symbol(run), gridX, gridY, 1, TcGeometry.THREADS, spec.smemBytes(run),
+                        stream.handle(), params.toBytes());
+            }
+        } catch (IllegalArgumentException e) {   // a tensor map's rule that prepare's checks did not already name
+            return fallBack(stream, a, workspace, e.getMessage(), "contract");
         } catch (CudaException e) {
             return fallBack(stream, a, workspace, "sel-kernel failed: " + e.getMessage(), "kernel");
         }
         return OpRun.ran(PATH);
+    }
+
+    /**
+     * The tensor-map view of k or v ({@code [nnz_k, G, D]}): a stride over an axis of one row is never followed, so
+     * it is replaced by the packed one, which the driver accepts.
+     */
+    static TensorMaps.Rows mapRows(String name, DeviceTensor t) {
+        long head = t.dim(1) > 1 ? t.stride(1) : t.dim(2);
+        long row = t.dim(0) > 1 ? t.stride(0) : (long) t.dim(1) * head;
+        return new TensorMaps.Rows(name, t.dtype(), t.address(), t.dim(0), t.dim(1), t.dim(2), row, head);
     }
 
     private OpRun fallBack(CudaStream stream, AttentionArgs a, Workspace ws, String why, String cause) {

@@ -27,8 +27,10 @@ class TcModuleTest {
         assertEquals("nsa_block_score_bf16_dk256", TcModule.blockScoreSymbol(DType.BF16, 256));
         assertEquals("nsa_block_score_wg_fp16_dk64", TcModule.blockScoreWgSymbol(DType.FP16, 64));
         assertEquals("nsa_sel_union_fp16_dk256_dv256_exact", TcModule.selUnionSymbol(DType.FP16, 256, 256, true));
-        // 2 dtypes x (4 head-dim pairs x 2 layouts x fast/exact + 4 scorer head dims x 2 scorer layouts)
-        assertEquals(2 * (4 * 2 * 2 + 4 * 2), TcModule.symbols().size());
+        assertEquals("nsa_sel_tma_bf16_dk192_dv128_exact", TcModule.selTmaSymbol(DType.BF16, 192, 128, true));
+        // 2 dtypes x (4 head-dim pairs x 2 layouts x fast/exact + 3 TMA head-dim pairs x fast/exact
+        //             + 4 scorer head dims x 2 scorer layouts)
+        assertEquals(2 * (4 * 2 * 2 + 3 * 2 + 4 * 2), TcModule.symbols().size());
         assertEquals(TcModule.symbols().size(), Set.copyOf(TcModule.symbols()).size());
     }
 
@@ -47,7 +49,7 @@ class TcModuleTest {
             assertTrue(text.contains(s), "tensor-core image lacks " + s);
         }
         Set<String> found = new TreeSet<>();
-        Matcher m = Pattern.compile("nsa_(?:sel_kernel|block_score)_[a-z0-9_]+").matcher(text);
+        Matcher m = Pattern.compile("nsa_(?:sel_kernel|sel_union|sel_tma|block_score)_[a-z0-9_]+").matcher(text);
         while (m.find()) {
             found.add(m.group().replaceFirst("_param_[0-9]+$", ""));
         }

@@ -38,7 +38,8 @@ import dev.nsa4j.tensor.HostTensor;
  *     rounded the same way, plus FlashAttention's rounding floor of the output format (the rule of
  *     docs/routing.md and D13), for fp32 and for half-precision output;</li>
  * <li>a call the kernel cannot serve (an 8-byte aligned q) runs the fallback, with the rule in the reason.</li>
- * <li>every check for both layouts ({@link SelLayout}: one token per CTA, the union of four tokens').</li>
+ * <li>every check in every layout that serves the shape on the GPU ({@link SelLayout}: one token per CTA, the union of
+ * four tokens', and on SM 9.0 the TMA layout for its head dims).</li>
  * </ul>
  */
 @Tag("gpu")
@@ -161,7 +162,7 @@ class SelKernelGpuTest extends GpuSuite {
         SelInputs in = SelInputs.make(dt, h, dk, dv, lens, 7919L * dk + 131L * h + 17L * lens.length + lens[0] + dt.ordinal());
         SelKernelOp.Spec spec = spec(in, true);
         Got ref = run(in, in.sorted(), spec, null, DType.FP32, 0);
-        for (SelLayout layout : SelLayout.values()) {
+        for (SelLayout layout : layouts(spec)) {
             String what = what(in) + " exact P, " + layout.label() + " layout";
             Got got = run(in, in.sorted(), spec, layout, DType.FP32, 0);
             assertEquals(new OpRun(SelKernelOp.PATH, "", null), got.run(), what);
@@ -188,7 +189,7 @@ class SelKernelGpuTest extends GpuSuite {
         SelInputs in = SelInputs.make(dt, h, dk, dv, lens, 104729L * dk + 7L * h + lens.length + dt.ordinal());
         SelKernelOp.Spec spec = spec(in, false);
         double[][] oracle = in.oracle(spec.scale());   // {exact, P rounded}
-        for (var combo : layoutsAndOutputs(dt)) {
+        for (var combo : layoutsAndOutputs(spec)) {
             SelLayout layout = (SelLayout) combo[0];
             DType out = (DType) combo[1];
             Got got = run(in, in.sorted(), spec, layout, out, 0);
@@ -213,10 +214,15 @@ class SelKernelGpuTest extends GpuSuite {
         }
     }
 
-    static List<Object[]> layoutsAndOutputs(DType dt) {
+    /** The layouts that serve {@code spec} on this GPU (the TMA layout on SM 9.0 for its head dims). */
+    static List<SelLayout> layouts(SelKernelOp.Spec spec) {
+        return Arrays.stream(SelLayout.values()).filter(l -> SelLayout.serves(gpu.context.device(), spec, l)).toList();
+    }
+
+    static List<Object[]> layoutsAndOutputs(SelKernelOp.Spec spec) {
         List<Object[]> c = new ArrayList<>();
-        for (SelLayout layout : SelLayout.values()) {
-            for (DType out : List.of(DType.FP32, dt)) {
+        for (SelLayout layout : layouts(spec)) {
+            for (DType out : List.of(DType.FP32, spec.dtype())) {
                 c.add(new Object[] {layout, out});
             }
         }

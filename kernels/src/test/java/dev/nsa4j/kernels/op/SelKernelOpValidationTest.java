@@ -16,6 +16,7 @@ import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.internal.AttnMask;
 import dev.nsa4j.kernels.internal.AttnParams;
 import dev.nsa4j.kernels.internal.TcGeometry;
+import dev.nsa4j.kernels.internal.TcModule;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.Shape;
 
@@ -210,12 +211,14 @@ class SelKernelOpValidationTest {
         // 128/128: the union layout's 64 KiB exceed the default 48 KiB, the token layout's 40 KiB fit and serve every
         // length
         assertNull(SelKernelOp.unsupported(unknown, SPEC));
-        assertEquals(SelLayout.TOKEN, SelLayout.forDevice(unknown, SPEC, 2048));
-        assertEquals(SelLayout.UNION, SelLayout.forDevice(H200, SPEC, 2048));
+        assertEquals(SelLayout.TOKEN, SelLayout.forDevice(unknown, SPEC, 2048, false));
+        assertEquals(SelLayout.UNION, SelLayout.forDevice(H200, SPEC, 2048, false));
+        assertEquals(SelLayout.UNION, SelLayout.forDevice(A100, SPEC, 2048, true), "no TMA on SM 8.0");
         assertEquals("token layout (the union layout's 65536 bytes of shared memory exceed the device's "
-                + (48 * 1024 - 4132) + ")", SelLayout.why(unknown, SPEC, 2048));
-        assertEquals("union layout (keys 2048 <= 8·n·l')", SelLayout.why(H200, SPEC, 2048));
-        assertEquals("token layout (keys 4096 > 8·n·l')", SelLayout.why(unknown, SPEC, 4096));
+                + (48 * 1024 - 4132) + "; NSA_USE_TMA=0)", SelLayout.why(unknown, SPEC, 2048, false));
+        assertEquals("union layout (keys 2048 <= 8·n·l'; NSA_USE_TMA=0)", SelLayout.why(H200, SPEC, 2048, false));
+        assertEquals("union layout (keys 2048 <= 8·n·l')", SelLayout.why(A100, SPEC, 2048, true));
+        assertEquals("token layout (keys 4096 > 8·n·l'; NSA_USE_TMA=0)", SelLayout.why(unknown, SPEC, 4096, false));
         SelKernelOp.Spec d192 = new SelKernelOp.Spec(DType.BF16, H, G, 192, 128, LP, N, 0.1f, true);
         assertEquals("shared_memory: the token layout needs 51200 bytes of dynamic shared memory per block, the device "
                 + "allows " + (48 * 1024 - 1792) + "; shared_memory: the union layout needs 81920 bytes of dynamic shared "
@@ -226,5 +229,29 @@ class SelKernelOpValidationTest {
                 "(64, 64) fits the default 48 KiB");
         assertEquals("q", assertThrows(NsaArgumentException.class,
                 () -> new SelKernelOp.Spec(DType.BF16, 6, 4, DK, DV, LP, N, 0.1f, true)).subject());
+    }
+
+    @Test
+    void tmaLayoutOnSm90ForItsHeadDims() {
+        DeviceInfo unknown = new DeviceInfo(0, "GPU", 9, 0, 132, 80L << 30);   // opt-in limit unknown: 48 KiB
+        for (DeviceInfo d : List.of(H200, unknown)) {
+            for (long keys : List.of(1L, 4096L, 65536L)) {
+                assertEquals(SelLayout.TMA, SelLayout.forDevice(d, SPEC, keys, true), d + ", keys " + keys);
+                assertEquals("tma layout (SM 9.0)", SelLayout.why(d, SPEC, keys, true));
+            }
+        }
+        assertEquals("sm_80 is not SM 9.0", SelLayout.whyNotTma(A100, SPEC));
+        SelKernelOp.Spec d256 = new SelKernelOp.Spec(DType.BF16, H, G, 256, 256, LP, N, 0.1f, true);
+        assertEquals("(Dk, Dv) = (256, 256) is not one of [(64, 64), (128, 128), (192, 128)]",
+                SelLayout.whyNotTma(H200, d256));
+        assertEquals(SelLayout.UNION, SelLayout.forDevice(H200, d256, 2048, true));
+        assertEquals("union layout (keys 2048 <= 8·n·l'; no TMA: (Dk, Dv) = (256, 256) is not one of [(64, 64), "
+                + "(128, 128), (192, 128)])", SelLayout.why(H200, d256, 2048, true));
+        assertEquals("nsa_sel_tma_bf16_dk128_dv128_exact", SPEC.symbol(SelLayout.TMA));
+        assertEquals("sel-kernel exact-P tma bf16 dk128 dv128", SPEC.describe(SelLayout.TMA));
+        assertEquals(1024 + 2 * 32 * (DK + DV) * 2, SPEC.smemBytes(SelLayout.TMA));
+        assertEquals(1024 + 2 * 32 * (192 + 128) * 2, TcGeometry.selTmaSmemBytes(192, 128));
+        assertTrue(TcModule.symbols().contains("nsa_sel_tma_fp16_dk192_dv128"));
+        assertFalse(TcModule.symbols().contains("nsa_sel_tma_bf16_dk256_dv256"));
     }
 }

@@ -1,6 +1,6 @@
-// Hopper (sm_90) asynchronous-copy primitives of the harness kernels: mbarriers with transaction counts and the
-// tensor memory accelerator's tiled loads (cp.async.bulk.tensor). Used by sel_tma.cuh and the bulk-copy gather
-// floor (sel_gather_floor.cuh).
+// Hopper (sm_90) asynchronous-copy primitives: mbarriers with transaction counts and the
+// tensor memory accelerator's tiled loads (cp.async.bulk.tensor). Used by sel_tma.cu and the bulk-copy gather
+// floor of the harness (kernels/src/test/cuda/sel_gather_floor.cuh).
 #pragma once
 #include <cuda.h>
 

@@ -1,21 +1,26 @@
-// sel-kernel, TMA layout (harness only for now, -DNSA_SEL_TMA, sm_90a): one warp per CTA computes one query token
-// against the chosen blocks of its KV group for up to 16 heads (the M rows of its mma tiles), the K and V tiles of
-// the chosen blocks streamed into shared memory by the tensor memory accelerator (cp.async.bulk.tensor, one elected
-// lane, STAGES stages, one mbarrier each) instead of cp.async from every lane.
+// sel-kernel, TMA layout (SM 9.0; docs/routing.md path `sel-kernel`, dev.nsa4j.kernels.op.SelLayout.TMA): one warp
+// per CTA computes one query token against the chosen blocks of its KV group for up to 16 heads (the M rows of its
+// mma tiles), the K and V tiles of the chosen blocks streamed into shared memory by the tensor memory accelerator
+// (cp.async.bulk.tensor, one elected lane, STAGES stages, one mbarrier each) instead of cp.async from every lane.
 //
 // Why: the token and union layouts spend their lanes' issue slots and their registers on cp.async addresses and
 // meet at CTA barriers; at 64k they reach 55-60% of the gather floor. A warp that only waits on an mbarrier and
-// computes keeps STAGES - 1 tiles in flight at no instruction cost, so several such warps per SM can keep the L2
-// busy while the tensor cores run.
+// computes keeps STAGES - 1 tiles in flight at no instruction cost, so several such warps per SM keep the L2 busy
+// while the tensor cores run (H200, fla shape, 64k: 1.6x the token layout, docs/decisions.md).
 //
 // Math as sel_union.cu (FA-2 per warp: S = Q K^T on mma.sync m16n8k16, online softmax in fp32 with base-2
 // exponentials, O += P V with P rounded or split into a high and a low term); set semantics on the indices as
 // sel_attention.cu (negative entries, duplicates and blocks outside [kpos0, min(t + 1, kend)) ignored; visited in
 // ascending order, so any index order gives the same bits). Shared-memory tiles are the TMA's 128-byte swizzle: a
-// 64-key tile of D columns is D / 64 boxes of 64 rows x 128 bytes, chunk c of row r at (c ^ (r & 7)) in its box.
+// TILE-key tile of D columns is D / 64 boxes of TILE rows x 128 bytes, chunk c of row r at (c ^ (r & 7)) in its box.
 // Rows outside the tensor are zero-filled by the TMA; V rows outside the token's visible keys are zeroed before
 // P·V (their P is 0, and 0 · NaN would not be).
-#pragma once
+//
+// Launch (dev.nsa4j.kernels.internal.TcGeometry): grid (nnz_q, G · ceil(h / 16)), 32 threads, smem_bytes<DK, DV>()
+// of dynamic shared memory; params (AttnParams, tensor map of k, tensor map of v), the maps rank 3 over
+// [nnz_k, G, D] (innermost first: D, G, nnz_k; byte strides of a head and a token), boxes {64, 1, kTile}, 128-byte
+// swizzle, zero fill (dev.nsa4j.kernels.internal.TensorMaps). Preconditions as sel_attention.cu's, with Dk, Dv
+// multiples of 64 (64/64, 128/128, 192/128). The SM 8.x image's symbols trap: SelLayout never picks them there.
 #include <cfloat>
 #include <climits>
 #include <cmath>
@@ -276,32 +281,60 @@ __device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k
     }
 }
 
+// The image's layout: 32-key tiles in 2 stages (measured against 64-key tiles and 3 / 4 stages on the H200,
+// docs/results/sel-kernel-h200.md).
+constexpr int kTile = 32;
+constexpr int kStages = 2;
+template <int DK, int DV>
+inline constexpr int smem_bytes() { return Layout<DK, DV, kStages, kTile>::kBytes; }
+
 }  // namespace selt
 }  // namespace nsa
 
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define NSA_SEL_TMA_BODY(T, DK, DV, EXACT, STAGES, TILE) nsa::selt::fwd<T, DK, DV, EXACT, STAGES, TILE>(p, &tm_k, &tm_v);
+#else
+#define NSA_SEL_TMA_BODY(T, DK, DV, EXACT, STAGES, TILE) __trap();
+#endif
+// Symbols: nsa_sel_tma_<dtype>_dk<DK>_dv<DV>[_exact]
+#define NSA_SEL_TMA_KERNEL(NAME, T, DK, DV, EXACT, STAGES, TILE, MINB)                                         \
+    extern "C" __global__ void __launch_bounds__(32, MINB)                                                    \
+        NAME(const __grid_constant__ nsa::AttnParams p, const __grid_constant__ CUtensorMap tm_k,             \
+             const __grid_constant__ CUtensorMap tm_v) {                                                       \
+        NSA_SEL_TMA_BODY(T, DK, DV, EXACT, STAGES, TILE)                                                       \
+    }
+#define NSA_SEL_TMA_HEADS(SUFFIX, T, DK, DV, MINB)                                                              \
+    NSA_SEL_TMA_KERNEL(nsa_sel_tma_##SUFFIX##_dk##DK##_dv##DV, T, DK, DV, false, nsa::selt::kStages,            \
+                       nsa::selt::kTile, MINB)                                                                  \
+    NSA_SEL_TMA_KERNEL(nsa_sel_tma_##SUFFIX##_dk##DK##_dv##DV##_exact, T, DK, DV, true, nsa::selt::kStages,     \
+                       nsa::selt::kTile, MINB)
+#define NSA_SEL_TMA_DTYPES(DK, DV, MINB)                 \
+    NSA_SEL_TMA_HEADS(bf16, __nv_bfloat16, DK, DV, MINB) \
+    NSA_SEL_TMA_HEADS(fp16, __half, DK, DV, MINB)
+NSA_SEL_TMA_DTYPES(64, 64, 6)
+NSA_SEL_TMA_DTYPES(128, 128, 6)
+NSA_SEL_TMA_DTYPES(192, 128, 4)
+#undef NSA_SEL_TMA_DTYPES
+#undef NSA_SEL_TMA_HEADS
+
+#ifdef NSA_SEL_TMA_TUNE
+// Tuning build (the harness: -DNSA_SEL_TMA_TUNE): bf16 128/128 with the layout given by the macros below.
 #ifndef NSA_SELT_STAGES
 #define NSA_SELT_STAGES 2
 #endif
 #ifndef NSA_SELT_TILE
-#define NSA_SELT_TILE 64
+#define NSA_SELT_TILE 32
 #endif
 #ifndef NSA_SELT_MINB
-#define NSA_SELT_MINB 3
+#define NSA_SELT_MINB 6
 #endif
 namespace nsa::selt {
 inline constexpr int harness_smem_bytes() { return Layout<128, 128, NSA_SELT_STAGES, NSA_SELT_TILE>::kBytes; }
 }
-extern "C" __global__ void __launch_bounds__(32, NSA_SELT_MINB)
-    nsa_sel_tma_bf16_dk128_dv128(const __grid_constant__ nsa::AttnParams p, const __grid_constant__ CUtensorMap tm_k,
-                                 const __grid_constant__ CUtensorMap tm_v) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    nsa::selt::fwd<__nv_bfloat16, 128, 128, false, NSA_SELT_STAGES, NSA_SELT_TILE>(p, &tm_k, &tm_v);
+NSA_SEL_TMA_KERNEL(nsa_sel_tma_tune_bf16_dk128_dv128, __nv_bfloat16, 128, 128, false, NSA_SELT_STAGES, NSA_SELT_TILE,
+                   NSA_SELT_MINB)
+NSA_SEL_TMA_KERNEL(nsa_sel_tma_tune_bf16_dk128_dv128_exact, __nv_bfloat16, 128, 128, true, NSA_SELT_STAGES,
+                   NSA_SELT_TILE, NSA_SELT_MINB)
 #endif
-}
-extern "C" __global__ void __launch_bounds__(32, NSA_SELT_MINB)
-    nsa_sel_tma_bf16_dk128_dv128_exact(const __grid_constant__ nsa::AttnParams p,
-                                       const __grid_constant__ CUtensorMap tm_k, const __grid_constant__ CUtensorMap tm_v) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    nsa::selt::fwd<__nv_bfloat16, 128, 128, true, NSA_SELT_STAGES, NSA_SELT_TILE>(p, &tm_k, &tm_v);
-#endif
-}
+#undef NSA_SEL_TMA_KERNEL
+#undef NSA_SEL_TMA_BODY
