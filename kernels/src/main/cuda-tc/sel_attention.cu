@@ -116,17 +116,10 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     const int warp = tid >> 5;
     const int lane = tid & 31;
     const int tok = blockIdx.x;
-    const int h = p.heads / p.kv_heads;
-    const int chunks = (h + kRows - 1) / kRows;
-    const int g = blockIdx.y / chunks;
-    const int head0 = g * h + (blockIdx.y - g * chunks) * kRows;
-    const int rows = min(kRows, g * h + h - head0);
-    const int b = sequence_of(p.cu_q, p.batch, tok);
-    const int64_t t = static_cast<int64_t>(p.q_start != nullptr ? p.q_start[b] : 0) + (tok - p.cu_q[b]);
-    const int64_t k0 = p.cu_k[b];
-    const int64_t nk = p.cu_k[b + 1] - k0;
-    const int64_t kpos0 = p.k_start != nullptr ? p.k_start[b] : 0;
-    const int64_t kend = kpos0 + nk;
+    const HeadChunk hc = head_chunk(p);
+    const int g = hc.g, head0 = hc.head0, rows = hc.rows;
+    const TokenKeys tk = token_keys(p, tok);
+    const int64_t t = tk.t, k0 = tk.k0, kpos0 = tk.kpos0, kend = tk.kend;
     const float scale_log2 = p.scale * 1.4426950408889634f;
 
     const int ntiles = chosen_tiles(p, tok, g, t, kpos0, kend, s_blocks, s_base);

@@ -34,16 +34,19 @@ namespace nsa {
 namespace selt {
 
 using namespace nsa::tc;
+using nsa::sel::head_chunk;
+using nsa::sel::HeadChunk;
 using nsa::sel::init_rows;
-using nsa::sel::sequence_of;
-using nsa::sel::softmax_update;
-using nsa::sel::store2;
+using nsa::sel::q_frags;
+using nsa::sel::store_rows;
+using nsa::sel::token_keys;
+using nsa::sel::TokenKeys;
+using nsa::sel::warp_tile;
 using nsa::tma::mbar_expect_tx;
 using nsa::tma::mbar_init;
 using nsa::tma::mbar_wait;
 
 constexpr int kBoxCols = 64;     // columns per TMA box (128 bytes, the swizzle's span)
-constexpr int kRows = 16;        // heads per warp
 constexpr int kMaxBlocks = 64;   // n
 constexpr int kMaxTiles = 512;   // n · l' / TILE
 
@@ -71,7 +74,6 @@ __device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k
     constexpr int kTileKeys = TILE;
     static_assert(TILE == 32 || TILE == 64, "tiles of 32 or 64 keys");
     constexpr int kOT = DV / 8;
-    constexpr int kST = kTileKeys / 8;
     NSA_TC_DYNAMIC_SMEM(smem_raw);
     T* sStage = reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
     __shared__ __align__(8) uint64_t s_bar[STAGES];
@@ -81,16 +83,10 @@ __device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k
 
     const int lane = threadIdx.x;
     const int tok = blockIdx.x;
-    const int h = p.heads / p.kv_heads;
-    const int chunks = (h + kRows - 1) / kRows;
-    const int g = blockIdx.y / chunks;
-    const int head0 = g * h + (blockIdx.y - g * chunks) * kRows;
-    const int rows = min(kRows, g * h + h - head0);
-    const int b = sequence_of(p.cu_q, p.batch, tok);
-    const int64_t t = static_cast<int64_t>(p.q_start != nullptr ? p.q_start[b] : 0) + (tok - p.cu_q[b]);
-    const int64_t k0 = p.cu_k[b];
-    const int64_t kpos0 = p.k_start != nullptr ? p.k_start[b] : 0;
-    const int64_t kend = kpos0 + (p.cu_k[b + 1] - k0);
+    const HeadChunk hc = head_chunk(p);
+    const int g = hc.g, head0 = hc.head0, rows = hc.rows;
+    const TokenKeys tk = token_keys(p, tok);
+    const int64_t t = tk.t, k0 = tk.k0, kpos0 = tk.kpos0, kend = tk.kend;
     const int vis_lo = static_cast<int>(kpos0);
     const int vis_hi = static_cast<int>(min(t + 1, kend));
     const float scale_log2 = p.scale * 1.4426950408889634f;
@@ -158,19 +154,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k
     // Q fragments straight from global memory (rows past h are zero)
     const T* gQ = static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + head0 * p.q_head_stride;
     uint32_t qf[DK / 16][4];
-    {
-        const int r0 = lane >> 2, c0 = 2 * (lane & 3);
-#pragma unroll
-        for (int ks = 0; ks < DK / 16; ++ks) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int r = r0 + (e & 1) * 8, c = ks * 16 + c0 + (e >> 1) * 8;
-                qf[ks][e] = r < rows
-                                ? *reinterpret_cast<const uint32_t*>(gQ + static_cast<int64_t>(r) * p.q_head_stride + c)
-                                : 0u;
-            }
-        }
-    }
+    q_frags<T, DK>(qf, gQ, p.q_head_stride, rows, lane);
 
     float acc[kOT][4], m_i[2], l_i[2];
     init_rows(acc, m_i, l_i);
@@ -191,94 +175,19 @@ __device__ __forceinline__ void fwd(const AttnParams& p, const CUtensorMap* tm_k
             }
             __syncwarp();
         }
-        float s[kST][4];
+        auto qa = [&](int ks, uint32_t (&a)[4]) {
 #pragma unroll
-        for (int nt = 0; nt < kST; ++nt) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) s[nt][e] = 0.f;
-        }
-#pragma unroll
-        for (int ks = 0; ks < DK / 16; ++ks) {
-#pragma unroll
-            for (int np = 0; np < kST / 2; ++np) {
-                uint32_t bk[4];
-                ldmatrix_x4(bk, smem_addr(sK + TmaRows<DK, TILE>::offset(np * 16 + (lane & 7) + ((lane >> 4) << 3),
-                                                                   ks * 2 + ((lane >> 3) & 1))));
-                mma16816<T>(s[2 * np], qf[ks], bk[0], bk[1]);
-                mma16816<T>(s[2 * np + 1], qf[ks], bk[2], bk[3]);
-            }
-        }
-        if (partial) {
-#pragma unroll
-            for (int nt = 0; nt < kST; ++nt) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int kp = base + nt * 8 + 2 * (lane & 3) + (e & 1);
-                    if (kp >= vis_hi || kp < vis_lo) s[nt][e] = -INFINITY;
-                }
-            }
-        }
-#pragma unroll
-        for (int hf = 0; hf < 2; ++hf) {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int nt = 0; nt < kST; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * hf], s[nt][2 * hf + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
-        }
-#pragma unroll
-        for (int kk = 0; kk < kTileKeys / 16; ++kk) {
-            uint32_t pa[4], pl[4];
-            if constexpr (EXACT) {
-                split2<T>(s[2 * kk][0], s[2 * kk][1], pa[0], pl[0]);
-                split2<T>(s[2 * kk][2], s[2 * kk][3], pa[1], pl[1]);
-                split2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], pa[2], pl[2]);
-                split2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], pa[3], pl[3]);
-            } else {
-                pa[0] = Half2<T>::pack(s[2 * kk][0], s[2 * kk][1]);
-                pa[1] = Half2<T>::pack(s[2 * kk][2], s[2 * kk][3]);
-                pa[2] = Half2<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-                pa[3] = Half2<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-            }
-#pragma unroll
-            for (int dp = 0; dp < DV / 16; ++dp) {
-                uint32_t bv[4];
-                ldmatrix_x4_trans(bv, smem_addr(sV + TmaRows<DV, TILE>::offset(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
-                                                                         dp * 2 + (lane >> 4))));
-                mma16816<T>(acc[2 * dp], pa, bv[0], bv[1]);
-                mma16816<T>(acc[2 * dp + 1], pa, bv[2], bv[3]);
-                if constexpr (EXACT) {
-                    mma16816<T>(acc[2 * dp], pl, bv[0], bv[1]);
-                    mma16816<T>(acc[2 * dp + 1], pl, bv[2], bv[3]);
-                }
-            }
-        }
+            for (int e = 0; e < 4; ++e) a[e] = qf[ks][e];
+        };
+        warp_tile<T, DK, DV, kTileKeys, EXACT, TmaRows<DK, TILE>, TmaRows<DV, TILE>>(qa, sK, sV, base, vis_lo, vis_hi,
+                                                                                     m_i, l_i, acc, scale_log2, lane);
         // every lane is done with stage st (and its generic writes are ordered before the TMA's) before it refills
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         __syncwarp();
         if (lane == 0 && i + STAGES < ntiles) issue(i + STAGES);
     }
 
-    const bool fp32 = p.out_fp32 != 0;
-#pragma unroll
-    for (int hf = 0; hf < 2; ++hf) {
-        float l = l_i[hf];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        const int r = (lane >> 2) + 8 * hf;
-        if (r >= rows) continue;
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        const int64_t off = static_cast<int64_t>(tok) * p.o_tok_stride + (head0 + r) * p.o_head_stride + 2 * (lane & 3);
-#pragma unroll
-        for (int nt = 0; nt < kOT; ++nt) {
-            store2<T>(p.o, off + nt * 8, acc[nt][2 * hf] * inv, acc[nt][2 * hf + 1] * inv, fp32);
-        }
-        if ((lane & 3) == 0 && p.lse != nullptr) {
-            p.lse[static_cast<int64_t>(tok) * p.lse_tok_stride + head0 + r] =
-                l > 0.f ? m_i[hf] * p.scale + logf(l) : -INFINITY;
-        }
-    }
+    store_rows<T>(p, acc, m_i, l_i, tok, head0, rows, lane);
 }
 
 // The image's layout: 32-key tiles in 2 stages (measured against 64-key tiles and 3 / 4 stages on the H200,

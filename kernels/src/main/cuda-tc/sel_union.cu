@@ -34,11 +34,15 @@ namespace nsa {
 namespace selu {
 
 using namespace nsa::tc;
+using nsa::sel::head_chunk;
+using nsa::sel::HeadChunk;
 using nsa::sel::init_rows;
 using nsa::sel::load_rows;
-using nsa::sel::sequence_of;
-using nsa::sel::softmax_update;
-using nsa::sel::store2;
+using nsa::sel::q_frags;
+using nsa::sel::store_rows;
+using nsa::sel::token_keys;
+using nsa::sel::TokenKeys;
+using nsa::sel::warp_tile;
 
 constexpr int kTileKeys = 64;    // keys per pipeline stage
 constexpr int kRows = 16;        // heads per warp (one m16 tile)
@@ -64,7 +68,6 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     using L = Layout<DK, DV, TOK, STAGES>;
     constexpr int kThreads = L::kThreads;
     constexpr int kOT = DV / 8;       // n8 output tiles per row block
-    constexpr int kST = kTileKeys / 8; // n8 score tiles per key tile
     NSA_TC_DYNAMIC_SMEM(smem);
     T* sQ = reinterpret_cast<T*>(smem);
     T* sStage = sQ + L::kQElems;
@@ -78,11 +81,8 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     const int tid = threadIdx.x;
     const int warp = tid >> 5;
     const int lane = tid & 31;
-    const int h = p.heads / p.kv_heads;
-    const int chunks = (h + kRows - 1) / kRows;
-    const int g = blockIdx.y / chunks;
-    const int head0 = g * h + (blockIdx.y - g * chunks) * kRows;   // first head of this CTA
-    const int rows = min(kRows, g * h + h - head0);
+    const HeadChunk hc = head_chunk(p);
+    const int g = hc.g, head0 = hc.head0, rows = hc.rows;
     const int tok = blockIdx.x * TOK + warp;
     const bool active = tok < p.nnz_q;
     const int n = min(p.n_sel, kMaxBlocks);
@@ -94,11 +94,8 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     // valid chosen blocks (first occurrences only) as key rows.
     int vlo = INT_MAX, vhi = INT_MIN;
     if (active) {
-        const int b = sequence_of(p.cu_q, p.batch, tok);
-        const int64_t t = static_cast<int64_t>(p.q_start != nullptr ? p.q_start[b] : 0) + (tok - p.cu_q[b]);
-        const int64_t k0 = p.cu_k[b];
-        const int64_t kpos0 = p.k_start != nullptr ? p.k_start[b] : 0;   // position of key row k0
-        const int64_t kend = kpos0 + (p.cu_k[b + 1] - k0);                // first position past the keys
+        const TokenKeys tk = token_keys(p, tok);
+        const int64_t t = tk.t, k0 = tk.k0, kpos0 = tk.kpos0, kend = tk.kend;
         vlo = static_cast<int>(k0);
         vhi = static_cast<int>(k0 + max(static_cast<int64_t>(0), min(t + 1, kend) - kpos0));
         const int32_t* blk = p.blocks + static_cast<int64_t>(tok) * p.blocks_tok_stride + g * p.blocks_head_stride;
@@ -177,18 +174,7 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
     uint32_t qf[L::kQRegs ? DK / 16 : 1][4];
     T* sQw = sQ + warp * kRows * DK;
     if constexpr (L::kQRegs) {
-        // Q fragments straight from global memory: a0 (row g, cols 2c..), a1 (row g + 8), a2 / a3 (cols + 8)
-        const int r0 = lane >> 2, c0 = 2 * (lane & 3);
-#pragma unroll
-        for (int ks = 0; ks < DK / 16; ++ks) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int r = r0 + (e & 1) * 8, c = ks * 16 + c0 + (e >> 1) * 8;
-                qf[ks][e] = active && r < rows
-                                ? *reinterpret_cast<const uint32_t*>(gQ + static_cast<int64_t>(r) * p.q_head_stride + c)
-                                : 0u;
-            }
-        }
+        q_frags<T, DK>(qf, gQ, p.q_head_stride, active ? rows : 0, lane);
     } else if (ntiles > 0) {
         load_rows<T, DK, kRows, 32>(sQw, gQ, p.q_head_stride, 0, active ? rows : 0, lane);
     }
@@ -212,102 +198,22 @@ __device__ __forceinline__ void fwd(const AttnParams& p) {
         if ((s_mask[i / sub] & bit) != 0u && base < vhi && base + kTileKeys > vlo) {
             const T* sK = sStage + (i % STAGES) * L::kStageElems;
             const T* sV = sK + L::kKElems;
-            float s[kST][4];
-#pragma unroll
-            for (int nt = 0; nt < kST; ++nt) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nt][e] = 0.f;
-            }
-#pragma unroll
-            for (int ks = 0; ks < DK / 16; ++ks) {
-                uint32_t a[4];
+            auto qa = [&](int ks, uint32_t (&a)[4]) {
                 if constexpr (L::kQRegs) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) a[e] = qf[ks][e];
                 } else {
                     ldmatrix_x4(a, smem_addr(sQw + SmemRows<DK>::offset(lane & 15, ks * 2 + (lane >> 4))));
                 }
-#pragma unroll
-                for (int np = 0; np < kST / 2; ++np) {
-                    uint32_t bk[4];
-                    ldmatrix_x4(bk, smem_addr(sK + SmemRows<DK>::offset(np * 16 + (lane & 7) + ((lane >> 4) << 3),
-                                                                        ks * 2 + ((lane >> 3) & 1))));
-                    mma16816<T>(s[2 * np], a, bk[0], bk[1]);
-                    mma16816<T>(s[2 * np + 1], a, bk[2], bk[3]);
-                }
-            }
-            if (base < vlo || base + kTileKeys > vhi) {
-#pragma unroll
-                for (int nt = 0; nt < kST; ++nt) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const int kr = base + nt * 8 + 2 * (lane & 3) + (e & 1);
-                        if (kr >= vhi || kr < vlo) s[nt][e] = -INFINITY;
-                    }
-                }
-            }
-#pragma unroll
-            for (int hf = 0; hf < 2; ++hf) {
-                float mx = -INFINITY;
-#pragma unroll
-                for (int nt = 0; nt < kST; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * hf], s[nt][2 * hf + 1]));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
-            }
-#pragma unroll
-            for (int kk = 0; kk < kTileKeys / 16; ++kk) {   // 16 keys: score tiles 2kk and 2kk + 1 as the A operand
-                uint32_t pa[4], pl[4];
-                if constexpr (EXACT) {
-                    split2<T>(s[2 * kk][0], s[2 * kk][1], pa[0], pl[0]);
-                    split2<T>(s[2 * kk][2], s[2 * kk][3], pa[1], pl[1]);
-                    split2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], pa[2], pl[2]);
-                    split2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], pa[3], pl[3]);
-                } else {
-                    pa[0] = Half2<T>::pack(s[2 * kk][0], s[2 * kk][1]);
-                    pa[1] = Half2<T>::pack(s[2 * kk][2], s[2 * kk][3]);
-                    pa[2] = Half2<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-                    pa[3] = Half2<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-                }
-#pragma unroll
-                for (int dp = 0; dp < DV / 16; ++dp) {
-                    uint32_t bv[4];
-                    ldmatrix_x4_trans(bv, smem_addr(sV + SmemRows<DV>::offset(
-                                                             kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
-                                                             dp * 2 + (lane >> 4))));
-                    mma16816<T>(acc[2 * dp], pa, bv[0], bv[1]);
-                    mma16816<T>(acc[2 * dp + 1], pa, bv[2], bv[3]);
-                    if constexpr (EXACT) {
-                        mma16816<T>(acc[2 * dp], pl, bv[0], bv[1]);
-                        mma16816<T>(acc[2 * dp + 1], pl, bv[2], bv[3]);
-                    }
-                }
-            }
+            };
+            warp_tile<T, DK, DV, kTileKeys, EXACT, SmemRows<DK>, SmemRows<DV>>(qa, sK, sV, base, vlo, vhi, m_i, l_i,
+                                                                               acc, scale_log2, lane);
         }
         __syncthreads();   // every warp is done with this stage before the next iteration refills it
     }
     cp_async_wait_all();
 
-    // o = O / l (0 when no key is visible), lse = m·scale + ln l (-inf when none); rows past h are padding.
-    const bool fp32 = p.out_fp32 != 0;
-#pragma unroll
-    for (int hf = 0; hf < 2; ++hf) {
-        float l = l_i[hf];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        const int r = (lane >> 2) + 8 * hf;
-        if (!active || r >= rows) continue;
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        const int64_t off = static_cast<int64_t>(tok) * p.o_tok_stride + (head0 + r) * p.o_head_stride + 2 * (lane & 3);
-#pragma unroll
-        for (int nt = 0; nt < kOT; ++nt) {
-            store2<T>(p.o, off + nt * 8, acc[nt][2 * hf] * inv, acc[nt][2 * hf + 1] * inv, fp32);
-        }
-        if ((lane & 3) == 0 && p.lse != nullptr) {
-            p.lse[static_cast<int64_t>(tok) * p.lse_tok_stride + head0 + r] =
-                l > 0.f ? m_i[hf] * p.scale + logf(l) : -INFINITY;
-        }
-    }
+    store_rows<T>(p, acc, m_i, l_i, tok, head0, active ? rows : 0, lane);
 }
 
 }  // namespace selu
