@@ -72,8 +72,13 @@ public enum SelLayout {
 
     /** Why {@link #choose} picked this layout, for route reasons: {@code union layout (keys 4096 <= 8·n·l')}. */
     public static String why(int nSel, int selBlock, long maxKeyLen, boolean exactP) {
+        return why(nSel, selBlock, maxKeyLen, exactP, "");
+    }
+
+    private static String why(int nSel, int selBlock, long maxKeyLen, boolean exactP, String tail) {
         SelLayout l = choose(nSel, selBlock, maxKeyLen, exactP);
-        return l.label + " layout (keys " + maxKeyLen + (l == UNION ? " <= " : " > ") + bound(exactP) + "·n·l')";
+        return l.label + " layout (keys " + maxKeyLen + (l == UNION ? " <= " : " > ") + bound(exactP) + "·n·l'"
+                + tail + ")";
     }
 
     /**
@@ -89,8 +94,9 @@ public enum SelLayout {
         if (!TcModule.SEL_TMA_HEAD_DIMS.contains(hd)) {
             return "(Dk, Dv) = " + hd + " is not one of " + TcModule.SEL_TMA_HEAD_DIMS;
         }
-        return spec.smemBytes(TMA) > smemAllowed(device, TMA) ? "needs " + spec.smemBytes(TMA)
-                + " bytes of shared memory, the device allows " + smemAllowed(device, TMA) : null;
+        int need = spec.smemBytes(TMA);
+        long allowed = smemAllowed(device, TMA);
+        return need > allowed ? "needs " + need + " bytes of shared memory, the device allows " + allowed : null;
     }
 
     static long smemAllowed(DeviceInfo device, SelLayout layout) {
@@ -133,9 +139,9 @@ public enum SelLayout {
 
     /**
      * Why {@link #forDevice} picked its layout, for route reasons: {@code tma layout (SM 9.0)},
-     * {@code union layout (keys 4096 <= 8·n·l'; NSA_USE_TMA=0)}, {@code token layout (keys 65536 > 32·n·l'; no TMA:
-     * sm_80 is not SM 9.0)}, or {@code token layout (the union layout's 65536 bytes of shared memory exceed the
-     * device's 45020)}.
+     * {@code union layout (keys 4096 <= 8·n·l'; NSA_USE_TMA=0)}, {@code union layout (keys 2048 <= 8·n·l'; no TMA:
+     * (Dk, Dv) = (256, 256) is not one of [...])} (why not TMA is said on SM 9.0 only, where it is news), or
+     * {@code token layout (the union layout's 65536 bytes of shared memory exceed the device's 45020)}.
      */
     public static String why(DeviceInfo device, SelKernelOp.Spec spec, long maxKeyLen, boolean allowTma) {
         String notTma = allowTma ? whyNotTma(device, spec) : "NSA_USE_TMA=0";
@@ -146,8 +152,7 @@ public enum SelLayout {
         SelLayout wish = choose(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP());
         SelLayout got = forDevice(device, spec, maxKeyLen, false);
         if (got == wish) {
-            String w = why(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP());
-            return w.substring(0, w.length() - 1) + tail + ")";
+            return why(spec.nSel(), spec.selBlock(), maxKeyLen, spec.exactP(), tail);
         }
         return got.label() + " layout (the " + wish.label() + " layout's " + spec.smemBytes(wish)
                 + " bytes of shared memory exceed the device's " + smemAllowed(device, wish) + tail + ")";
