@@ -10,6 +10,10 @@
 #                                    sel-kernel against the image's kernels on fla's block indices, and the wgmma
 #                                    flash-attention forward of the window and compressed branches against
 #                                    sdpa-masked (fla shape and paper config)
+#   scripts/gpu-issue10.sh fahopper  fa2-bridge's Hopper forward (fa2_hopper.cu) against its FA-2 kernels in the harness
+#                                    (-DNSA_FA_HOPPER; $FAH_BIN: a harness built elsewhere): memcheck and racecheck on a
+#                                    small case, then the window, compressed and causal branches at the fla shape and
+#                                    the paper config, checked against FA-2 and the reference attention first
 #   scripts/gpu-issue10.sh scorer    the tc scorer's layouts in the harness (mma.sync, wgmma, the pipelined wgmma
 #                                    tuning variant, -DNSA_SCORE_WG_TUNE) at the fla shape and the paper config, and
 #                                    the gather floor by cp.async and by bulk copies (cp.async.bulk, 2 / 3 stages)
@@ -19,7 +23,8 @@
 #                                    wgmma scorer at the paper config and of sel-kernel's token and union layouts
 #   scripts/gpu-issue10.sh selection fla's selection on its own block indices beside nsa bench selection on the same
 #                                    blocks (sel-kernel in each layout, exact and fast P, sdpa-masked, sdpa-packed)
-#   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline)
+#   scripts/gpu-issue10.sh tests     the new GPU suites (sel-kernel, tc scorer, routing, pipeline, FA-2 parity on
+#                                    both kernel layouts, nsa run's routes)
 #   scripts/gpu-issue10.sh sanitize  memcheck and racecheck over a shard of the new suites (SANITIZE_COVER=1: over
 #                                    their cover cases, every kernel symbol on its edge shapes)
 #   scripts/gpu-issue10.sh suite     the whole GPU suite (NSA_REQUIRE_GPU=1)
@@ -49,7 +54,8 @@ export NSA_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
 step() { echo "=== $* ($(date +%T))"; "$@" || { rc=$?; echo "=== FAILED ($rc): $*"; }; }
 NEW="--select-class dev.nsa4j.kernels.op.SelKernelGpuTest --select-class dev.nsa4j.kernels.op.TcBlockScoreGpuTest
      --select-class dev.nsa4j.nsa.PipelineParityGpuTest --select-class dev.nsa4j.nsa.PipelineEdgeCaseGpuTest
-     --select-class dev.nsa4j.nsa.DeviceApiGpuTest"
+     --select-class dev.nsa4j.nsa.DeviceApiGpuTest --select-class dev.nsa4j.parity.Fa2ParityGpuTest
+     --select-class dev.nsa4j.bench.RunGpuTest"
 for mode in "$@"; do
     case "$mode" in
         harness)
@@ -115,6 +121,22 @@ for mode in "$@"; do
                     | grep -E "^bench|^floor|^union|^wgmma|^score_wg" | tee -a "$OUT/wgmma.log"
                 step timeout 120 /tmp/th_wg fa $1 $2 64 4 64 64 512 10 | tee -a "$OUT/wgmma.log"
                 step timeout 120 /tmp/th_wg fa 1 $2 64 4 32 16 512 10 | grep block-causal | tee -a "$OUT/wgmma.log"
+            done ;;
+        fahopper)
+            fb=${FAH_BIN:-/tmp/th_fah}
+            if [ ! -x "$fb" ]; then
+                nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_FA_HOPPER -DNSA_FA2_ONLY_DIMS=128 \
+                    -I kernels/src/main/cuda -I kernels/src/main/cuda-tc -I fa2-bridge/src/main/cuda \
+                    kernels/src/test/cuda/tc_harness.cu -o "$fb" || { echo "=== FAILED: the harness did not build"; rc=2; continue; }
+            fi
+            for tool in memcheck racecheck; do
+                step timeout 120 compute-sanitizer --tool $tool --error-exitcode 3 "$fb" fah 3 700 8 2 32 16 100 1 \
+                    > "$OUT/fah-$tool.log" 2>&1
+                grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^fa_hopper" "$OUT/fah-$tool.log" | tee -a "$OUT/fahopper.log"
+            done
+            for c in "4 4096 64 64" "1 16384 64 64" "1 65536 64 64" "1 16384 32 16" "1 65536 32 16"; do
+                set -- $c
+                step timeout 120 "$fb" fah $1 $2 64 4 $3 $4 512 10 | tee -a "$OUT/fahopper.log"
             done ;;
         scorer)
             nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SCORE_WG_TUNE -I kernels/src/main/cuda \

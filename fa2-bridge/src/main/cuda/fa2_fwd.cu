@@ -25,6 +25,7 @@
 #include <cmath>
 
 #include "nsa_mma.h"
+#include "fa2_common.cuh"
 #include "fa2_params.h"
 
 namespace nsa {
@@ -66,54 +67,6 @@ __device__ __forceinline__ void load_tile(T* tile, const T* src, int64_t stride,
     }
 }
 
-template <int MASK>
-__device__ __forceinline__ bool visible(int64_t t, int64_t s, const Fa2Params& p) {
-    if constexpr (MASK == kFa2Causal) return s <= t;
-    if constexpr (MASK == kFa2Window) return s <= t && s > t - p.window;
-    if constexpr (MASK == kFa2BlockCausal) return s * p.cmp_stride + p.cmp_len - 1 <= t;
-    return true;
-}
-
-// Where a sequence's rows start (in elements of q/k/v/o and rows of lse), and its lengths.
-struct SeqView {
-    int64_t q, k, v, o, lse, row0;  // row0: the sequence's first row in [rows] (split-KV workspace)
-    int len_q, len_k;
-};
-
-__device__ __forceinline__ SeqView seq_view(const Fa2Params& p, int b) {
-    SeqView s;
-    if (p.cu_q != nullptr) {
-        const int q0 = p.cu_q[b], k0 = p.cu_k[b];
-        s.len_q = p.cu_q[b + 1] - q0;
-        s.len_k = p.cu_k[b + 1] - k0;
-        s.q = q0 * p.q_tok_stride;
-        s.k = k0 * p.k_tok_stride;
-        s.v = k0 * p.v_tok_stride;
-        s.o = q0 * p.o_tok_stride;
-        s.lse = q0 * p.lse_tok_stride;
-        s.row0 = q0;
-    } else {
-        s.len_q = p.seqlen_q;
-        s.len_k = p.seqlen_k;
-        s.q = b * p.q_batch_stride;
-        s.k = b * p.k_batch_stride;
-        s.v = b * p.v_batch_stride;
-        s.o = b * p.o_batch_stride;
-        s.lse = b * p.lse_batch_stride;
-        s.row0 = static_cast<int64_t>(b) * p.seqlen_q;
-    }
-    return s;
-}
-
-template <typename T>
-__device__ __forceinline__ void store2(void* base, int64_t off, float x0, float x1, bool fp32) {
-    if (fp32) {
-        *reinterpret_cast<float2*>(static_cast<float*>(base) + off) = make_float2(x0, x1);
-    } else {
-        *reinterpret_cast<uint32_t*>(static_cast<T*>(base) + off) = Half2<T>::pack(x0, x1);
-    }
-}
-
 template <typename T, int DK, int DV, int MASK, bool EXACT>
 __device__ __forceinline__ void fwd(const Fa2Params& p) {
     using Tl = Tile<DK, DV>;
@@ -144,13 +97,8 @@ __device__ __forceinline__ void fwd(const Fa2Params& p) {
     const int64_t kpos0 = p.k_start != nullptr ? p.k_start[b] : 0;
 
     // Visible key rows [j_lo, j_hi) for the tile's rows, then key blocks [n_lo, n_hi) of this split.
-    int64_t j_lo = 0, j_hi = sv.len_k;
-    if constexpr (MASK == kFa2Causal || MASK == kFa2Window) j_hi = min(j_hi, t_hi - kpos0 + 1);
-    if constexpr (MASK == kFa2Window) j_lo = max(j_lo, t_lo - p.window + 1 - kpos0);
-    if constexpr (MASK == kFa2BlockCausal) {
-        const int64_t span = t_hi + 1 - p.cmp_len;
-        j_hi = min(j_hi, (span < 0 ? 0 : span / p.cmp_stride + 1) - kpos0);
-    }
+    const KeyRange kr = key_range<MASK>(p, t_lo, t_hi, kpos0, sv.len_k);
+    const int64_t j_lo = kr.lo, j_hi = kr.hi;
     int n_lo = 0, n_hi = 0;
     if (j_hi > j_lo) {
         n_lo = static_cast<int>(j_lo / kBN);

@@ -1,6 +1,6 @@
 // Hopper (sm_90) asynchronous-copy primitives: mbarriers with transaction counts and the
-// tensor memory accelerator's tiled loads (cp.async.bulk.tensor). Used by sel_tma.cu and the bulk-copy gather
-// floor of the harness (kernels/src/test/cuda/sel_gather_floor.cuh).
+// tensor memory accelerator's tiled loads (cp.async.bulk.tensor). Used by sel_tma.cu, the Hopper FA forward
+// (fa2-bridge's fa2_hopper.cu) and the bulk-copy gather floor of the harness (kernels/src/test/cuda/sel_gather_floor.cuh).
 #pragma once
 #include <cuda.h>
 
@@ -19,6 +19,10 @@ __device__ __forceinline__ void mbar_init_fence() {
 // One arrival that also expects `bytes` of copies to complete on bar before its phase flips.
 __device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
     asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// One plain arrival (a consumer releasing a stage to the producer).
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
 // Spins until bar's phase with parity `phase` has completed.
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t phase) {

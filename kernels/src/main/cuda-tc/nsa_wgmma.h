@@ -1,6 +1,6 @@
-// Hopper warpgroup MMA primitives (sm_90a only; harness experiments, kernels/src/test/cuda): wgmma.mma_async
-// m64n64k16 with both operands in shared memory (K-major) and m64n128k16 with A in registers and B in shared memory
-// (MN-major), fences and group waits. The tile layouts and descriptors are wg_layout.h's.
+// Hopper warpgroup MMA primitives (sm_90a only; the Hopper scorer, the Hopper FA forward of fa2-bridge and the
+// harness experiments): wgmma.mma_async m64n64k16 and m64n128k16 with both operands in shared memory (K-major) and
+// m64n128k16 with A in registers and B in shared memory (MN-major), fences and group waits. The tile layouts and descriptors are wg_layout.h's.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +60,41 @@ __device__ __forceinline__ void mma_m64n64k16_ss<__half>(float (&d)[8][4], uint6
     NSA_WG_MMA_SS("f16");
 }
 #undef NSA_WG_MMA_SS
+
+// d[64 x 128] (+)= A[64 x 16] B[16 x 128]: A and B K-major in shared memory (S = Q K^T of a 128-key tile).
+#define NSA_WG_MMA_SS128(DT)  \
+    asm volatile(  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"  \
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32." DT "." DT " "  \
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"  \
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"  \
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"  \
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"  \
+        : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),  \
+          "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),  \
+          "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),  \
+          "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),  \
+          "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),  \
+          "+f"(d[7][2]), "+f"(d[7][3]), "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),  \
+          "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), "+f"(d[10][0]), "+f"(d[10][1]),  \
+          "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),  \
+          "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]),  \
+          "+f"(d[13][2]), "+f"(d[13][3]), "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),  \
+          "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])  \
+        : "l"(desc_a), "l"(desc_b), "r"(accumulate))
+template <typename T>
+__device__ __forceinline__ void mma_m64n128k16_ss(float (&d)[16][4], uint64_t desc_a, uint64_t desc_b, int accumulate);
+template <>
+__device__ __forceinline__ void mma_m64n128k16_ss<__nv_bfloat16>(float (&d)[16][4], uint64_t desc_a, uint64_t desc_b,
+                                                                 int accumulate) {
+    NSA_WG_MMA_SS128("bf16");
+}
+template <>
+__device__ __forceinline__ void mma_m64n128k16_ss<__half>(float (&d)[16][4], uint64_t desc_a, uint64_t desc_b,
+                                                          int accumulate) {
+    NSA_WG_MMA_SS128("f16");
+}
+#undef NSA_WG_MMA_SS128
 
 // d[64 x 128] (+)= A[64 x 16] B[16 x 128]: A in registers (mma.sync's m16k16 A fragment per warp), B MN-major in
 // shared memory.

@@ -29,6 +29,10 @@
 #ifdef NSA_FA_WGMMA
 #include "fa_wgmma.cuh"
 #endif
+#ifdef NSA_FA_HOPPER   // fa2-bridge's FA-2 kernels (NSA_FA2_ONLY_DIMS=128) and its Hopper forward, -I fa2-bridge/src/main/cuda
+#include "fa2_fwd.cu"
+#include "fa2_hopper.cu"
+#endif
 
 #include "tc_harness_problem.cuh"
 
@@ -191,6 +195,95 @@ void fa_bench(const Shape& s, int window, int reps) {
 }
 #endif
 
+#ifdef NSA_FA_HOPPER
+// fa2-bridge's Hopper forward (fa2_hopper.cu) against its FA-2 kernels (fa2_fwd.cu) on NSA's window branch (keys k,
+// v), compressed branch (keys K̃, Ṽ, block-causal with l, d) and dense causal attention: max abs differences of the
+// exact-P fp32 outputs (Hopper vs FA-2, and both vs the reference attention up to 16k rows), then medians of both in
+// fast and exact P (bf16 output). bf16, Dk = Dv = 128, varlen over equal lengths.
+template <typename T>
+void fah_bench(const Shape& s, int window, int reps) {
+    Problem<T> pr(s, 4321);
+    const size_t no = (size_t)pr.nnz * s.hq * s.dv, nl = (size_t)pr.nnz * s.hq;
+    Dev<float> o_ref(no), l_ref(nl), o(no), l(nl), o2(no), l2(nl);
+    Dev<T> oh(no);
+    const int S = s.lens[0];
+    const char* names[] = {"window", "block-causal", "causal"};
+    for (int which = 0; which < 3; ++which) {
+        const bool cmp = which == 1;
+        const int nk = cmp ? pr.nnz_cmp : pr.nnz;
+        const void* kp = cmp ? (const void*)pr.kc.p : (const void*)pr.k.p;
+        const void* vp = cmp ? (const void*)pr.vc.p : (const void*)pr.v.p;
+        auto params = [&](void* out, float* lse, bool fp32) {
+            nsa::Fa2Params p{};
+            p.q = pr.q.p; p.k = kp; p.v = vp; p.o = out; p.lse = lse;
+            p.cu_q = pr.cu.p; p.cu_k = cmp ? pr.cuc.p : pr.cu.p;
+            p.q_tok_stride = (int64_t)s.hq * 128; p.q_head_stride = 128;
+            p.k_tok_stride = p.v_tok_stride = (int64_t)s.hkv * 128; p.k_head_stride = p.v_head_stride = 128;
+            p.o_tok_stride = (int64_t)s.hq * 128; p.o_head_stride = 128; p.lse_tok_stride = s.hq;
+            p.batch = pr.batch; p.heads = s.hq; p.kv_heads = s.hkv; p.seqlen_q = S; p.seqlen_k = 0; p.rows = pr.nnz;
+            p.dk = p.dv = 128; p.mask = which == 0 ? nsa::kFa2Window : cmp ? nsa::kFa2BlockCausal : nsa::kFa2Causal;
+            p.window = window; p.cmp_len = s.l; p.cmp_stride = s.d; p.out_fp32 = fp32; p.num_splits = 1;
+            p.scale = 1.f / sqrtf(128.f); p.scale_log2 = p.scale * 1.4426950408889634f;
+            return p;
+        };
+        void* fa2_sym[2][3] = {{(void*)nsa_fa2_fwd_window_bf16_dk128_dv128, (void*)nsa_fa2_fwd_blockcausal_bf16_dk128_dv128,
+                                (void*)nsa_fa2_fwd_causal_bf16_dk128_dv128},
+                               {(void*)nsa_fa2_fwd_window_bf16_dk128_dv128_exact,
+                                (void*)nsa_fa2_fwd_blockcausal_bf16_dk128_dv128_exact,
+                                (void*)nsa_fa2_fwd_causal_bf16_dk128_dv128_exact}};
+        void* fah_sym[2][3] = {{(void*)nsa_fa2_hopper_window_bf16_d128, (void*)nsa_fa2_hopper_blockcausal_bf16_d128,
+                                (void*)nsa_fa2_hopper_causal_bf16_d128},
+                               {(void*)nsa_fa2_hopper_window_bf16_d128_exact,
+                                (void*)nsa_fa2_hopper_blockcausal_bf16_d128_exact,
+                                (void*)nsa_fa2_hopper_causal_bf16_d128_exact}};
+        auto run_fa2 = [&](void* out, float* lse, bool fp32, bool exact) {
+            nsa::Fa2Params p = params(out, lse, fp32);
+            launch(fa2_sym[exact][which], dim3((S + 127) / 128, s.hq, pr.batch), 128, 64 * 1024, p);
+        };
+        const CUtensorMap mq = tensor_map_3d(pr.q.p, pr.nnz, s.hq, 128, (int64_t)s.hq * 128, 128, 64);
+        const CUtensorMap mk = tensor_map_3d(kp, nk, s.hkv, 128, (int64_t)s.hkv * 128, 128, 128);
+        const CUtensorMap mv = tensor_map_3d(vp, nk, s.hkv, 128, (int64_t)s.hkv * 128, 128, 128);
+        auto run_fah = [&](void* out, float* lse, bool fp32, bool exact) {
+            nsa::Fa2Params p = params(out, lse, fp32);
+            launch_args(fah_sym[exact][which], dim3((S + nsa::fah::kBM - 1) / nsa::fah::kBM, s.hq, pr.batch),
+                        nsa::fah::kThreads, nsa::fah::kSmemBytes, 0, p, mq, mk, mv);
+        };
+        double pairs = 0;   // visible (query, key) pairs per head and sequence
+        for (int t = 0; t < S; ++t) {
+            pairs += cmp ? (t - s.l + 1 < 0 ? 0 : std::min((t - s.l + 1) / s.d + 1, (S - s.l) / s.d + 1))
+                         : which == 0 ? std::min(t + 1, window) : t + 1;
+        }
+        const double fl = pairs * s.lens.size() * s.hq * 2.0 * (s.dk + s.dv);
+        run_fa2(o.p, l.p, true, true);
+        run_fah(o2.p, l2.p, true, true);
+        CK(cudaDeviceSynchronize());
+        double mx, lmx, rmx = -1, rlmx = -1, fmx = -1, flmx = -1;
+        max_diff(o, l, o2, l2, mx, lmx);
+        if ((long)pr.nnz <= 16384 && which != 2) {   // the reference (one warp per row, scalar): minutes beyond
+            nsa::AttnParams pref = pr.attn(o_ref.p, l_ref.p, true, 1.f / sqrtf(128.f));
+            pref.blocks = nullptr; pref.walk = nsa::kWalkRanges;
+            if (cmp) { pref.k = pr.kc.p; pref.v = pr.vc.p; pref.cu_k = pr.cuc.p; pref.mask = nsa::kMaskBlockCausal; pref.cmp_len = s.l; pref.cmp_stride = s.d; }
+            else { pref.mask = nsa::kMaskWindow; pref.window = window; }
+            long rows = (long)pr.nnz * s.hq;
+            launch(ref_attention<T>(128), dim3((unsigned)((rows + 3) / 4)), 128, 0, pref);
+            CK(cudaDeviceSynchronize());
+            max_diff(o_ref, l_ref, o2, l2, rmx, rlmx);
+            max_diff(o_ref, l_ref, o, l, fmx, flmx);
+        }
+        float tf2 = time_ms([&] { run_fa2(oh.p, l.p, false, false); }, reps);
+        float te2 = time_ms([&] { run_fa2(oh.p, l.p, false, true); }, reps);
+        float tfh = time_ms([&] { run_fah(oh.p, l.p, false, false); }, reps);
+        float teh = time_ms([&] { run_fah(oh.p, l.p, false, true); }, reps);
+        printf("fa_hopper,%s,B=%zu,S=%d,Hq=%d,Hkv=%d,l=%d,d=%d,w=%d,max_abs_vs_fa2=%.3g,lse_vs_fa2=%.3g,"
+               "max_abs_vs_ref=%.3g,lse_vs_ref=%.3g,fa2_vs_ref=%.3g,hopper_fast_ms=%.3f,hopper_exact_ms=%.3f,"
+               "fa2_fast_ms=%.3f,fa2_exact_ms=%.3f,tflops_hopper_fast=%.1f,tflops_hopper_exact=%.1f,"
+               "tflops_fa2_fast=%.1f,tflops_fa2_exact=%.1f\n",
+               names[which], s.lens.size(), S, s.hq, s.hkv, s.l, s.d, window, mx, lmx, rmx, rlmx, fmx, tfh, teh, tf2,
+               te2, fl / tfh / 1e9, fl / teh / 1e9, fl / tf2 / 1e9, fl / te2 / 1e9);
+    }
+}
+#endif
+
 int main(int argc, char** argv) {
     setvbuf(stdout, nullptr, _IONBF, 0);
     std::string mode = argc > 1 ? argv[1] : "";
@@ -211,7 +304,16 @@ int main(int argc, char** argv) {
         return 0;
     }
 #endif
+#ifdef NSA_FA_HOPPER
+    if (mode == "fah" && argc >= 9) {   // fah B S Hq Hkv l d w [reps]
+        int B = atoi(argv[2]), S = atoi(argv[3]);
+        Shape s{std::vector<int>(B, S), atoi(argv[4]), atoi(argv[5]), 128, 128, atoi(argv[6]), atoi(argv[7]), 64, 16};
+        fah_bench<__nv_bfloat16>(s, atoi(argv[8]), argc > 9 ? atoi(argv[9]) : 10);
+        return 0;
+    }
+#endif
     fprintf(stderr, "usage: tc_harness bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]\n"
-                    "       tc_harness fa B S Hq Hkv l d w [reps]   (built with -DNSA_FA_WGMMA)\n");
+                    "       tc_harness fa B S Hq Hkv l d w [reps]   (built with -DNSA_FA_WGMMA)\n"
+                    "       tc_harness fah B S Hq Hkv l d w [reps]  (built with -DNSA_FA_HOPPER)\n");
     return 2;
 }

@@ -89,6 +89,30 @@ template <typename P> void launch(void* f, dim3 grid, int block, size_t smem, co
     CK(cudaLaunchKernel(f, grid, dim3(block), args, smem, s));
 }
 
+// A bf16 rank-3 tensor map [rows, heads, d] (innermost first: d, heads, rows; strides in elements) with
+// 64 x 1 x box_rows boxes, the 128-byte swizzle and zero fill outside: the TMA kernels' K / V (and Q) maps.
+static CUtensorMap tensor_map_3d(const void* base, int64_t rows, int heads, int d, int64_t tok_stride,
+                                 int64_t head_stride, int box_rows) {
+    using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                                const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
+                                CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+    static Encode encode = nullptr;
+    if (!encode) {
+        cudaDriverEntryPointQueryResult q;
+        CK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", (void**)&encode, 12000, cudaEnableDefault, &q));
+        if (q != cudaDriverEntryPointSuccess || !encode) { fprintf(stderr, "no cuTensorMapEncodeTiled\n"); exit(2); }
+    }
+    CUtensorMap m;
+    cuuint64_t dims[3] = {(cuuint64_t)d, (cuuint64_t)heads, (cuuint64_t)rows};
+    cuuint64_t strides[2] = {(cuuint64_t)head_stride * 2, (cuuint64_t)tok_stride * 2};
+    cuuint32_t box[3] = {64, 1, (cuuint32_t)box_rows}, estr[3] = {1, 1, 1};
+    CUresult r = encode(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<void*>(base), dims, strides, box, estr,
+                        CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                        CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) { fprintf(stderr, "cuTensorMapEncodeTiled: %d\n", (int)r); exit(2); }
+    return m;
+}
+
 // The problem's device tensors.
 template <typename T> struct Problem {
     Shape sh; int nnz, nnz_cmp, batch;
@@ -192,24 +216,7 @@ template <typename T> struct Problem {
     // the TMA layout (sel_tma.cu; bf16 128/128, one warp per token): K and V as rank-3 tensor maps
     // [keys, kv heads, D] with 64 x 1 x NSA_SELT_TILE boxes, 128-byte swizzle, zero fill outside
     static CUtensorMap tensor_map(const void* base, int64_t rows, int heads, int d, int64_t tok_stride, int64_t head_stride) {
-        using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
-                                    const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
-                                    CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
-        static Encode encode = nullptr;
-        if (!encode) {
-            cudaDriverEntryPointQueryResult q;
-            CK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", (void**)&encode, 12000, cudaEnableDefault, &q));
-            if (q != cudaDriverEntryPointSuccess || !encode) { fprintf(stderr, "no cuTensorMapEncodeTiled\n"); exit(2); }
-        }
-        CUtensorMap m;
-        cuuint64_t dims[3] = {(cuuint64_t)d, (cuuint64_t)heads, (cuuint64_t)rows};
-        cuuint64_t strides[2] = {(cuuint64_t)head_stride * 2, (cuuint64_t)tok_stride * 2};
-        cuuint32_t box[3] = {64, 1, NSA_SELT_TILE}, estr[3] = {1, 1, 1};
-        CUresult r = encode(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<void*>(base), dims, strides, box, estr,
-                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-        if (r != CUDA_SUCCESS) { fprintf(stderr, "cuTensorMapEncodeTiled: %d\n", (int)r); exit(2); }
-        return m;
+        return tensor_map_3d(base, rows, heads, d, tok_stride, head_stride, NSA_SELT_TILE);
     }
     void run_tma(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
         nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));

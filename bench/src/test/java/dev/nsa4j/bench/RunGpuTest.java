@@ -30,9 +30,17 @@ class RunGpuTest {
         RunCommandTest.Result r = RunCommandTest.cli("run", "--device", "gpu", "--dtype", "bf16", "--shape",
                 "1,1024,8,2,128,128", "--window", "128");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("route win: fa2 (profile sm90 d128; window 128 >= 16; exact P)"), r.out());
+        assertTrue(r.out().contains("route win: fa2 (profile sm90 d128; window 128 >= 16; exact P; mma.sync layout "
+                + "(keys 128 < NSA_FA2_HOPPER_MIN_KEYS = 512))"), r.out());
         // K̃ in bf16: the compressed branch on FA-2 too; selection on the profile's sel-kernel, scores on tensor cores
-        assertTrue(r.out().contains("route cmp: fa2 (profile sm90 d128; compressed length 63 >= 16; exact P)"), r.out());
+        assertTrue(r.out().contains("route cmp: fa2 (profile sm90 d128; compressed length 63 >= 16; exact P; mma.sync "
+                + "layout (keys 63 < NSA_FA2_HOPPER_MIN_KEYS = 512))"), r.out());
+        // a window of 512 keys and a grid that needs no split-KV: the Hopper layout (TMA, wgmma)
+        RunCommandTest.Result hop = RunCommandTest.cli("run", "--device", "gpu", "--dtype", "bf16", "--shape",
+                "1,2048,32,4,128,128", "--window", "512");
+        assertEquals(0, hop.code(), hop.err());
+        assertTrue(hop.out().contains("route win: fa2 (profile sm90 d128; window 512 >= 16; exact P; hopper layout "
+                + "(SM 9.0; keys 512 >= 512))"), hop.out());
         assertTrue(r.out().contains("route sel: sel-kernel (profile sm90 d128; "), r.out());
         assertTrue(r.out().contains("plan: B=1 S=1024 bf16 (gates fp32, o fp32) on cuda:0 "), r.out());
         assertTrue(r.out().contains("gpu time: host-to-host "), r.out());

@@ -14,6 +14,7 @@ import dev.nsa4j.kernels.DeviceBuffer;
 import dev.nsa4j.kernels.DeviceInfo;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.Mask;
+import dev.nsa4j.kernels.internal.TensorMaps;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.Shape;
 
@@ -119,15 +120,40 @@ public final class Fa2Attention {
         }
     }
 
+    /** One kernel launch: the symbol, the grid, threads per CTA and dynamic shared memory. */
+    public record Launch(String symbol, int gridX, int gridY, int gridZ, int threads, int smemBytes) {
+    }
+
     /**
-     * A checked call: the verdict and, when it passed, the kernel, its params, the grid and the workspace
-     * the split-KV path needs ({@code workspaceBytes}, 0 without splits).
+     * A checked call: the verdict and, when it passed, the params, the launch, the kernel layout and why
+     * ({@link Fa2Layout#choose}), the split-KV factor and the workspace the split-KV path needs
+     * ({@code workspaceBytes}, 0 without splits).
      */
-    public record Plan(Fa2Verdict verdict, DType dtype, String symbol, Fa2Params params, int gridX, int gridY,
-                       int gridZ, int smemBytes, int splits, long workspaceBytes) {
+    public record Plan(Fa2Verdict verdict, DType dtype, Fa2Params params, Launch launch, Fa2Layout.Choice layout,
+                       int splits, long workspaceBytes) {
         /** True when the contract passed and the call needs no cast (launchable as is). */
         public boolean launchable() {
             return verdict.ok() && verdict.castTo().isEmpty();
+        }
+
+        public String symbol() {
+            return launch == null ? null : launch.symbol();
+        }
+
+        public int gridX() {
+            return launch == null ? 0 : launch.gridX();
+        }
+
+        public int gridY() {
+            return launch == null ? 0 : launch.gridY();
+        }
+
+        public int gridZ() {
+            return launch == null ? 0 : launch.gridZ();
+        }
+
+        public int smemBytes() {
+            return launch == null ? 0 : launch.smemBytes();
         }
     }
 
@@ -144,7 +170,7 @@ public final class Fa2Attention {
         Fa2Request req = request(device, in, spec);
         Fa2Verdict verdict = Fa2Contract.check(req, options);
         if (!verdict.ok() || verdict.castTo().isPresent()) {
-            return new Plan(verdict, in.q() == null ? null : in.q().dtype(), null, null, 0, 0, 0, 0, 0, 0);
+            return new Plan(verdict, in.q() == null ? null : in.q().dtype(), null, null, null, 0, 0);
         }
         boolean varlen = in.varlen();
         DeviceTensor q = in.q(), k = in.k(), v = in.v(), out = in.out(), lse = in.lse();
@@ -198,8 +224,47 @@ public final class Fa2Attention {
                 batch, heads, kvHeads, maxQ, varlen ? 0 : maxK, rows, dk, dv, mask.code(), window, cmpLen, cmpStride,
                 out.dtype() == DType.FP32 ? 1 : 0, 1, scale, (float) (scale * (1.0 / Math.log(2.0))));
         long ws = splits > 1 ? (long) splits * rows * heads * (dv + 1L) * Float.BYTES : 0;
-        return new Plan(verdict, dtype, Fa2Kernels.forward(mask, dtype, dk, dv, spec.exactP()), p, mBlocks, heads,
-                batch * splits, Fa2Kernels.smemBytes(dk, dv), splits, ws);
+        long keysPerRow = window > 0 ? Math.min(window, maxK) : maxK;
+        Fa2Layout.Choice layout = Fa2Layout.choose(device, options, tmaCall(in, dtype, dk, dv, splits, keysPerRow,
+                batch, maxQ, maxK));
+        Launch launch;
+        if (layout.layout() == Fa2Layout.HOPPER) {
+            int hb = Fa2Layout.HOPPER_BLOCK_M;
+            launch = new Launch(Fa2Kernels.hopper(mask, dtype, spec.exactP()), (maxQ + hb - 1) / hb, heads, batch,
+                    Fa2Layout.HOPPER_THREADS, Fa2Layout.HOPPER_SMEM_BYTES);
+        } else {
+            launch = new Launch(Fa2Kernels.forward(mask, dtype, dk, dv, spec.exactP()), mBlocks, heads, batch * splits,
+                    Fa2Kernels.THREADS, Fa2Kernels.smemBytes(dk, dv));
+        }
+        return new Plan(verdict, dtype, p, launch, layout, splits, ws);
+    }
+
+    /**
+     * The call as the layout choice reads it: q, k and v as rows of {@code [rows, heads, d]} (varlen: their token
+     * rows; dense: {@code b · S + i}, which needs each batch's rows to follow the previous batch's).
+     */
+    private static Fa2Layout.Call tmaCall(Inputs in, DType dtype, int dk, int dv, int splits, long keysPerRow,
+                                          int batch, int maxQ, int maxK) {
+        boolean varlen = in.varlen();
+        int lead = varlen ? 0 : 1;
+        String notRows = null;
+        if (!varlen && batch > 1) {
+            for (DeviceTensor t : new DeviceTensor[] {in.q(), in.k(), in.v()}) {
+                long s = t == in.q() ? maxQ : maxK;
+                if (t.stride(0) != s * t.stride(1)) {
+                    notRows = "dense " + (t == in.q() ? "q" : t == in.k() ? "k" : "v") + ": batch stride " + t.stride(0)
+                            + " != S · token stride " + s * t.stride(1) + ", its rows are no TMA rows";
+                    break;
+                }
+            }
+        }
+        return new Fa2Layout.Call(dtype, dk, dv, splits, keysPerRow, rows("q", in.q(), lead, varlen ? 1 : batch),
+                rows("k", in.k(), lead, varlen ? 1 : batch), rows("v", in.v(), lead, varlen ? 1 : batch), notRows);
+    }
+
+    private static TensorMaps.Rows rows(String name, DeviceTensor t, int lead, int batch) {
+        return new TensorMaps.Rows(name, t.dtype(), t.address(), (long) batch * t.dim(lead), t.dim(lead + 1),
+                t.dim(lead + 2), t.stride(lead), t.stride(lead + 1));
     }
 
     /**
@@ -224,8 +289,16 @@ public final class Fa2Attention {
             p = p.withSplits(plan.splits(), oAcc, lseAcc);
         }
         byte[] bytes = p.toBytes();
-        module.kernels().launchSymbol(plan.symbol(), plan.gridX(), plan.gridY(), plan.gridZ(), Fa2Kernels.THREADS,
-                plan.smemBytes(), stream, bytes);
+        Launch l = plan.launch();
+        if (plan.layout().layout() == Fa2Layout.HOPPER) {
+            Fa2Layout.Choice c = plan.layout();
+            module.kernels().launchSymbol(l.symbol(), l.gridX(), l.gridY(), l.gridZ(), l.threads(), l.smemBytes(),
+                    stream, bytes, TensorMaps.encode(c.q(), Fa2Layout.HOPPER_Q_BOX),
+                    TensorMaps.encode(c.k(), Fa2Layout.HOPPER_KV_BOX), TensorMaps.encode(c.v(), Fa2Layout.HOPPER_KV_BOX));
+            return;
+        }
+        module.kernels().launchSymbol(l.symbol(), l.gridX(), l.gridY(), l.gridZ(), l.threads(), l.smemBytes(), stream,
+                bytes);
         if (plan.splits() > 1) {
             long items = (long) p.rows() * p.heads();
             int warps = Fa2Kernels.THREADS / 32;

@@ -54,6 +54,7 @@ public final class Fa2AttentionOp implements DeviceOp<AttentionArgs> {
     private final long castKBytes;
     private final long castVBytes;
     private final String describe;
+    private final Fa2Layout.Choice layout;
 
     /** The outcome of planning: the op, or why FA-2 cannot serve this shape. */
     public record Planned(Fa2AttentionOp op, Fa2Verdict verdict) {
@@ -81,7 +82,9 @@ public final class Fa2AttentionOp implements DeviceOp<AttentionArgs> {
         this.castQBytes = Workspace.aligned(q.numel() * half);
         this.castKBytes = Workspace.aligned(k.numel() * half);
         this.castVBytes = Workspace.aligned(v.numel() * half);
-        this.describe = "fa2 " + Fa2Mask.of(spec.mask()).symbolPart() + (spec.exactP() ? " exact-P " : " ")
+        this.layout = plan.layout();
+        this.describe = "fa2 " + (layout.layout() == Fa2Layout.HOPPER ? "hopper " : "")
+                + Fa2Mask.of(spec.mask()).symbolPart() + (spec.exactP() ? " exact-P " : " ")
                 + Fa2Kernels.dtypeName(castTo != null ? castTo : plan.dtype()) + " d" + q.dim(2)
                 + (q.dim(2) != v.dim(2) ? "/" + v.dim(2) : "") + (plan.splits() > 1 ? " split " + plan.splits() : "")
                 + (castTo != null ? " (fp32 cast)" : "");
@@ -142,6 +145,11 @@ public final class Fa2AttentionOp implements DeviceOp<AttentionArgs> {
         return Fa2Attention.Inputs.varlen(q, k, v, out, lse, queries.device(), queries.cu(), keys.device(), keys.cu());
     }
 
+    /** The kernel layout the planned shapes run on and why (a call whose tensors differ may run on the other). */
+    public Fa2Layout.Choice layout() {
+        return layout;
+    }
+
     @Override
     public String describe() {
         return describe;
@@ -183,7 +191,11 @@ public final class Fa2AttentionOp implements DeviceOp<AttentionArgs> {
             return fallBack(stream, a, ws, "FA-2 kernel failed: " + e.getMessage(), "kernel");
         }
         countNonFinite(stream, a.out());
-        return new OpRun("fa2", castTo != null ? "fp32 inputs cast to " + castTo : "", null);
+        String note = castTo != null ? "fp32 inputs cast to " + castTo : "";
+        if (p.layout().layout() != layout.layout()) {   // this call's tensors (strides, addresses) chose the other
+            note = (note.isEmpty() ? "" : note + "; ") + p.layout().reason();
+        }
+        return new OpRun("fa2", note, null);
     }
 
     private OpRun fallBack(CudaStream stream, AttentionArgs a, Workspace ws, String why, String cause) {

@@ -10,7 +10,8 @@ import dev.nsa4j.tensor.DType;
 /**
  * The FA-2 kernel image's names and tile geometry (fa2_fwd.cu): symbols
  * {@code nsa_fa2_fwd_<mask>_<dtype>_dk<Dk>_dv<Dv>[_exact]} for every mask, fp16/bf16 and the compiled
- * (Dk, Dv) pairs ({@link Fa2Contract#COMPILED_DIMS}), and {@code nsa_fa2_combine_<dtype>}.
+ * (Dk, Dv) pairs ({@link Fa2Contract#COMPILED_DIMS}), and {@code nsa_fa2_combine_<dtype>}; the Hopper layout's
+ * {@code nsa_fa2_hopper_<mask>_<dtype>_d128[_exact]} (fa2_hopper.cu, {@link Fa2Layout}).
  */
 public final class Fa2Kernels {
     /** Threads per CTA (4 warps). */
@@ -27,6 +28,13 @@ public final class Fa2Kernels {
     public static String forward(Fa2Mask mask, DType dtype, int dk, int dv, boolean exactP) {
         requireCompiled(dtype, dk, dv);
         return "nsa_fa2_fwd_" + mask.symbolPart() + "_" + dtypeName(dtype) + "_dk" + dk + "_dv" + dv
+                + (exactP ? "_exact" : "");
+    }
+
+    /** The Hopper layout's symbol ({@code nsa_fa2_hopper_<mask>_<dtype>_d128[_exact]}, fa2_hopper.cu). */
+    public static String hopper(Fa2Mask mask, DType dtype, boolean exactP) {
+        requireCompiled(dtype, Fa2Layout.HOPPER_DIM, Fa2Layout.HOPPER_DIM);
+        return "nsa_fa2_hopper_" + mask.symbolPart() + "_" + dtypeName(dtype) + "_d" + Fa2Layout.HOPPER_DIM
                 + (exactP ? "_exact" : "");
     }
 

@@ -34,11 +34,15 @@ class Fa2AttentionPlanTest {
                 t(DType.FP32, b, s, h, d), t(DType.FP32, b, s, h));
     }
 
+    static final Fa2Options MMA_ONLY = Fa2Options.defaults().withHopper(false, Fa2Options.HOPPER_MIN_KEYS);
+
     @Test
     void denseCausalBf16D128() {
         Fa2Attention.Plan p = Fa2Attention.plan(H100, dense(DType.BF16, 4, 4096, 4096, 16, 16, 128),
-                Fa2Attention.Spec.of(Mask.CAUSAL, KeyExtent.FULL), Fa2Options.defaults());
+                Fa2Attention.Spec.of(Mask.CAUSAL, KeyExtent.FULL), MMA_ONLY);
         assertTrue(p.launchable(), p.verdict()::reason);
+        assertEquals(Fa2Layout.MMA_SYNC, p.layout().layout());
+        assertEquals("mma.sync layout (NSA_USE_WGMMA=0)", p.layout().reason());
         assertEquals("nsa_fa2_fwd_causal_bf16_dk128_dv128", p.symbol());
         assertEquals(32, p.gridX());
         assertEquals(16, p.gridY());
@@ -169,5 +173,62 @@ class Fa2AttentionPlanTest {
         assertEquals(5, p.gridX());   // 64-row tiles above head dim 128
         assertEquals((64 * 192 + 64 * 192 + 64 * 128) * 2, p.smemBytes());
         assertEquals(0, p.params().outFp32());
+    }
+
+    @Test
+    void hopperLayoutOnSm90ForD128WithLongKeys() {
+        Fa2Attention.Plan p = Fa2Attention.plan(H100, dense(DType.BF16, 4, 4096, 4096, 16, 4, 128),
+                Fa2Attention.Spec.of(Mask.CAUSAL, KeyExtent.FULL).withExactP(true), Fa2Options.defaults());
+        assertTrue(p.launchable(), p.verdict()::reason);
+        assertEquals(Fa2Layout.HOPPER, p.layout().layout());
+        assertEquals("hopper layout (SM 9.0; keys 4096 >= 512)", p.layout().reason());
+        assertEquals("nsa_fa2_hopper_causal_bf16_d128_exact", p.symbol());
+        assertEquals(32, p.gridX());   // 128 rows per CTA
+        assertEquals(16, p.gridY());
+        assertEquals(4, p.gridZ());
+        assertEquals(384, p.launch().threads());
+        assertEquals(1024 + 128 * 128 * 2 + 2 * 2 * 128 * 128 * 2, p.smemBytes());
+        assertEquals(4L * 4096, p.layout().q().rows(), "dense batches flatten into rows b · S + i");
+        assertEquals(4, p.layout().k().heads());
+    }
+
+    @Test
+    void hopperLayoutRulesNameWhatFails() {
+        Fa2Attention.Spec causal = Fa2Attention.Spec.of(Mask.CAUSAL, KeyExtent.FULL);
+        assertEquals("mma.sync layout (SM 8.0, the Hopper layout is SM 9.0)", Fa2Attention.plan(A100,
+                dense(DType.BF16, 1, 4096, 4096, 16, 4, 128), causal, Fa2Options.defaults()).layout().reason());
+        assertEquals("mma.sync layout (Dk/Dv 64/64, the Hopper layout is 128/128)", Fa2Attention.plan(H100,
+                dense(DType.BF16, 1, 4096, 4096, 16, 4, 64), causal, Fa2Options.defaults()).layout().reason());
+        assertEquals("mma.sync layout (keys 511 < NSA_FA2_HOPPER_MIN_KEYS = 512)", Fa2Attention.plan(H100,
+                dense(DType.FP16, 1, 511, 511, 64, 4, 128), causal, Fa2Options.defaults()).layout().reason());
+        assertEquals("mma.sync layout (keys 256 < NSA_FA2_HOPPER_MIN_KEYS = 512)", Fa2Attention.plan(H100,
+                dense(DType.BF16, 1, 4096, 4096, 16, 4, 128), Fa2Attention.Spec.of(Mask.window(256), KeyExtent.FULL),
+                Fa2Options.defaults()).layout().reason(), "the window bounds the keys a row sees");
+        Fa2Attention.Plan any = Fa2Attention.plan(H100, dense(DType.FP16, 4, 17, 17, 64, 4, 128), causal,
+                Fa2Options.defaults().withHopper(true, 0));
+        assertEquals(Fa2Layout.HOPPER, any.layout().layout(), "threshold 0 serves every length");
+        assertEquals("nsa_fa2_hopper_causal_fp16_d128", any.symbol());
+        assertTrue(Fa2Attention.plan(H100, dense(DType.BF16, 1, 1, 8192, 16, 4, 128),
+                causal.withSplits(4), Fa2Options.defaults()).layout().reason().contains("split-KV, 4 splits"));
+    }
+
+    @Test
+    void hopperLayoutNeedsTensorMapRows() {
+        // (the contract's 16-byte alignment of pointers and rows already implies the tensor maps' own rules)
+        Fa2Attention.Spec causal = Fa2Attention.Spec.of(Mask.CAUSAL, KeyExtent.FULL);
+        // dense batches whose rows do not follow each other (a batch stride larger than S · token stride)
+        DeviceTensor k = DeviceTensor.wrap(t(DType.BF16, 2, 2048, 4, 128).address(), DType.BF16,
+                Shape.strided(new int[] {2, 1024, 4, 128}, new long[] {2048L * 4 * 128, 4 * 128, 128, 1}));
+        Fa2Attention.Inputs gap = Fa2Attention.Inputs.dense(t(DType.BF16, 2, 1024, 16, 128), k,
+                t(DType.BF16, 2, 1024, 4, 128), t(DType.FP32, 2, 1024, 16, 128), t(DType.FP32, 2, 1024, 16));
+        Fa2Attention.Plan g = Fa2Attention.plan(H100, gap, causal, Fa2Options.defaults());
+        assertTrue(g.launchable(), g.verdict()::reason);
+        assertEquals("mma.sync layout (dense k: batch stride 1048576 != S · token stride 524288, its rows are no TMA "
+                + "rows)", g.layout().reason());
+    }
+
+    @Test
+    void hopperThresholdIsAKeyCount() {
+        assertThrows(NsaArgumentException.class, () -> Fa2Options.defaults().withHopper(true, -1));
     }
 }

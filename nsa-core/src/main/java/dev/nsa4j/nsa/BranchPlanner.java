@@ -88,7 +88,7 @@ final class BranchPlanner {
             return new BranchPlan(new Route(br, Path.SDPA_MASKED, why), masked, wish.byUser() ? "fa2.fallback" : null,
                     wish.byUser() ? "contract" : null, rules);
         }
-        String reason = wish.wishedBy() + "; " + d.reason() + "; " + wish.precision();
+        String reason = wish.wishedBy() + "; " + d.reason() + "; " + wish.precision() + "; " + fp.op().layout().reason();
         return new BranchPlan(new Route(br, Path.FA2, reason), fp.op(), null, null, null);
     }
 }

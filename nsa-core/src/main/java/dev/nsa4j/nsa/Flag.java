@@ -42,7 +42,9 @@ public enum Flag {
     NSA_EXACT_SCORES(Kind.BOOLEAN, "0", false,
             "block scoring on the fp32 reference kernel: chosen blocks equal the oracle's"),
     NSA_USE_WGMMA(Kind.BOOLEAN, "1", false,
-            "Hopper warpgroup-MMA kernels on SM 9.0 where they serve the shape (the tc scorer, h <= 16)"),
+            "Hopper warpgroup-MMA kernels on SM 9.0 where they serve the shape (the tc scorer, h <= 16; FA-2's Hopper layout)"),
+    NSA_FA2_HOPPER_MIN_KEYS(Kind.INT, "512", false,
+            "fewest keys per query row (the window, else the longest key sequence) for FA-2's Hopper layout"),
     NSA_USE_TMA(Kind.BOOLEAN, "1", false,
             "sel-kernel's TMA layout (tensor-memory-accelerator loads) on SM 9.0 where it serves the shape"),
     NSA_FAST_P(Kind.BOOLEAN, "0", false,
@@ -104,7 +106,7 @@ public enum Flag {
 
     /** The smallest value an INT flag accepts. */
     public int minInt() {
-        return this == NSA_LOG_LIMIT ? 0 : -1;
+        return this == NSA_LOG_LIMIT || this == NSA_FA2_HOPPER_MIN_KEYS ? 0 : -1;
     }
 
     /** The accepted values, as error messages and {@code --help} print them. */

@@ -69,11 +69,13 @@ public final class FlagSnapshot {
 
     /**
      * The FA-2 contract's options: {@code NSA_FA2_ALLOW_FP32}, {@code NSA_FA2_PREF_FP16},
-     * {@code NSA_FA2_ALLOW_D_GT_128}, {@code NSA_FA2_ALLOW_LARGE_BATCH} and {@code NSA_FA2_FORCE}.
+     * {@code NSA_FA2_ALLOW_D_GT_128}, {@code NSA_FA2_ALLOW_LARGE_BATCH}, {@code NSA_FA2_FORCE}, and the Hopper
+     * layout's {@code NSA_USE_WGMMA} and {@code NSA_FA2_HOPPER_MIN_KEYS}.
      */
     public Fa2Options fa2Options() {
         return new Fa2Options(bool(Flag.NSA_FA2_ALLOW_FP32), bool(Flag.NSA_FA2_PREF_FP16),
-                bool(Flag.NSA_FA2_ALLOW_D_GT_128), bool(Flag.NSA_FA2_ALLOW_LARGE_BATCH), bool(Flag.NSA_FA2_FORCE));
+                bool(Flag.NSA_FA2_ALLOW_D_GT_128), bool(Flag.NSA_FA2_ALLOW_LARGE_BATCH), bool(Flag.NSA_FA2_FORCE),
+                bool(Flag.NSA_USE_WGMMA), integer(Flag.NSA_FA2_HOPPER_MIN_KEYS));
     }
 
     /**

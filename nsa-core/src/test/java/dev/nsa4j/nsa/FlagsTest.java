@@ -24,7 +24,7 @@ class FlagsTest {
         assertEquals("NSA_USE_FA2", Flag.NSA_USE_FA2.envName());
         assertEquals("nsa.use.fa2", Flag.NSA_USE_FA2.propertyName());
         assertEquals("nsa.fa2.allow.d.gt.128", Flag.NSA_FA2_ALLOW_D_GT_128.propertyName());
-        assertEquals(30, Flag.values().length);
+        assertEquals(31, Flag.values().length);
     }
 
     @Test
@@ -41,6 +41,9 @@ class FlagsTest {
         assertFalse(Flag.NSA_USE_WGMMA.defaultFromProfile(), "NSA_USE_WGMMA is no profile flag");
         assertTrue(s.bool(Flag.NSA_USE_TMA), "the TMA layout is chosen per device, on unless turned off");
         assertFalse(Flag.NSA_USE_TMA.defaultFromProfile(), "NSA_USE_TMA is no profile flag");
+        assertEquals(512, s.integer(Flag.NSA_FA2_HOPPER_MIN_KEYS));
+        assertEquals(0, Flag.NSA_FA2_HOPPER_MIN_KEYS.minInt(), "a key count: 0 serves every length");
+        assertEquals(new dev.nsa4j.fa2.contract.Fa2Options(false, true, false, false, false, true, 512), s.fa2Options());
         assertFalse(Flag.NSA_FAST_P.defaultFromProfile(), "NSA_FAST_P is no profile flag");
         assertTrue(s.bool(Flag.NSA_FA2_PREF_FP16));
         assertTrue(s.bool(Flag.NSA_USE_WIN_MASK));

@@ -1,5 +1,6 @@
 package dev.nsa4j.parity;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import dev.nsa4j.fa2.Fa2Attention;
 import dev.nsa4j.fa2.Fa2Bridge;
+import dev.nsa4j.fa2.Fa2Layout;
 import dev.nsa4j.fa2.Fa2Layouts;
 import dev.nsa4j.fa2.contract.Fa2Options;
 import dev.nsa4j.fa2.contract.KeyExtent;
@@ -56,6 +58,8 @@ class Fa2ParityGpuTest extends GpuSuite {
     static final Mask[] MASKS = {Mask.CAUSAL, Mask.window(1), Mask.window(64), Mask.window(512),
             Mask.blockCausal(32, 16), Mask.blockCausal(64, 64)};
     static Fa2Bridge bridge;
+    static final Fa2Options MMA_ONLY = Fa2Options.defaults().withHopper(false, Fa2Options.HOPPER_MIN_KEYS);
+    static final Fa2Options HOPPER_ALL = Fa2Options.defaults().withHopper(true, 0);
 
     @BeforeAll
     static void openBridge() {
@@ -253,7 +257,7 @@ class Fa2ParityGpuTest extends GpuSuite {
         }
 
         String label() {
-            return dtype + " D=" + d + (dimV != d ? "/" + dimV : "") + (kvPacked ? " kv-packed" : "") + " H=" + heads + "/"
+            return dtype + layoutLabel() + " D=" + d + (dimV != d ? "/" + dimV : "") + (kvPacked ? " kv-packed" : "") + " H=" + heads + "/"
                     + kvHeads + " lq=" + java.util.Arrays.toString(lq) + " lk=" + java.util.Arrays.toString(lk) + " " + mask
                     + (splits != 0 ? " splits=" + splits : "");
         }
@@ -301,15 +305,46 @@ class Fa2ParityGpuTest extends GpuSuite {
                                     .withStarts(qst, null);
                 }
                 Fa2Attention.Spec spec = Fa2Attention.Spec.of(mask, keys).withSplits(splits);
-                ParityReport exactO = run(in, spec.withExactP(true), fo, fl, oS, lS, "o", true);
-                runFast(in, spec, fo, oS, q, k, v, cuQ, cuK);
-                assertTrue(exactO.pass(), exactO::line);
+                for (Fa2Options opts : layouts()) {
+                    options = opts;
+                    ParityReport exactO = run(in, spec.withExactP(true), fo, fl, oS, lS, "o", true);
+                    runFast(in, spec, fo, oS, q, k, v, cuQ, cuK);
+                    assertTrue(exactO.pass(), exactO::line);
+                }
             }
+        }
+
+        /** The layout under test ({@link #layouts}); its label goes into every report line. */
+        Fa2Options options = Fa2Options.defaults();
+
+        /**
+         * Where the Hopper layout can serve the case (SM 9.0, Dk = Dv = 128): both layouts, the Hopper one at every
+         * length (threshold 0); elsewhere the defaults (mma.sync).
+         */
+        List<Fa2Options> layouts() {
+            if (gpu.context.device().ccMajor() == 9 && gpu.context.device().ccMinor() == 0 && d == 128 && dimV == 128) {
+                return List.of(MMA_ONLY, HOPPER_ALL);
+            }
+            return List.of(Fa2Options.defaults());
+        }
+
+        private String layoutLabel() {
+            return options == HOPPER_ALL ? " [hopper]" : options == MMA_ONLY ? " [mma.sync]" : "";
+        }
+
+        /** The plan under {@link #options}; the Hopper options must get the Hopper layout wherever it applies. */
+        private Fa2Attention.Plan plan(Fa2Attention.Inputs in, Fa2Attention.Spec spec) {
+            Fa2Attention.Plan plan = Fa2Attention.plan(gpu.context.device(), in, spec, options);
+            if (options == HOPPER_ALL && plan.launchable() && plan.splits() == 1 && in.q().dim(0) > 0
+                    && in.k().shape().numel() > 0) {
+                assertEquals(Fa2Layout.HOPPER, plan.layout().layout(), () -> label() + ": " + plan.layout().reason());
+            }
+            return plan;
         }
 
         private ParityReport run(Fa2Attention.Inputs in, Fa2Attention.Spec spec, DeviceTensor fo, DeviceTensor fl,
                                  HostTensor oS, HostTensor lS, String what, boolean assertLse) {
-            Fa2Attention.Plan plan = Fa2Attention.plan(gpu.context.device(), in, spec, Fa2Options.defaults());
+            Fa2Attention.Plan plan = plan(in, spec);
             assertTrue(plan.launchable(), () -> "FA-2 refused " + label() + ": " + plan.verdict().reason());
             try (DeviceBuffer ws = plan.workspaceBytes() > 0 ? DeviceBuffer.allocate(gpu.stream, plan.workspaceBytes()) : null) {
                 Fa2Attention.enqueue(bridge.fa2(), gpu.stream.handle(), plan, ws);
@@ -329,7 +364,7 @@ class Fa2ParityGpuTest extends GpuSuite {
         /** Fast mode: MAE vs sdpa reported; error vs the fp64 oracle at most 2x an fp32 attention with P rounded. */
         private void runFast(Fa2Attention.Inputs in, Fa2Attention.Spec spec, DeviceTensor fo, HostTensor oS,
                              HostTensor q, HostTensor k, HostTensor v, int[] cuQ, int[] cuK) {
-            Fa2Attention.Plan plan = Fa2Attention.plan(gpu.context.device(), in, spec.withExactP(false), Fa2Options.defaults());
+            Fa2Attention.Plan plan = plan(in, spec.withExactP(false));
             try (DeviceBuffer ws = plan.workspaceBytes() > 0 ? DeviceBuffer.allocate(gpu.stream, plan.workspaceBytes()) : null) {
                 Fa2Attention.enqueue(bridge.fa2(), gpu.stream.handle(), plan, ws);
                 gpu.stream.synchronize();
