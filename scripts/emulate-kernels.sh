@@ -11,12 +11,13 @@ harness_pid=
 trap '[ -z "$harness_pid" ] || kill "$harness_pid" 2>/dev/null; rm -rf "$work"' EXIT
 # the standalone GPU harness (kernels/src/test/cuda/tc_harness.cu, run on GPU hosts by scripts/gpu-issue10.sh) with
 # every tuning and experiment flag: it compiles here, so no device time is spent on a build error, and no warpgroup
-# MMA of it (the image's Hopper scorer included) is serialised by ptxas (its "Potential Performance Loss" warnings
-# C7510-C7520 fail the run); about 80 s on 2 cores, so it compiles in the background while the emulations run
-# (each of them takes one core), and is checked at the end
+# MMA of it (the image's Hopper scorer and FA-2's Hopper layout, fa2_hopper.cu, included) is serialised by ptxas
+# (its "Potential Performance Loss" warnings C7510-C7520 fail the run); about two minutes on 2 cores, so it compiles
+# in the background while the emulations run (each of them takes one core), and is checked at the end
 if command -v nvcc >/dev/null; then
     nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SCORE_WG_TUNE -DNSA_SEL_UNION_TUNE -DNSA_SEL_WGMMA -DNSA_SEL_TMA_TUNE \
-        -DNSA_FA_WGMMA -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" \
+        -DNSA_FA_WGMMA -DNSA_FA_HOPPER -DNSA_FA2_ONLY_DIMS=128 -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" \
+        -I"$root/fa2-bridge/src/main/cuda" \
         "$root/kernels/src/test/cuda/tc_harness.cu" -o "$work/tc_harness" > "$work/tc_harness.log" 2>&1 &
     harness_pid=$!
 fi
