@@ -204,30 +204,10 @@ __device__ __forceinline__ void fwd(const Fa2Params& p, const CUtensorMap* tm_q,
                     }
                 }
             }
-#pragma unroll
-            for (int hf = 0; hf < 2; ++hf) {
-                float mx = -INFINITY;
-#pragma unroll
-                for (int nt = 0; nt < kBN / 8; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * hf], s[nt][2 * hf + 1]));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                nsa::softmax::softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
-            }
+            nsa::softmax::softmax_tile(s, m_i, l_i, acc, scale_log2);
             uint32_t pa[kBN / 16][4], pl[EXACT ? kBN / 16 : 1][4];
 #pragma unroll
-            for (int kk = 0; kk < kBN / 16; ++kk) {   // score tiles 2kk, 2kk + 1: the A fragment of keys 16kk ..
-                if constexpr (EXACT) {
-                    split2<T>(s[2 * kk][0], s[2 * kk][1], pa[kk][0], pl[kk][0]);
-                    split2<T>(s[2 * kk][2], s[2 * kk][3], pa[kk][1], pl[kk][1]);
-                    split2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], pa[kk][2], pl[kk][2]);
-                    split2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], pa[kk][3], pl[kk][3]);
-                } else {
-                    pa[kk][0] = Half2<T>::pack(s[2 * kk][0], s[2 * kk][1]);
-                    pa[kk][1] = Half2<T>::pack(s[2 * kk][2], s[2 * kk][3]);
-                    pa[kk][2] = Half2<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-                    pa[kk][3] = Half2<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-                }
-            }
+            for (int kk = 0; kk < kBN / 16; ++kk) p_frag<T, EXACT>(s, kk, pa[kk], pl[EXACT ? kk : 0]);
             wg::fence();
 #pragma unroll
             for (int kk = 0; kk < kBN / 16; ++kk) {

@@ -96,6 +96,23 @@ __device__ __forceinline__ void split2(float x0, float x1, uint32_t& hi, uint32_
     lo = Half2<T>::pack(x0 - h.x, x1 - h.y);
 }
 
+// Score tiles 2kk and 2kk + 1 of an m16 row tile (the accumulator layout of mma.sync and wgmma) as the A fragment of
+// keys 16kk .. 16kk + 15 for P V: P rounded to T (pa), or with EXACT its high and low terms (pa, pl).
+template <typename T, bool EXACT, int NS>
+__device__ __forceinline__ void p_frag(const float (&s)[NS][4], int kk, uint32_t (&pa)[4], uint32_t (&pl)[4]) {
+    if constexpr (EXACT) {
+        split2<T>(s[2 * kk][0], s[2 * kk][1], pa[0], pl[0]);
+        split2<T>(s[2 * kk][2], s[2 * kk][3], pa[1], pl[1]);
+        split2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], pa[2], pl[2]);
+        split2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], pa[3], pl[3]);
+    } else {
+        pa[0] = Half2<T>::pack(s[2 * kk][0], s[2 * kk][1]);
+        pa[1] = Half2<T>::pack(s[2 * kk][2], s[2 * kk][3]);
+        pa[2] = Half2<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+        pa[3] = Half2<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+}
+
 // Shared-memory tiles hold rows of D half-precision elements as 16-byte chunks, XOR-swizzled so that the
 // eight rows one ldmatrix 8x8 matrix reads (same logical chunk, eight consecutive rows) fall in eight
 // different bank groups, for loads and for the cp.async stores alike.

@@ -50,5 +50,21 @@ __device__ __forceinline__ void softmax_update(float (&s)[NS][4], int hf, float 
     }
 }
 
+// The whole tile's online-softmax update for both of a thread's rows: each row's max over the NS score tiles (a quad
+// of lanes holds a row), then softmax_update.
+template <int NS, int NO>
+__device__ __forceinline__ void softmax_tile(float (&s)[NS][4], float (&m_i)[2], float (&l_i)[2], float (&acc)[NO][4],
+                                             float scale_log2) {
+#pragma unroll
+    for (int hf = 0; hf < 2; ++hf) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < NS; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * hf], s[nt][2 * hf + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
+    }
+}
+
 }  // namespace softmax
 }  // namespace nsa

@@ -14,6 +14,7 @@ namespace sel {
 
 using namespace nsa::tc;
 using nsa::softmax::init_rows;
+using nsa::softmax::softmax_tile;
 using nsa::softmax::softmax_update;
 
 // Copies a ROWS x D tile with NT threads (tid in [0, NT)): row r from src + r * stride for lo <= r < hi, zeros elsewhere (never read).
@@ -137,29 +138,11 @@ __device__ __forceinline__ void warp_tile(QA qa, const T* sK, const T* sV, int b
             }
         }
     }
-#pragma unroll
-    for (int hf = 0; hf < 2; ++hf) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int nt = 0; nt < kST; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * hf], s[nt][2 * hf + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        softmax_update(s, hf, mx, m_i, l_i, acc, scale_log2);
-    }
+    softmax_tile(s, m_i, l_i, acc, scale_log2);
 #pragma unroll
     for (int kk = 0; kk < KEYS / 16; ++kk) {   // 16 keys: score tiles 2kk and 2kk + 1 as the A operand
         uint32_t pa[4], pl[4];
-        if constexpr (EXACT) {
-            split2<T>(s[2 * kk][0], s[2 * kk][1], pa[0], pl[0]);
-            split2<T>(s[2 * kk][2], s[2 * kk][3], pa[1], pl[1]);
-            split2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], pa[2], pl[2]);
-            split2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], pa[3], pl[3]);
-        } else {
-            pa[0] = Half2<T>::pack(s[2 * kk][0], s[2 * kk][1]);
-            pa[1] = Half2<T>::pack(s[2 * kk][2], s[2 * kk][3]);
-            pa[2] = Half2<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[3] = Half2<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-        }
+        p_frag<T, EXACT>(s, kk, pa, pl);
 #pragma unroll
         for (int dp = 0; dp < DV / 16; ++dp) {
             uint32_t bv[4];

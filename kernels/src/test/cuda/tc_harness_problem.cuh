@@ -213,15 +213,11 @@ template <typename T> struct Problem {
     }
 #endif
 #ifdef NSA_SEL_TMA_TUNE
-    // the TMA layout (sel_tma.cu; bf16 128/128, one warp per token): K and V as rank-3 tensor maps
-    // [keys, kv heads, D] with 64 x 1 x NSA_SELT_TILE boxes, 128-byte swizzle, zero fill outside
-    static CUtensorMap tensor_map(const void* base, int64_t rows, int heads, int d, int64_t tok_stride, int64_t head_stride) {
-        return tensor_map_3d(base, rows, heads, d, tok_stride, head_stride, NSA_SELT_TILE);
-    }
+    // the TMA layout (sel_tma.cu; bf16 128/128, one warp per token): K and V as tensor maps with NSA_SELT_TILE-row boxes
     void run_tma(void* o, float* lse_out, bool fp32, bool exact, cudaStream_t s = 0) {
         nsa::AttnParams p = attn(o, lse_out, fp32, 1.f / sqrtf((float)sh.dk));
-        CUtensorMap mk = tensor_map(k.p, nnz, sh.hkv, sh.dk, p.k_tok_stride, p.k_head_stride);
-        CUtensorMap mv = tensor_map(v.p, nnz, sh.hkv, sh.dv, p.v_tok_stride, p.v_head_stride);
+        CUtensorMap mk = tensor_map_3d(k.p, nnz, sh.hkv, sh.dk, p.k_tok_stride, p.k_head_stride, NSA_SELT_TILE);
+        CUtensorMap mv = tensor_map_3d(v.p, nnz, sh.hkv, sh.dv, p.v_tok_stride, p.v_head_stride, NSA_SELT_TILE);
         int h = sh.hq / sh.hkv;
         dim3 grid(nnz, sh.hkv * ((h + 15) / 16));
         launch_args(exact ? (void*)nsa_sel_tma_tune_bf16_dk128_dv128_exact : (void*)nsa_sel_tma_tune_bf16_dk128_dv128, grid, 32,

@@ -226,7 +226,7 @@ public final class Fa2Attention {
         long ws = splits > 1 ? (long) splits * rows * heads * (dv + 1L) * Float.BYTES : 0;
         long keysPerRow = window > 0 ? Math.min(window, maxK) : maxK;
         Fa2Layout.Choice layout = Fa2Layout.choose(device, options, tmaCall(in, dtype, dk, dv, splits, keysPerRow,
-                batch, maxQ, maxK));
+                batch));
         Launch launch;
         if (layout.layout() == Fa2Layout.HOPPER) {
             int hb = Fa2Layout.HOPPER_BLOCK_M;
@@ -244,22 +244,24 @@ public final class Fa2Attention {
      * rows; dense: {@code b · S + i}, which needs each batch's rows to follow the previous batch's).
      */
     private static Fa2Layout.Call tmaCall(Inputs in, DType dtype, int dk, int dv, int splits, long keysPerRow,
-                                          int batch, int maxQ, int maxK) {
-        boolean varlen = in.varlen();
-        int lead = varlen ? 0 : 1;
+                                          int batch) {
+        boolean dense = !in.varlen();
+        int lead = dense ? 1 : 0, b = dense ? batch : 1;
         String notRows = null;
-        if (!varlen && batch > 1) {
-            for (DeviceTensor t : new DeviceTensor[] {in.q(), in.k(), in.v()}) {
-                long s = t == in.q() ? maxQ : maxK;
-                if (t.stride(0) != s * t.stride(1)) {
-                    notRows = "dense " + (t == in.q() ? "q" : t == in.k() ? "k" : "v") + ": batch stride " + t.stride(0)
-                            + " != S · token stride " + s * t.stride(1) + ", its rows are no TMA rows";
-                    break;
-                }
-            }
+        if (dense && batch > 1) {
+            notRows = batchGap("q", in.q());
+            notRows = notRows != null ? notRows : batchGap("k", in.k());
+            notRows = notRows != null ? notRows : batchGap("v", in.v());
         }
-        return new Fa2Layout.Call(dtype, dk, dv, splits, keysPerRow, rows("q", in.q(), lead, varlen ? 1 : batch),
-                rows("k", in.k(), lead, varlen ? 1 : batch), rows("v", in.v(), lead, varlen ? 1 : batch), notRows);
+        return new Fa2Layout.Call(dtype, dk, dv, splits, keysPerRow, rows("q", in.q(), lead, b),
+                rows("k", in.k(), lead, b), rows("v", in.v(), lead, b), notRows);
+    }
+
+    /** Why a dense {@code [B, S, H, D]} tensor's rows are not {@code b · S + i}, or null when they are. */
+    private static String batchGap(String name, DeviceTensor t) {
+        long follow = t.dim(1) * t.stride(1);
+        return t.stride(0) == follow ? null : "dense " + name + ": batch stride " + t.stride(0) + " != S · token stride "
+                + follow + ", its rows are no TMA rows";
     }
 
     private static TensorMaps.Rows rows(String name, DeviceTensor t, int lead, int batch) {
