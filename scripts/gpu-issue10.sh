@@ -17,6 +17,10 @@
 #   scripts/gpu-issue10.sh scorer    the tc scorer's layouts in the harness (mma.sync, wgmma, the pipelined wgmma
 #                                    tuning variant, -DNSA_SCORE_WG_TUNE) at the fla shape and the paper config, and
 #                                    the gather floor by cp.async and by bulk copies (cp.async.bulk, 2 / 3 stages)
+#   scripts/gpu-issue10.sh scoretma  the experimental token-tile Hopper scorer (block_score_tma.cuh; $SCORE_BIN: a harness built
+#                                    elsewhere) against the image's scorers and the fp32 reference (rows that differ,
+#                                    and of those the ones not near ties): memcheck and racecheck on a varlen case,
+#                                    then varlen edges, fp16, Dk 64, h 4 / 8, the fla shape and the paper config
 #   scripts/gpu-issue10.sh tma       the TMA layout of sel-kernel in the harness (sel_tma.cu, -DNSA_SEL_TMA_TUNE; $SELT_VARIANTS "STAGES,MINB,TILE")
 #                                    against the image's token layout on fla's block indices and at the paper config
 #   scripts/gpu-issue10.sh profile   ncu (speed of light, occupancy, warp stalls, memory, source hot spots) of the
@@ -51,7 +55,7 @@ for peer in fla mdy; do
 done
 N=/tmp/nsa/bin
 export NSA_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
-step() { echo "=== $* ($(date +%T))"; "$@" || { rc=$?; echo "=== FAILED ($rc): $*"; }; }
+step() { echo "=== $* ($(date +%T))"; "$@" || { rc=$?; echo "=== FAILED ($rc): $*"; return $rc; }; }
 NEW="--select-class dev.nsa4j.kernels.op.SelKernelGpuTest --select-class dev.nsa4j.kernels.op.TcBlockScoreGpuTest
      --select-class dev.nsa4j.nsa.PipelineParityGpuTest --select-class dev.nsa4j.nsa.PipelineEdgeCaseGpuTest
      --select-class dev.nsa4j.nsa.DeviceApiGpuTest --select-class dev.nsa4j.parity.Fa2ParityGpuTest
@@ -138,6 +142,28 @@ for mode in "$@"; do
                 set -- $c
                 step timeout 120 "$fb" fah $1 $2 64 4 $3 $4 512 10 | tee -a "$OUT/fahopper.log"
             done ;;
+        scoretma)
+            sb=${SCORE_BIN:-/tmp/th_score}
+            if [ ! -x "$sb" ]; then
+                nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -I kernels/src/main/cuda \
+                    -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o "$sb" || { rc=2; continue; }
+            fi
+            for tool in memcheck racecheck; do
+                step timeout 60 compute-sanitizer --tool $tool --error-exitcode 3 "$sb" score 1 1000,1,0,63,64,65,300 64 4 128 32 16 64 16 1 1 \
+                    > "$OUT/scoretma-$tool.log" 2>&1 || break
+                grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^score_tma" "$OUT/scoretma-$tool.log" | tee -a "$OUT/scoretma.log"
+            done
+            # B S[,..] Hq Hkv DK l d l' n reps ref fp16
+            for c in "1 1000,1,0,63,64,65,300,4096 64 4 128 32 16 64 16 3 1 0" "2 5000,777,33 32 4 64 32 16 64 16 3 1 1" \
+                     "1 3000,129 16 4 128 64 64 64 16 3 1 0" "1 2000 24 4 128 32 16 64 8 3 1 0" \
+                     "1 4096 64 4 128 128 32 64 16 3 1 0" "4 4096 64 4 128 64 64 64 16 10 1 0" \
+                     "1 16384 64 4 128 64 64 64 16 10 1 0" "1 65536 64 4 128 64 64 64 16 10 0 0" \
+                     "1 16384 64 4 128 32 16 64 16 10 1 0" "1 65536 64 4 128 32 16 64 16 10 0 0" \
+                     "1 65536 16 4 128 32 16 64 16 10 0 0"; do
+                # a hang (the mbarrier protocol) stops the mode at once: no device time spent on the rest
+                step timeout 30 "$sb" score $c >> "$OUT/scoretma.log" || break
+            done
+            tail -n 20 "$OUT/scoretma.log" ;;
         scorer)
             nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -DNSA_SCORE_WG_TUNE -I kernels/src/main/cuda \
                 -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o /tmp/th_sc || { rc=2; continue; }

@@ -15,11 +15,16 @@
 //       the Hopper scorer (block_score_wg.cu) against the image's mma.sync scorer (a score_wg line: rows whose
 //       chosen sets differ, both times); built with -DNSA_SCORE_WG_TUNE also its pipelined variant (score_wg_pipe)
 //       and with -DNSA_SEL_TMA_TUNE (sm_90a) the TMA layout of sel-kernel (sel_tma.cu; NSA_SELT_STAGES / _MINB / _TILE)
+//   ./tc_harness score B S[,S2,..] Hq Hkv DK l d l' n [reps] [with_ref] [fp16]
+//       the experimental token-tile scorer (block_score_tma.cuh; l' % d == 0, h <= 16, Dk 64 / 128, n <= 64)
+//       against the image's mma.sync and wgmma scorers and, with_ref, the fp32 reference scorer: rows whose
+//       chosen sets differ, of those the ones that are not near ties, and the medians (sequences S, S2, ..., B times)
 #include "attention.cu"
 #include "block_select.cu"
 #include "sel_attention.cu"
 #include "block_score.cu"
 #include "block_score_wg.cu"
+#include "block_score_tma.cuh"
 #include "sel_union.cu"
 #include "sel_tma.cu"
 #include "sel_gather_floor.cuh"
@@ -65,6 +70,59 @@ void compare_scorers(Problem<T>& pr, const Shape& s, int reps, float t_score) {
                s.lens[0], s.l, s.d, differ3, t_pipe, t_wg, fl / t_pipe / 1e9);
     }
 #endif
+}
+
+// The token-tile Hopper scorer (block_score_tma.cuh, an experiment) against the image's scorers and, with ref, the fp32 reference
+// scorer in the oracle's order: rows whose chosen sets differ and, of those, the rows that are not near ties (a
+// block chosen by one and not the other whose reference score differs from the other's by more than 1e-5
+// relative), then the medians.
+template <typename T>
+void score_bench(const Shape& s, int reps, bool with_ref) {
+    Problem<T> pr(s, 99);
+    const long rows = (long)pr.nnz * s.hkv;
+    Dev<int> i_mma(pr.idx.n), i_wg(pr.idx.n), i_tma(pr.idx.n), i_ref(pr.idx.n);
+    pr.run_score(i_mma.p);
+    pr.run_score_wg(i_wg.p);
+    pr.run_score_tma(i_tma.p);
+    CK(cudaDeviceSynchronize());
+    auto a = i_mma.get(), w = i_wg.get(), c = i_tma.get();
+    auto differ = [&](const std::vector<int>& x, const std::vector<int>& y) {
+        long d = 0;
+        for (long r = 0; r < rows; ++r) d += !std::equal(&x[r * s.n], &x[r * s.n] + s.n, &y[r * s.n]);
+        return d;
+    };
+    long d_ref = -1, not_tie = -1;
+    if (with_ref) {
+        const int nb_max = (pr.max_len() + s.lsel - 1) / s.lsel;
+        Dev<float> sc((size_t)rows * nb_max);
+        pr.run_ref_score(i_ref.p, sc.p, nb_max);
+        CK(cudaDeviceSynchronize());
+        auto e = i_ref.get();
+        auto hs = sc.get();
+        d_ref = differ(c, e);
+        not_tie = 0;
+        for (long r = 0; r < rows; ++r) {
+            if (std::equal(&c[r * s.n], &c[r * s.n] + s.n, &e[r * s.n])) continue;
+            std::vector<int> x(&c[r * s.n], &c[r * s.n] + s.n), y(&e[r * s.n], &e[r * s.n] + s.n);
+            float worst = 0.f;
+            for (int j : x) if (j >= 0 && std::find(y.begin(), y.end(), j) == y.end())
+                for (int k : y) if (k >= 0 && std::find(x.begin(), x.end(), k) == x.end()) {
+                    const float u = hs[r * nb_max + j], v = hs[r * nb_max + k];
+                    worst = std::max(worst, std::fabs(u - v) / std::max(std::fabs(v), 1e-30f));
+                }
+            not_tie += worst > 1e-5f;
+        }
+    }
+    float t_mma = time_ms([&] { pr.run_score(i_mma.p); }, reps);
+    float t_wg = time_ms([&] { pr.run_score_wg(i_wg.p); }, reps);
+    float t_tma = time_ms([&] { pr.run_score_tma(i_tma.p); }, reps);
+    double pairs = 0;
+    for (int len : s.lens) for (int t = 0; t < len; ++t) pairs += t < s.l - 1 ? 0 : (t - s.l + 1) / s.d + 1;
+    const double fl = pairs * s.hq * 2.0 * s.dk;
+    printf("score_tma,%s,B=%zu,S=%d,Hq=%d,Hkv=%d,dk=%d,l=%d,d=%d,lsel=%d,n=%d,rows=%ld,differ_vs_mma=%ld,differ_vs_wg=%ld,"
+           "wg_vs_mma=%ld,differ_vs_ref=%ld,not_near_tie=%ld,tma_ms=%.3f,wg_ms=%.3f,mma_ms=%.3f,tma_tflops=%.1f\n",
+           dname<T>(), s.lens.size(), s.lens[0], s.hq, s.hkv, s.dk, s.l, s.d, s.lsel, s.n, rows, differ(c, a),
+           differ(c, w), differ(w, a), d_ref, not_tie, t_tma, t_wg, t_mma, fl / t_tma / 1e9);
 }
 
 template <typename T>
@@ -296,6 +354,19 @@ int main(int argc, char** argv) {
         bench<__nv_bfloat16>(s, reps, ref, argc > 14 ? argv[14] : "");
         return 0;
     }
+    if (mode == "score" && argc >= 11) {   // score B S[,S2,..] Hq Hkv DK l d l' n [reps] [with_ref] [fp16]
+        int B = atoi(argv[2]);
+        std::vector<int> lens;
+        for (const char* q = argv[3]; *q;) { lens.push_back(atoi(q)); while (*q && *q != ',') ++q; if (*q) ++q; }
+        std::vector<int> all;
+        for (int b = 0; b < B; ++b) all.insert(all.end(), lens.begin(), lens.end());
+        Shape s{all, atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[6]), atoi(argv[7]), atoi(argv[8]),
+                atoi(argv[9]), atoi(argv[10])};
+        int reps = argc > 11 ? atoi(argv[11]) : 10;
+        bool ref = argc > 12 && atoi(argv[12]) != 0;
+        if (argc > 13 && atoi(argv[13]) != 0) score_bench<__half>(s, reps, ref); else score_bench<__nv_bfloat16>(s, reps, ref);
+        return 0;
+    }
 #ifdef NSA_FA_WGMMA
     if (mode == "fa" && argc >= 9) {   // fa B S Hq Hkv l d w [reps]
         int B = atoi(argv[2]), S = atoi(argv[3]);
@@ -313,6 +384,7 @@ int main(int argc, char** argv) {
     }
 #endif
     fprintf(stderr, "usage: tc_harness bench B S Hq Hkv DK DV l d l' n [reps] [with_ref] [indices.bin]\n"
+                    "       tc_harness score B S[,S2..] Hq Hkv DK l d l' n [reps] [with_ref] [fp16]\n"
                     "       tc_harness fa B S Hq Hkv l d w [reps]   (built with -DNSA_FA_WGMMA)\n"
                     "       tc_harness fah B S Hq Hkv l d w [reps]  (built with -DNSA_FA_HOPPER)\n");
     return 2;
