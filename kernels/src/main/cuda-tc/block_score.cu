@@ -40,7 +40,7 @@ template <typename T, int DK, int TPW>
 __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
     constexpr int kTok = kWarps * TPW;
     NSA_TC_DYNAMIC_SMEM(smem);
-    TopList top[TPW];
+    __shared__ unsigned long long s_top[kTok][kTopCap];   // each token's top-n buffer (nsa_topn.h)
     const int tid = threadIdx.x;
     const int warp = tid >> 5;
     const int lane = tid & 31;
@@ -52,6 +52,9 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
     const int n = p.n_sel;
     const int keep = n - 3;
     if (h <= 0 || n < 1 || n > NSA_SELECT_MAX_N) return;
+    TopList top[TPW];
+#pragma unroll
+    for (int tw = 0; tw < TPW; ++tw) top[tw] = topn_list(s_top[warp * TPW + tw], keep);
 
     const int64_t start = p.cu_seqlens[b];
     const int64_t len = p.cu_seqlens[b + 1] - start;
@@ -189,7 +192,8 @@ __device__ __forceinline__ void block_score(const BlockSelectParams& p) {
 }  // namespace nsa
 
 // Symbols: nsa_block_score_<dtype>_dk<DK>; grid (ceil(max_len / 4), batch, kv_heads), 128 threads,
-// smem_bytes(DK, h, 1) = (2·64 + 4·16·ceil(h/16))·DK·2 + 4·128·4 bytes of dynamic shared memory.
+// smem_bytes(DK, h, 1) = (2·64 + 4·16·ceil(h/16))·DK·2 + 4·128·4 bytes of dynamic shared memory (and 4·kTopCap·8
+// static: the top-n buffers).
 #define NSA_BLOCK_SCORE(SUFFIX, T, DK)                                                                  \
     extern "C" __global__ void __launch_bounds__(nsa::score::kThreads)                                   \
         nsa_block_score_##SUFFIX##_dk##DK(const __grid_constant__ nsa::BlockSelectParams p) {            \

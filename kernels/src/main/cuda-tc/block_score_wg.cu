@@ -51,7 +51,7 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
     const uint32_t sQ = (raw + 1023u) & ~1023u;
     const uint32_t sK0 = sQ + kWgRows * DK * 2;
     float* sRing = reinterpret_cast<float*>(smem + (sK0 - raw) + kSt * kTile * DK * 2);
-    TopList top;
+    __shared__ unsigned long long s_top[kWarps][kTopCap];   // each token's top-n buffer (nsa_topn.h)
     const int tid = threadIdx.x;
     const int warp = tid >> 5;
     const int lane = tid & 31;
@@ -61,6 +61,7 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
     const int n = p.n_sel;
     const int keep = n - 3;
     if (h <= 0 || h > 16 || n < 1 || n > NSA_SELECT_MAX_N) return;
+    TopList top = topn_list(s_top[warp], keep);
 
     const int64_t start = p.cu_seqlens[b];
     const int64_t len = p.cu_seqlens[b + 1] - start;
@@ -203,7 +204,8 @@ __device__ __forceinline__ void block_score_wg(const BlockSelectParams& p) {
 }  // namespace nsa
 
 // Symbols: nsa_block_score_wg_<dtype>_dk<DK>; the grid of nsa_block_score_* (ceil(max_len / 4), batch, kv_heads),
-// 128 threads, wg_smem_bytes(DK) = 1024 + (64 + 2·64)·DK·2 + 4·128·4 bytes of dynamic shared memory; h <= 16.
+// 128 threads, wg_smem_bytes(DK) = 1024 + (64 + 2·64)·DK·2 + 4·128·4 bytes of dynamic shared memory (and 4·kTopCap·8
+// static: the top-n buffers); h <= 16.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL) || defined(NSA_HOST_EMULATION)
 #define NSA_BLOCK_SCORE_WG_BODY(T, DK) nsa::score::block_score_wg<T, DK>(p);
 #define NSA_BLOCK_SCORE_WG_BODY_PIPE nsa::score::block_score_wg<__nv_bfloat16, 128, true>(p);

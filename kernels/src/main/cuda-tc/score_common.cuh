@@ -55,21 +55,22 @@ __device__ __forceinline__ Token token_at(const BlockSelectParams& p, int64_t t,
     return k;
 }
 
-// Offers blocks [j0, j1) of one token, scored from its c ring, to its top-n list.
+// Offers blocks [j0, j1) of one token, scored from its c ring, to its top-n list. With r = l' / d (d | l' and
+// d | l, checked on the host), block j's compressed tokens are i = j·r + u for u in [u0, r), u0 = −floor((l − 1)/d),
+// and ω(i, j) = (min(u·d + l, l') − max(u·d, 0)) / l depends on u only: the same terms, in the same ascending order,
+// as the overlap range of nsa_topn.h, in 32-bit arithmetic (i < ncmp fits an int).
 __device__ __forceinline__ void offer_blocks(const BlockSelectParams& p, const float* ring, int ncmp, int cur,
                                              int keep, int j0, int j1, TopList& top, int lane) {
     const float inv_l = 1.f / static_cast<float>(p.block_len);
+    const int d = p.block_stride, r = p.sel_block / d, u0 = -((p.block_len - 1) / d);
     for (int c0 = j0; c0 < j1; c0 += 32) {
         const int j = c0 + lane;
         float sc = 0.f;
         if (j < j1) {
-            int64_t lo, hi;
-            select_overlap_range(j, p.block_len, p.block_stride, p.sel_block, ncmp, lo, hi);
-            const int64_t bs = static_cast<int64_t>(j) * p.sel_block;
-            const int64_t be = bs + p.sel_block;
-            for (int64_t i = lo; i < hi; ++i) {
-                const int64_t s0 = i * p.block_stride;
-                const int64_t ov = min(s0 + p.block_len, be) - max(s0, bs);
+            for (int u = u0; u < r; ++u) {
+                const int i = j * r + u;
+                if (i < 0 || i >= ncmp) continue;
+                const int ov = min(u * d + p.block_len, p.sel_block) - max(u * d, 0);
                 sc = fmaf(ring[i & (kRing - 1)], static_cast<float>(ov) * inv_l, sc);
             }
         }

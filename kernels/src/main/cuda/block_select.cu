@@ -68,6 +68,7 @@ __device__ __forceinline__ void block_select(const BlockSelectParams& p) {
     const int keep = n - 3;
     const float neg_inf = __int_as_float(0xff800000);
     const float nan = __int_as_float(0x7fc00000);
+    __shared__ unsigned long long s_top[kSelectWarps][kTopCap];   // each warp's top-n buffer (nsa_topn.h)
 
     for (int64_t row = global_thread() >> 5; row < rows; row += grid_threads() >> 5) {   // warp-uniform
         const int64_t r = row / p.kv_heads;
@@ -97,7 +98,7 @@ __device__ __forceinline__ void block_select(const BlockSelectParams& p) {
         const float* lse_row = p.lse + r * p.lse_tok_stride + static_cast<int64_t>(g) * h * p.lse_head_stride;
         const T* k_seq = static_cast<const T*>(p.k_cmp) + cbase * p.k_tok_stride + g * p.k_group_stride;
 
-        TopList top;
+        TopList top = topn_list(s_top[(threadIdx.x >> 5) % kSelectWarps], keep);
         const int jend = srow ? max(cur + 1, p.nb_max) : (topk ? cur + 1 : 0);
         for (int c0 = 0; c0 < jend; c0 += 32) {
             const int j = c0 + lane;

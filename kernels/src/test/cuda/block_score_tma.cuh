@@ -50,13 +50,14 @@ using nsa::score::token_at;
 
 constexpr int kTok = 32;                  // query tokens per CTA
 constexpr int kN = 64;                    // compressed tokens (keys) per tile
-constexpr int kStages = 4;
+constexpr int kStages = 3;   // 4 before the top-n buffers (kTopTok) took the shared memory of one
 constexpr int kConsumers = 2;
 constexpr int kThreads = 128 * (1 + kConsumers);
 constexpr int kQBox = 8;                  // token rows per Q box (one slab's head)
 constexpr int kRing = 128;                // c values kept per token
 constexpr int kRingPitch = kRing + 8;     // floats per token's ring: 4 tokens' rows fall on different banks
 constexpr int kKeepTok = 4;               // tokens a consumer warp finishes
+constexpr int kTopTok = 64;               // top-n buffer entries per token (nsa_topn.h: >= keep + 32, so n <= 35)
 constexpr int kProducerRegs = 40;
 // setmaxnreg moves registers within the CTA's own allocation (384 · 168 here): 128 · 40 + 256 · 232 = 384 · 168. An
 // increase beyond what the decreases free does not fail, it hangs (96 / 208 did, in a selector variant).
@@ -101,6 +102,7 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
     __shared__ __align__(8) uint64_t s_full[kStages];
     __shared__ __align__(8) uint64_t s_empty[kStages];
     __shared__ __align__(8) uint64_t s_qbar;
+    __shared__ unsigned long long s_top[kTok][kTopTok];
     const uint32_t raw = smem_addr(smem_raw);
     const uint32_t sQ = (raw + 1023u) & ~1023u;               // pair k at sQ + k · pair_bytes
     const uint32_t sK0 = sQ + PAIRS * pair_bytes(DK);          // stage st at sK0 + st · tile_bytes
@@ -116,7 +118,7 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
     const int h = p.heads / p.kv_heads;
     const int n = p.n_sel;
     const int keep = n - 3;
-    if (h <= 0 || h > 2 * PAIRS || n < 1 || n > NSA_SELECT_MAX_N) return;
+    if (h <= 0 || h > 2 * PAIRS || n < 1 || keep + 32 > kTopTok) return;   // the harness runs n <= 35 only
 
     const int64_t start = p.cu_seqlens[b];
     const int64_t len = p.cu_seqlens[b + 1] - start;
@@ -209,7 +211,10 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
     TopList top[kKeepTok];
     Token tk[kKeepTok];
 #pragma unroll
-    for (int u = 0; u < kKeepTok; ++u) tk[u] = token_at(p, t0 + 8 * w + 4 * c + u, len, n, keep);
+    for (int u = 0; u < kKeepTok; ++u) {
+        tk[u] = token_at(p, t0 + 8 * w + 4 * c + u, len, n, keep);
+        top[u] = topn_list(s_top[8 * w + 4 * c + u], keep, kTopTok);
+    }
     const int r = p.sel_block / p.block_stride;
     const int u0 = -((p.block_len - 1) / p.block_stride);   // the first u with u·d + l > 0
     const float inv_l = 1.f / static_cast<float>(p.block_len);

@@ -83,8 +83,13 @@ public final class TcGeometry {
     public static final int SCORE_TILE = 64;
     /** Block scorer: probabilities kept per token ({@code kRing}). */
     public static final int SCORE_RING = 2 * SCORE_TILE;
-    /** Block scorer: static shared memory (the top-n lists live in registers), for the opt-in limit. */
-    public static final int SCORE_STATIC_SMEM_BYTES = 0;
+    /** Block scorer: top-n buffer entries per token ({@code nsa::kTopCap}, 8-byte keys). */
+    public static final int SCORE_TOP_CAP = 128;
+    /**
+     * Block scorer (both layouts): static shared memory, for the opt-in limit: each token's top-n buffer,
+     * {@code SCORE_TOKENS · SCORE_TOP_CAP · 8} bytes.
+     */
+    public static final int SCORE_STATIC_SMEM_BYTES = SCORE_TOKENS * SCORE_TOP_CAP * 8;
     /** Hopper block scorer: the most query heads per group (the 16 rows each token has in the warpgroup tile). */
     public static final int SCORE_WG_MAX_HEADS = 16;
     /** Hopper block scorer: alignment slack of the 1024-byte-aligned swizzled tiles. */

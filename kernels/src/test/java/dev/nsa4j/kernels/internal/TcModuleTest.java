@@ -85,6 +85,7 @@ class TcModuleTest {
         assertEquals((2 * 64 + 4 * 16) * 128 * 2 + 4 * 128 * 4, TcGeometry.scoreSmemBytes(128, 1));
         // block_score_wg.cu's wg_smem_bytes: 1024 + (64 + 2·64)·Dk·2 + 4·128·4
         assertEquals(1024 + (64 + 2 * 64) * 128 * 2 + 4 * 128 * 4, TcGeometry.scoreWgSmemBytes(128));
+        assertEquals(4 * 128 * 8, TcGeometry.SCORE_STATIC_SMEM_BYTES);
         assertEquals(1024 + (64 + 2 * 64) * 256 * 2 + 4 * 128 * 4, TcGeometry.scoreWgSmemBytes(256));
         assertEquals(0, TcGeometry.scoreGridX(0));
         assertEquals(1, TcGeometry.scoreGridX(1));

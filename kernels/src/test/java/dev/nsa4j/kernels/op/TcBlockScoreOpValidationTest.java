@@ -120,7 +120,8 @@ class TcBlockScoreOpValidationTest {
         assertNull(TcBlockScoreOp.unsupported(H200, big));
         DeviceInfo a100 = new DeviceInfo(0, "NVIDIA A100", 8, 0, 108, 80L << 30, 166912);
         assertEquals("shared_memory: needs " + need + " bytes of dynamic shared memory per block (h = 64, Dk = 256), "
-                + "the device allows 166912", TcBlockScoreOp.unsupported(a100, big));
+                + "the device allows " + (166912 - 4 * 128 * 8), TcBlockScoreOp.unsupported(a100, big),
+                "the opt-in limit less the top-n buffers' static 4 KiB");
         // a selection block overlapping more than 64 compressed tokens: (1024 + 8 - 1)/8 + 1 = 129
         CompressionPlan fine = CompressionPlan.of(new int[] {0, 4096}, 8, 8);
         assertEquals("sel_block: a selection block overlaps up to (l' + l - 1)/d + 1 = 129 compressed tokens, more "
@@ -147,7 +148,8 @@ class TcBlockScoreOpValidationTest {
         assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(a100, SPEC, true));
         assertEquals("mma.sync: no wgmma, sm_80 is not SM 9.0", ScoreLayout.why(a100, SPEC, true));
         DeviceInfo small = new DeviceInfo(0, "NVIDIA H100 (48 KiB opt-in)", 9, 0, 132, 80L << 30, 49152);
-        assertEquals("needs " + ScoreLayout.WGMMA.smemBytes(SPEC) + " bytes of shared memory, the device allows 49152",
+        assertEquals("needs " + ScoreLayout.WGMMA.smemBytes(SPEC) + " bytes of shared memory, the device allows "
+                + (49152 - 4 * 128 * 8),
                 ScoreLayout.whyNotWgmma(small, SPEC));
     }
 }
