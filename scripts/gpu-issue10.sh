@@ -17,9 +17,9 @@
 #   scripts/gpu-issue10.sh scorer    the tc scorer's layouts in the harness (mma.sync, wgmma, the pipelined wgmma
 #                                    tuning variant, -DNSA_SCORE_WG_TUNE) at the fla shape and the paper config, and
 #                                    the gather floor by cp.async and by bulk copies (cp.async.bulk, 2 / 3 stages)
-#   scripts/gpu-issue10.sh scoretma  the experimental token-tile Hopper scorer (block_score_tma.cuh; $SCORE_BIN: a harness built
+#   scripts/gpu-issue10.sh scoretma  the experimental key-row Hopper scorer (block_score_tma.cuh; $SCORE_BIN: a harness built
 #                                    elsewhere) against the image's scorers and the fp32 reference (rows that differ,
-#                                    and of those the ones not near ties): memcheck and racecheck on a varlen case,
+#                                    and of those the ones not near ties): memcheck and racecheck on varlen cases,
 #                                    then varlen edges, fp16, Dk 64, h 4 / 8, the fla shape and the paper config
 #   scripts/gpu-issue10.sh tma       the TMA layout of sel-kernel in the harness (sel_tma.cu, -DNSA_SEL_TMA_TUNE; $SELT_VARIANTS "STAGES,MINB,TILE")
 #                                    against the image's token layout on fla's block indices and at the paper config
@@ -148,10 +148,13 @@ for mode in "$@"; do
                 nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -I kernels/src/main/cuda \
                     -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o "$sb" || { rc=2; continue; }
             fi
+            # varlen edges (one tile per row), then rows of 5 to 9 tiles (the ring's deferred offers, stage reuse)
             for tool in memcheck racecheck; do
-                step timeout 60 compute-sanitizer --tool $tool --error-exitcode 3 "$sb" score 1 1000,1,0,63,64,65,300 64 4 128 32 16 64 16 1 1 \
-                    > "$OUT/scoretma-$tool.log" 2>&1 || break
-                grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^score_tma" "$OUT/scoretma-$tool.log" | tee -a "$OUT/scoretma.log"
+                for c in "1 1000,1,0,63,64,65,300 64 4 128 32 16 64 16 1 1" "1 5000,9000 64 4 128 32 16 64 16 1 1"; do
+                    step timeout 90 compute-sanitizer --tool $tool --error-exitcode 3 "$sb" score $c \
+                        > "$OUT/scoretma-$tool.log" 2>&1 || break 2
+                    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^score_tma" "$OUT/scoretma-$tool.log" | tee -a "$OUT/scoretma.log"
+                done
             done
             # B S[,..] Hq Hkv DK l d l' n reps ref fp16
             for c in "1 1000,1,0,63,64,65,300,4096 64 4 128 32 16 64 16 3 1 0" "2 5000,777,33 32 4 64 32 16 64 16 3 1 1" \

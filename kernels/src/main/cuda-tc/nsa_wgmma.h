@@ -1,6 +1,7 @@
 // Hopper warpgroup MMA primitives (sm_90a only; the Hopper scorer, the Hopper FA forward of fa2-bridge and the
 // harness experiments): wgmma.mma_async m64n64k16 and m64n128k16 with both operands in shared memory (K-major) and
-// m64n128k16 with A in registers and B in shared memory (MN-major), fences and group waits. The tile layouts and descriptors are wg_layout.h's.
+// m64n128k16 with A in registers and B in shared memory (MN-major), m64n64k16 with A in registers and B K-major, fences
+// and group waits. The tile layouts and descriptors are wg_layout.h's.
 #pragma once
 
 #include <cstdint>
@@ -126,6 +127,37 @@ __device__ __forceinline__ void mma_m64n128k16_rs<__half>(float (&d)[16][4], con
     NSA_WG_MMA_RS("f16");
 }
 #undef NSA_WG_MMA_RS
+
+// d[64 x 64] (+)= A[64 x 16] B[16 x 64]: A in registers (mma.sync's m16k16 A fragment per warp), B K-major in shared
+// memory (the harness's key-row scorer: A = a K̃ tile, B = Q rows).
+#define NSA_WG_MMA_RS64(DT)  \
+    asm volatile(  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"  \
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." DT "." DT " "  \
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"  \
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "  \
+        "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"  \
+        : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),  \
+          "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),  \
+          "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),  \
+          "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),  \
+          "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),  \
+          "+f"(d[7][2]), "+f"(d[7][3])  \
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate))
+template <typename T>
+__device__ __forceinline__ void mma_m64n64k16_rs(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc_b,
+                                                 int accumulate);
+template <>
+__device__ __forceinline__ void mma_m64n64k16_rs<__nv_bfloat16>(float (&d)[8][4], const uint32_t (&a)[4],
+                                                                uint64_t desc_b, int accumulate) {
+    NSA_WG_MMA_RS64("bf16");
+}
+template <>
+__device__ __forceinline__ void mma_m64n64k16_rs<__half>(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc_b,
+                                                         int accumulate) {
+    NSA_WG_MMA_RS64("f16");
+}
+#undef NSA_WG_MMA_RS64
 #undef NSA_WG_D128_OPERANDS
 #undef NSA_WG_D128_REGS
 #endif  // NSA_HOST_EMULATION

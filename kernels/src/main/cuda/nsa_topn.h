@@ -145,6 +145,19 @@ __device__ __forceinline__ unsigned long long topn_candidate(float score, int j,
     return (j >= 1 && j <= cur - 2) ? select_key(score, j) : 0ull;
 }
 
+// The warp's 32 values v (one per lane) sorted ascending: lane i ends with the i-th smallest (a bitonic network).
+__device__ __forceinline__ int topn_sort_asc32(int v, int lane) {
+#pragma unroll
+    for (int k = 2; k <= 32; k <<= 1) {
+#pragma unroll
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            const int o = __shfl_sync(kTopFullMask, v, lane ^ j);
+            v = ((lane & j) == 0) == ((lane & k) == 0) ? min(v, o) : max(v, o);
+        }
+    }
+    return v;
+}
+
 // Writes the row's chosen set sorted ascending, -1 padded, into out[0..n). `all`: cur + 1 <= n.
 __device__ __forceinline__ void topn_write(int32_t* out, TopList& L, int n, int cur, bool all, int lane) {
     const int keep = n - 3;
@@ -155,6 +168,18 @@ __device__ __forceinline__ void topn_write(int32_t* out, TopList& L, int n, int 
         if (keep > 0) topn_compact(L, keep, lane);
         const int big = 0x7fffffff;
         const int ia = lane < keep ? select_key_index(L.buf[lane]) : big;
+        if (keep <= 32) {   // one index per lane: sorted ascending across the warp, no ranking loop
+            const int v = topn_sort_asc32(ia, lane);
+            __syncwarp();
+            if (lane < keep) out[1 + lane] = v;
+            if (lane == 0) {
+                out[0] = 0;
+                out[n - 2] = cur - 1;
+                out[n - 1] = cur;
+            }
+            __syncwarp();
+            return;
+        }
         const int ib = lane + 32 < keep ? select_key_index(L.buf[lane + 32]) : big;
         __syncwarp();
         int pa = 0, pb = 0;

@@ -1,38 +1,35 @@
-// Experimental (the harness only, `tc_harness score`; docs/decisions.md D32): block scoring + top-n on Hopper in
-// token tiles (sm_90a). The function is block_score.cu's (the NSA spec's "Selection branch": p of
-// every visible compressed token summed over the group's h heads, mapped to selection blocks with the overlap
-// weights, the running top-n with the forced blocks and the lower-index tie-break, sorted −1-padded indices); the
-// per-token state and the top-n are score_common.cuh's and nsa_topn.h's. What differs is the tile: the rows of a
-// warpgroup MMA are query tokens, not heads.
+// Experimental (the harness only, `tc_harness score`; docs/decisions.md D32, D34): block scoring + top-n on Hopper
+// in key-row tiles (sm_90a). The function is block_score.cu's (the NSA spec's "Selection branch": p of every
+// visible compressed token summed over the group's h heads, mapped to selection blocks with the overlap weights, the
+// running top-n with the forced blocks and the lower-index tie-break, sorted −1-padded indices); the per-token state
+// and the top-n are score_common.cuh's and nsa_topn.h's. What differs is the tile: the rows of the warpgroup MMA are
+// 64 compressed tokens (keys) and its 64 columns are 4 heads × 16 query tokens, so a thread's accumulator columns
+// c, c + 16, c + 32, c + 48 are one token under four heads and the sum over the heads is a running sum in registers.
 //
-//   one CTA        32 consecutive query tokens of one sequence and one KV group g, all h <= 2·PAIRS heads: their Q
-//                  ([32 tokens, h heads, DK], PAIRS · 16 KiB at DK = 128) stays in shared memory for the whole
-//                  row, and every 64-key K̃ tile is read once for the 32 tokens (block_score_wg.cu reads it once per
-//                  4 tokens)
-//   warpgroup 0    the producer: one thread loads Q once and the K̃ tiles into kStages stages with the tensor memory
-//                  accelerator (rank-3 tensor maps [rows, heads, DK], 128-byte swizzle, zero fill past the tensor)
-//   warpgroups 1-2 consumers. A head pair k is one m64n64 MMA tile whose 64 rows are 4 slabs of 16: slab w holds
-//                  tokens 8w .. 8w + 7 of head 2k in rows 0-7 and of head 2k + 1 in rows 8-15, so a thread's two
-//                  accumulator rows (r and r + 8) are one token's two heads and the sum over heads is a running sum
-//                  in registers (no shuffles). Consumer c multiplies the pairs c, c + 2, ... of each tile, two MMA
-//                  groups in flight (one pair's exponentials while the next pair multiplies)
-//   per tile       c(t, i) = Σ_h 2^(S·scale·log2 e − lse_cmp(t, h)·log2 e): the two consumers' partial sums meet in
-//                  shared memory (warp w of one and warp w of the other, a 64-thread named barrier), each finishes
-//                  4 of its warp's 8 tokens: their c values into a ring of the last 128 per token, then the blocks
-//                  this tile completes offered to the token's top-n, one warp per token as block_score.cu does
+//   one CTA        32 consecutive query tokens of one sequence and one KV group g, all h <= H heads: their Q (H · 8
+//                  KiB at DK = 128) stays in shared memory for the whole row, laid out as the B operands of the MMAs
+//                  (consumer c, head quad k: rows 16·hl + token of heads 4k + hl, tokens 16c .. 16c + 15)
+//   warpgroup 0    the producer: one thread loads Q once and the 64-key K̃ tiles into stages(DK, H) stages with the tensor
+//                  memory accelerator (rank-3 tensor maps [rows, heads, DK], 128-byte swizzle, zero fill past the
+//                  tensor)
+//   warpgroups 1-2 consumers; consumer c owns tokens 16c .. 16c + 15 of the CTA. Per tile: the K̃ tile into
+//                  registers once (ldmatrix: the MMA's A fragments; the stage is released at once), then one m64n64
+//                  MMA per head quad (A in registers, B = the quad's Q in shared memory), two in flight (one quad's
+//                  exponentials while the next multiplies): c(t, i) += 2^(S·scale·log2 e − lse_cmp(t, h)·log2 e)
+//   per tile       the consumer's c values into a ring of the last 256 keys per token (shared memory, one barrier),
+//                  then each warp offers the completed blocks of 4 of its tokens to their top-n 32 at a time, one
+//                  lane per block (a block's nterm = r − u0 keys and weights in one unchecked loop away from the
+//                  edges), deferring fewer than 32 while their keys stay in the ring. The two consumers never meet:
+//                  each owns its tokens' rings and lists; the K̃ stages (2 to 4, as shared memory allows) are released
+//                  as soon as both hold the tile in registers
 //
 // The block score of block j is Σ c(i)·ω(i, j) over i = j·l'/d + u with ω constant in j (the harness runs this
 // layout only where l' % d == 0), i in [0, ncmp(t)), in ascending i with the same fmaf order as score_common.cuh, so
 // the scores equal the other tc scorers' up to the fp32 order of the head sum (chosen sets differ at near ties
-// only). Needs (l' + l − 1)/d + 1 <= 64, as the other scorers.
+// only). Needs (l' + l − 1)/d + 1 <= 64, as the other scorers, and n <= 35 (the top-n buffers, kTopTok).
 //
-// Measured on an H200 against the image's wgmma scorer (block_score_wg.cu), same chosen sets up to near ties:
-// paper config 64k 12.48 ms against 14.19, h = 4 at 64k 9.68 against 14.19, but 16k 1.22 against 1.20 and the fla
-// shape (l = d = l' = 64) 5.69 against 5.67 at 64k, slower below. ncu at the paper config: the top-n insertions take
-// about 60% of the warps' samples, the products and exponentials about 24% (docs/results/sel-kernel-h200.md).
-//
-// Launch: grid (ceil(max_len / 32), batch, kv_heads), 384 threads, smem_bytes(DK, PAIRS) of dynamic shared memory;
-// params (BlockSelectParams, the tensor maps of q [nnz, H, DK] with boxes {64, 1, 8} and of k_cmp [nnz_cmp, G, DK]
+// Launch: grid (ceil(max_len / 32), batch, kv_heads), 384 threads, smem_bytes(DK, H) of dynamic shared memory;
+// params (BlockSelectParams, the tensor maps of q [nnz, H, DK] with boxes {64, 1, 16} and of k_cmp [nnz_cmp, G, DK]
 // with boxes {64, 1, 64}).
 #pragma once
 #include <cuda.h>
@@ -48,14 +45,17 @@ using namespace nsa::tc;
 using nsa::score::Token;
 using nsa::score::token_at;
 
-constexpr int kTok = 32;                  // query tokens per CTA
-constexpr int kN = 64;                    // compressed tokens (keys) per tile
-constexpr int kStages = 3;   // 4 before the top-n buffers (kTopTok) took the shared memory of one
+constexpr int kTokW = 16;                 // query tokens per consumer (one head's columns of the MMA)
 constexpr int kConsumers = 2;
+constexpr int kTok = kTokW * kConsumers;  // query tokens per CTA
+constexpr int kN = 64;                    // compressed tokens (keys) per tile: the MMA's rows
+constexpr int kQuad = 4;                  // heads per MMA (64 columns = 4 heads x 16 tokens)
+constexpr int kMaxStages = 4;
 constexpr int kThreads = 128 * (1 + kConsumers);
-constexpr int kQBox = 8;                  // token rows per Q box (one slab's head)
-constexpr int kRing = 128;                // c values kept per token
-constexpr int kRingPitch = kRing + 8;     // floats per token's ring: 4 tokens' rows fall on different banks
+constexpr int kQBox = kTokW;              // token rows per Q box
+constexpr int kRing = 256;                // c values kept per token (the offers read keys >= i0 - 128 only)
+constexpr int kRingPitch = kRing + 4;     // floats per token's ring: a warp's ring writes fall on 32 banks
+constexpr int kMaxTerms = 64;             // keys per block score, (l' + l - 1)/d + 1 at most
 constexpr int kKeepTok = 4;               // tokens a consumer warp finishes
 constexpr int kTopTok = 64;               // top-n buffer entries per token (nsa_topn.h: >= keep + 32, so n <= 35)
 constexpr int kProducerRegs = 40;
@@ -63,51 +63,66 @@ constexpr int kProducerRegs = 40;
 // increase beyond what the decreases free does not fail, it hangs (96 / 208 did, in a selector variant).
 constexpr int kConsumerRegs = 232;
 
-__host__ __device__ constexpr uint32_t pair_bytes(int dk) { return 64u * dk * 2; }
+__host__ __device__ constexpr uint32_t quad_bytes(int dk) { return 64u * dk * 2; }   // one MMA's B (4 heads x 16 tokens)
 __host__ __device__ constexpr uint32_t tile_bytes(int dk) { return kN * dk * 2u; }
-// The exchange buffers: [parity][sender consumer][warp][8 column pairs][16 lanes] float2.
-constexpr uint32_t kXBytes = 2u * kConsumers * 4 * 8 * 16 * 8;
-__host__ __device__ constexpr int smem_bytes(int dk, int pairs) {
-    return 1024 + pairs * static_cast<int>(pair_bytes(dk)) + kStages * static_cast<int>(tile_bytes(dk))
-           + static_cast<int>(kXBytes) + kTok * kRingPitch * 4;
+__host__ __device__ constexpr int fixed_bytes(int dk, int heads) {
+    return 1024 + kConsumers * (heads / kQuad) * static_cast<int>(quad_bytes(dk)) + kConsumers * kTokW * kRingPitch * 4
+           + heads * kTok * 4;
+}
+// Static shared memory (top-n buffers, weights, barriers) and the per-block limit of SM 9.0 (227 KiB).
+constexpr int kStaticBytes = kTok * kTopTok * 8 + kConsumers * kMaxTerms * 4 + 8 * (2 * kMaxStages + 1);
+constexpr int kSmemLimit = 232448;
+// K̃ stages: as many as fit, 2 to kMaxStages (a stage is free once both consumers hold it in registers).
+__host__ __device__ constexpr int stages(int dk, int heads) {
+    return fixed_bytes(dk, heads) + 4 * static_cast<int>(tile_bytes(dk)) + kStaticBytes <= kSmemLimit   ? 4
+           : fixed_bytes(dk, heads) + 3 * static_cast<int>(tile_bytes(dk)) + kStaticBytes <= kSmemLimit ? 3
+                                                                                                   : 2;
+}
+__host__ __device__ constexpr int smem_bytes(int dk, int heads) {
+    return fixed_bytes(dk, heads) + stages(dk, heads) * static_cast<int>(tile_bytes(dk));
 }
 
-// The blocks [j0, j1) of one token offered to its top-n: P(j) = Σ_u c(j·r + u)·ω(u), u in [u0, r), r = l'/d.
-__device__ __forceinline__ void offer_tile(const float* ring, int ncmp, int cur, int keep, int j0, int j1, int r,
-                                           int u0, int l, int d, int lsel, float inv_l, TopList& top, int lane) {
-    for (int c0 = j0; c0 < j1; c0 += 32) {
-        const int j = c0 + lane;
-        float sc = 0.f;
-        if (j < j1) {
-            for (int u = u0; u < r; ++u) {
-                const int i = j * r + u;
-                if (i < 0 || i >= ncmp) continue;
-                const int ov = min(u * d + l, lsel) - max(u * d, 0);
-                sc = fmaf(ring[i & (kRing - 1)], static_cast<float>(ov) * inv_l, sc);
+// Blocks j0 + lane (< j1) of one token offered to its top-n: P(j) = Σ_u c(j·r + u0 + u)·wt[u] over the nterm = r − u0
+// keys of block j, r = l'/d, wt[u] = ω(u0 + u) (score_common.cuh's terms and order); keys past the sequence's start
+// or the token's ncmp contribute nothing.
+__device__ __forceinline__ void offer_chunk(const float* ring, const float* wt, int nterm, int ncmp, int cur, int keep,
+                                            int j0, int j1, int r, int u0, TopList& top, int lane) {
+    const int j = j0 + lane;
+    float sc = 0.f;
+    if (j < j1) {
+        const int ib = j * r + u0;
+        if (ib >= 0 && ib + nterm <= ncmp) {
+            for (int u = 0; u < nterm; ++u) sc = fmaf(ring[(ib + u) & (kRing - 1)], wt[u], sc);
+        } else {
+            for (int u = 0; u < nterm; ++u) {
+                const int i = ib + u;
+                if (i >= 0 && i < ncmp) sc = fmaf(ring[i & (kRing - 1)], wt[u], sc);
             }
         }
-        topn_offer(top, keep, j < j1 ? topn_candidate(sc, j, cur) : 0ull, lane);
     }
+    topn_offer(top, keep, j < j1 ? topn_candidate(sc, j, cur) : 0ull, lane);
 }
 
-// The 64 threads of consumer warp w in both consumers meet (named barriers 1 .. 4).
-__device__ __forceinline__ void pair_sync(int w) { asm volatile("bar.sync %0, 64;\n" ::"r"(1 + w) : "memory"); }
+// The 128 threads of consumer c meet (named barriers 1, 2).
+__device__ __forceinline__ void consumer_sync(int c) { asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory"); }
 
-template <typename T, int DK, int PAIRS>
+template <typename T, int DK, int H>
 __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, const CUtensorMap* tm_q,
                                                 const CUtensorMap* tm_k) {
-    static_assert(DK % 64 == 0 && PAIRS % kConsumers == 0, "64-column regions; the pairs split between consumers");
-    constexpr int kPP = PAIRS / kConsumers;   // pairs per consumer and tile
+    static_assert(DK % 64 == 0 && H % kQuad == 0, "64-column regions; whole head quads");
+    constexpr int kG = H / kQuad;   // MMAs per tile and consumer
+    constexpr int kStages = stages(DK, H);
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     __shared__ __align__(8) uint64_t s_full[kStages];
     __shared__ __align__(8) uint64_t s_empty[kStages];
     __shared__ __align__(8) uint64_t s_qbar;
     __shared__ unsigned long long s_top[kTok][kTopTok];
+    __shared__ float s_wt[kConsumers][kMaxTerms];
     const uint32_t raw = smem_addr(smem_raw);
-    const uint32_t sQ = (raw + 1023u) & ~1023u;               // pair k at sQ + k · pair_bytes
-    const uint32_t sK0 = sQ + PAIRS * pair_bytes(DK);          // stage st at sK0 + st · tile_bytes
-    unsigned char* xbuf = smem_raw + (sK0 - raw) + kStages * tile_bytes(DK);
-    float* sRing = reinterpret_cast<float*>(xbuf + kXBytes);
+    const uint32_t sQ = (raw + 1023u) & ~1023u;               // quad k of consumer c at sQ + (c·kG + k) · quad_bytes
+    const uint32_t sK0 = sQ + kConsumers * kG * quad_bytes(DK);   // stage st at sK0 + st · tile_bytes
+    float* sRing = reinterpret_cast<float*>(smem_raw + (sK0 - raw) + kStages * tile_bytes(DK));   // [c][token][pitch]
+    float* sLse = sRing + kConsumers * kTokW * kRingPitch;   // [head][kTok]: lse · log2 e, +inf where p = 0
     const uint32_t full0 = smem_addr(s_full), empty0 = smem_addr(s_empty), qbar = smem_addr(&s_qbar);
 
     const int tid = threadIdx.x;
@@ -118,7 +133,7 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
     const int h = p.heads / p.kv_heads;
     const int n = p.n_sel;
     const int keep = n - 3;
-    if (h <= 0 || h > 2 * PAIRS || n < 1 || keep + 32 > kTopTok) return;   // the harness runs n <= 35 only
+    if (h <= 0 || h > H || n < 1 || keep + 32 > kTopTok) return;   // the harness runs n <= 35 only
 
     const int64_t start = p.cu_seqlens[b];
     const int64_t len = p.cu_seqlens[b + 1] - start;
@@ -157,17 +172,18 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
     if (wgi == 0) {   // the producer
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs));
         if (tid == 0 && ntiles > 0) {
-            nsa::tma::mbar_expect_tx(qbar, PAIRS * pair_bytes(DK));
+            nsa::tma::mbar_expect_tx(qbar, kConsumers * kG * quad_bytes(DK));
             const int row0 = static_cast<int>(start + t0);
-            for (int k = 0; k < PAIRS; ++k) {
-                for (int w = 0; w < 4; ++w) {
-                    for (int hb = 0; hb < 2; ++hb) {
+            for (int c = 0; c < kConsumers; ++c) {
+                for (int k = 0; k < kG; ++k) {
+                    for (int hl = 0; hl < kQuad; ++hl) {
                         // heads past h: another group's (or zero) rows, whose p the consumers drop (lse = inf)
-                        const int head = min(g * h + 2 * k + hb, p.heads - 1);
+                        const int head = min(g * h + kQuad * k + hl, p.heads - 1);
 #pragma unroll
                         for (int bx = 0; bx < DK / 64; ++bx) {
-                            nsa::tma::load_3d(sQ + k * pair_bytes(DK) + bx * wg::kRegionBytes(64) + (16 * w + 8 * hb) * 128,
-                                              tm_q, bx * 64, head, row0 + kQBox * w, qbar);
+                            nsa::tma::load_3d(sQ + (c * kG + k) * quad_bytes(DK) + bx * wg::kRegionBytes(64)
+                                                  + kTokW * hl * 128,
+                                              tm_q, bx * 64, head, row0 + kTokW * c, qbar);
                         }
                     }
                 }
@@ -187,119 +203,148 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
         return;
     }
 
-    // a consumer: warp w of consumer c holds the rows of tokens 8w .. 8w + 7 (this thread's: 8w + lane / 4) and
-    // finishes tokens 8w + 4c .. 8w + 4c + 3 (lanes 16c .. 16c + 15 keep their sums, the other lanes send theirs)
+    // a consumer: warp w holds keys 16w + lane/4 (+ 8) of each tile and, per head of a quad, the columns of tokens
+    // 2·(lane & 3) + {0, 1, 8, 9} of the consumer's 16 (slot ts: 8·(ts >> 1) + 2·(lane & 3) + (ts & 1)); it finishes
+    // tokens 4w .. 4w + 3
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs));
     const int c = wgi - 1;
     const int w = (tid >> 5) & 3;
-    const int tok = 8 * w + (lane >> 2);
-    const bool keeper = (lane >> 4) == c;
-    const float scale_log2 = p.scale * 1.4426950408889634f;
-    float lb[kPP][2];   // lse · log2 e of this thread's token, heads 2k and 2k + 1 of its pairs; +inf: p = 0
-#pragma unroll
-    for (int kk = 0; kk < kPP; ++kk) {
-#pragma unroll
-        for (int hb = 0; hb < 2; ++hb) {
-            const int hr = 2 * (c + kConsumers * kk) + hb;
-            const int64_t t = t0 + tok;
-            lb[kk][hb] = hr < h && t < len
-                             ? p.lse[(start + t) * p.lse_tok_stride + (static_cast<int64_t>(g) * h + hr) * p.lse_head_stride]
-                                   * 1.4426950408889634f
-                             : INFINITY;
-        }
+    const int g8 = lane >> 2, q4 = lane & 3;
+    const int64_t tc0 = t0 + kTokW * c;   // the consumer's first token
+    for (int idx = tid & 127; idx < H * kTokW; idx += 128) {
+        const int hh = idx / kTokW, tt = idx - hh * kTokW;
+        const int64_t t = tc0 + tt;
+        sLse[hh * kTok + kTokW * c + tt]
+            = hh < h && t < len
+                  ? p.lse[(start + t) * p.lse_tok_stride + (static_cast<int64_t>(g) * h + hh) * p.lse_head_stride]
+                        * 1.4426950408889634f
+                  : INFINITY;
     }
+    int nc[4];   // visible keys of the thread's token slots (0 past the sequence, whose lse is +inf anyway)
+#pragma unroll
+    for (int ts = 0; ts < 4; ++ts) {
+        const int64_t t = tc0 + 8 * (ts >> 1) + 2 * q4 + (ts & 1);
+        nc[ts] = t < len ? select_visible_cmp(t, p.block_len, p.block_stride) : 0;
+    }
+    // every key of a tile below this is visible to every token of the consumer (p = 0 past the sequence by lse)
+    const int nc_all = tc0 < len ? select_visible_cmp(tc0, p.block_len, p.block_stride) : 0x7fffffff;
     TopList top[kKeepTok];
     Token tk[kKeepTok];
 #pragma unroll
     for (int u = 0; u < kKeepTok; ++u) {
-        tk[u] = token_at(p, t0 + 8 * w + 4 * c + u, len, n, keep);
-        top[u] = topn_list(s_top[8 * w + 4 * c + u], keep, kTopTok);
+        tk[u] = token_at(p, tc0 + 4 * w + u, len, n, keep);
+        top[u] = topn_list(s_top[kTokW * c + 4 * w + u], keep, kTopTok);
     }
     const int r = p.sel_block / p.block_stride;
     const int u0 = -((p.block_len - 1) / p.block_stride);   // the first u with u·d + l > 0
-    const float inv_l = 1.f / static_cast<float>(p.block_len);
-    float* ring_w = sRing + (8 * w + 4 * c) * kRingPitch;   // the rings of the tokens this warp finishes
-    float2* xsend = reinterpret_cast<float2*>(xbuf) + (c * 4 + w) * 128;         // + parity · 1024
-    const float2* xrecv = reinterpret_cast<const float2*>(xbuf) + ((1 - c) * 4 + w) * 128;
+    const int nterm = min(r - u0, kMaxTerms);
+    const float* wt = s_wt[c];
+    if ((tid & 127) < nterm) {
+        const int u = u0 + (tid & 127);
+        const int ov = min(u * p.block_stride + p.block_len, p.sel_block) - max(u * p.block_stride, 0);
+        s_wt[c][tid & 127] = static_cast<float>(ov) * (1.f / static_cast<float>(p.block_len));
+    }
+    const float scale_log2 = p.scale * 1.4426950408889634f;
+    float* ring_c = sRing + c * kTokW * kRingPitch;
+    const float* lse_c = sLse + kTokW * c + 2 * q4;
+    const uint32_t qb = sQ + c * kG * quad_bytes(DK);
+    consumer_sync(c);   // the consumer's lse and weights
 
     if (ntiles > 0) nsa::tma::mbar_wait(qbar, 0);
     for (int it = 0; it < ntiles; ++it) {
         const int st = it % kStages;
         nsa::tma::mbar_wait(full0 + 8 * st, (it / kStages) & 1);
         const uint32_t sK = sK0 + st * tile_bytes(DK);
-        float ps[kN / 8][2];
+        uint32_t a[DK / 16][4];   // the K̃ tile as A fragments: warp w's rows 16w .. 16w + 15
 #pragma unroll
-        for (int nt = 0; nt < kN / 8; ++nt) ps[nt][0] = ps[nt][1] = 0.f;
+        for (int ks = 0; ks < DK / 16; ++ks) {
+            ldmatrix_x4(a[ks], sK + wg::swizzled_chunk<kN>(16 * w + (lane & 7) + 8 * ((lane >> 3) & 1), 2 * ks + (lane >> 4)));
+        }
+        // the stage is in registers: released at once. The proxy fence orders these generic-proxy reads before the
+        // producer's next TMA write into the stage (async proxy); without it the write raced the reads on the GPU
+        // (chosen sets that were not near ties, in varying rows from run to run; docs/decisions.md D34)
+        wg::fence_async_shared();
+        __syncwarp();
+        if (lane == 0) nsa::tma::mbar_arrive(empty0 + 8 * st);
+
+        const int i0 = it * kN;
+        const bool vis = i0 + kN <= nc_all;   // consumer-uniform: no key of the tile is masked
+        float pc[2][4];   // c values: [key half kk: key 16w + lane/4 + 8kk][token slot]
+#pragma unroll
+        for (int kk = 0; kk < 2; ++kk) {
+#pragma unroll
+            for (int ts = 0; ts < 4; ++ts) pc[kk][ts] = 0.f;
+        }
         float sa[kN / 8][4], sb[kN / 8][4];
-        auto issue = [&](float (&s)[kN / 8][4], int kk) {
-            const uint32_t a = sQ + (c + kConsumers * kk) * pair_bytes(DK);
+        auto issue = [&](float (&s)[kN / 8][4], int k) {
+            const uint32_t bq = qb + k * quad_bytes(DK);
             wg::fence_operands(s);
             wg::fence();
 #pragma unroll
-            for (int ks = 0; ks < DK / 16; ++ks) {
-                wg::mma_m64n64k16_ss<T>(s, wg::desc_k_major<64>(a, ks), wg::desc_k_major<kN>(sK, ks), ks > 0);
-            }
+            for (int ks = 0; ks < DK / 16; ++ks) wg::mma_m64n64k16_rs<T>(s, a[ks], wg::desc_k_major<64>(bq, ks), ks > 0);
             wg::commit();
         };
-        auto add = [&](const float (&s)[kN / 8][4], int kk) {
+        auto add = [&](const float (&s)[kN / 8][4], int k) {
 #pragma unroll
             for (int nt = 0; nt < kN / 8; ++nt) {
+                // columns 8nt + 2·(lane & 3) + {0, 1}: head 4k + nt/2, token slots 2·(nt & 1) + {0, 1}
+                const float2 lb = *reinterpret_cast<const float2*>(lse_c + (kQuad * k + (nt >> 1)) * kTok + 8 * (nt & 1));
 #pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    ps[nt][e] += ex2(fmaf(s[nt][e], scale_log2, -lb[kk][0]));
-                    ps[nt][e] += ex2(fmaf(s[nt][e + 2], scale_log2, -lb[kk][1]));
+                for (int e = 0; e < 4; ++e) {
+                    const int kk = e >> 1, ts = 2 * (nt & 1) + (e & 1);
+                    float pe = ex2(fmaf(s[nt][e], scale_log2, -((e & 1) ? lb.y : lb.x)));
+                    if (!vis) pe = i0 + 16 * w + g8 + 8 * kk < nc[ts] ? pe : 0.f;
+                    pc[kk][ts] += pe;
                 }
             }
         };
         issue(sa, 0);
-        if constexpr (kPP > 1) issue(sb, 1);
+        if constexpr (kG > 1) issue(sb, 1);
 #pragma unroll
-        for (int kk = 0; kk < kPP; ++kk) {
-            float (&s)[kN / 8][4] = (kk & 1) ? sb : sa;
-            if (kk + 1 < kPP) wg::wait<1>(); else wg::wait<0>();
+        for (int k = 0; k < kG; ++k) {
+            float (&s)[kN / 8][4] = (k & 1) ? sb : sa;
+            if (k + 1 < kG) wg::wait<1>(); else wg::wait<0>();
             wg::fence_operands(s);
-            add(s, kk);
-            if (kk + 2 < kPP) issue(s, kk + 2);
+            add(s, k);
+            if (k + 2 < kG) issue(s, k + 2);
         }
-        __syncwarp();
-        if (lane == 0) nsa::tma::mbar_arrive(empty0 + 8 * st);   // this warp's MMAs have read the stage
 
-        // the two consumers' sums meet; keepers add the partner's
-        const int par = it & 1;
-        if (!keeper) {
+        // no barrier before the write: the slots of keys i0 .. i0 + 63 held keys i0 - 256 .. i0 - 193, and a warp
+        // still in the last tile's offers reads keys >= i0 - 192 (the deferral rule below: a tile's offers read
+        // keys >= its i0 - 128)
 #pragma unroll
-            for (int nt = 0; nt < kN / 8; ++nt) xsend[par * 1024 + nt * 16 + (lane & 15)] = make_float2(ps[nt][0], ps[nt][1]);
-        }
-        pair_sync(w);
-        const int i0 = it * kN;
-        if (keeper) {
-            const int u = (lane >> 2) & 3;
-            float* ring = ring_w + u * kRingPitch;
+        for (int kk = 0; kk < 2; ++kk) {
 #pragma unroll
-            for (int nt = 0; nt < kN / 8; ++nt) {
-                const float2 o = xrecv[par * 1024 + nt * 16 + (lane & 15)];
-                *reinterpret_cast<float2*>(ring + ((i0 + 8 * nt + 2 * (lane & 3)) & (kRing - 1)))
-                    = make_float2(ps[nt][0] + o.x, ps[nt][1] + o.y);
+            for (int ts = 0; ts < 4; ++ts) {
+                ring_c[(8 * (ts >> 1) + 2 * q4 + (ts & 1)) * kRingPitch + ((i0 + 16 * w + g8 + 8 * kk) & (kRing - 1))]
+                    = pc[kk][ts];
             }
         }
-        __syncwarp();
+        consumer_sync(c);
         const int fin = static_cast<int>((static_cast<int64_t>(i0) + kN) * p.block_stride / p.sel_block);
 #pragma unroll
         for (int u = 0; u < kKeepTok; ++u) {
-            if (tk[u].need && i0 < tk[u].ncmp) {   // warp-uniform
-                const int jend = i0 + kN >= tk[u].ncmp ? tk[u].cur + 1 : min(tk[u].cur + 1, fin);
-                offer_tile(ring_w + u * kRingPitch, tk[u].ncmp, tk[u].cur, keep, tk[u].jdone, jend, r, u0,
-                           p.block_len, p.block_stride, p.sel_block, inv_l, top[u], lane);
-                tk[u].jdone = max(tk[u].jdone, jend);
+            Token& k = tk[u];
+            if (!k.need || i0 >= k.ncmp) continue;   // warp-uniform
+            // blocks [jdone, jend) are complete; they are offered 32 at a time, the rest deferred while their keys
+            // stay in the ring through the next tile (first key >= i0 − 64), all of them once the token's keys end
+            const bool last = i0 + kN >= k.ncmp;
+            const int jend = last ? k.cur + 1 : min(k.cur + 1, fin);
+            while (k.jdone < jend && (last || jend - k.jdone >= 32 || k.jdone * r + u0 < i0 - kN)) {
+                const int j1 = min(jend, k.jdone + 32);
+                offer_chunk(ring_c + (4 * w + u) * kRingPitch, wt, nterm, k.ncmp, k.cur, keep, k.jdone, j1, r, u0,
+                            top[u], lane);
+                k.jdone = j1;
             }
         }
     }
 #pragma unroll
     for (int u = 0; u < kKeepTok; ++u) {
         if (!tk[u].valid) continue;
-        if (tk[u].need && tk[u].jdone < tk[u].cur + 1) {
-            offer_tile(ring_w + u * kRingPitch, tk[u].ncmp, tk[u].cur, keep, tk[u].jdone, tk[u].cur + 1, r, u0,
-                       p.block_len, p.block_stride, p.sel_block, inv_l, top[u], lane);
+        // blocks past the last tile (keys beyond ncmp score 0; none when a tile held the token's last key)
+        for (; tk[u].need && tk[u].jdone < tk[u].cur + 1; tk[u].jdone += 32) {
+            offer_chunk(ring_c + (4 * w + u) * kRingPitch, wt, nterm, tk[u].ncmp, tk[u].cur, keep, tk[u].jdone,
+                        tk[u].cur + 1, r, u0, top[u], lane);
         }
         int32_t* out = p.indices + (start + tk[u].t) * p.idx_tok_stride + g * p.idx_group_stride;
         topn_write(out, top[u], n, tk[u].cur, tk[u].cur + 1 <= n, lane);
@@ -309,9 +354,9 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
 }  // namespace scoret
 }  // namespace nsa
 
-// Symbols (the harness): nsa_block_score_tma_<dtype>_dk<DK>_h<H> for h <= H heads per group (H = 2·PAIRS: 16, 8, 4).
+// Symbols (the harness): nsa_block_score_tma_<dtype>_dk<DK>_h<H> for h <= H heads per group (16, 8, 4).
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)   // the harness builds sm_90a only; anything else traps
-#define NSA_BLOCK_SCORE_TMA_BODY(T, DK, H) nsa::scoret::block_score_tma<T, DK, H / 2>(p, &tm_q, &tm_k);
+#define NSA_BLOCK_SCORE_TMA_BODY(T, DK, H) nsa::scoret::block_score_tma<T, DK, H>(p, &tm_q, &tm_k);
 #else
 #define NSA_BLOCK_SCORE_TMA_BODY(T, DK, H) __trap();
 #endif

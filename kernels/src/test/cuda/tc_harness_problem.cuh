@@ -181,7 +181,7 @@ template <typename T> struct Problem {
                 : (dname<T>()[0] == 'b' ? (void*)nsa_block_score_wg_bf16_dk256 : (void*)nsa_block_score_wg_fp16_dk256);
         launch(f, grid, 128, nsa::score::wg_smem_bytes(sh.dk), p, s);
     }
-    // the experimental Hopper token-tile scorer (block_score_tma.cuh; h <= 16, Dk 64 / 128, l' % d == 0)
+    // the experimental Hopper key-row scorer (block_score_tma.cuh; h <= 16, Dk 64 / 128, l' % d == 0, n <= 35)
     void run_score_tma(int* out, cudaStream_t s = 0) {
         nsa::BlockSelectParams p = select(out, nullptr, 0, 1.f / sqrtf((float)sh.dk));
         const int h = sh.hq / sh.hkv, H = h <= 4 ? 4 : h <= 8 ? 8 : 16;
@@ -195,7 +195,7 @@ template <typename T> struct Problem {
         const CUtensorMap mk = tensor_map_3d(kc.p, std::max(nnz_cmp, 1), sh.hkv, sh.dk, p.k_tok_stride, p.k_group_stride,
                                              nsa::scoret::kN);
         dim3 grid((max_len() + nsa::scoret::kTok - 1) / nsa::scoret::kTok, batch, sh.hkv);
-        launch_args(f, grid, nsa::scoret::kThreads, nsa::scoret::smem_bytes(sh.dk, H / 2), s, p, mq, mk);
+        launch_args(f, grid, nsa::scoret::kThreads, nsa::scoret::smem_bytes(sh.dk, H), s, p, mq, mk);
     }
 #ifdef NSA_SCORE_WG_TUNE
     // the pipelined Hopper scorer (tuning build; bf16, Dk 128, h <= 16)
