@@ -9,9 +9,9 @@
 //   one CTA        32 consecutive query tokens of one sequence and one KV group g, all h <= H heads: their Q (H · 8
 //                  KiB at DK = 128) stays in shared memory for the whole row, laid out as the B operands of the MMAs
 //                  (consumer c, head quad k: rows 16·hl + token of heads 4k + hl, tokens 16c .. 16c + 15)
-//   warpgroup 0    the producer: one thread loads Q once and the 64-key K̃ tiles into stages(DK, H) stages with the tensor
-//                  memory accelerator (rank-3 tensor maps [rows, heads, DK], 128-byte swizzle, zero fill past the
-//                  tensor)
+//   warpgroup 0    the producer: one thread loads Q once and the 64-key K̃ tiles into stages(DK, H) stages with the
+//                  tensor memory accelerator (rank-3 tensor maps [rows, heads, DK], 128-byte swizzle, zero fill past
+//                  the tensor)
 //   warpgroups 1-2 consumers; consumer c owns tokens 16c .. 16c + 15 of the CTA. Per tile: the K̃ tile into
 //                  registers once (ldmatrix: the MMA's A fragments; the stage is released at once), then one m64n64
 //                  MMA per head quad (A in registers, B = the quad's Q in shared memory), two in flight (one quad's
@@ -27,6 +27,11 @@
 // layout only where l' % d == 0), i in [0, ncmp(t)), in ascending i with the same fmaf order as score_common.cuh, so
 // the scores equal the other tc scorers' up to the fp32 order of the head sum (chosen sets differ at near ties
 // only). Needs (l' + l − 1)/d + 1 <= 64, as the other scorers, and n <= 35 (the top-n buffers, kTopTok).
+//
+// Measured on an H200 against the image's wgmma scorer (block_score_wg.cu), chosen sets equal up to near ties: paper
+// config 64k 10.14 ms against 13.31, h = 4 at 64k 6.72 against 13.25, 16k 0.88 against 0.99; slower at the fla shape
+// (l = d = l' = 64: 4.75 against 4.32 at 64k). ncu at the paper config 16k: MMA and exponentials about 30% of the warp
+// samples, compactions 11%, offers 16% (docs/results/sel-kernel-h200.md).
 //
 // Launch: grid (ceil(max_len / 32), batch, kv_heads), 384 threads, smem_bytes(DK, H) of dynamic shared memory;
 // params (BlockSelectParams, the tensor maps of q [nnz, H, DK] with boxes {64, 1, 16} and of k_cmp [nnz_cmp, G, DK]
@@ -63,7 +68,8 @@ constexpr int kProducerRegs = 40;
 // increase beyond what the decreases free does not fail, it hangs (96 / 208 did, in a selector variant).
 constexpr int kConsumerRegs = 232;
 
-__host__ __device__ constexpr uint32_t quad_bytes(int dk) { return 64u * dk * 2; }   // one MMA's B (4 heads x 16 tokens)
+// One MMA's B operand: 4 heads x 16 tokens of Q.
+__host__ __device__ constexpr uint32_t quad_bytes(int dk) { return 64u * dk * 2; }
 __host__ __device__ constexpr uint32_t tile_bytes(int dk) { return kN * dk * 2u; }
 __host__ __device__ constexpr int fixed_bytes(int dk, int heads) {
     return 1024 + kConsumers * (heads / kQuad) * static_cast<int>(quad_bytes(dk)) + kConsumers * kTokW * kRingPitch * 4
@@ -258,7 +264,8 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
         uint32_t a[DK / 16][4];   // the K̃ tile as A fragments: warp w's rows 16w .. 16w + 15
 #pragma unroll
         for (int ks = 0; ks < DK / 16; ++ks) {
-            ldmatrix_x4(a[ks], sK + wg::swizzled_chunk<kN>(16 * w + (lane & 7) + 8 * ((lane >> 3) & 1), 2 * ks + (lane >> 4)));
+            const int row = 16 * w + (lane & 7) + 8 * ((lane >> 3) & 1);
+            ldmatrix_x4(a[ks], sK + wg::swizzled_chunk<kN>(row, 2 * ks + (lane >> 4)));
         }
         // the stage is in registers: released at once. The proxy fence orders these generic-proxy reads before the
         // producer's next TMA write into the stage (async proxy); without it the write raced the reads on the GPU
@@ -281,14 +288,17 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
             wg::fence_operands(s);
             wg::fence();
 #pragma unroll
-            for (int ks = 0; ks < DK / 16; ++ks) wg::mma_m64n64k16_rs<T>(s, a[ks], wg::desc_k_major<64>(bq, ks), ks > 0);
+            for (int ks = 0; ks < DK / 16; ++ks) {
+                wg::mma_m64n64k16_rs<T>(s, a[ks], wg::desc_k_major<64>(bq, ks), ks > 0);
+            }
             wg::commit();
         };
         auto add = [&](const float (&s)[kN / 8][4], int k) {
 #pragma unroll
             for (int nt = 0; nt < kN / 8; ++nt) {
                 // columns 8nt + 2·(lane & 3) + {0, 1}: head 4k + nt/2, token slots 2·(nt & 1) + {0, 1}
-                const float2 lb = *reinterpret_cast<const float2*>(lse_c + (kQuad * k + (nt >> 1)) * kTok + 8 * (nt & 1));
+                const float2 lb
+                    = *reinterpret_cast<const float2*>(lse_c + (kQuad * k + (nt >> 1)) * kTok + 8 * (nt & 1));
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
                     const int kk = e >> 1, ts = 2 * (nt & 1) + (e & 1);
