@@ -121,18 +121,26 @@ __device__ __forceinline__ void topn_compact_e(TopList& L, int keep, int lane) {
 }
 
 // Keeps the best `keep` entries (sorted descending in buf[0..keep)) and raises theta to the keep-th. cnt >= keep.
+// kCap: the list's buffer entries (cnt never passes it); a list of at most 64 needs no 128-entry sort.
+template <int kCap = kTopCap>
 __device__ __forceinline__ void topn_compact(TopList& L, int keep, int lane) {
-    if (L.cnt <= 32) topn_compact_e<1>(L, keep, lane);
-    else if (L.cnt <= 64) topn_compact_e<2>(L, keep, lane);
-    else topn_compact_e<4>(L, keep, lane);
+    if (L.cnt <= 32) {
+        topn_compact_e<1>(L, keep, lane);
+    } else if constexpr (kCap <= 64) {
+        topn_compact_e<2>(L, keep, lane);
+    } else {
+        if (L.cnt <= 64) topn_compact_e<2>(L, keep, lane);
+        else topn_compact_e<4>(L, keep, lane);
+    }
 }
 
-// Offers this lane's candidate (key 0: none) to the top-`keep` list; keep in 1..61.
+// Offers this lane's candidate (key 0: none) to the top-`keep` list; keep in 1..61. kCap: topn_compact's.
+template <int kCap = kTopCap>
 __device__ __forceinline__ void topn_offer(TopList& L, int keep, unsigned long long key, int lane) {
     unsigned m = __ballot_sync(kTopFullMask, key > L.theta);
     if (m == 0u) return;   // warp-uniform
     if (L.cnt + __popc(m) > L.lim) {
-        topn_compact(L, keep, lane);
+        topn_compact<kCap>(L, keep, lane);
         m = __ballot_sync(kTopFullMask, key > L.theta);
     }
     if (key > L.theta) L.buf[L.cnt + __popc(m & ((1u << lane) - 1u))] = key;
@@ -158,14 +166,15 @@ __device__ __forceinline__ int topn_sort_asc32(int v, int lane) {
     return v;
 }
 
-// Writes the row's chosen set sorted ascending, -1 padded, into out[0..n). `all`: cur + 1 <= n.
+// Writes the row's chosen set sorted ascending, -1 padded, into out[0..n). `all`: cur + 1 <= n. kCap: topn_compact's.
+template <int kCap = kTopCap>
 __device__ __forceinline__ void topn_write(int32_t* out, TopList& L, int n, int cur, bool all, int lane) {
     const int keep = n - 3;
     if (all) {
         for (int k = lane; k < n; k += 32) out[k] = k <= cur ? k : -1;
     } else {
         // cur >= n, so 1..cur-2 holds at least n - 2 > keep blocks, all offered with a key above 0: cnt > keep
-        if (keep > 0) topn_compact(L, keep, lane);
+        if (keep > 0) topn_compact<kCap>(L, keep, lane);
         const int big = 0x7fffffff;
         const int ia = lane < keep ? select_key_index(L.buf[lane]) : big;
         if (keep <= 32) {   // one index per lane: sorted ascending across the warp, no ranking loop

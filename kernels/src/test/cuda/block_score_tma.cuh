@@ -106,7 +106,7 @@ __device__ __forceinline__ void offer_chunk(const float* ring, const float* wt, 
             }
         }
     }
-    topn_offer(top, keep, j < j1 ? topn_candidate(sc, j, cur) : 0ull, lane);
+    topn_offer<kTopTok>(top, keep, j < j1 ? topn_candidate(sc, j, cur) : 0ull, lane);
 }
 
 // The 128 threads of consumer c meet (named barriers 1, 2).
@@ -357,7 +357,7 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
                         tk[u].cur + 1, r, u0, top[u], lane);
         }
         int32_t* out = p.indices + (start + tk[u].t) * p.idx_tok_stride + g * p.idx_group_stride;
-        topn_write(out, top[u], n, tk[u].cur, tk[u].cur + 1 <= n, lane);
+        topn_write<kTopTok>(out, top[u], n, tk[u].cur, tk[u].cur + 1 <= n, lane);
     }
 }
 
