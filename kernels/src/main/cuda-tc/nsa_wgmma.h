@@ -33,33 +33,41 @@ __device__ __forceinline__ void fence_operands(float (&d)[N][4]) {
 // Makes this thread's generic-proxy shared-memory writes (st.shared, completed cp.async) visible to wgmma.
 __device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
+// Declares NAME<T> with the parameter list PARAMS and defines it for bf16 and fp16 as BODY("bf16") / BODY("f16"): BODY
+// is one MMA's asm statement with the operand type spelled once.
+#define NSA_WG_DTYPES(NAME, PARAMS, BODY)                                                          \
+    template <typename T>                                                                          \
+    __device__ __forceinline__ void NAME PARAMS;                                                   \
+    template <>                                                                                    \
+    __device__ __forceinline__ void NAME<__nv_bfloat16> PARAMS { BODY("bf16"); }                   \
+    template <>                                                                                    \
+    __device__ __forceinline__ void NAME<__half> PARAMS { BODY("f16"); }
+
+// The 32 fp32 accumulators of an m64n64 MMA: their place-holders %0 .. %31 and the operands d[0][0] .. d[7][3], read
+// and written (the two m64n64k16 MMAs below).
+#define NSA_WG_D64_REGS  \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"  \
+    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define NSA_WG_D64_OPERANDS  \
+    "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),  \
+    "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),  \
+    "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),  \
+    "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),  \
+    "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),  \
+    "+f"(d[7][2]), "+f"(d[7][3])
+
 // d[64 x 64] (+)= A[64 x 16] B[16 x 64]: A and B K-major in shared memory. Thread layout of d as mma.sync's
 // m16n8 accumulators: warp w of the warpgroup holds rows 16w .. 16w + 15, d[j] is the n8 tile j.
 #define NSA_WG_MMA_SS(DT)  \
     asm volatile(  \
         "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"  \
         "wgmma.mma_async.sync.aligned.m64n64k16.f32." DT "." DT " "  \
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"  \
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"  \
-        : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),  \
-          "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),  \
-          "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),  \
-          "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),  \
-          "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),  \
-          "+f"(d[7][2]), "+f"(d[7][3])  \
+        NSA_WG_D64_REGS ", %32, %33, p, 1, 1, 0, 0;\n}\n"  \
+        : NSA_WG_D64_OPERANDS  \
         : "l"(desc_a), "l"(desc_b), "r"(accumulate))
-template <typename T>
-__device__ __forceinline__ void mma_m64n64k16_ss(float (&d)[8][4], uint64_t desc_a, uint64_t desc_b, int accumulate);
-template <>
-__device__ __forceinline__ void mma_m64n64k16_ss<__nv_bfloat16>(float (&d)[8][4], uint64_t desc_a, uint64_t desc_b,
-                                                                int accumulate) {
-    NSA_WG_MMA_SS("bf16");
-}
-template <>
-__device__ __forceinline__ void mma_m64n64k16_ss<__half>(float (&d)[8][4], uint64_t desc_a, uint64_t desc_b,
-                                                         int accumulate) {
-    NSA_WG_MMA_SS("f16");
-}
+NSA_WG_DTYPES(mma_m64n64k16_ss,
+              (float (&d)[8][4], uint64_t desc_a, uint64_t desc_b, int accumulate),
+              NSA_WG_MMA_SS)
 #undef NSA_WG_MMA_SS
 
 // The 64 fp32 accumulators of an m64n128 MMA: their place-holders %0 .. %63 in the instruction's text, and the
@@ -90,18 +98,9 @@ __device__ __forceinline__ void mma_m64n64k16_ss<__half>(float (&d)[8][4], uint6
         NSA_WG_D128_REGS ", %64, %65, p, 1, 1, 0, 0;\n}\n"  \
         : NSA_WG_D128_OPERANDS  \
         : "l"(desc_a), "l"(desc_b), "r"(accumulate))
-template <typename T>
-__device__ __forceinline__ void mma_m64n128k16_ss(float (&d)[16][4], uint64_t desc_a, uint64_t desc_b, int accumulate);
-template <>
-__device__ __forceinline__ void mma_m64n128k16_ss<__nv_bfloat16>(float (&d)[16][4], uint64_t desc_a, uint64_t desc_b,
-                                                                 int accumulate) {
-    NSA_WG_MMA_SS128("bf16");
-}
-template <>
-__device__ __forceinline__ void mma_m64n128k16_ss<__half>(float (&d)[16][4], uint64_t desc_a, uint64_t desc_b,
-                                                          int accumulate) {
-    NSA_WG_MMA_SS128("f16");
-}
+NSA_WG_DTYPES(mma_m64n128k16_ss,
+              (float (&d)[16][4], uint64_t desc_a, uint64_t desc_b, int accumulate),
+              NSA_WG_MMA_SS128)
 #undef NSA_WG_MMA_SS128
 
 // d[64 x 128] (+)= A[64 x 16] B[16 x 128]: A in registers (mma.sync's m16k16 A fragment per warp), B MN-major in
@@ -113,19 +112,9 @@ __device__ __forceinline__ void mma_m64n128k16_ss<__half>(float (&d)[16][4], uin
         NSA_WG_D128_REGS ", {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"  \
         : NSA_WG_D128_OPERANDS  \
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate))
-template <typename T>
-__device__ __forceinline__ void mma_m64n128k16_rs(float (&d)[16][4], const uint32_t (&a)[4], uint64_t desc_b,
-                                                  int accumulate);
-template <>
-__device__ __forceinline__ void mma_m64n128k16_rs<__nv_bfloat16>(float (&d)[16][4], const uint32_t (&a)[4],
-                                                                 uint64_t desc_b, int accumulate) {
-    NSA_WG_MMA_RS("bf16");
-}
-template <>
-__device__ __forceinline__ void mma_m64n128k16_rs<__half>(float (&d)[16][4], const uint32_t (&a)[4], uint64_t desc_b,
-                                                          int accumulate) {
-    NSA_WG_MMA_RS("f16");
-}
+NSA_WG_DTYPES(mma_m64n128k16_rs,
+              (float (&d)[16][4], const uint32_t (&a)[4], uint64_t desc_b, int accumulate),
+              NSA_WG_MMA_RS)
 #undef NSA_WG_MMA_RS
 
 // d[64 x 64] (+)= A[64 x 16] B[16 x 64]: A in registers (mma.sync's m16k16 A fragment per warp), B K-major in shared
@@ -134,32 +123,18 @@ __device__ __forceinline__ void mma_m64n128k16_rs<__half>(float (&d)[16][4], con
     asm volatile(  \
         "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"  \
         "wgmma.mma_async.sync.aligned.m64n64k16.f32." DT "." DT " "  \
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"  \
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "  \
-        "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"  \
-        : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),  \
-          "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),  \
-          "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),  \
-          "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),  \
-          "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),  \
-          "+f"(d[7][2]), "+f"(d[7][3])  \
+        NSA_WG_D64_REGS ", {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"  \
+        : NSA_WG_D64_OPERANDS  \
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate))
-template <typename T>
-__device__ __forceinline__ void mma_m64n64k16_rs(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc_b,
-                                                 int accumulate);
-template <>
-__device__ __forceinline__ void mma_m64n64k16_rs<__nv_bfloat16>(float (&d)[8][4], const uint32_t (&a)[4],
-                                                                uint64_t desc_b, int accumulate) {
-    NSA_WG_MMA_RS64("bf16");
-}
-template <>
-__device__ __forceinline__ void mma_m64n64k16_rs<__half>(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc_b,
-                                                         int accumulate) {
-    NSA_WG_MMA_RS64("f16");
-}
+NSA_WG_DTYPES(mma_m64n64k16_rs,
+              (float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc_b, int accumulate),
+              NSA_WG_MMA_RS64)
 #undef NSA_WG_MMA_RS64
 #undef NSA_WG_D128_OPERANDS
 #undef NSA_WG_D128_REGS
+#undef NSA_WG_D64_OPERANDS
+#undef NSA_WG_D64_REGS
+#undef NSA_WG_DTYPES
 #endif  // NSA_HOST_EMULATION
 
 }  // namespace wg
