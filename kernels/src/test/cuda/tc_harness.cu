@@ -16,7 +16,7 @@
 //       chosen sets differ, both times); built with -DNSA_SCORE_WG_TUNE also its pipelined variant (score_wg_pipe)
 //       and with -DNSA_SEL_TMA_TUNE (sm_90a) the TMA layout of sel-kernel (sel_tma.cu; NSA_SELT_STAGES / _MINB / _TILE)
 //   ./tc_harness score B S[,S2,..] Hq Hkv DK l d l' n [reps] [with_ref] [fp16]
-//       the experimental key-row scorer (block_score_tma.cuh; l' % d == 0, h <= 16, Dk 64 / 128, n <= 35)
+//       the key-row scorer (block_score_kr.cu; l' % d == 0, h <= 16, Dk 128, n <= 35)
 //       against the image's mma.sync and wgmma scorers and, with_ref, the fp32 reference scorer: rows whose
 //       chosen sets differ, of those the ones that are not near ties, and the medians (sequences S, S2, ..., B times)
 #include "attention.cu"
@@ -24,7 +24,7 @@
 #include "sel_attention.cu"
 #include "block_score.cu"
 #include "block_score_wg.cu"
-#include "block_score_tma.cuh"
+#include "block_score_kr.cu"
 #include "sel_union.cu"
 #include "sel_tma.cu"
 #include "sel_gather_floor.cuh"
@@ -72,9 +72,9 @@ void compare_scorers(Problem<T>& pr, const Shape& s, int reps, float t_score) {
 #endif
 }
 
-// The key-row Hopper scorer (block_score_tma.cuh, an experiment) against the image's scorers and, with ref, the fp32 reference
-// scorer in the oracle's order: rows whose chosen sets differ and, of those, the rows that are not near ties (a
-// block chosen by one and not the other whose reference score differs from the other's by more than 1e-5
+// The key-row Hopper scorer (block_score_kr.cu) against the mma.sync and wgmma scorers and, with ref, the fp32
+// reference scorer in the oracle's order: rows whose chosen sets differ and, of those, the rows that are not near
+// ties (a block chosen by one and not the other whose reference score differs from the other's by more than 1e-5
 // relative), then the medians.
 template <typename T>
 void score_bench(const Shape& s, int reps, bool with_ref) {

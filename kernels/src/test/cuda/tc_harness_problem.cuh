@@ -181,21 +181,21 @@ template <typename T> struct Problem {
                 : (dname<T>()[0] == 'b' ? (void*)nsa_block_score_wg_bf16_dk256 : (void*)nsa_block_score_wg_fp16_dk256);
         launch(f, grid, 128, nsa::score::wg_smem_bytes(sh.dk), p, s);
     }
-    // the experimental Hopper key-row scorer (block_score_tma.cuh; h <= 16, Dk 64 / 128, l' % d == 0, n <= 35)
+    // the Hopper key-row scorer (block_score_kr.cu; h <= 16, Dk 128, l' % d == 0, n <= 35)
     void run_score_tma(int* out, cudaStream_t s = 0) {
         nsa::BlockSelectParams p = select(out, nullptr, 0, 1.f / sqrtf((float)sh.dk));
         const int h = sh.hq / sh.hkv, H = h <= 4 ? 4 : h <= 8 ? 8 : 16;
         const bool bf = dname<T>()[0] == 'b';
         void* f = nullptr;
-#define TMA_SYM(DK, HH) if (sh.dk == DK && H == HH) f = bf ? (void*)nsa_block_score_tma_bf16_dk##DK##_h##HH : (void*)nsa_block_score_tma_fp16_dk##DK##_h##HH;
-        TMA_SYM(64, 4) TMA_SYM(64, 8) TMA_SYM(64, 16) TMA_SYM(128, 4) TMA_SYM(128, 8) TMA_SYM(128, 16)
+#define TMA_SYM(DK, HH) if (sh.dk == DK && H == HH) f = bf ? (void*)nsa_block_score_kr_bf16_dk##DK##_h##HH : (void*)nsa_block_score_kr_fp16_dk##DK##_h##HH;
+        TMA_SYM(128, 4) TMA_SYM(128, 8) TMA_SYM(128, 16)
 #undef TMA_SYM
         if (!f) { fprintf(stderr, "no tma scorer for dk %d\n", sh.dk); exit(2); }
-        const CUtensorMap mq = tensor_map_3d(q.p, nnz, sh.hq, sh.dk, p.q_tok_stride, p.q_head_stride, nsa::scoret::kQBox);
+        const CUtensorMap mq = tensor_map_3d(q.p, nnz, sh.hq, sh.dk, p.q_tok_stride, p.q_head_stride, nsa::score_kr::kQBox);
         const CUtensorMap mk = tensor_map_3d(kc.p, std::max(nnz_cmp, 1), sh.hkv, sh.dk, p.k_tok_stride, p.k_group_stride,
-                                             nsa::scoret::kN);
-        dim3 grid((max_len() + nsa::scoret::kTok - 1) / nsa::scoret::kTok, batch, sh.hkv);
-        launch_args(f, grid, nsa::scoret::kThreads, nsa::scoret::smem_bytes(sh.dk, H), s, p, mq, mk);
+                                             nsa::score_kr::kN);
+        dim3 grid((max_len() + nsa::score_kr::kTok - 1) / nsa::score_kr::kTok, batch, sh.hkv);
+        launch_args(f, grid, nsa::score_kr::kThreads, nsa::score_kr::smem_bytes(sh.dk, H), s, p, mq, mk);
     }
 #ifdef NSA_SCORE_WG_TUNE
     // the pipelined Hopper scorer (tuning build; bf16, Dk 128, h <= 16)

@@ -46,7 +46,8 @@ public enum Flag {
     NSA_FA2_HOPPER_MIN_KEYS(Kind.INT, "512", false,
             "fewest keys per query row (the window, else the longest key sequence) for FA-2's Hopper layout"),
     NSA_USE_TMA(Kind.BOOLEAN, "1", false,
-            "sel-kernel's TMA layout (tensor-memory-accelerator loads) on SM 9.0 where it serves the shape"),
+            "sel-kernel's TMA layout and the tc scorer's key-row layout (tensor-memory-accelerator loads) on SM 9.0 "
+                    + "where they serve the shape"),
     NSA_FAST_P(Kind.BOOLEAN, "0", false,
             "sel-kernel and FA-2 round P once (their fast mode) instead of exact P"),
     NSA_FORCE_PARITY(Kind.BOOLEAN, "0", false, "every branch on sdpa"),

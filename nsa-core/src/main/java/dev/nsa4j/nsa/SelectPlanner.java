@@ -16,7 +16,8 @@ import dev.nsa4j.tensor.DType;
  * ({@link TcBlockScoreOp}) where K̃ is fp16/bf16, the parity mode and {@code NSA_EXACT_SCORES} are off, the
  * tensor-core image is loaded and the scorer's plan-time check passes; else the fp32 reference scorer, whose chosen
  * blocks equal the oracle's, with the reason in the plan's step. The tc scorer multiplies with wgmma on SM 9.0 where
- * {@link ScoreLayout#forDevice} allows it and {@code NSA_USE_WGMMA} is not 0, else with mma.sync.
+ * {@link ScoreLayout#forDevice} allows it and {@code NSA_USE_WGMMA} is not 0 (in key-row tiles where that measured
+ * faster and {@code NSA_USE_TMA} is not 0), else with mma.sync.
  */
 final class SelectPlanner {
     private SelectPlanner() {
@@ -74,9 +75,10 @@ final class SelectPlanner {
         }
         TcBlockScoreOp.Spec spec = spec(cfg, cp, scale, kDt);
         boolean wgmma = env.flags().bool(Flag.NSA_USE_WGMMA);
-        TcBlockScoreOp op = TcBlockScoreOp.plan(env.tc(), spec, ScoreLayout.forDevice(env.device(), spec, wgmma), raw,
-                cmpSeq, reference);
-        return new Choice(op, spec.describe() + " (" + ScoreLayout.why(env.device(), spec, wgmma)
+        boolean tma = env.flags().bool(Flag.NSA_USE_TMA);
+        TcBlockScoreOp op = TcBlockScoreOp.plan(env.tc(), spec, ScoreLayout.forDevice(env.device(), spec, wgmma, tma),
+                raw, cmpSeq, reference);
+        return new Choice(op, spec.describe() + " (" + ScoreLayout.why(env.device(), spec, wgmma, tma)
                 + "; near ties may differ from the oracle; NSA_EXACT_SCORES=1: reference)");
     }
 }

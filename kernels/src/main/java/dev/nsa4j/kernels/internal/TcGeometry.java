@@ -1,5 +1,7 @@
 package dev.nsa4j.kernels.internal;
 
+import java.util.List;
+
 /**
  * Launch geometry of the tensor-core kernels ({@link TcModule}): threads, tiles, pipeline stages, grids and dynamic
  * shared memory, all in this one class. The constants mirror those of {@code cuda-tc/sel_attention.cu}
@@ -30,6 +32,12 @@ package dev.nsa4j.kernels.internal;
  * <p><b>Hopper block scorer</b> ({@code nsa_block_score_wg_*}, {@code cuda-tc/block_score_wg.cu}; SM 9.0, h &lt;= 16):
  * the block scorer's grid and threads; the four tokens' Q rows as one 64-row warpgroup tile,
  * {@link #scoreWgSmemBytes} of dynamic shared memory (with 1024 bytes of slack for the swizzled tiles' alignment).
+ *
+ * <p><b>Key-row block scorer</b> ({@code nsa_block_score_kr_*}, {@code cuda-tc/block_score_kr.cu}; SM 9.0, h &lt;= 16,
+ * Dk 128): {@link #SCORE_KR_TOKENS} query tokens per CTA, grid {@code (ceil(maxLen / 32), B, G)},
+ * {@link #SCORE_KR_THREADS} threads, {@link #scoreKrSmemBytes} of dynamic shared memory (the group's Q for the CTA's
+ * tokens, 2 to 4 stages of 64 compressed keys, each token's ring of 256 probabilities), K̃ and q through tensor maps
+ * ({@link TensorMaps}, boxes of 64 × 1 × 64 and 64 × 1 × 16 elements).
  */
 public final class TcGeometry {
     /** Threads per block of every tensor-core kernel (4 warps; their {@code __launch_bounds__}). */
@@ -94,6 +102,28 @@ public final class TcGeometry {
     public static final int SCORE_WG_MAX_HEADS = 16;
     /** Hopper block scorer: alignment slack of the 1024-byte-aligned swizzled tiles. */
     static final int SCORE_WG_ALIGN_SLACK = 1024;
+    /** Key-row scorer ({@code nsa::score_kr}, cuda-tc/block_score_kr.cu): a producer and two consumer warpgroups. */
+    public static final int SCORE_KR_THREADS = 384;
+    /** Key-row scorer: query tokens per CTA ({@code kTok}: 16 per consumer). */
+    public static final int SCORE_KR_TOKENS = 32;
+    /** Key-row scorer: token rows of one box of q's tensor map ({@code kQBox}). */
+    public static final int SCORE_KR_Q_BOX = 16;
+    /** Key-row scorer: compressed tokens per K̃ tile, the rows of one box of K̃'s tensor map ({@code kN}). */
+    public static final int SCORE_KR_TILE = 64;
+    /** Key-row scorer: the largest n (its 64-entry top-n buffers hold n − 3 + 32 candidates, {@code kTopTok}). */
+    public static final int SCORE_KR_MAX_N = 35;
+    /** Key-row scorer: the head counts it is compiled for; a group of h heads runs on the least H &gt;= h. */
+    public static final List<Integer> SCORE_KR_HEADS = List.of(4, 8, 16);
+    /**
+     * Key-row scorer: static shared memory as ptxas reports it for every symbol (the top-n buffers, weights and
+     * mbarriers, {@code kStaticBytes} = 16968, rounded up to the 1024-byte alignment of the dynamic part).
+     */
+    public static final int SCORE_KR_STATIC_SMEM_BYTES = 17408;
+    /** {@code kStaticBytes} as the kernel counts it when it sizes its stages. */
+    static final int SCORE_KR_STATIC_COUNTED = 32 * 64 * 8 + 2 * 64 * 4 + 8 * (2 * 4 + 1);
+    /** SM 9.0's shared memory per block ({@code kSmemLimit}), against which the kernel sizes its K̃ stages. */
+    static final int SCORE_KR_SMEM_LIMIT = 232448;
+    private static final int SCORE_KR_RING_PITCH = 256 + 4;
 
     private TcGeometry() {
     }
@@ -156,6 +186,47 @@ public final class TcGeometry {
     public static long scoreWgSmemBytes(int dk) {
         return SCORE_WG_ALIGN_SLACK + (SCORE_TOKENS * 16L + SCORE_STAGES * (long) SCORE_TILE) * dk * HALF_BYTES
                 + (long) SCORE_TOKENS * SCORE_RING * 4;
+    }
+
+    /** Key-row scorer: the compiled head count a group of {@code h} heads runs on, or −1 past 16. */
+    public static int scoreKrHeads(int h) {
+        for (int heads : SCORE_KR_HEADS) {
+            if (h <= heads) {
+                return heads;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Key-row scorer dynamic shared memory besides its K̃ stages ({@code nsa::score_kr::fixed_bytes}): 1024 bytes of
+     * alignment slack, both consumers' Q quads {@code 2·(H/4)·64·Dk·2}, their rings {@code 2·16·260·4} and the lse
+     * table {@code H·32·4}.
+     */
+    static long scoreKrFixedBytes(int dk, int heads) {
+        return SCORE_WG_ALIGN_SLACK + 2L * (heads / 4) * 64 * dk * HALF_BYTES + 2L * 16 * SCORE_KR_RING_PITCH * 4
+                + (long) heads * SCORE_KR_TOKENS * 4;
+    }
+
+    /** Key-row scorer: its K̃ stages ({@code nsa::score_kr::stages}), 4, 3 or 2, as many as SM 9.0's block fits. */
+    public static int scoreKrStages(int dk, int heads) {
+        long tile = (long) SCORE_KR_TILE * dk * HALF_BYTES;
+        for (int st = 4; st > 2; st--) {
+            if (scoreKrFixedBytes(dk, heads) + st * tile + SCORE_KR_STATIC_COUNTED <= SCORE_KR_SMEM_LIMIT) {
+                return st;
+            }
+        }
+        return 2;
+    }
+
+    /** Key-row scorer dynamic shared memory ({@code nsa::score_kr::smem_bytes}) for {@code heads} = H of its symbol. */
+    public static long scoreKrSmemBytes(int dk, int heads) {
+        return scoreKrFixedBytes(dk, heads) + (long) scoreKrStages(dk, heads) * SCORE_KR_TILE * dk * HALF_BYTES;
+    }
+
+    /** Key-row scorer grid x: {@code ceil(maxLen / SCORE_KR_TOKENS)}. */
+    public static int scoreKrGridX(int maxLen) {
+        return (int) ((maxLen + (long) SCORE_KR_TOKENS - 1) / SCORE_KR_TOKENS);
     }
 
     /** Block scorer grid x: {@code ceil(maxLen / SCORE_TOKENS)}. */

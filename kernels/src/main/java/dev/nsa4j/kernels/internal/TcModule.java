@@ -35,6 +35,11 @@ public final class TcModule implements AutoCloseable {
             new HeadDims(192, 128));
     /** The block scorers' Dk ({@code NSA_SCORE_KERNELS} in score_common.cuh). */
     public static final List<Integer> SCORE_HEAD_DIMS = List.of(64, 128, 192, 256);
+    /**
+     * The key-row scorer's head dims ({@code cuda-tc/block_score_kr.cu}; SM 9.0 only), each compiled for
+     * {@link TcGeometry#SCORE_KR_HEADS}.
+     */
+    public static final List<Integer> SCORE_KR_HEAD_DIMS = List.of(128);
     /** The dtypes of q, k and v (and K̃) both families are compiled for. */
     public static final List<DType> DTYPES = List.of(DType.BF16, DType.FP16);
 
@@ -132,6 +137,14 @@ public final class TcModule implements AutoCloseable {
         return "nsa_block_score_wg_" + dtypeName(dtype) + "_dk" + dk;
     }
 
+    /**
+     * {@code nsa_block_score_kr_bf16_dk128_h16}: the key-row Hopper block scorer for h &lt;= {@code heads} query heads
+     * per group, built for SM 9.0 only (its SM 8.x symbols trap; {@code ScoreLayout} never picks it there).
+     */
+    public static String blockScoreKrSymbol(DType dtype, int dk, int heads) {
+        return "nsa_block_score_kr_" + dtypeName(dtype) + "_dk" + dk + "_h" + heads;
+    }
+
     /** Every symbol nsa4j launches from this image. */
     public static List<String> symbols() {
         List<String> s = new ArrayList<>();
@@ -149,6 +162,11 @@ public final class TcModule implements AutoCloseable {
             for (int dk : SCORE_HEAD_DIMS) {
                 s.add(blockScoreSymbol(d, dk));
                 s.add(blockScoreWgSymbol(d, dk));
+            }
+            for (int dk : SCORE_KR_HEAD_DIMS) {
+                for (int heads : TcGeometry.SCORE_KR_HEADS) {
+                    s.add(blockScoreKrSymbol(d, dk, heads));
+                }
             }
         }
         return List.copyOf(s);

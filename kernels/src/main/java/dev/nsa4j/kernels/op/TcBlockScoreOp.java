@@ -13,6 +13,7 @@ import dev.nsa4j.kernels.internal.BlockSelectParams;
 import dev.nsa4j.kernels.internal.CompressionPlan;
 import dev.nsa4j.kernels.internal.TcGeometry;
 import dev.nsa4j.kernels.internal.TcModule;
+import dev.nsa4j.kernels.internal.TensorMaps;
 import dev.nsa4j.tensor.DType;
 
 /**
@@ -28,9 +29,9 @@ import dev.nsa4j.tensor.DType;
  *     follow run the call on the reference scorer ({@link OpRun#fellBack(String, String, String)}); so does a
  *     failed launch.</li>
  * </ul>
- * The op multiplies with the {@link ScoreLayout} chosen at plan time (wgmma on SM 9.0 for h ≤ 16 unless the caller
- * turns it off); the plan-time rules are the mma.sync layout's, which serves every shape the op accepts. Launch
- * geometry is {@link TcGeometry}'s.
+ * The op multiplies with the {@link ScoreLayout} chosen at plan time (on SM 9.0 for h ≤ 16 the key-row or the
+ * token-tile wgmma kernel unless the caller turns them off); the plan-time rules are the mma.sync layout's, which
+ * serves every shape the op accepts. Launch geometry is {@link TcGeometry}'s.
  */
 public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
     /** The kind of op ({@link OpRun#path()}), as the reference scorer's. */
@@ -158,7 +159,7 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
                                       DeviceOp<SelectArgs> fallback) {
         Objects.requireNonNull(tc, "tc");
         Objects.requireNonNull(spec, "spec");
-        return plan(tc, spec, ScoreLayout.forDevice(tc.device(), spec, true), raw, compressed, fallback);
+        return plan(tc, spec, ScoreLayout.forDevice(tc.device(), spec, true, true), raw, compressed, fallback);
     }
 
     /**
@@ -166,7 +167,8 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
      * faster one).
      *
      * @throws NsaArgumentException when {@link #unsupported} refuses the shape, or {@code layout} is
-     *                              {@link ScoreLayout#WGMMA} where {@link ScoreLayout#whyNotWgmma} refuses it
+     *                              {@link ScoreLayout#WGMMA} where {@link ScoreLayout#whyNotWgmma} refuses it, or
+     *                              {@link ScoreLayout#KEY_ROWS} where {@link ScoreLayout#whyNotKeyRows} does
      */
     public static TcBlockScoreOp plan(TcModule tc, Spec spec, ScoreLayout layout, Sequences raw, Sequences compressed,
                                       DeviceOp<SelectArgs> fallback) {
@@ -183,6 +185,11 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
         String notWg = layout == ScoreLayout.WGMMA ? ScoreLayout.whyNotWgmma(tc.device(), spec) : null;
         if (notWg != null) {
             throw new NsaArgumentException("tc scorer", "the wgmma layout on SM 9.0 with h <= 16 (ScoreLayout)", notWg);
+        }
+        String notKr = layout == ScoreLayout.KEY_ROWS ? ScoreLayout.whyNotKeyRows(tc.device(), spec) : null;
+        if (notKr != null) {
+            throw new NsaArgumentException("tc scorer", "the key-row layout on SM 9.0 with h <= 16, Dk 128, d | l', "
+                    + "n <= " + TcGeometry.SCORE_KR_MAX_N + " (ScoreLayout)", notKr);
         }
         return new TcBlockScoreOp(tc, spec, layout, raw, compressed, fallback);
     }
@@ -251,10 +258,21 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
             return OpRun.ran(KIND);
         }
         BlockSelectParams params = p.params();
+        // no compressed token to map: the key-row layout's tensor maps need a row, the wgmma layout (which the
+        // key-row one implies) reads none and writes the same indices
+        ScoreLayout run = layout == ScoreLayout.KEY_ROWS && a.kCmp().dim(0) == 0 ? ScoreLayout.WGMMA : layout;
         try {
-            tc.kernels().launchSymbol(layout.symbol(spec), TcGeometry.scoreGridX(spec.maxLen()), params.batch(),
-                    params.kvHeads(), TcGeometry.THREADS, (int) layout.smemBytes(spec), stream.handle(),
-                    params.toBytes());
+            byte[][] maps = run == ScoreLayout.KEY_ROWS ? new byte[][] {
+                    TensorMaps.encode(SelKernelOp.mapRows("q", a.q()), TcGeometry.SCORE_KR_Q_BOX),
+                    TensorMaps.encode(SelKernelOp.mapRows("k_cmp", a.kCmp()), TcGeometry.SCORE_KR_TILE)}
+                    : new byte[0][];
+            byte[][] args = new byte[1 + maps.length][];
+            args[0] = params.toBytes();
+            System.arraycopy(maps, 0, args, 1, maps.length);
+            tc.kernels().launchSymbol(run.symbol(spec), run.gridX(spec.maxLen()), params.batch(), params.kvHeads(),
+                    run.threads(), (int) run.smemBytes(spec), stream.handle(), args);
+        } catch (IllegalArgumentException e) {   // a tensor map's rule that prepare's checks did not already name
+            return fallBack(stream, a, workspace, "tc scorer blocked: " + e.getMessage(), "contract");
         } catch (CudaException e) {
             return fallBack(stream, a, workspace, "tc scorer failed: " + e.getMessage(), "kernel");
         }

@@ -28,9 +28,10 @@ class TcModuleTest {
         assertEquals("nsa_block_score_wg_fp16_dk64", TcModule.blockScoreWgSymbol(DType.FP16, 64));
         assertEquals("nsa_sel_union_fp16_dk256_dv256_exact", TcModule.selUnionSymbol(DType.FP16, 256, 256, true));
         assertEquals("nsa_sel_tma_bf16_dk192_dv128_exact", TcModule.selTmaSymbol(DType.BF16, 192, 128, true));
+        assertEquals("nsa_block_score_kr_bf16_dk128_h8", TcModule.blockScoreKrSymbol(DType.BF16, 128, 8));
         // 2 dtypes x (4 head-dim pairs x 2 layouts x fast/exact + 3 TMA head-dim pairs x fast/exact
-        //             + 4 scorer head dims x 2 scorer layouts)
-        assertEquals(2 * (4 * 2 * 2 + 3 * 2 + 4 * 2), TcModule.symbols().size());
+        //             + 4 scorer head dims x 2 scorer layouts + the key-row scorer's Dk 128 x 3 head counts)
+        assertEquals(2 * (4 * 2 * 2 + 3 * 2 + 4 * 2 + 3), TcModule.symbols().size());
         assertEquals(TcModule.symbols().size(), Set.copyOf(TcModule.symbols()).size());
     }
 
@@ -92,5 +93,18 @@ class TcModuleTest {
         assertEquals(3, TcGeometry.scoreGridX(9));
         assertEquals(6, TcGeometry.scoreBlockSpan(32, 16, 64));
         assertEquals(2, TcGeometry.scoreBlockSpan(64, 64, 64));
+        // block_score_kr.cu: fixed_bytes = 1024 + 2·(H/4)·64·Dk·2 + 2·16·260·4 + H·32·4, then as many 64·Dk·2-byte
+        // stages (4 down to 2) as fit 227 KiB with the counted static 32·64·8 + 2·64·4 + 8·9 bytes
+        assertEquals(4, TcGeometry.scoreKrHeads(1));
+        assertEquals(8, TcGeometry.scoreKrHeads(6));
+        assertEquals(16, TcGeometry.scoreKrHeads(16));
+        assertEquals(-1, TcGeometry.scoreKrHeads(17));
+        assertEquals(2, TcGeometry.scoreKrStages(128, 16));
+        assertEquals(1024 + 131072 + 33280 + 2048 + 2 * 16384, TcGeometry.scoreKrSmemBytes(128, 16));
+        assertEquals(4, TcGeometry.scoreKrStages(128, 8));
+        assertEquals(1024 + 65536 + 33280 + 1024 + 4 * 16384, TcGeometry.scoreKrSmemBytes(128, 8));
+        assertEquals(1024 + 32768 + 33280 + 512 + 4 * 16384, TcGeometry.scoreKrSmemBytes(128, 4));
+        assertEquals(1, TcGeometry.scoreKrGridX(32));
+        assertEquals(2, TcGeometry.scoreKrGridX(33));
     }
 }

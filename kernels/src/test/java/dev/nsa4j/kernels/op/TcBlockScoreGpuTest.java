@@ -162,8 +162,9 @@ class TcBlockScoreGpuTest extends GpuSuite {
                     c.scale());
             String why = TcBlockScoreOp.unsupported(gpu.context.device(), spec);
             assumeTrue(why == null, () -> "the tc scorer does not serve " + c + " here: " + why);
-            String noWg = layout == ScoreLayout.WGMMA ? ScoreLayout.whyNotWgmma(gpu.context.device(), spec) : null;
-            assumeTrue(noWg == null, () -> "no wgmma layout for " + c + " here: " + noWg);
+            String noWg = layout == ScoreLayout.WGMMA ? ScoreLayout.whyNotWgmma(gpu.context.device(), spec)
+                    : layout == ScoreLayout.KEY_ROWS ? ScoreLayout.whyNotKeyRows(gpu.context.device(), spec) : null;
+            assumeTrue(noWg == null, () -> "no " + layout.label() + " layout for " + c + " here: " + noWg);
             TcBlockScoreOp op = TcBlockScoreOp.plan(tc, spec, layout, raw, cmp, KernelOps.blockSelect(gpu.module,
                     c.plan(), raw, cmp, c.lp(), c.n(), c.scale(), c.dt()));
             assertEquals(layout, op.layout());

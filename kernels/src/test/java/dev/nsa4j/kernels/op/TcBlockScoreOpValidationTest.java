@@ -130,23 +130,65 @@ class TcBlockScoreOpValidationTest {
     }
 
     @Test
+    void layoutIsKeyRowsWhereItMeasuredFaster() {
+        assertEquals(ScoreLayout.KEY_ROWS, ScoreLayout.forDevice(H200, SPEC, true, true));
+        assertEquals("wgmma key rows: SM 9.0, h = 4, l'/d = 4", ScoreLayout.why(H200, SPEC, true, true));
+        assertEquals("nsa_block_score_kr_bf16_dk128_h4", ScoreLayout.KEY_ROWS.symbol(SPEC));
+        assertEquals(384, ScoreLayout.KEY_ROWS.threads());
+        assertEquals(32, ScoreLayout.KEY_ROWS.gridX(1000));
+        // the fla shape (l = d = l' = 64) with 16 heads per group stays on the token tiles; with 8 it moves
+        CompressionPlan fla = CompressionPlan.of(new int[] {0, 4096}, 64, 64);
+        TcBlockScoreOp.Spec fla16 = new TcBlockScoreOp.Spec(DType.BF16, 64, G, DK, fla, 64, N, 0.0884f);
+        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(H200, fla16, true, true));
+        assertEquals("wgmma: SM 9.0, h = 16 (key rows: slower at l'/d = 1 and h = 16)",
+                ScoreLayout.why(H200, fla16, true, true));
+        TcBlockScoreOp.Spec fla8 = new TcBlockScoreOp.Spec(DType.BF16, 32, G, DK, fla, 64, N, 0.0884f);
+        assertEquals(ScoreLayout.KEY_ROWS, ScoreLayout.forDevice(H200, fla8, true, true));
+        assertEquals("nsa_block_score_kr_bf16_dk128_h8", ScoreLayout.KEY_ROWS.symbol(fla8));
+        // two compressed tokens per selection block (l = 128, d = 32) with 16 heads: the token tiles
+        CompressionPlan two = CompressionPlan.of(new int[] {0, 4096}, 128, 32);
+        assertEquals("wgmma: SM 9.0, h = 16 (key rows: slower at l'/d = 2 and h = 16)", ScoreLayout.why(H200,
+                new TcBlockScoreOp.Spec(DType.BF16, 64, G, DK, two, 64, N, 0.0884f), true, true));
+        // the flags, and each rule of its own
+        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(H200, SPEC, true, false));
+        assertEquals("wgmma: SM 9.0, h = 4 (key rows: NSA_USE_TMA=0)", ScoreLayout.why(H200, SPEC, true, false));
+        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(H200, SPEC, false, true));
+        assertEquals("Dk = 64 is not one of [128]", ScoreLayout.whyNotKeyRows(H200,
+                new TcBlockScoreOp.Spec(DType.BF16, H, G, 64, PLAN, LP, N, 0.1f)));
+        assertEquals("wgmma: SM 9.0, h = 4 (key rows: Dk = 64 is not one of [128])", ScoreLayout.why(H200,
+                new TcBlockScoreOp.Spec(DType.BF16, H, G, 64, PLAN, LP, N, 0.1f), true, true));
+        assertEquals("l' = 40 is not a multiple of d = 16", ScoreLayout.whyNotKeyRows(H200,
+                new TcBlockScoreOp.Spec(DType.BF16, H, G, DK, PLAN, 40, N, 0.1f)));
+        assertEquals("n = 36 > 35", ScoreLayout.whyNotKeyRows(H200,
+                new TcBlockScoreOp.Spec(DType.BF16, H, G, DK, PLAN, LP, 36, 0.1f)));
+        assertEquals("h = 32 > 16", ScoreLayout.whyNotKeyRows(H200,
+                new TcBlockScoreOp.Spec(DType.BF16, 128, G, DK, PLAN, LP, N, 0.1f)));
+        DeviceInfo a100 = new DeviceInfo(0, "NVIDIA A100", 8, 0, 108, 80L << 30, 166912);
+        assertEquals("sm_80 is not SM 9.0", ScoreLayout.whyNotKeyRows(a100, SPEC));
+        DeviceInfo small = new DeviceInfo(0, "NVIDIA H100 (128 KiB opt-in)", 9, 0, 132, 80L << 30, 131072);
+        assertEquals("needs " + ScoreLayout.KEY_ROWS.smemBytes(SPEC) + " bytes of shared memory, the device allows "
+                + (131072 - 17408), ScoreLayout.whyNotKeyRows(small, SPEC));
+        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(small, SPEC, true, true));
+    }
+
+    @Test
     void layoutIsWgmmaOnSm90ForUpToSixteenHeads() {
-        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(H200, SPEC, true));
-        assertEquals("wgmma: SM 9.0, h = 4", ScoreLayout.why(H200, SPEC, true));
+        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(H200, SPEC, true, false));
+        assertEquals("wgmma: SM 9.0, h = 4 (key rows: NSA_USE_TMA=0)", ScoreLayout.why(H200, SPEC, true, false));
         assertEquals("nsa_block_score_wg_bf16_dk128", ScoreLayout.WGMMA.symbol(SPEC));
         assertEquals(1024 + (64 + 2 * 64) * DK * 2 + 4 * 128 * 4, ScoreLayout.WGMMA.smemBytes(SPEC));
         assertEquals(SPEC.smemBytes(), ScoreLayout.MMA.smemBytes(SPEC));
         // the flag, more than 16 heads per group, any other SM
-        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(H200, SPEC, false));
-        assertEquals("mma.sync: NSA_USE_WGMMA=0", ScoreLayout.why(H200, SPEC, false));
+        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(H200, SPEC, false, true));
+        assertEquals("mma.sync: NSA_USE_WGMMA=0", ScoreLayout.why(H200, SPEC, false, true));
         TcBlockScoreOp.Spec h32 = new TcBlockScoreOp.Spec(DType.BF16, 128, G, DK, PLAN, LP, N, 0.1f);
-        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(H200, h32, true));
-        assertEquals("mma.sync: no wgmma, h = 32 > 16", ScoreLayout.why(H200, h32, true));
+        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(H200, h32, true, true));
+        assertEquals("mma.sync: no wgmma, h = 32 > 16", ScoreLayout.why(H200, h32, true, true));
         TcBlockScoreOp.Spec h16 = new TcBlockScoreOp.Spec(DType.FP16, 64, G, 256, PLAN, LP, N, 0.1f);
-        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(H200, h16, true));
+        assertEquals(ScoreLayout.WGMMA, ScoreLayout.forDevice(H200, h16, true, true));
         DeviceInfo a100 = new DeviceInfo(0, "NVIDIA A100", 8, 0, 108, 80L << 30, 166912);
-        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(a100, SPEC, true));
-        assertEquals("mma.sync: no wgmma, sm_80 is not SM 9.0", ScoreLayout.why(a100, SPEC, true));
+        assertEquals(ScoreLayout.MMA, ScoreLayout.forDevice(a100, SPEC, true, true));
+        assertEquals("mma.sync: no wgmma, sm_80 is not SM 9.0", ScoreLayout.why(a100, SPEC, true, true));
         DeviceInfo small = new DeviceInfo(0, "NVIDIA H100 (48 KiB opt-in)", 9, 0, 132, 80L << 30, 49152);
         assertEquals("needs " + ScoreLayout.WGMMA.smemBytes(SPEC) + " bytes of shared memory, the device allows "
                 + (49152 - 4 * 128 * 8),

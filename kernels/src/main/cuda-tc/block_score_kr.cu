@@ -1,10 +1,11 @@
-// Experimental (the harness only, `tc_harness score`; docs/decisions.md D32, D34): block scoring + top-n on Hopper
-// in key-row tiles (sm_90a). The function is block_score.cu's (the NSA spec's "Selection branch": p of every
-// visible compressed token summed over the group's h heads, mapped to selection blocks with the overlap weights, the
-// running top-n with the forced blocks and the lower-index tie-break, sorted −1-padded indices); the per-token state
-// and the top-n are score_common.cuh's and nsa_topn.h's. What differs is the tile: the rows of the warpgroup MMA are
-// 64 compressed tokens (keys) and its 64 columns are 4 heads × 16 query tokens, so a thread's accumulator columns
-// c, c + 16, c + 32, c + 48 are one token under four heads and the sum over the heads is a running sum in registers.
+// Block scoring + top-n on Hopper in key-row tiles (SM 9.0 only: the sm_90a image; on other targets the symbols
+// trap and the host never launches them; docs/decisions.md D32, D34). The function is block_score.cu's (the NSA
+// spec's "Selection branch": p of every visible compressed token summed over the group's h heads, mapped to
+// selection blocks with the overlap weights, the running top-n with the forced blocks and the lower-index tie-break,
+// sorted −1-padded indices); the per-token state and the top-n are score_common.cuh's and nsa_topn.h's. What differs
+// is the tile: the rows of the warpgroup MMA are 64 compressed tokens (keys) and its 64 columns are 4 heads × 16
+// query tokens, so a thread's accumulator columns c, c + 16, c + 32, c + 48 are one token under four heads and the sum
+// over the heads is a running sum in registers.
 //
 //   one CTA        32 consecutive query tokens of one sequence and one KV group g, all h <= H heads: their Q (H · 8
 //                  KiB at DK = 128) stays in shared memory for the whole row, laid out as the B operands of the MMAs
@@ -18,20 +19,21 @@
 //                  exponentials while the next multiplies): c(t, i) += 2^(S·scale·log2 e − lse_cmp(t, h)·log2 e)
 //   per tile       the consumer's c values into a ring of the last 256 keys per token (shared memory, one barrier),
 //                  then each warp offers the completed blocks of 4 of its tokens to their top-n 32 at a time, one
-//                  lane per block (a block's nterm = r − u0 keys and weights in one unchecked loop away from the
-//                  edges), deferring fewer than 32 while their keys stay in the ring. The two consumers never meet:
+//                  lane per block (a block's nterm = r − u0 keys and weights in one unchecked loop where the whole
+//                  chunk is away from the edges), deferring fewer than 32 while their keys stay in the ring. The two consumers never meet:
 //                  each owns its tokens' rings and lists; the K̃ stages (2 to 4, as shared memory allows) are released
 //                  as soon as both hold the tile in registers
 //
-// The block score of block j is Σ c(i)·ω(i, j) over i = j·l'/d + u with ω constant in j (the harness runs this
-// layout only where l' % d == 0), i in [0, ncmp(t)), in ascending i with the same fmaf order as score_common.cuh, so
-// the scores equal the other tc scorers' up to the fp32 order of the head sum (chosen sets differ at near ties
-// only). Needs (l' + l − 1)/d + 1 <= 64, as the other scorers, and n <= 35 (the top-n buffers, kTopTok).
+// The block score of block j is Σ c(i)·ω(i, j) over i = j·l'/d + u with ω constant in j (the host routes this
+// layout only where l' % d == 0: ScoreLayout.KEY_ROWS), i in [0, ncmp(t)), in ascending i with the same fmaf order as
+// score_common.cuh, so the scores equal the other tc scorers' up to the fp32 order of the head sum (chosen sets
+// differ at near ties only). Needs (l' + l − 1)/d + 1 <= 64, as the other scorers, and n <= 35 (the top-n buffers,
+// kTopTok).
 //
-// Measured on an H200 against the image's wgmma scorer (block_score_wg.cu), chosen sets equal up to near ties: paper
-// config 64k 10.14 ms against 13.31, h = 4 at 64k 6.72 against 13.25, 16k 0.88 against 0.99; slower at the fla shape
-// (l = d = l' = 64: 4.75 against 4.32 at 64k). ncu at the paper config 16k: MMA and exponentials about 30% of the warp
-// samples, compactions 11%, offers 16% (docs/results/sel-kernel-h200.md).
+// Measured on an H200 against the wgmma scorer (block_score_wg.cu) in the harness, chosen sets equal up to near ties:
+// paper config 64k 10.14 ms against 13.31, h = 4 at 64k 6.72 against 13.25, 16k 0.88 against 0.99; slower at the fla
+// shape (l = d = l' = 64: 4.75 against 4.32 at 64k), which stays on the wgmma scorer. ncu at the paper config 16k:
+// MMA and exponentials about 30% of the warp samples, compactions 11%, offers 16% (docs/results/sel-kernel-h200.md).
 //
 // Launch: grid (ceil(max_len / 32), batch, kv_heads), 384 threads, smem_bytes(DK, H) of dynamic shared memory;
 // params (BlockSelectParams, the tensor maps of q [nnz, H, DK] with boxes {64, 1, 16} and of k_cmp [nnz_cmp, G, DK]
@@ -44,7 +46,7 @@
 #include "score_common.cuh"
 
 namespace nsa {
-namespace scoret {
+namespace score_kr {
 
 using namespace nsa::tc;
 using nsa::score::Token;
@@ -88,22 +90,23 @@ __host__ __device__ constexpr int smem_bytes(int dk, int heads) {
     return fixed_bytes(dk, heads) + stages(dk, heads) * static_cast<int>(tile_bytes(dk));
 }
 
-// Blocks j0 + lane (< j1) of one token offered to its top-n: P(j) = Σ_u c(j·r + u0 + u)·wt[u] over the nterm = r − u0
-// keys of block j, r = l'/d, wt[u] = ω(u0 + u) (score_common.cuh's terms and order); keys past the sequence's start
+// Blocks j0 + lane (< j1) of one token offered to its top-n: P(j) = Σ_u c(j·r + u0 + u)·wt[u] over the
+// nterm = r − u0 keys of block j, r = l'/d, wt[u] = ω(u0 + u) (score_common.cuh's terms and order); keys past the sequence's start
 // or the token's ncmp contribute nothing.
 __device__ __forceinline__ void offer_chunk(const float* ring, const float* wt, int nterm, int ncmp, int cur, int keep,
                                             int j0, int j1, int r, int u0, TopList& top, int lane) {
     const int j = j0 + lane;
+    const int ib = j * r + u0;
     float sc = 0.f;
-    if (j < j1) {
-        const int ib = j * r + u0;
-        if (ib >= 0 && ib + nterm <= ncmp) {
+    // warp-uniform: every block of the chunk has all its keys in [0, ncmp) (the unchecked loop), or none is trusted
+    if (j0 * r + u0 >= 0 && (j1 - 1) * r + u0 + nterm <= ncmp) {
+        if (j < j1) {
             for (int u = 0; u < nterm; ++u) sc = fmaf(ring[(ib + u) & (kRing - 1)], wt[u], sc);
-        } else {
-            for (int u = 0; u < nterm; ++u) {
-                const int i = ib + u;
-                if (i >= 0 && i < ncmp) sc = fmaf(ring[i & (kRing - 1)], wt[u], sc);
-            }
+        }
+    } else if (j < j1) {
+        for (int u = 0; u < nterm; ++u) {
+            const int i = ib + u;
+            if (i >= 0 && i < ncmp) sc = fmaf(ring[i & (kRing - 1)], wt[u], sc);
         }
     }
     topn_offer<kTopTok>(top, keep, j < j1 ? topn_candidate(sc, j, cur) : 0ull, lane);
@@ -113,7 +116,7 @@ __device__ __forceinline__ void offer_chunk(const float* ring, const float* wt, 
 __device__ __forceinline__ void consumer_sync(int c) { asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory"); }
 
 template <typename T, int DK, int H>
-__device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, const CUtensorMap* tm_q,
+__device__ __forceinline__ void block_score_kr(const BlockSelectParams& p, const CUtensorMap* tm_q,
                                                 const CUtensorMap* tm_k) {
     static_assert(DK % 64 == 0 && H % kQuad == 0, "64-column regions; whole head quads");
     constexpr int kG = H / kQuad;   // MMAs per tile and consumer
@@ -139,7 +142,7 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
     const int h = p.heads / p.kv_heads;
     const int n = p.n_sel;
     const int keep = n - 3;
-    if (h <= 0 || h > H || n < 1 || keep + 32 > kTopTok) return;   // the harness runs n <= 35 only
+    if (h <= 0 || h > H || n < 1 || keep + 32 > kTopTok) return;   // never launched so (the host's rules)
 
     const int64_t start = p.cu_seqlens[b];
     const int64_t len = p.cu_seqlens[b + 1] - start;
@@ -361,28 +364,28 @@ __device__ __forceinline__ void block_score_tma(const BlockSelectParams& p, cons
     }
 }
 
-}  // namespace scoret
+}  // namespace score_kr
 }  // namespace nsa
 
-// Symbols (the harness): nsa_block_score_tma_<dtype>_dk<DK>_h<H> for h <= H heads per group (16, 8, 4).
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)   // the harness builds sm_90a only; anything else traps
-#define NSA_BLOCK_SCORE_TMA_BODY(T, DK, H) nsa::scoret::block_score_tma<T, DK, H>(p, &tm_q, &tm_k);
+// Symbols: nsa_block_score_kr_<dtype>_dk128_h<H> for h <= H heads per group (16, 8, 4).
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define NSA_BLOCK_SCORE_KR_BODY(T, DK, H) nsa::score_kr::block_score_kr<T, DK, H>(p, &tm_q, &tm_k);
 #else
-#define NSA_BLOCK_SCORE_TMA_BODY(T, DK, H) __trap();
+#define NSA_BLOCK_SCORE_KR_BODY(T, DK, H) __trap();
 #endif
-#define NSA_BLOCK_SCORE_TMA(SUFFIX, T, DK, H)                                                                       \
-    extern "C" __global__ void __launch_bounds__(nsa::scoret::kThreads, 1)                                          \
-        nsa_block_score_tma_##SUFFIX##_dk##DK##_h##H(const __grid_constant__ nsa::BlockSelectParams p,              \
+#define NSA_BLOCK_SCORE_KR(SUFFIX, T, DK, H)                                                                       \
+    extern "C" __global__ void __launch_bounds__(nsa::score_kr::kThreads, 1)                                          \
+        nsa_block_score_kr_##SUFFIX##_dk##DK##_h##H(const __grid_constant__ nsa::BlockSelectParams p,              \
                                                      const __grid_constant__ CUtensorMap tm_q,                       \
                                                      const __grid_constant__ CUtensorMap tm_k) {                     \
-        NSA_BLOCK_SCORE_TMA_BODY(T, DK, H)                                                                          \
+        NSA_BLOCK_SCORE_KR_BODY(T, DK, H)                                                                          \
     }
-#define NSA_BLOCK_SCORE_TMA_HEADS(SUFFIX, T, DK) \
-    NSA_BLOCK_SCORE_TMA(SUFFIX, T, DK, 16) NSA_BLOCK_SCORE_TMA(SUFFIX, T, DK, 8) NSA_BLOCK_SCORE_TMA(SUFFIX, T, DK, 4)
-NSA_BLOCK_SCORE_TMA_HEADS(bf16, __nv_bfloat16, 64)
-NSA_BLOCK_SCORE_TMA_HEADS(fp16, __half, 64)
-NSA_BLOCK_SCORE_TMA_HEADS(bf16, __nv_bfloat16, 128)
-NSA_BLOCK_SCORE_TMA_HEADS(fp16, __half, 128)
-#undef NSA_BLOCK_SCORE_TMA_HEADS
-#undef NSA_BLOCK_SCORE_TMA
-#undef NSA_BLOCK_SCORE_TMA_BODY
+#define NSA_BLOCK_SCORE_KR_HEADS(SUFFIX, T, DK) \
+    NSA_BLOCK_SCORE_KR(SUFFIX, T, DK, 16) NSA_BLOCK_SCORE_KR(SUFFIX, T, DK, 8) NSA_BLOCK_SCORE_KR(SUFFIX, T, DK, 4)
+// Dk 128 only: each symbol costs ptxas about 11 s, and CI builds the image on 2 cores in its 15 minutes (Dk 64 and the
+// other head dims stay on the wgmma scorer; the kernel itself takes any DK % 64 == 0 whose stages fit)
+NSA_BLOCK_SCORE_KR_HEADS(bf16, __nv_bfloat16, 128)
+NSA_BLOCK_SCORE_KR_HEADS(fp16, __half, 128)
+#undef NSA_BLOCK_SCORE_KR_HEADS
+#undef NSA_BLOCK_SCORE_KR
+#undef NSA_BLOCK_SCORE_KR_BODY
