@@ -168,15 +168,7 @@ __device__ __forceinline__ void block_score_kr(const BlockSelectParams& p, const
         return;
     }
 
-    if (tid == 0) {
-        for (int st = 0; st < kStages; ++st) {
-            nsa::tma::mbar_init(full0 + 8 * st, 1);
-            nsa::tma::mbar_init(empty0 + 8 * st, 4 * kConsumers);
-        }
-        nsa::tma::mbar_init(qbar, 1);
-        nsa::tma::mbar_init_fence();
-    }
-    __syncthreads();
+    nsa::tma::init_pipeline(full0, empty0, kStages, 4 * kConsumers, qbar, tid);
 
     if (wgi == 0) {   // the producer
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs));

@@ -1,6 +1,6 @@
 // Hopper (sm_90) asynchronous-copy primitives: mbarriers with transaction counts and the
-// tensor memory accelerator's tiled loads (cp.async.bulk.tensor). Used by sel_tma.cu, the Hopper FA forward
-// (fa2-bridge's fa2_hopper.cu) and the bulk-copy gather floor of the harness (kernels/src/test/cuda/sel_gather_floor.cuh).
+// tensor memory accelerator's tiled loads (cp.async.bulk.tensor). Used by sel_tma.cu, block_score_kr.cu, the Hopper
+// FA forward (fa2-bridge's fa2_hopper.cu) and the bulk-copy gather floor of the harness (kernels/src/test/cuda/sel_gather_floor.cuh).
 #pragma once
 #include <cuda.h>
 
@@ -32,6 +32,22 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t phase) {
         "@!p bra WAIT_%=;\n}\n" ::"r"(bar),
         "r"(phase)
         : "memory");
+}
+// The barriers of a warp-specialised CTA (one producer thread, consumer warps that release the stages): per stage a
+// full mbarrier at full0 + 8·st (one arrival: the producer's expect_tx) and an empty one at empty0 + 8·st (one
+// arrival per consumer warp), and qbar for an operand loaded once (one arrival). Thread 0 initialises them and makes
+// them visible to the async proxy; then the CTA meets, before any role starts.
+__device__ __forceinline__ void init_pipeline(uint32_t full0, uint32_t empty0, int stages, int consumer_warps,
+                                              uint32_t qbar, int tid) {
+    if (tid == 0) {
+        for (int st = 0; st < stages; ++st) {
+            mbar_init(full0 + 8 * st, 1);
+            mbar_init(empty0 + 8 * st, consumer_warps);
+        }
+        mbar_init(qbar, 1);
+        mbar_init_fence();
+    }
+    __syncthreads();
 }
 // One box of a rank-3 tensor map (coordinates c0 innermost .. c2) into shared memory at dst, completing on bar.
 __device__ __forceinline__ void load_3d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2, uint32_t bar) {
