@@ -161,9 +161,10 @@ public enum ScoreLayout {
         if (picked == MMA) {
             return MMA.label + ": no wgmma, " + whyNotWgmma(device, spec);
         }
-        String notKr = !allowTma ? "NSA_USE_TMA=0"
-                : whyNotKeyRows(device, spec) != null ? whyNotKeyRows(device, spec)
-                : "slower at l'/d = " + r + " and h = " + spec.h();
+        String notKr = allowTma ? whyNotKeyRows(device, spec) : "NSA_USE_TMA=0";
+        if (notKr == null) {
+            notKr = "slower at l'/d = " + r + " and h = " + spec.h();
+        }
         return WGMMA.label + ": SM 9.0, h = " + spec.h() + " (key rows: " + notKr + ")";
     }
 }

@@ -105,6 +105,8 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
     private final Sequences compressed;
     private final DeviceOp<SelectArgs> fallback;
     private final ScoreLayout layout;
+    /** The plan's longest sequence (the grid's x extent), computed once. */
+    private final int maxLen;
 
     private TcBlockScoreOp(TcModule tc, Spec spec, ScoreLayout layout, Sequences raw, Sequences compressed,
                            DeviceOp<SelectArgs> fallback) {
@@ -114,6 +116,7 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
         this.raw = raw;
         this.compressed = compressed;
         this.fallback = fallback;
+        this.maxLen = spec.maxLen();
     }
 
     /** Every plan-time rule {@code spec} breaks on {@code device} (empty: the kernel can serve the shape). */
@@ -262,14 +265,11 @@ public final class TcBlockScoreOp implements DeviceOp<SelectArgs> {
         // key-row one implies) reads none and writes the same indices
         ScoreLayout run = layout == ScoreLayout.KEY_ROWS && a.kCmp().dim(0) == 0 ? ScoreLayout.WGMMA : layout;
         try {
-            byte[][] maps = run == ScoreLayout.KEY_ROWS ? new byte[][] {
+            byte[][] args = run == ScoreLayout.KEY_ROWS ? new byte[][] {params.toBytes(),
                     TensorMaps.encode(SelKernelOp.mapRows("q", a.q()), TcGeometry.SCORE_KR_Q_BOX),
                     TensorMaps.encode(SelKernelOp.mapRows("k_cmp", a.kCmp()), TcGeometry.SCORE_KR_TILE)}
-                    : new byte[0][];
-            byte[][] args = new byte[1 + maps.length][];
-            args[0] = params.toBytes();
-            System.arraycopy(maps, 0, args, 1, maps.length);
-            tc.kernels().launchSymbol(run.symbol(spec), run.gridX(spec.maxLen()), params.batch(), params.kvHeads(),
+                    : new byte[][] {params.toBytes()};
+            tc.kernels().launchSymbol(run.symbol(spec), run.gridX(maxLen), params.batch(), params.kvHeads(),
                     run.threads(), (int) run.smemBytes(spec), stream.handle(), args);
         } catch (IllegalArgumentException e) {   // a tensor map's rule that prepare's checks did not already name
             return fallBack(stream, a, workspace, "tc scorer blocked: " + e.getMessage(), "contract");
