@@ -89,8 +89,10 @@ final class NsaBenchRun {
             DeviceTensor dq = up(q, owned), dk = up(k, owned), dvv = up(v, owned), dg = up(gates, owned);
             NsaDeviceInputs in = NsaDeviceInputs.builder().q(dq).sharedKv(dk, dvv).gates(dg).build();
             DeviceTensor o = alloc(dt, owned, b, s, h, cfg.headDimV());
-            DeviceTensor oCmp = alloc(DType.FP32, owned, b, s, h, cfg.headDimV());
-            DeviceTensor oWin = alloc(DType.FP32, owned, b, s, h, cfg.headDimV());
+            // the branch outputs the check reads, in the plan's dtype (o's under NSA_FAST_P=1, else fp32)
+            DType branchDt = nsa.plan(in, NsaDeviceOutputs.of(o)).branchDtype();
+            DeviceTensor oCmp = alloc(branchDt, owned, b, s, h, cfg.headDimV());
+            DeviceTensor oWin = alloc(branchDt, owned, b, s, h, cfg.headDimV());
             DeviceTensor lCmp = alloc(DType.FP32, owned, b, s, h);
             DeviceTensor lWin = alloc(DType.FP32, owned, b, s, h);
             NsaDeviceOutputs outs = NsaDeviceOutputs.of(o).withBranches(oCmp, null, oWin).withLse(lCmp, null, lWin);

@@ -222,8 +222,6 @@ public final class Fa2AttentionOp implements DeviceOp<AttentionArgs> {
         if (n == 0 || !out.shape().isContiguous()) {
             return;
         }
-        int grid = (int) Math.min((n + 255) / 256, 8L * device.smCount());
-        fa2.kernels().launchSymbol("nsa_fa2_nonfinite_" + Fa2Kernels.dtypeName(out.dtype()), grid, 1, 1, 256, 0,
-                stream.handle(), new Fa2ElementwiseParams(out.address(), guard.address(), n).toBytes());
+        fa2.countNonFinite(stream.handle(), out, guard.address(), device.smCount());
     }
 }

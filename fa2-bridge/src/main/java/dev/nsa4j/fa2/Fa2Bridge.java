@@ -199,10 +199,7 @@ public final class Fa2Bridge implements AutoCloseable {
         }
         try (DeviceTensor count = DeviceTensor.allocate(stream, DType.INT32, 1)) {
             DeviceBuffer.wrap(count.address(), 4).fill(stream, (byte) 0);
-            String sym = "nsa_fa2_nonfinite_" + Fa2Kernels.dtypeName(t.dtype());
-            int grid = (int) Math.min((n + 255) / 256, 8L * device.smCount());
-            fa2.kernels().launchSymbol(sym, grid, 1, 1, 256, 0, stream.handle(),
-                    new Fa2ElementwiseParams(t.address(), count.address(), n).toBytes());
+            fa2.countNonFinite(stream.handle(), t, count.address(), device.smCount());
             return count.toHost(stream).toIntArray()[0] & 0xffffffffL;
         }
     }

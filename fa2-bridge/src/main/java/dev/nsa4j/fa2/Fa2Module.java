@@ -3,6 +3,7 @@ package dev.nsa4j.fa2;
 import java.util.Optional;
 
 import dev.nsa4j.kernels.CudaContext;
+import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.internal.KernelImage;
 import dev.nsa4j.kernels.internal.KernelModule;
 
@@ -43,6 +44,22 @@ public final class Fa2Module implements AutoCloseable {
         byte[] img = image().orElseThrow(() -> new IllegalStateException(NOT_BUILT + ": the classpath has no "
                 + RESOURCE + " (nvcc was missing when nsa4j was built)"));
         return new Fa2Module(KernelModule.loadImage(context, RESOURCE, img));
+    }
+
+    /**
+     * Enqueues the non-finite count of contiguous {@code t} (fp32, fp16 or bf16), added to the uint32 at
+     * {@code counter} (zeroed by the caller): {@code nsa_fa2_nonfinite_<dtype>_v16} over 16-byte words where t's
+     * address is 16-byte aligned and its element count a multiple of a word's, else the per-element kernel. The grid
+     * is 8 CTAs of 256 threads per SM at most (grid-stride loops).
+     */
+    void countNonFinite(long stream, DeviceTensor t, long counter, int smCount) {
+        long n = t.shape().numel();
+        int perWord = 16 / t.dtype().byteSize();
+        boolean words = t.address() % 16 == 0 && n % perWord == 0;
+        long threads = words ? n / perWord : n;
+        int grid = (int) Math.max(1, Math.min((threads + 255) / 256, 8L * smCount));
+        module.launchSymbol("nsa_fa2_nonfinite_" + Fa2Kernels.dtypeName(t.dtype()) + (words ? "_v16" : ""), grid, 1, 1,
+                256, 0, stream, new Fa2ElementwiseParams(t.address(), counter, n).toBytes());
     }
 
     /** The loaded module (launch by symbol). */

@@ -32,9 +32,14 @@ final class BranchPlanner {
                       String rules) {
     }
 
-    /** The route and op of one branch for this shape (GpuRoutes' plan, the FA-2 threshold and contract). */
+    /**
+     * The route and op of one branch for this shape (GpuRoutes' plan, the FA-2 threshold and contract).
+     *
+     * @param kDt the compressed tokens' dtype
+     * @param oDt the branch output's dtype ({@link DevicePipeline#branchDtype})
+     */
     static BranchPlan plan(PipelineEnv env, Branch br, NsaShape shape, Sequences raw, Sequences cmpSeq,
-                            DType kDt, float scale, DeviceTensor guard) {
+                            DType kDt, DType oDt, float scale, DeviceTensor guard) {
         NsaConfig cfg = env.cfg();
         GpuRoutes.Plan p = GpuRoutes.plan(br, env.flags(), env.profileLabel(), env.device().sm());
         int h = cfg.heads(), g = cfg.kvGroups(), dk = cfg.headDimQk(), dv = cfg.headDimV();
@@ -73,7 +78,7 @@ final class BranchPlanner {
         Mask mask = br == Branch.CMP ? Mask.blockCausal(cfg.blockLen(), cfg.stride()) : Mask.window(cfg.window());
         DType in = br == Branch.CMP ? kDt : shape.dtype();
         Fa2AttentionOp.Planned fp = Fa2AttentionOp.plan(env.fa2(), env.module().context().device(), mask, scale,
-                wish.exactP(), raw, keys, h, g, dk, dv, in, DType.FP32, env.flags().fa2Options(), hardFail, masked,
+                wish.exactP(), raw, keys, h, g, dk, dv, in, oDt, env.flags().fa2Options(), hardFail, masked,
                 guard);
         if (!fp.accepted()) {
             String rules = fp.verdict().violations().stream().map(Fa2Violation::rule).distinct().map(x -> x.id())

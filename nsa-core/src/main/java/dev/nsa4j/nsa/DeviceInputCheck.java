@@ -73,9 +73,9 @@ final class DeviceInputCheck {
         }
         NsaShape shape = new NsaShape(cu, varlen, dt, gates.dtype(), o.dtype(), iv != null);
         return new Call(shape, qv, kvv[0], kvv[1], kvv[2], kvv[3], kvv[4], kvv[5], gv, iv, ov,
-                optional("o_cmp", out.oCmp(), varlen, batch, seq, nnz, h, dv, DType.FP32),
-                optional("o_sel", out.oSel(), varlen, batch, seq, nnz, h, dv, DType.FP32),
-                optional("o_win", out.oWin(), varlen, batch, seq, nnz, h, dv, DType.FP32),
+                optional("o_cmp", out.oCmp(), varlen, batch, seq, nnz, h, dv, branch(out.oCmp(), o.dtype())),
+                optional("o_sel", out.oSel(), varlen, batch, seq, nnz, h, dv, branch(out.oSel(), o.dtype())),
+                optional("o_win", out.oWin(), varlen, batch, seq, nnz, h, dv, branch(out.oWin(), o.dtype())),
                 optionalLse("lse_cmp", out.lseCmp(), varlen, batch, seq, nnz, h),
                 optionalLse("lse_sel", out.lseSel(), varlen, batch, seq, nnz, h),
                 optionalLse("lse_win", out.lseWin(), varlen, batch, seq, nnz, h),
@@ -159,6 +159,14 @@ final class DeviceInputCheck {
             throw new NsaArgumentException(name, "contiguous", name + " is " + v.shape());
         }
         return v;
+    }
+
+    /**
+     * The dtype a caller's branch output is checked against: fp32, or o's dtype when o is fp16 / bf16 and the
+     * tensor has it (the plan then requires its own branch dtype, {@link DevicePipeline#checkCall}).
+     */
+    private static DType branch(DeviceTensor t, DType o) {
+        return t != null && o != DType.FP32 && t.dtype() == o ? o : DType.FP32;
     }
 
     private static DeviceTensor optional(String name, DeviceTensor t, boolean varlen, int batch, int seq, int nnz,

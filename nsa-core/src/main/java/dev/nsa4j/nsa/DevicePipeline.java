@@ -44,7 +44,8 @@ import dev.nsa4j.tensor.Shape;
  * Without a step timer the window branch runs on the plan's {@link SideStream}, forked from the caller's stream before
  * compression and joined before the combine (it reads only the call's q, k_win, v_win), so it overlaps the
  * others; only a window op that needs no scratch does (it would share the scratch otherwise).
- * Branch outputs and log-sum-exps are fp32 (in the caller's tensors when given, else in the workspace).
+ * Branch outputs are fp32, or o's dtype in the fast mode ({@link #branchDtype}); log-sum-exps are fp32 (in the
+ * caller's tensors when given, else in the workspace).
  * Not thread-safe: the owner serialises runs.
  */
 final class DevicePipeline implements AutoCloseable {
@@ -74,6 +75,7 @@ final class DevicePipeline implements AutoCloseable {
     private final NsaConfig cfg;
     private final DType compressedDtype;
     private final DType qCmpDtype;
+    private final DType branchDtype;
     /** The window branch's stream when it runs beside the others (its op needs no scratch), else null. */
     private final SideStream side;
 
@@ -87,7 +89,7 @@ final class DevicePipeline implements AutoCloseable {
                            DeviceOp<SelectArgs> select, DeviceOp<CastArgs> gatesCast, DeviceOp<CombineArgs> combine,
                            boolean guarded, List<DeviceTensor> constants, DeviceTensor guard,
                            DeviceTensor overrideGates, DeviceBuffer workspace, Slices slices, int nnz, int nnzCmp,
-                           DType compressedDtype, DType qCmpDtype, SideStream side) {
+                           DType compressedDtype, DType qCmpDtype, DType branchDtype, SideStream side) {
         this.side = side;
         this.plan = plan;
         this.branches = branches;
@@ -108,6 +110,7 @@ final class DevicePipeline implements AutoCloseable {
         this.cfg = plan.config();
         this.compressedDtype = compressedDtype;
         this.qCmpDtype = qCmpDtype;
+        this.branchDtype = branchDtype;
     }
 
     NsaPlan plan() {
@@ -117,6 +120,16 @@ final class DevicePipeline implements AutoCloseable {
     /** The planned branch (route, op, counted fallback). */
     BranchPlanner.BranchPlan branch(Branch b) {
         return branches.get(b);
+    }
+
+    /**
+     * The dtype the branches write o_cmp, o_sel and o_win in: o's dtype when it is fp16 or bf16 and the kernels run
+     * their fast mode ({@code NSA_FAST_P=1}, not the parity mode), as fla's and mdy666's NSA do; else fp32, so the
+     * combine rounds once. Half-precision branch outputs halve the bytes the branches write and the combine reads.
+     */
+    static DType branchDtype(FlagSnapshot flags, NsaShape shape) {
+        boolean fast = flags.bool(Flag.NSA_FAST_P) && !flags.bool(Flag.NSA_FORCE_PARITY);
+        return fast && shape.out() != DType.FP32 ? shape.out() : DType.FP32;
     }
 
     /**
@@ -137,6 +150,7 @@ final class DevicePipeline implements AutoCloseable {
         DType dt = shape.dtype();
         DType kDt = parity ? DType.FP32 : dt;
         DType qCmpDt = kDt;   // the cmp branch and the scoring read q in K̃'s dtype
+        DType oDt = branchDtype(env.flags(), shape);
         List<DeviceTensor> constants = new ArrayList<>();
         CudaStream own = env.own();
         try {
@@ -157,7 +171,7 @@ final class DevicePipeline implements AutoCloseable {
 
             Map<Branch, BranchPlanner.BranchPlan> branches = new EnumMap<>(Branch.class);
             for (Branch br : Branch.values()) {
-                branches.put(br, BranchPlanner.plan(env, br, shape, raw, cmpSeq, kDt, scale, guard));
+                branches.put(br, BranchPlanner.plan(env, br, shape, raw, cmpSeq, kDt, oDt, scale, guard));
             }
             boolean guarded = branches.values().stream().anyMatch(b -> b.op() instanceof Fa2AttentionOp);
 
@@ -174,8 +188,8 @@ final class DevicePipeline implements AutoCloseable {
                     : SelectPlanner.plan(env, cp, raw, cmpSeq, scale, qCmpDt);
             DeviceOp<CastArgs> gatesCast = shape.gates() != DType.FP32 && overrideGates == null
                     ? KernelOps.cast(env.module(), shape.gates(), DType.FP32) : null;
-            // fp32 branch outputs and gates; the combine rounds once, straight into o's dtype
-            DeviceOp<CombineArgs> combine = KernelOps.combine(env.module(), DType.FP32, DType.FP32, shape.out());
+            // fp32 gates; fp32 branch outputs are rounded once, straight into o's dtype
+            DeviceOp<CombineArgs> combine = KernelOps.combine(env.module(), oDt, DType.FP32, shape.out());
 
             long scratch = Math.max(compressK.workspaceBytes(), compressV.workspaceBytes());
             for (BranchPlanner.BranchPlan b : branches.values()) {
@@ -187,7 +201,8 @@ final class DevicePipeline implements AutoCloseable {
                     part(at, qCmpDt != dt ? rowsH * dk * 4 : 0),
                     part(at, (long) nnzCmp * g * dk * kDt.byteSize()),
                     part(at, (long) nnzCmp * g * dv * kDt.byteSize()),
-                    part(at, rowsH * dv * 4), part(at, rowsH * dv * 4), part(at, rowsH * dv * 4),
+                    part(at, rowsH * dv * oDt.byteSize()), part(at, rowsH * dv * oDt.byteSize()),
+                    part(at, rowsH * dv * oDt.byteSize()),
                     part(at, rowsH * 4), part(at, rowsH * 4), part(at, rowsH * 4),
                     part(at, (long) nnz * g * n * 4),
                     part(at, gatesCast != null ? rowsH * 3 * 4 : 0),
@@ -217,12 +232,12 @@ final class DevicePipeline implements AutoCloseable {
             for (Branch br : Branch.values()) {
                 routes.add(branches.get(br).route());
             }
-            NsaPlan plan = new NsaPlan(cfg, shape, deviceName, kDt, routes, steps, held);
+            NsaPlan plan = new NsaPlan(cfg, shape, deviceName, kDt, oDt, routes, steps, held);
             // the window branch overlaps the others unless its op uses the shared scratch
             SideStream side = branches.get(Branch.WIN).op().workspaceBytes() == 0
                     ? SideStream.create(env.module().context()) : null;
             return new DevicePipeline(plan, branches, qCast, compressK, compressV, selectOp, gatesCast, combine,
-                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, kDt, qCmpDt, side);
+                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, kDt, qCmpDt, oDt, side);
         } catch (RuntimeException e) {
             for (DeviceTensor c : constants) {
                 c.close();
@@ -258,15 +273,15 @@ final class DevicePipeline implements AutoCloseable {
 
     /** Workspace views the host API downloads from. */
     DeviceTensor oCmp() {
-        return tensor(slices.oCmp, DType.FP32, nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oCmp, branchDtype, nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor oSel() {
-        return tensor(slices.oSel, DType.FP32, nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oSel, branchDtype, nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor oWin() {
-        return tensor(slices.oWin, DType.FP32, nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oWin, branchDtype, nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor lseCmp() {
@@ -299,6 +314,9 @@ final class DevicePipeline implements AutoCloseable {
      * casts on the device must be contiguous; packed selection views q as {@code [nnz·G, H/G, Dk]}.
      */
     void checkCall(DeviceInputCheck.Call c) {
+        branchOut("o_cmp", c.oCmp());
+        branchOut("o_sel", c.oSel());
+        branchOut("o_win", c.oWin());
         if (qCast != null) {
             contiguous("q", c.q(), "contiguous (the parity mode casts q to fp32 on the device)");
         }
@@ -308,6 +326,15 @@ final class DevicePipeline implements AutoCloseable {
         if (branches.get(Branch.SEL).op() instanceof PackedSelectionOp && c.q().stride(0) != cfg.heads() * c.q().stride(1)) {
             throw new dev.nsa4j.NsaArgumentException("q", "token stride = H·head stride (sdpa-packed views q as [nnz·G, H/G, Dk])",
                     "strides " + java.util.Arrays.toString(c.q().shape().strides()));
+        }
+    }
+
+    private void branchOut(String name, DeviceTensor t) {
+        if (t != null && t.dtype() != branchDtype) {
+            throw new dev.nsa4j.NsaArgumentException(name, "dtype " + NsaShape.name(branchDtype)
+                    + (branchDtype == DType.FP32 ? " (branch outputs are fp32 unless NSA_FAST_P=1 with a half-precision o)"
+                    : " (NSA_FAST_P=1 with a " + NsaShape.name(branchDtype) + " o writes branch outputs in o's dtype)"),
+                    name + " is " + NsaShape.name(t.dtype()));
         }
     }
 

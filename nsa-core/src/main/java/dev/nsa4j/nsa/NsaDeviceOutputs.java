@@ -9,7 +9,8 @@ import dev.nsa4j.kernels.DeviceTensor;
  * {@code [nnz,...]}):
  * <ul>
  *   <li>{@code o} {@code [.., H, Dv]}, required: q's dtype or fp32 (contiguous when not fp32);</li>
- *   <li>optional per-branch outputs {@code oCmp, oSel, oWin} {@code [.., H, Dv]} fp32 contiguous;</li>
+ *   <li>optional per-branch outputs {@code oCmp, oSel, oWin} {@code [.., H, Dv]} contiguous, in the plan's branch
+ *   dtype ({@link NsaPlan#branchDtype}): fp32, or o's dtype when {@code NSA_FAST_P=1} and o is fp16 / bf16;</li>
  *   <li>optional per-branch log-sum-exps {@code lseCmp, lseSel, lseWin} {@code [.., H]} fp32 contiguous;</li>
  *   <li>optional chosen blocks {@code indices} {@code [.., G, n]} int32 contiguous (sorted, -1 padded).</li>
  * </ul>

@@ -20,12 +20,14 @@ import dev.nsa4j.tensor.DType;
  * @param shape           the shape class
  * @param device          the GPU, e.g. {@code cuda:0 NVIDIA H200 (sm_90)}
  * @param compressedDtype the dtype K̃/Ṽ are stored in (the input dtype; fp32 in the parity mode)
+ * @param branchDtype     the dtype of the branch outputs o_cmp, o_sel, o_win (fp32; o's dtype when
+ *                        {@code NSA_FAST_P=1} and o is fp16 or bf16)
  * @param routes          the planned route of each branch, in the order cmp, sel, win
  * @param steps           the launches of one forward, in order
  * @param workspaceBytes  scratch and intermediates the plan holds on the device
  */
-public record NsaPlan(NsaConfig config, NsaShape shape, String device, DType compressedDtype, List<Route> routes,
-                      List<Step> steps, long workspaceBytes) {
+public record NsaPlan(NsaConfig config, NsaShape shape, String device, DType compressedDtype, DType branchDtype,
+                      List<Route> routes, List<Step> steps, long workspaceBytes) {
     /**
      * One launch group of a forward.
      *
@@ -45,6 +47,7 @@ public record NsaPlan(NsaConfig config, NsaShape shape, String device, DType com
         Objects.requireNonNull(shape, "shape");
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(compressedDtype, "compressedDtype");
+        Objects.requireNonNull(branchDtype, "branchDtype");
         routes = List.copyOf(routes);
         steps = List.copyOf(steps);
     }
@@ -63,8 +66,9 @@ public record NsaPlan(NsaConfig config, NsaShape shape, String device, DType com
     public String toString() {
         StringBuilder sb = new StringBuilder();
         sb.append("plan: ").append(shape).append(" on ").append(device).append('\n');
-        sb.append(String.format(Locale.ROOT, "  compressed tokens K~/V~ stored in %s; device memory held %.1f MiB%n",
-                NsaShape.name(compressedDtype), workspaceBytes / (1024.0 * 1024.0)));
+        sb.append(String.format(Locale.ROOT,
+                "  compressed tokens K~/V~ stored in %s; branch outputs in %s; device memory held %.1f MiB%n",
+                NsaShape.name(compressedDtype), NsaShape.name(branchDtype), workspaceBytes / (1024.0 * 1024.0)));
         for (Route r : routes) {
             sb.append("  route ").append(r.branch().id()).append(": ").append(r.path().id()).append(" (")
                     .append(r.reason()).append(")\n");

@@ -46,6 +46,11 @@ class DeviceApiGpuTest extends GpuSuite {
         }
 
         Buffers(GpuFixture gpu, NsaInputs h, int offsetBytes, NsaConfig cfg) {
+            this(gpu, h, offsetBytes, cfg, DType.FP32, DType.FP32);
+        }
+
+        /** Outputs: o in {@code oDt}, the branch outputs in {@code branchDt}, lse fp32. */
+        Buffers(GpuFixture gpu, NsaInputs h, int offsetBytes, NsaConfig cfg, DType oDt, DType branchDt) {
             DeviceTensor[] t = new DeviceTensor[8];
             HostTensor[] src = {h.q(), h.kCmp(), h.vCmp(), h.kSel(), h.vSel(), h.kWin(), h.vWin(), h.gates()};
             for (int i = 0; i < 8; i++) {
@@ -64,8 +69,8 @@ class DeviceApiGpuTest extends GpuSuite {
             int[] id = od.clone();
             id[id.length - 2] = cfg.kvGroups();
             id[id.length - 1] = cfg.nSel();
-            out = NsaDeviceOutputs.of(alloc(gpu, DType.FP32, od))
-                    .withBranches(alloc(gpu, DType.FP32, od), alloc(gpu, DType.FP32, od), alloc(gpu, DType.FP32, od))
+            out = NsaDeviceOutputs.of(alloc(gpu, oDt, od))
+                    .withBranches(alloc(gpu, branchDt, od), alloc(gpu, branchDt, od), alloc(gpu, branchDt, od))
                     .withLse(alloc(gpu, DType.FP32, ld), alloc(gpu, DType.FP32, ld), alloc(gpu, DType.FP32, ld))
                     .withIndices(alloc(gpu, DType.INT32, id));
         }
@@ -205,6 +210,56 @@ class DeviceApiGpuTest extends GpuSuite {
                             lines.toString());
                 }
             }
+        }
+    }
+
+    /**
+     * {@code NSA_FAST_P=1} with a bf16 o: the plan stores the branch outputs in bf16 (as fla and mdy666 do), each
+     * the same kernel's fp32 result rounded once (within bf16's unit roundoff 2^-8 of the host API's fp32 branch
+     * outputs), and o within twice the roundings made: |o − o32| ≤ 2^-7 (|o32| + Σ |g_b o_b|). A caller's fp32 branch output is then refused, naming the tensor, before anything is enqueued; varlen
+     * with empty and one-token sequences, sel-kernel and the scorer where the image runs.
+     */
+    @Test
+    void fastPWithAHalfPrecisionOutputWritesHalfPrecisionBranchOutputs() {
+        NsaConfig cfg = CFG.toBuilder().selBlock(64).nSel(4).build();
+        NsaInputs h = PipelineModes.inputs(cfg, DType.BF16, new int[] {0, 300, 1, 1029}, new Random(17));
+        try (NsaAttention nsa = PipelineModes.SEL_KERNEL.open(cfg, null, "NSA_FAST_P", "1");
+             Buffers b = new Buffers(gpu, h, 0, cfg, DType.BF16, DType.BF16);
+             Buffers fp32 = new Buffers(gpu, h, 0, cfg, DType.BF16, DType.FP32)) {
+            NsaResult host = nsa.forward(h, DType.FP32).result();   // fp32 o: fp32 branch outputs
+            assertEquals(DType.FP32, nsa.plan(NsaShape.varlen(h.cuSeqlens().toIntArray(), DType.BF16,
+                    h.gates().dtype(), DType.FP32, false)).branchDtype(), "an fp32 o keeps fp32 branch outputs");
+            NsaPlan plan = nsa.plan(b.in, b.out);
+            assertEquals(DType.BF16, plan.branchDtype(), plan.toString());
+            assertTrue(plan.toString().contains("branch outputs in bf16"), plan.toString());
+            NsaDeviceResult r = nsa.forward(gpu.stream, b.in, b.out);
+            double[][] got = b.read(gpu.stream);
+            double[] gates = h.gates().toDoubleArray();
+            NsaResult.Output[] branches = {NsaResult.Output.O_CMP, NsaResult.Output.O_SEL, NsaResult.Output.O_WIN};
+            double[][] want = new double[3][];
+            for (int j = 0; j < 3; j++) {
+                want[j] = host.fp64(branches[j]);
+                for (int i = 0; i < want[j].length; i++) {
+                    double w = want[j][i], d = Math.abs(got[j + 1][i] - w);
+                    assertTrue(d <= 0x1p-8 * Math.abs(w) + 1e-38, branches[j] + "[" + i + "] " + got[j + 1][i]
+                            + " is not " + w + " rounded to bf16; " + r.routes());
+                }
+            }
+            double[] o32 = host.fp64(NsaResult.Output.O);
+            int dv = cfg.headDimV();
+            for (int i = 0; i < o32.length; i++) {
+                int row = i / dv;   // (token, head)
+                double terms = Math.abs(o32[i]);
+                for (int j = 0; j < 3; j++) {
+                    terms += Math.abs(gates[row * 3 + j] * want[j][i]);
+                }
+                assertTrue(Math.abs(got[0][i] - o32[i]) <= 0x1p-7 * terms + 1e-30, "o[" + i + "] " + got[0][i]
+                        + " against " + o32[i] + " (terms " + terms + "); " + r.routes());
+            }
+            NsaArgumentException e = assertThrows(NsaArgumentException.class,
+                    () -> nsa.forward(gpu.stream, fp32.in, fp32.out));
+            assertEquals("o_cmp", e.subject());
+            assertTrue(e.rule().startsWith("dtype bf16 (NSA_FAST_P=1"), e.rule());
         }
     }
 

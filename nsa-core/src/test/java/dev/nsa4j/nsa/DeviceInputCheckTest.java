@@ -87,7 +87,11 @@ class DeviceInputCheckTest {
         assertEquals("indices", refused(new NsaDeviceInputs(base.q(), base.kCmp(), base.vCmp(), base.kSel(),
                 base.vSel(), base.kWin(), base.vWin(), base.gates(), t(DType.FP32, 1, 20, 2, 4), null), out).subject());
         assertEquals("o", refused(base, NsaDeviceOutputs.of(t(DType.FP16, 1, 20, 8, 32))).subject());
-        assertEquals("o_cmp", refused(base, out.withBranches(t(DType.BF16, 1, 20, 8, 32), null, null)).subject());
+        assertEquals("o_cmp", refused(base, out.withBranches(t(DType.FP16, 1, 20, 8, 32), null, null)).subject());
+        // a branch output in o's half dtype passes here; the plan then requires its own branch dtype
+        DeviceInputCheck.check(CFG, base, out.withBranches(t(DType.BF16, 1, 20, 8, 32), null, null));
+        assertEquals("o_sel", refused(base, NsaDeviceOutputs.of(t(DType.FP32, 1, 20, 8, 32))
+                .withBranches(null, t(DType.BF16, 1, 20, 8, 32), null)).subject());
         assertEquals("lse_win", refused(base, out.withLse(null, null, t(DType.FP32, 1, 20, 2))).subject());
     }
 
@@ -124,6 +128,22 @@ class DeviceInputCheckTest {
     }
 
     @Test
+    void branchOutputsAreHalfPrecisionOnlyInTheFastModeWithAHalfPrecisionO() {
+        NsaShape bf16 = NsaShape.dense(1, 64, DType.BF16, DType.FP32, DType.BF16, false);
+        NsaShape fp32 = bf16.withOut(DType.FP32);
+        FlagSnapshot fast = Flags.of(java.util.Map.of("nsa.fast.p", "1"), java.util.Map.of(), java.util.Map.of());
+        FlagSnapshot fastParity = Flags.of(java.util.Map.of("nsa.fast.p", "1", "nsa.force.parity", "1"),
+                java.util.Map.of(), java.util.Map.of());
+        FlagSnapshot exact = Flags.of(java.util.Map.of(), java.util.Map.of(), java.util.Map.of());
+        assertEquals(DType.BF16, DevicePipeline.branchDtype(fast, bf16));
+        assertEquals(DType.FP16, DevicePipeline.branchDtype(fast,
+                NsaShape.dense(1, 64, DType.FP16, DType.FP16, DType.FP16, false)));
+        assertEquals(DType.FP32, DevicePipeline.branchDtype(fast, fp32), "an fp32 o keeps fp32 branch outputs");
+        assertEquals(DType.FP32, DevicePipeline.branchDtype(exact, bf16), "exact P rounds once, in the combine");
+        assertEquals(DType.FP32, DevicePipeline.branchDtype(fastParity, bf16), "the parity mode keeps fp32");
+    }
+
+    @Test
     void shapesClassesAndPlansPrint() {
         NsaShape a = NsaShape.dense(2, 64, DType.BF16, DType.FP32, DType.BF16, false);
         assertEquals(a, NsaShape.dense(2, 64, DType.BF16, DType.FP32, DType.FP32, false).withOut(DType.BF16));
@@ -132,12 +152,12 @@ class DeviceInputCheckTest {
         assertFalse(a.equals(NsaShape.varlen(new int[] {0, 64, 128}, DType.BF16, DType.FP32, DType.BF16, false)),
                 "dense and varlen are different shape classes");
         assertEquals("B=2 S=64 bf16 (gates fp32, o bf16)", a.toString());
-        NsaPlan p = new NsaPlan(CFG, a, "cuda:0 test", DType.BF16,
+        NsaPlan p = new NsaPlan(CFG, a, "cuda:0 test", DType.BF16, DType.FP32,
                 java.util.List.of(new Route(Branch.CMP, Path.FA2, "why")),
                 java.util.List.of(new NsaPlan.Step("cmp", "fa2 blockcausal", 1 << 20)), 3L << 20);
         String s = p.toString();
         assertTrue(s.startsWith("plan: B=2 S=64 bf16 (gates fp32, o bf16) on cuda:0 test"), s);
         assertTrue(s.contains("route cmp: fa2 (why)") && s.contains("step cmp      fa2 blockcausal [scratch 1.0 MiB]")
-                && s.contains("device memory held 3.0 MiB"), s);
+                && s.contains("branch outputs in fp32; device memory held 3.0 MiB"), s);
     }
 }
