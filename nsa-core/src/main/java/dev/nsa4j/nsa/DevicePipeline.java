@@ -73,11 +73,16 @@ final class DevicePipeline implements AutoCloseable {
     private final int nnz;
     private final int nnzCmp;
     private final NsaConfig cfg;
-    private final DType compressedDtype;
-    private final DType qCmpDtype;
-    private final DType branchDtype;
+    private final Dtypes dtypes;
     /** The window branch's stream when it runs beside the others (its op needs no scratch), else null. */
     private final SideStream side;
+
+    /**
+     * The dtypes a plan stores its intermediates in: K̃/Ṽ ({@code compressed}), the q the cmp branch and the scorer
+     * read ({@code qCmp}: fp32 in the parity mode, else q's own), the branch outputs ({@link #branchDtype}).
+     */
+    private record Dtypes(DType compressed, DType qCmp, DType branch) {
+    }
 
     /** Byte offsets of the workspace's parts (each 256-aligned); 0-size parts have length 0. */
     private record Slices(long q32, long kC, long vC, long oCmp, long oSel, long oWin, long lseCmp, long lseSel,
@@ -89,7 +94,7 @@ final class DevicePipeline implements AutoCloseable {
                            DeviceOp<SelectArgs> select, DeviceOp<CastArgs> gatesCast, DeviceOp<CombineArgs> combine,
                            boolean guarded, List<DeviceTensor> constants, DeviceTensor guard,
                            DeviceTensor overrideGates, DeviceBuffer workspace, Slices slices, int nnz, int nnzCmp,
-                           DType compressedDtype, DType qCmpDtype, DType branchDtype, SideStream side) {
+                           Dtypes dtypes, SideStream side) {
         this.side = side;
         this.plan = plan;
         this.branches = branches;
@@ -108,9 +113,7 @@ final class DevicePipeline implements AutoCloseable {
         this.nnz = nnz;
         this.nnzCmp = nnzCmp;
         this.cfg = plan.config();
-        this.compressedDtype = compressedDtype;
-        this.qCmpDtype = qCmpDtype;
-        this.branchDtype = branchDtype;
+        this.dtypes = dtypes;
     }
 
     NsaPlan plan() {
@@ -188,7 +191,7 @@ final class DevicePipeline implements AutoCloseable {
                     : SelectPlanner.plan(env, cp, raw, cmpSeq, scale, qCmpDt);
             DeviceOp<CastArgs> gatesCast = shape.gates() != DType.FP32 && overrideGates == null
                     ? KernelOps.cast(env.module(), shape.gates(), DType.FP32) : null;
-            // fp32 gates; fp32 branch outputs are rounded once, straight into o's dtype
+            // fp32 gates; the fp32 sum is rounded once into o's dtype (in the fast mode after the branches' own roundings)
             DeviceOp<CombineArgs> combine = KernelOps.combine(env.module(), oDt, DType.FP32, shape.out());
 
             long scratch = Math.max(compressK.workspaceBytes(), compressV.workspaceBytes());
@@ -237,7 +240,7 @@ final class DevicePipeline implements AutoCloseable {
             SideStream side = branches.get(Branch.WIN).op().workspaceBytes() == 0
                     ? SideStream.create(env.module().context()) : null;
             return new DevicePipeline(plan, branches, qCast, compressK, compressV, selectOp, gatesCast, combine,
-                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, kDt, qCmpDt, oDt, side);
+                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, new Dtypes(kDt, qCmpDt, oDt), side);
         } catch (RuntimeException e) {
             for (DeviceTensor c : constants) {
                 c.close();
@@ -273,15 +276,15 @@ final class DevicePipeline implements AutoCloseable {
 
     /** Workspace views the host API downloads from. */
     DeviceTensor oCmp() {
-        return tensor(slices.oCmp, branchDtype, nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oCmp, dtypes.branch(), nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor oSel() {
-        return tensor(slices.oSel, branchDtype, nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oSel, dtypes.branch(), nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor oWin() {
-        return tensor(slices.oWin, branchDtype, nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oWin, dtypes.branch(), nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor lseCmp() {
@@ -330,6 +333,7 @@ final class DevicePipeline implements AutoCloseable {
     }
 
     private void branchOut(String name, DeviceTensor t) {
+        DType branchDtype = dtypes.branch();
         if (t != null && t.dtype() != branchDtype) {
             throw new dev.nsa4j.NsaArgumentException(name, "dtype " + NsaShape.name(branchDtype)
                     + (branchDtype == DType.FP32 ? " (branch outputs are fp32 unless NSA_FAST_P=1 with a half-precision o)"
@@ -366,11 +370,11 @@ final class DevicePipeline implements AutoCloseable {
         }
         DeviceTensor qCmp = c.q();
         if (qCast != null) {
-            qCmp = tensor(slices.q32, qCmpDtype, nnz, h, dk);
+            qCmp = tensor(slices.q32, dtypes.qCmp(), nnz, h, dk);
             qCast.launch(s, new CastArgs(c.q(), qCmp), Workspace.NONE);
         }
-        DeviceTensor kC = tensor(slices.kC, compressedDtype, nnzCmp, g, dk);
-        DeviceTensor vC = tensor(slices.vC, compressedDtype, nnzCmp, g, dv);
+        DeviceTensor kC = tensor(slices.kC, dtypes.compressed(), nnzCmp, g, dk);
+        DeviceTensor vC = tensor(slices.vC, dtypes.compressed(), nnzCmp, g, dv);
         compressK.launch(s, new CompressArgs(c.kCmp(), kC), scratch);
         compressV.launch(s, new CompressArgs(c.vCmp(), vC), scratch);
         timer.mark("compress", s);
