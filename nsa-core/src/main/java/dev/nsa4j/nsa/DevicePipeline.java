@@ -73,16 +73,8 @@ final class DevicePipeline implements AutoCloseable {
     private final int nnz;
     private final int nnzCmp;
     private final NsaConfig cfg;
-    private final Dtypes dtypes;
     /** The window branch's stream when it runs beside the others (its op needs no scratch), else null. */
     private final SideStream side;
-
-    /**
-     * The dtypes a plan stores its intermediates in: K̃/Ṽ ({@code compressed}), the q the cmp branch and the scorer
-     * read ({@code qCmp}: fp32 in the parity mode, else q's own), the branch outputs ({@link #branchDtype}).
-     */
-    private record Dtypes(DType compressed, DType qCmp, DType branch) {
-    }
 
     /** Byte offsets of the workspace's parts (each 256-aligned); 0-size parts have length 0. */
     private record Slices(long q32, long kC, long vC, long oCmp, long oSel, long oWin, long lseCmp, long lseSel,
@@ -94,7 +86,7 @@ final class DevicePipeline implements AutoCloseable {
                            DeviceOp<SelectArgs> select, DeviceOp<CastArgs> gatesCast, DeviceOp<CombineArgs> combine,
                            boolean guarded, List<DeviceTensor> constants, DeviceTensor guard,
                            DeviceTensor overrideGates, DeviceBuffer workspace, Slices slices, int nnz, int nnzCmp,
-                           Dtypes dtypes, SideStream side) {
+                           SideStream side) {
         this.side = side;
         this.plan = plan;
         this.branches = branches;
@@ -113,7 +105,6 @@ final class DevicePipeline implements AutoCloseable {
         this.nnz = nnz;
         this.nnzCmp = nnzCmp;
         this.cfg = plan.config();
-        this.dtypes = dtypes;
     }
 
     NsaPlan plan() {
@@ -200,12 +191,12 @@ final class DevicePipeline implements AutoCloseable {
             }
             long[] at = {0};
             long rowsH = (long) nnz * h;
+            long branchBytes = rowsH * dv * oDt.byteSize();
             Slices sl = new Slices(
                     part(at, qCmpDt != dt ? rowsH * dk * 4 : 0),
                     part(at, (long) nnzCmp * g * dk * kDt.byteSize()),
                     part(at, (long) nnzCmp * g * dv * kDt.byteSize()),
-                    part(at, rowsH * dv * oDt.byteSize()), part(at, rowsH * dv * oDt.byteSize()),
-                    part(at, rowsH * dv * oDt.byteSize()),
+                    part(at, branchBytes), part(at, branchBytes), part(at, branchBytes),
                     part(at, rowsH * 4), part(at, rowsH * 4), part(at, rowsH * 4),
                     part(at, (long) nnz * g * n * 4),
                     part(at, gatesCast != null ? rowsH * 3 * 4 : 0),
@@ -240,7 +231,7 @@ final class DevicePipeline implements AutoCloseable {
             SideStream side = branches.get(Branch.WIN).op().workspaceBytes() == 0
                     ? SideStream.create(env.module().context()) : null;
             return new DevicePipeline(plan, branches, qCast, compressK, compressV, selectOp, gatesCast, combine,
-                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, new Dtypes(kDt, qCmpDt, oDt), side);
+                    guarded, constants, guard, overrideGates, ws, sl, nnz, nnzCmp, side);
         } catch (RuntimeException e) {
             for (DeviceTensor c : constants) {
                 c.close();
@@ -276,15 +267,15 @@ final class DevicePipeline implements AutoCloseable {
 
     /** Workspace views the host API downloads from. */
     DeviceTensor oCmp() {
-        return tensor(slices.oCmp, dtypes.branch(), nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oCmp, plan.branchDtype(), nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor oSel() {
-        return tensor(slices.oSel, dtypes.branch(), nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oSel, plan.branchDtype(), nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor oWin() {
-        return tensor(slices.oWin, dtypes.branch(), nnz, cfg.heads(), cfg.headDimV());
+        return tensor(slices.oWin, plan.branchDtype(), nnz, cfg.heads(), cfg.headDimV());
     }
 
     DeviceTensor lseCmp() {
@@ -333,7 +324,7 @@ final class DevicePipeline implements AutoCloseable {
     }
 
     private void branchOut(String name, DeviceTensor t) {
-        DType branchDtype = dtypes.branch();
+        DType branchDtype = plan.branchDtype();
         if (t != null && t.dtype() != branchDtype) {
             throw new dev.nsa4j.NsaArgumentException(name, "dtype " + NsaShape.name(branchDtype)
                     + (branchDtype == DType.FP32 ? " (branch outputs are fp32 unless NSA_FAST_P=1 with a half-precision o)"
@@ -370,11 +361,11 @@ final class DevicePipeline implements AutoCloseable {
         }
         DeviceTensor qCmp = c.q();
         if (qCast != null) {
-            qCmp = tensor(slices.q32, dtypes.qCmp(), nnz, h, dk);
+            qCmp = tensor(slices.q32, plan.compressedDtype(), nnz, h, dk);
             qCast.launch(s, new CastArgs(c.q(), qCmp), Workspace.NONE);
         }
-        DeviceTensor kC = tensor(slices.kC, dtypes.compressed(), nnzCmp, g, dk);
-        DeviceTensor vC = tensor(slices.vC, dtypes.compressed(), nnzCmp, g, dv);
+        DeviceTensor kC = tensor(slices.kC, plan.compressedDtype(), nnzCmp, g, dk);
+        DeviceTensor vC = tensor(slices.vC, plan.compressedDtype(), nnzCmp, g, dv);
         compressK.launch(s, new CompressArgs(c.kCmp(), kC), scratch);
         compressV.launch(s, new CompressArgs(c.vCmp(), vC), scratch);
         timer.mark("compress", s);
