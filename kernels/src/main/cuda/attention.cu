@@ -15,16 +15,11 @@
 #include "nsa_params.h"
 #include "nsa_dtype.h"
 #include "nsa_launch.h"
+#include "nsa_attn_row.cuh"
 
 namespace nsa {
 
 constexpr int kAttnWarps = 4;  // warps per block: (query, head) rows per block
-
-__device__ __forceinline__ float warp_sum(float x) {
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) x += __shfl_xor_sync(0xffffffffu, x, off);
-    return x;
-}
 
 // Sequence of a query token: the b with cu_q[b] <= tok < cu_q[b + 1] (binary search; zero-length ok).
 __device__ __forceinline__ int sequence_of(const int32_t* cu, int batch, int tok) {
@@ -42,40 +37,11 @@ __device__ __forceinline__ int compressed_visible(int t, int l, int d) {
     return span < 0 ? 0 : static_cast<int>(span / d + 1);
 }
 
-template <typename T, int DCH>
-struct Row {
-    float q[DCH];
-    float acc[DCH];
-    float m;
-    float l;
-};
-
-// Adds key index `kidx` (within the sequence's key tensor rows) to the row's online softmax.
+// Adds key row `krow` of KV head `kvh` (within the params' key tensor) to the row's online softmax.
 template <typename T, int DCH>
 __device__ __forceinline__ void add_key(const AttnParams& p, Row<T, DCH>& r, int lane, int64_t krow, int kvh) {
-    const T* kp = static_cast<const T*>(p.k) + krow * p.k_tok_stride + kvh * p.k_head_stride;
-    float part = 0.f;
-#pragma unroll
-    for (int j = 0; j < DCH; ++j) {
-        int c = lane + 32 * j;
-        if (c < p.dk) part = fmaf(r.q[j], load1(kp + c), part);
-    }
-    const float s = warp_sum(part) * p.scale;
-    const float m_new = fmaxf(r.m, s);
-    // First key: r.m = -inf, so corr = 0 (tested explicitly, so a -inf score can never make -inf - -inf).
-    // expf, not __expf: this is the yardstick; the intrinsic's error grows with |x| (about 1e-6 relative
-    // at x = -20), which would eat most of the 1e-5 budget the fast paths are held to.
-    const float corr = r.m == -INFINITY ? 0.f : expf(r.m - m_new);
-    const float w = expf(s - m_new);
-    r.l = fmaf(r.l, corr, w);
-    const T* vp = static_cast<const T*>(p.v) + krow * p.v_tok_stride + kvh * p.v_head_stride;
-#pragma unroll
-    for (int j = 0; j < DCH; ++j) {
-        int c = lane + 32 * j;
-        float v = c < p.dv ? load1(vp + c) : 0.f;
-        r.acc[j] = fmaf(w, v, r.acc[j] * corr);
-    }
-    r.m = m_new;
+    row_add<T, DCH>(r, lane, static_cast<const T*>(p.k) + krow * p.k_tok_stride + kvh * p.k_head_stride,
+                    static_cast<const T*>(p.v) + krow * p.v_tok_stride + kvh * p.v_head_stride, p.dk, p.dv, p.scale);
 }
 
 template <typename T, int DCH>
@@ -94,15 +60,8 @@ __device__ void attention_row(const AttnParams& p) {
     const int kpos0 = p.k_start ? p.k_start[b] : 0;  // position of key row k0
 
     Row<T, DCH> r;
-    const T* qp = static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + h * p.q_head_stride;
-#pragma unroll
-    for (int j = 0; j < DCH; ++j) {
-        int c = lane + 32 * j;
-        r.q[j] = c < p.dk ? load1(qp + c) : 0.f;
-        r.acc[j] = 0.f;
-    }
-    r.m = -INFINITY;
-    r.l = 0.f;
+    row_init<T, DCH>(r, static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + h * p.q_head_stride,
+                     p.dk, lane);
 
     const int32_t* blk = p.blocks ? p.blocks + static_cast<int64_t>(tok) * p.blocks_tok_stride + kvh * p.blocks_head_stride
                                   : nullptr;
@@ -163,24 +122,12 @@ __device__ void attention_row(const AttnParams& p) {
     }
 
     // no visible key: o = 0, lse = -inf (never NaN)
-    const float inv = r.l > 0.f ? 1.f / r.l : 0.f;
+    float* lse = p.lse ? p.lse + static_cast<int64_t>(tok) * p.lse_tok_stride + h : nullptr;
+    const int64_t o_off = static_cast<int64_t>(tok) * p.o_tok_stride + h * p.o_head_stride;
     if (p.out_fp32) {
-        float* op = static_cast<float*>(p.o) + static_cast<int64_t>(tok) * p.o_tok_stride + h * p.o_head_stride;
-#pragma unroll
-        for (int j = 0; j < DCH; ++j) {
-            int c = lane + 32 * j;
-            if (c < p.dv) op[c] = r.acc[j] * inv;
-        }
+        row_store<float, T, DCH>(r, lane, static_cast<float*>(p.o) + o_off, p.dv, lse);
     } else {
-        T* op = static_cast<T*>(p.o) + static_cast<int64_t>(tok) * p.o_tok_stride + h * p.o_head_stride;
-#pragma unroll
-        for (int j = 0; j < DCH; ++j) {
-            int c = lane + 32 * j;
-            if (c < p.dv) op[c] = Elem<T>::from_float(r.acc[j] * inv);
-        }
-    }
-    if (p.lse && lane == 0) {
-        p.lse[static_cast<int64_t>(tok) * p.lse_tok_stride + h] = r.l > 0.f ? r.m + logf(r.l) : -INFINITY;
+        row_store<T, T, DCH>(r, lane, static_cast<T*>(p.o) + o_off, p.dv, lse);
     }
 }
 

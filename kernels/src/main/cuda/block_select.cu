@@ -26,37 +26,11 @@
 #include "nsa_dtype.h"
 #include "nsa_launch.h"
 #include "nsa_topn.h"
+#include "nsa_select_row.cuh"
 
 namespace nsa {
 
 constexpr int kSelectWarps = 256 / 32;
-
-// P(j) for one row; q_row points at q[t, first head of the group], k_seq at K̃[first compressed token
-// of the sequence, g], lse_row at lse[t, first head of the group].
-template <typename T>
-__device__ float select_block_score(const BlockSelectParams& p, const T* q_row, const float* lse_row,
-                                    const T* k_seq, int ncmp, int h, int j) {
-    const int64_t bs = static_cast<int64_t>(j) * p.sel_block;
-    const int64_t be = bs + p.sel_block;
-    int64_t lo, hi;
-    select_overlap_range(j, p.block_len, p.block_stride, p.sel_block, ncmp, lo, hi);
-    const float lf = static_cast<float>(p.block_len);
-    float acc = 0.f;
-    for (int hh = 0; hh < h; ++hh) {
-        const T* qh = q_row + hh * p.q_head_stride;
-        const float lse = lse_row[hh * p.lse_head_stride];
-        for (int64_t i = lo; i < hi; ++i) {
-            const T* k = k_seq + i * p.k_tok_stride;
-            float dot = 0.f;
-            for (int c = 0; c < p.dk; ++c) dot = __fmaf_rn(load1(qh + c), load1(k + c), dot);
-            const float pr = expf(__fsub_rn(__fmul_rn(p.scale, dot), lse));
-            const int64_t s = i * p.block_stride;
-            const int64_t ov = min(s + p.block_len, be) - max(s, bs);
-            acc = __fmaf_rn(pr, __fdiv_rn(static_cast<float>(ov), lf), acc);
-        }
-    }
-    return acc;
-}
 
 template <typename T>
 __device__ __forceinline__ void block_select(const BlockSelectParams& p) {
@@ -65,8 +39,6 @@ __device__ __forceinline__ void block_select(const BlockSelectParams& p) {
     const int64_t rows = static_cast<int64_t>(p.nnz) * p.kv_heads;
     const int h = p.heads / p.kv_heads;
     const int n = p.n_sel;
-    const int keep = n - 3;
-    const float neg_inf = __int_as_float(0xff800000);
     const float nan = __int_as_float(0x7fc00000);
     __shared__ unsigned long long s_top[kSelectWarps][kTopCap];   // each warp's top-n buffer (nsa_topn.h)
 
@@ -91,23 +63,10 @@ __device__ __forceinline__ void block_select(const BlockSelectParams& p) {
             if (srow) for (int j = lane; j < p.nb_max; j += 32) srow[j] = nan;
             continue;
         }
-        const int cur = t / p.sel_block;
-        const bool all = cur + 1 <= n;
-        const bool topk = !all && keep > 0;
         const T* q_row = static_cast<const T*>(p.q) + r * p.q_tok_stride + static_cast<int64_t>(g) * h * p.q_head_stride;
         const float* lse_row = p.lse + r * p.lse_tok_stride + static_cast<int64_t>(g) * h * p.lse_head_stride;
         const T* k_seq = static_cast<const T*>(p.k_cmp) + cbase * p.k_tok_stride + g * p.k_group_stride;
-
-        TopList top = topn_list(s_top[(threadIdx.x >> 5) % kSelectWarps], keep);
-        const int jend = srow ? max(cur + 1, p.nb_max) : (topk ? cur + 1 : 0);
-        for (int c0 = 0; c0 < jend; c0 += 32) {
-            const int j = c0 + lane;
-            float s = 0.f;
-            if (j <= cur) s = select_block_score<T>(p, q_row, lse_row, k_seq, ncmp, h, j);
-            if (srow && j < p.nb_max) srow[j] = j <= cur ? s : neg_inf;
-            if (topk) topn_offer(top, keep, topn_candidate(s, j, cur), lane);
-        }
-        topn_write(out, top, n, cur, all, lane);
+        select_row<T>(p, q_row, lse_row, k_seq, t, ncmp, h, out, srow, s_top[(threadIdx.x >> 5) % kSelectWarps], lane);
         __syncwarp();
     }
 }

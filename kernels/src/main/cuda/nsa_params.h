@@ -218,4 +218,63 @@ struct CastParams {
     int64_t n;
 };
 
+// GPU decode (decode.cu, docs/nsa-spec.md "Decode"): the device caches of B sequences and one step's tensors,
+// all contiguous, in the input dtype T unless noted. Caches:
+//   sel_k / sel_v  [pages, l', G, Dk / Dv]   the selection tokens, block j of sequence b in page table[b, j]
+//   table          int32 [B, table_stride]   pages; an entry outside [0, pages) holds nothing (never read)
+//   win_k / win_v  [B, w, G, D]              the window ring: position s in slot s % w
+//   raw_k / raw_v  [B, l, G, D]              the raw compression tokens still pending: position s in slot s % l
+//   cmp_k / cmp_v  [B, cmp_cap, G, D]        the compressed tokens K̃ / Ṽ (T: fp32 for fp32 inputs)
+//   lengths        int32 [B]                 tokens in the cache (t of the next step)
+// A step's inputs: q [B, H, Dk], k_c [B, G, Dk], v_c [B, G, Dv] (c = cmp, sel, win); its outputs, fp32:
+// o_c [B, H, Dv], lse_c [B, H], indices int32 [B, G, n] (sorted, -1 padded). The prefill fill reads k_c / v_c
+// as [nnz, G, D] with cu [B + 1] instead.
+struct DecodeParams {
+    const void* q;
+    const void* k_cmp;
+    const void* v_cmp;
+    const void* k_sel;
+    const void* v_sel;
+    const void* k_win;
+    const void* v_win;
+    const int32_t* cu;
+
+    void* sel_k;
+    void* sel_v;
+    const int32_t* table;
+    void* win_k;
+    void* win_v;
+    void* raw_k;
+    void* raw_v;
+    void* cmp_k;
+    void* cmp_v;
+    int32_t* lengths;
+
+    float* o_cmp;
+    float* o_sel;
+    float* o_win;
+    float* lse_cmp;
+    float* lse_sel;
+    float* lse_win;
+    int32_t* indices;
+
+    int32_t batch;
+    int32_t nnz;           // the fill's source rows
+    int32_t heads;
+    int32_t kv_heads;
+    int32_t dk;
+    int32_t dv;
+    int32_t block_len;     // l
+    int32_t block_stride;  // d
+    int32_t sel_block;     // l'
+    int32_t n_sel;         // n, 3 <= n <= NSA_SELECT_MAX_N
+    int32_t window;        // w
+    int32_t pages;
+    int32_t table_stride;
+    int32_t cmp_cap;
+    int32_t branch;        // the attend kernel's branch: 0 cmp, 1 sel, 2 win
+
+    float scale;
+};
+
 }  // namespace nsa

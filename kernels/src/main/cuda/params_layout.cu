@@ -77,7 +77,21 @@
     F(nsa::SelGatherParams, tok0) F(nsa::SelGatherParams, rows) F(nsa::SelGatherParams, batch) \
     F(nsa::SelGatherParams, groups) F(nsa::SelGatherParams, dk) F(nsa::SelGatherParams, dv) \
     F(nsa::SelGatherParams, sel_block) F(nsa::SelGatherParams, n_sel) F(nsa::SelGatherParams, cap) \
-    S(nsa::CastParams) F(nsa::CastParams, x) F(nsa::CastParams, y) F(nsa::CastParams, n)
+    S(nsa::CastParams) F(nsa::CastParams, x) F(nsa::CastParams, y) F(nsa::CastParams, n) \
+    S(nsa::DecodeParams) \
+    F(nsa::DecodeParams, q) F(nsa::DecodeParams, k_cmp) F(nsa::DecodeParams, v_cmp) F(nsa::DecodeParams, k_sel) \
+    F(nsa::DecodeParams, v_sel) F(nsa::DecodeParams, k_win) F(nsa::DecodeParams, v_win) F(nsa::DecodeParams, cu) \
+    F(nsa::DecodeParams, sel_k) F(nsa::DecodeParams, sel_v) F(nsa::DecodeParams, table) \
+    F(nsa::DecodeParams, win_k) F(nsa::DecodeParams, win_v) F(nsa::DecodeParams, raw_k) \
+    F(nsa::DecodeParams, raw_v) F(nsa::DecodeParams, cmp_k) F(nsa::DecodeParams, cmp_v) \
+    F(nsa::DecodeParams, lengths) F(nsa::DecodeParams, o_cmp) F(nsa::DecodeParams, o_sel) \
+    F(nsa::DecodeParams, o_win) F(nsa::DecodeParams, lse_cmp) F(nsa::DecodeParams, lse_sel) \
+    F(nsa::DecodeParams, lse_win) F(nsa::DecodeParams, indices) F(nsa::DecodeParams, batch) \
+    F(nsa::DecodeParams, nnz) F(nsa::DecodeParams, heads) F(nsa::DecodeParams, kv_heads) \
+    F(nsa::DecodeParams, dk) F(nsa::DecodeParams, dv) F(nsa::DecodeParams, block_len) \
+    F(nsa::DecodeParams, block_stride) F(nsa::DecodeParams, sel_block) F(nsa::DecodeParams, n_sel) \
+    F(nsa::DecodeParams, window) F(nsa::DecodeParams, pages) F(nsa::DecodeParams, table_stride) \
+    F(nsa::DecodeParams, cmp_cap) F(nsa::DecodeParams, branch) F(nsa::DecodeParams, scale)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

@@ -16,6 +16,7 @@ import dev.nsa4j.kernels.CudaContext;
 import dev.nsa4j.kernels.CudaEvent;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.internal.KernelModule;
 import dev.nsa4j.kernels.op.OpRun;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
@@ -134,6 +135,11 @@ final class GpuBackend implements AutoCloseable {
 
     CudaContext context() {
         return context;
+    }
+
+    /** The nsa4j kernel image (the GPU decoder launches its kernels from it). */
+    KernelModule kernels() {
+        return images.module();
     }
 
     DeviceMemory memory() {

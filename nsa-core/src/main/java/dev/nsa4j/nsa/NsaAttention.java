@@ -278,6 +278,12 @@ public final class NsaAttention implements AutoCloseable {
         return gpu.context();
     }
 
+    /** The GPU side (the GPU decoder shares its context and kernel image); requires {@link #onGpu()}. */
+    GpuBackend gpu() {
+        requireGpu();
+        return gpu;
+    }
+
     /** True when the calls run on a GPU. */
     public boolean onGpu() {
         return gpu != null;

@@ -28,6 +28,11 @@ public final class KernelCatalog {
     public static final String SEL_GATHER = "sel_gather";
     /** Dtype casts of contiguous tensors (cast.cu): variant {@code o<to>}, half precision to and from fp32. */
     public static final String CAST = "cast";
+    /**
+     * GPU decode (decode.cu): variants {@code append}, {@code fill}, {@code fill_cmp}, {@code select} and
+     * {@code attend_d<n>} per k/v dtype; {@code (decode, int32, advance)}.
+     */
+    public static final String DECODE = "decode";
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -35,6 +40,8 @@ public final class KernelCatalog {
     public static final String VEC16 = "v16";
     public static final String SCALAR = "v1";
 
+    /** The decode kernels that are not attention rows, in launch order. */
+    public static final List<String> DECODE_STEPS = List.of("append", "fill", "fill_cmp", "select");
     private static final List<DType> FLOATS = List.of(DType.FP32, DType.FP16, DType.BF16);
     private static final Set<KernelKey> ALL = build();
 
@@ -62,7 +69,14 @@ public final class KernelCatalog {
             s.add(blockSelect(in));
             s.add(compressMlp(in));
             s.add(selGather(in));
+            for (String step : DECODE_STEPS) {
+                s.add(decode(in, step));
+            }
+            for (int d : ATTENTION_DIM_CLASSES) {
+                s.add(decodeAttend(in, d));
+            }
         }
+        s.add(decodeAdvance());
         for (DType half : List.of(DType.FP16, DType.BF16)) {
             s.add(cast(half, DType.FP32));
             s.add(cast(DType.FP32, half));
@@ -106,6 +120,21 @@ public final class KernelCatalog {
     /** {@code nsa_sel_gather_<dtype>}: gathers the chosen blocks' k/v rows ({@link SelPacked}). */
     public static KernelKey selGather(DType in) {
         return new KernelKey(SEL_GATHER, in, "");
+    }
+
+    /** {@code nsa_decode_<dtype>_<step>}: a decode kernel other than the attention rows ({@link #DECODE_STEPS}). */
+    public static KernelKey decode(DType in, String step) {
+        return new KernelKey(DECODE, in, step);
+    }
+
+    /** {@code nsa_decode_<dtype>_attend_d<dimClass>}: one branch of a decode step, head dims up to 32·dimClass. */
+    public static KernelKey decodeAttend(DType in, int dimClass) {
+        return new KernelKey(DECODE, in, "attend_d" + dimClass);
+    }
+
+    /** {@code nsa_decode_int32_advance}: every cache length + 1. */
+    public static KernelKey decodeAdvance() {
+        return new KernelKey(DECODE, DType.INT32, "advance");
     }
 
     /** {@code nsa_cast_<from>_o<to>}: fp16/bf16 to fp32 and back. */

@@ -11,7 +11,7 @@ public final class ParamsLayouts {
     public static final List<StructLayout> ALL = List.of(GateCombineParams.LAYOUT, CompressAvgParams.LAYOUT,
             AttnParams.LAYOUT, BlockSelectParams.LAYOUT,
             CompressMlpParams.LAYOUT,
-            SelGatherParams.LAYOUT, CastParams.LAYOUT);
+            SelGatherParams.LAYOUT, CastParams.LAYOUT, DecodeParams.LAYOUT);
 
     private ParamsLayouts() {
     }

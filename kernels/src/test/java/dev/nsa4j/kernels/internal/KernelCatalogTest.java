@@ -39,7 +39,11 @@ class KernelCatalogTest {
         // compress avg: fp32 (1) + fp16/bf16 (2 each), x 2 access widths
         // attention: 3 dtypes x 4 head-dim classes (the output dtype is a params flag); block select: one per dtype
         // compress mlp and the packed-selection gather: one per dtype each; casts fp16/bf16 <-> fp32
-        assertEquals(11 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4, KernelCatalog.all().size());
+        // decode: per dtype append, fill, fill_cmp, select and 4 head-dim classes of attend; one advance
+        assertEquals(11 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4 + 3 * (4 + 4) + 1, KernelCatalog.all().size());
+        assertEquals("nsa_decode_bf16_attend_d4", KernelCatalog.decodeAttend(DType.BF16, 4).symbol());
+        assertEquals("nsa_decode_fp16_fill_cmp", KernelCatalog.decode(DType.FP16, "fill_cmp").symbol());
+        assertEquals("nsa_decode_int32_advance", KernelCatalog.decodeAdvance().symbol());
         assertEquals("nsa_cast_bf16_ofp32", KernelCatalog.cast(DType.BF16, DType.FP32).symbol());
         assertEquals("nsa_sel_gather_bf16", KernelCatalog.selGather(DType.BF16).symbol());
         assertEquals(KernelCatalog.all().size() + 1, KernelCatalog.symbols().size());
@@ -63,7 +67,7 @@ class KernelCatalogTest {
         NsaArgumentException f = assertThrows(NsaArgumentException.class,
                 () -> KernelCatalog.require(new KernelKey("softmax", DType.FP32, "")));
         assertTrue(f.getMessage().contains("no such family; families: "), f.getMessage());
-        assertTrue(f.getMessage().contains("attention, block_select, cast, compress_avg, compress_mlp, gate_combine"), f.getMessage());
+        assertTrue(f.getMessage().contains("attention, block_select, cast, compress_avg, compress_mlp, decode, gate_combine"), f.getMessage());
 
         assertThrows(NsaArgumentException.class,
                 () -> KernelCatalog.require(KernelCatalog.compressAvg(DType.INT32, DType.INT32, KernelCatalog.SCALAR)));

@@ -1,0 +1,113 @@
+package dev.nsa4j.kernels.internal;
+
+import java.util.List;
+
+import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.tensor.DType;
+
+/**
+ * The GPU decode kernels (decode.cu): a step's launches on one stream, and the prefill fill. The caller (nsa-core's
+ * {@code NsaGpuDecoder}) owns the cache tensors and plans their sizes; {@link #check} validates the sizes once, and
+ * every launch here enqueues without a host synchronisation, so a step can be captured into a CUDA graph.
+ *
+ * <p>A step: {@link #append} (the new token into the caches, the compressed token it completes), {@link #attend}
+ * of the compressed branch (o_cmp, lse_cmp), {@link #select} (the chosen blocks, unless the caller gave them),
+ * {@link #attend} of the selected and window branches, the gate combine ({@link GateCombine}), then
+ * {@link #advance} (every length + 1).
+ */
+public final class Decode {
+    /** Threads per block of the attention rows (one warp per (sequence, head)); the other kernels use 256. */
+    public static final int ATTEND_BLOCK = 128;
+
+    /** The branch an {@link #attend} launch computes. */
+    public enum Branch {
+        /** The compressed tokens (code 0 in the kernel's branch field). */
+        CMP,
+        /** The chosen blocks (1). */
+        SEL,
+        /** The window (2). */
+        WIN
+    }
+
+    private static final List<DType> FLOATS = List.of(DType.FP32, DType.FP16, DType.BF16);
+
+    private Decode() {
+    }
+
+    /**
+     * Validates the sizes of a decode (no CUDA call).
+     *
+     * @throws NsaArgumentException naming the rule broken
+     */
+    public static void check(DType dtype, DecodeParams.Dims d) {
+        Checks.dtype("k/v", dtype, FLOATS, "fp32, fp16 or bf16");
+        Checks.nonNegative("decode", d.batch(), "B");
+        for (int v : new int[]{d.heads(), d.kvHeads(), d.dk(), d.dv(), d.blockLen(), d.blockStride(), d.selBlock(),
+                d.window(), d.tableStride()}) {
+            if (v <= 0) {
+                throw new NsaArgumentException("decode", "positive sizes", "got " + d);
+            }
+        }
+        if (d.heads() % d.kvHeads() != 0) {
+            throw new NsaArgumentException("decode", "H a multiple of G", "H = " + d.heads() + ", G = " + d.kvHeads());
+        }
+        if (d.nSel() < 3 || d.nSel() > 64) {
+            throw new NsaArgumentException("n_sel", "3 <= n <= 64 (the decode scorer's top-n)", "n = " + d.nSel());
+        }
+        Attention.dimClass(d.dk(), d.dv());
+        Checks.nonNegative("decode", d.pages(), "pages");
+        Checks.nonNegative("decode", d.cmpCap(), "cmp_cap");
+    }
+
+    /** The step's token into the caches (and the compressed token it completes): one thread per (b, g, feature). */
+    public static void append(KernelModule m, long stream, DType dtype, DecodeParams p) {
+        DecodeParams.Dims d = p.dims();
+        grid(m, stream, KernelCatalog.decode(dtype, "append"), (long) d.batch() * d.kvHeads() * maxDim(d), p);
+    }
+
+    /** The prefill's k/v rows ({@code [nnz, G, D]}, cu {@code [B + 1]}) into the pages and rings. */
+    public static void fill(KernelModule m, long stream, DType dtype, DecodeParams p) {
+        DecodeParams.Dims d = p.dims();
+        grid(m, stream, KernelCatalog.decode(dtype, "fill"), (long) d.nnz() * d.kvHeads() * maxDim(d), p);
+    }
+
+    /** The prefill's compressed tokens from its k_cmp / v_cmp rows. */
+    public static void fillCmp(KernelModule m, long stream, DType dtype, DecodeParams p) {
+        DecodeParams.Dims d = p.dims();
+        grid(m, stream, KernelCatalog.decode(dtype, "fill_cmp"),
+                (long) d.batch() * d.cmpCap() * d.kvHeads() * maxDim(d), p);
+    }
+
+    /** The chosen blocks of every sequence's query: one warp per (b, g). */
+    public static void select(KernelModule m, long stream, DType dtype, DecodeParams p) {
+        DecodeParams.Dims d = p.dims();
+        grid(m, stream, KernelCatalog.decode(dtype, "select"), 32L * d.batch() * d.kvHeads(), p);
+    }
+
+    /** One branch of the step: one warp per (b, head). */
+    public static void attend(KernelModule m, long stream, DType dtype, Branch branch, DecodeParams p) {
+        DecodeParams.Dims d = p.dims();
+        long rows = (long) d.batch() * d.heads();
+        if (rows == 0) {
+            return;
+        }
+        int warps = ATTEND_BLOCK / 32;
+        KernelKey key = KernelCatalog.require(KernelCatalog.decodeAttend(dtype, Attention.dimClass(d.dk(), d.dv())));
+        m.launch(key, (int) ((rows + warps - 1) / warps), ATTEND_BLOCK, stream, p.toBytes(branch.ordinal()));
+    }
+
+    /** Every cache length + 1 (the step's last launch). */
+    public static void advance(KernelModule m, long stream, DecodeParams p) {
+        grid(m, stream, KernelCatalog.decodeAdvance(), p.dims().batch(), p);
+    }
+
+    private static int maxDim(DecodeParams.Dims d) {
+        return Math.max(d.dk(), d.dv());
+    }
+
+    private static void grid(KernelModule m, long stream, KernelKey key, long work, DecodeParams p) {
+        if (work > 0) {
+            m.launch(KernelCatalog.require(key), m.gridFor(work), stream, p.toBytes());
+        }
+    }
+}

@@ -1,0 +1,342 @@
+package dev.nsa4j.nsa;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+import dev.nsa4j.NsaArgumentException;
+import dev.nsa4j.attention.BatchLayout;
+import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
+import dev.nsa4j.kernels.CudaGraph;
+import dev.nsa4j.kernels.CudaStream;
+import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.internal.Decode;
+import dev.nsa4j.kernels.internal.DecodeParams;
+import dev.nsa4j.kernels.internal.GateCombine;
+import dev.nsa4j.kernels.internal.KernelModule;
+import dev.nsa4j.oracle.InputCheck;
+import dev.nsa4j.oracle.NsaOracle;
+import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
+import dev.nsa4j.tensor.Shape;
+
+/**
+ * Decode on the GPU (docs/nsa-spec.md "Decode"): a prefill fills device caches ({@link DecodeCachePlan}: a paged
+ * selection cache with a block table per sequence, the window ring, the pending compression tokens, K̃/Ṽ), then
+ * each {@link #step} appends one token per sequence, emits the compressed token a completed block gives, and
+ * computes the three branches and the gate combine for that query, as a prefill computes its row. Sequences of
+ * different lengths decode together; a length may be 0 before the first step.
+ *
+ * <p>The decoder runs on an {@link NsaAttention} that is on a GPU (its context and kernel image) and serves phi =
+ * avg; the caches hold the inputs' dtype (K̃/Ṽ too, fp32 for fp32 inputs). A step is a fixed sequence of launches
+ * on one stream with no host synchronisation, except that a sequence entering a new selection block uploads
+ * that block's table entry first.
+ *
+ * <p>Step inputs are one token per sequence, {@code [B,1,...]} (decisions D8): q {@code [B,1,H,Dk]}, k_c
+ * {@code [B,1,G,Dk]}, v_c {@code [B,1,G,Dv]}, gates {@code [B,1,H,3]}; caller-chosen blocks are not taken yet.
+ * Not thread-safe: one decoder per thread of decode.
+ */
+public final class NsaGpuDecoder implements AutoCloseable {
+    private final NsaAttention attention;
+    private final NsaConfig cfg;
+    private final KernelModule module;
+    private final CudaStream stream;
+    private final DeviceDecodeCache cache;
+
+    private NsaGpuDecoder(NsaAttention attention, DecodeCachePlan plan) {
+        this.attention = attention;
+        this.cfg = attention.config();
+        this.module = attention.gpu().kernels();
+        Decode.check(plan.dtype(), plan.dims());
+        this.stream = CudaStream.create(attention.context());
+        DeviceDecodeCache c;
+        try {
+            c = new DeviceDecodeCache(stream, plan);
+            stream.synchronize();   // the caches are usable from any stream of the context from here on
+        } catch (RuntimeException e) {
+            stream.close();
+            throw e;
+        }
+        this.cache = c;
+    }
+
+    /**
+     * A decoder for {@code batch} sequences of up to {@code capacity} tokens in {@code dtype}, on the attention's GPU.
+     *
+     * @throws NsaArgumentException when the attention is not on a GPU, phi is not avg, or a size breaks a rule
+     */
+    public static NsaGpuDecoder open(NsaAttention attention, int batch, int capacity, DType dtype) {
+        Objects.requireNonNull(attention, "attention");
+        if (!attention.onGpu()) {
+            throw new NsaArgumentException("decode.device", "an NsaAttention on a GPU (device gpu or auto with a GPU)",
+                    "this one runs on the CPU oracle: use NsaDecoder there");
+        }
+        if (attention.config().phi() != Phi.AVG) {
+            throw new NsaArgumentException("config.phi", "avg on the GPU decoder (phi = mlp decodes on the CPU "
+                    + "oracle, NsaDecoder, for now)", "phi = " + attention.config().phi());
+        }
+        return new NsaGpuDecoder(attention, new DecodeCachePlan(attention.config(), batch, capacity, dtype));
+    }
+
+    /** The cache's sizes. */
+    public DecodeCachePlan plan() {
+        return cache.plan;
+    }
+
+    /** Tokens in sequence {@code b}'s cache. */
+    public int length(int b) {
+        return cache.length(b);
+    }
+
+    /** The outputs of one step, on the host: {@code [B,1,...]}, fp32 (indices int32). */
+    public record Step(HostTensor o, HostTensor oCmp, HostTensor oSel, HostTensor oWin, HostTensor lseCmp,
+                       HostTensor lseSel, HostTensor lseWin, HostTensor indices) {
+    }
+
+    /**
+     * Prefill of a dense or varlen batch of B sequences (B of the plan; a varlen length may be 0): the attention's
+     * forward, and the caches filled from the same k/v.
+     *
+     * @throws NsaArgumentException for inputs that break a rule or a length past the capacity, before the cache
+     *                              changes
+     */
+    public NsaOutput prefill(NsaInputs in) {
+        BatchLayout layout = InputCheck.check(cfg, null, in);
+        checkBatch(layout.batch(), "q");
+        requireDtype(layout.dtype(), "q");
+        int[] cu = layout.cu();
+        int[] lens = new int[layout.batch()];
+        for (int b = 0; b < lens.length; b++) {
+            lens[b] = cu[b + 1] - cu[b];
+            if (lens[b] > cache.plan.capacity()) {
+                throw new NsaArgumentException("decode.capacity", "at most " + cache.plan.capacity()
+                        + " tokens per sequence", "sequence " + b + " has " + lens[b]);
+            }
+        }
+        int nnz = layout.nnz();
+        // a batch of empty sequences has no row to compute (and no kernel to launch): its output is the oracle's
+        NsaOutput out = nnz == 0 ? new NsaOutput(new NsaOracle(cfg).forward(in, DType.FP32, GateOverride.NONE),
+                List.of(), Duration.ZERO) : attention.forward(in, DType.FP32);
+        List<DeviceTensor> up = new ArrayList<>();
+        try {
+            HostTensor[] kv = {in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin()};
+            long[] addr = new long[kv.length];
+            for (int i = 0; i < kv.length; i++) {
+                int d = i % 2 == 0 ? cfg.headDimQk() : cfg.headDimV();
+                DeviceTensor t = DeviceTensor.upload(stream, kv[i].view(Shape.of(nnz, cfg.kvGroups(), d)));
+                up.add(t);
+                addr[i] = t.address();
+            }
+            DeviceTensor cuDev = DeviceTensor.upload(stream, HostTensor.ofInts(cu.clone(), cu.length));
+            up.add(cuDev);
+            cache.reset(stream, lens);
+            DecodeParams base = cache.params();
+            DecodeParams p = base.withStep(new DecodeParams.Step(0, addr[0], addr[1], addr[2], addr[3], addr[4],
+                    addr[5], cuDev.address())).withDims(base.dims().withNnz(nnz));
+            DType dt = cache.plan.dtype();
+            Decode.fill(module, stream.handle(), dt, p);
+            Decode.fillCmp(module, stream.handle(), dt, p);
+            stream.synchronize();
+        } finally {
+            for (DeviceTensor t : up) {
+                t.close();
+            }
+        }
+        return out;
+    }
+
+    /**
+     * One step for every sequence, host tensors in and out (one upload per input, the downloads of {@link Step}).
+     *
+     * @throws NsaArgumentException for inputs that break a rule, before the cache changes
+     */
+    public Step step(NsaInputs in) {
+        Objects.requireNonNull(in, "in");
+        if (in.isVarlen()) {
+            throw new NsaArgumentException("cu_seqlens", "absent in a decode step",
+                    "a step takes one token per sequence as [B,1,...] tensors");
+        }
+        if (in.indices() != null) {
+            throw new NsaArgumentException("indices", "absent on the GPU decoder (its step scores the blocks)",
+                    "caller-chosen blocks in a step decode on the CPU oracle (NsaDecoder) for now");
+        }
+        BatchLayout layout = InputCheck.check(cfg, null, in);
+        if (layout.seqLen() != 1) {
+            throw new NsaArgumentException("q", "shape [B,1,H,Dk] (one token per sequence)", "got " + in.q().shape());
+        }
+        checkBatch(layout.batch(), "q");
+        requireDtype(layout.dtype(), "q");
+        int b = layout.batch();
+        List<DeviceTensor> up = new ArrayList<>();
+        try {
+            DeviceTensor q = upload(up, in.q(), b, cfg.heads(), cfg.headDimQk());
+            HostTensor[] kv = {in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin()};
+            long[] addr = new long[kv.length];
+            for (int i = 0; i < kv.length; i++) {
+                addr[i] = upload(up, kv[i], b, cfg.kvGroups(), i % 2 == 0 ? cfg.headDimQk() : cfg.headDimV()).address();
+            }
+            DeviceTensor gates = upload(up, in.gates(), b, cfg.heads(), 3);
+            DeviceTensor o = DeviceTensor.allocate(stream, DType.FP32, b, cfg.heads(), cfg.headDimV());
+            up.add(o);
+            Bound bound = new Bound(new DecodeParams.Step(q.address(), addr[0], addr[1], addr[2], addr[3], addr[4],
+                    addr[5], 0), gates, o);
+            cache.reservePages(stream);
+            enqueue(stream, bound);
+            cache.advanced();
+            int[] tok = {b, 1};
+            return new Step(download(o, tok, cfg.heads(), cfg.headDimV()),
+                    download(cache.oCmp, tok, cfg.heads(), cfg.headDimV()),
+                    download(cache.oSel, tok, cfg.heads(), cfg.headDimV()),
+                    download(cache.oWin, tok, cfg.heads(), cfg.headDimV()),
+                    download(cache.lseCmp, tok, cfg.heads()), download(cache.lseSel, tok, cfg.heads()),
+                    download(cache.lseWin, tok, cfg.heads()), download(cache.indices, tok, cfg.kvGroups(), cfg.nSel()));
+        } finally {
+            for (DeviceTensor t : up) {
+                t.close();
+            }
+        }
+    }
+
+    /**
+     * One step on device tensors, enqueued on {@code stream}: q {@code [B,1,H,Dk]}, k_c {@code [B,1,G,Dk]}, v_c
+     * {@code [B,1,G,Dv]} in the cache dtype, gates {@code [B,1,H,3]} (fp32 or that dtype), all contiguous; o
+     * {@code [B,1,H,Dv]} fp32 or the cache dtype. No host synchronisation; a sequence entering a new selection block
+     * uploads its table entry first.
+     *
+     * @throws NsaArgumentException naming the tensor and the rule, before anything is enqueued
+     */
+    public void step(CudaStream stream, NsaDeviceInputs in, DeviceTensor o) {
+        Bound b = bind(in, o);
+        cache.reservePages(stream);
+        enqueue(stream, b);
+        cache.advanced();
+    }
+
+    /**
+     * Captures one step on these device tensors into a CUDA graph: each {@link StepGraph#replay} is one step reading
+     * what the tensors then hold (the caller writes the next token into them between replays).
+     *
+     * @throws NsaArgumentException as {@link #step(CudaStream, NsaDeviceInputs, DeviceTensor)}
+     */
+    public StepGraph capture(CudaStream stream, NsaDeviceInputs in, DeviceTensor o) {
+        Bound b = bind(in, o);
+        return new StepGraph(CudaGraph.capture(stream, () -> enqueue(stream, b)));
+    }
+
+    /** A step captured by {@link #capture}: one replay per token, lengths and pages kept by the decoder. */
+    public final class StepGraph implements AutoCloseable {
+        private final CudaGraph graph;
+
+        private StepGraph(CudaGraph graph) {
+            this.graph = graph;
+        }
+
+        /** One step: the page of a block a sequence enters (if any), then the graph, on {@code stream}. */
+        public void replay(CudaStream stream) {
+            cache.reservePages(stream);
+            graph.launch(stream);
+            cache.advanced();
+        }
+
+        @Override
+        public void close() {
+            graph.close();
+        }
+    }
+
+    /** A step's device tensors, checked and viewed in the kernels' layouts. */
+    private record Bound(DecodeParams.Step step, DeviceTensor gates, DeviceTensor o) {
+    }
+
+    private Bound bind(NsaDeviceInputs in, DeviceTensor o) {
+        Objects.requireNonNull(in, "in");
+        Objects.requireNonNull(o, "o");
+        if (in.isVarlen() || in.indices() != null) {
+            throw new NsaArgumentException(in.isVarlen() ? "cu_seqlens" : "indices",
+                    "absent in a GPU decode step", "a step takes one token per sequence, its blocks scored on the GPU");
+        }
+        int b = cache.plan.batch();
+        DType dt = cache.plan.dtype();
+        DeviceTensor q = stepTensor("q", in.q(), List.of(dt), cfg.heads(), cfg.headDimQk());
+        DeviceTensor[] kv = {in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin()};
+        String[] names = {"k_cmp", "v_cmp", "k_sel", "v_sel", "k_win", "v_win"};
+        long[] addr = new long[kv.length];
+        for (int i = 0; i < kv.length; i++) {
+            addr[i] = stepTensor(names[i], kv[i], List.of(dt), cfg.kvGroups(),
+                    i % 2 == 0 ? cfg.headDimQk() : cfg.headDimV()).address();
+        }
+        DeviceTensor gates = stepTensor("gates", in.gates(), List.of(DType.FP32, dt), cfg.heads(), 3);
+        DeviceTensor out = stepTensor("o", o, List.of(DType.FP32, dt), cfg.heads(), cfg.headDimV());
+        return new Bound(new DecodeParams.Step(q.address(), addr[0], addr[1], addr[2], addr[3], addr[4], addr[5], 0),
+                gates, out);
+    }
+
+    /** {@code t} as {@code [B, heads, dim]}: contiguous, B·heads·dim elements ({@code [B,1,heads,dim]} or that). */
+    private DeviceTensor stepTensor(String name, DeviceTensor t, List<DType> dtypes, int heads, int dim) {
+        Objects.requireNonNull(t, name);
+        long want = (long) cache.plan.batch() * heads * dim;
+        if (!t.shape().isContiguous() || t.shape().numel() != want) {
+            throw new NsaArgumentException(name, "contiguous [B,1," + heads + "," + dim + "] with B = "
+                    + cache.plan.batch(), "got " + t.shape());
+        }
+        if (!dtypes.contains(t.dtype())) {
+            throw new NsaArgumentException(name, "dtype " + dtypes, "got " + t.dtype());
+        }
+        return t.view(Shape.of(cache.plan.batch(), heads, dim));
+    }
+
+    /** The step's launches: append, cmp, select, sel, win, the gate combine, advance. */
+    private void enqueue(CudaStream stream, Bound bound) {
+        DecodeParams p = cache.params().withStep(bound.step());
+        DType dt = cache.plan.dtype();
+        long s = stream.handle();
+        Decode.append(module, s, dt, p);
+        Decode.attend(module, s, dt, Decode.Branch.CMP, p);
+        Decode.select(module, s, dt, p);
+        Decode.attend(module, s, dt, Decode.Branch.SEL, p);
+        Decode.attend(module, s, dt, Decode.Branch.WIN, p);
+        GateCombine.run(module, stream, cache.oCmp, cache.oSel, cache.oWin, bound.gates(), bound.o());
+        Decode.advance(module, s, p);
+    }
+
+    private DeviceTensor upload(List<DeviceTensor> up, HostTensor h, int... dims) {
+        DeviceTensor t = DeviceTensor.upload(stream, h.view(Shape.of(dims)));
+        up.add(t);
+        return t;
+    }
+
+    private HostTensor download(DeviceTensor t, int[] tok, int... rest) {
+        int[] dims = new int[tok.length + rest.length];
+        System.arraycopy(tok, 0, dims, 0, tok.length);
+        System.arraycopy(rest, 0, dims, tok.length, rest.length);
+        return t.toHost(stream).view(Shape.of(dims));
+    }
+
+    private void checkBatch(int b, String tensor) {
+        if (b != cache.plan.batch()) {
+            throw new NsaArgumentException(tensor, "B = " + cache.plan.batch() + " sequences (the decoder's batch)",
+                    "got B = " + b);
+        }
+    }
+
+    private void requireDtype(DType dt, String tensor) {
+        if (dt != cache.plan.dtype()) {
+            throw new NsaArgumentException(tensor, "dtype " + cache.plan.dtype() + " (the decoder's cache dtype)",
+                    "got " + dt);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            stream.synchronize();
+        } finally {
+            cache.close();
+            stream.close();
+        }
+    }
+}
