@@ -156,40 +156,27 @@ public final class NsaGpuDecoder implements AutoCloseable {
      */
     public Step step(NsaInputs in) {
         Objects.requireNonNull(in, "in");
-        if (in.isVarlen()) {
-            throw new NsaArgumentException("cu_seqlens", "absent in a decode step",
-                    "a step takes one token per sequence as [B,1,...] tensors");
-        }
-        if (in.indices() != null) {
-            throw new NsaArgumentException("indices", "absent on the GPU decoder (its step scores the blocks)",
-                    "caller-chosen blocks in a step decode on the CPU oracle (NsaDecoder) for now");
-        }
+        requireOneTokenPerSequence(in.isVarlen(), in.indices() != null);
         BatchLayout layout = InputCheck.check(cfg, null, in);
         if (layout.seqLen() != 1) {
             throw new NsaArgumentException("q", "shape [B,1,H,Dk] (one token per sequence)", "got " + in.q().shape());
         }
         checkBatch(layout.batch(), "q");
         requireDtype(layout.dtype(), "q");
-        int b = layout.batch();
         List<DeviceTensor> up = new ArrayList<>();
         try {
-            DeviceTensor q = upload(up, in.q(), b, cfg.heads(), cfg.headDimQk());
-            HostTensor[] kv = {in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin()};
-            long[] addr = new long[kv.length];
-            for (int i = 0; i < kv.length; i++) {
-                addr[i] = upload(up, kv[i], b, cfg.kvGroups(), i % 2 == 0 ? cfg.headDimQk() : cfg.headDimV()).address();
+            HostTensor[] host = {in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(), in.gates()};
+            DeviceTensor[] d = new DeviceTensor[host.length];
+            for (int i = 0; i < host.length; i++) {
+                d[i] = DeviceTensor.upload(stream, host[i]);
+                up.add(d[i]);
             }
-            DeviceTensor gates = upload(up, in.gates(), b, cfg.heads(), 3);
-            DeviceTensor o = DeviceTensor.allocate(stream, DType.FP32, b, cfg.heads(), cfg.headDimV());
+            int[] tok = {layout.batch(), 1};
+            DeviceTensor o = DeviceTensor.allocate(stream, DType.FP32, tok[0], 1, cfg.heads(), cfg.headDimV());
             up.add(o);
-            Bound bound = new Bound(new DecodeParams.Step(q.address(), addr[0], addr[1], addr[2], addr[3], addr[4],
-                    addr[5], 0), gates, o);
-            cache.reservePages(stream);
-            enqueue(stream, bound);
-            cache.advanced();
-            int[] tok = {b, 1};
-            return new Step(download(o, tok, cfg.heads(), cfg.headDimV()),
-                    download(cache.oCmp, tok, cfg.heads(), cfg.headDimV()),
+            step(stream, NsaDeviceInputs.builder().q(d[0]).cmp(d[1], d[2]).sel(d[3], d[4]).win(d[5], d[6]).gates(d[7])
+                    .build(), o);
+            return new Step(o.toHost(stream), download(cache.oCmp, tok, cfg.heads(), cfg.headDimV()),
                     download(cache.oSel, tok, cfg.heads(), cfg.headDimV()),
                     download(cache.oWin, tok, cfg.heads(), cfg.headDimV()),
                     download(cache.lseCmp, tok, cfg.heads()), download(cache.lseSel, tok, cfg.heads()),
@@ -198,6 +185,18 @@ public final class NsaGpuDecoder implements AutoCloseable {
             for (DeviceTensor t : up) {
                 t.close();
             }
+        }
+    }
+
+    /** A step takes one token per sequence ({@code [B,1,...]}, no cu_seqlens) and scores its blocks itself. */
+    private static void requireOneTokenPerSequence(boolean varlen, boolean indices) {
+        if (varlen) {
+            throw new NsaArgumentException("cu_seqlens", "absent in a decode step",
+                    "a step takes one token per sequence as [B,1,...] tensors");
+        }
+        if (indices) {
+            throw new NsaArgumentException("indices", "absent on the GPU decoder (its step scores the blocks)",
+                    "caller-chosen blocks in a step decode on the CPU oracle (NsaDecoder) for now");
         }
     }
 
@@ -255,11 +254,7 @@ public final class NsaGpuDecoder implements AutoCloseable {
     private Bound bind(NsaDeviceInputs in, DeviceTensor o) {
         Objects.requireNonNull(in, "in");
         Objects.requireNonNull(o, "o");
-        if (in.isVarlen() || in.indices() != null) {
-            throw new NsaArgumentException(in.isVarlen() ? "cu_seqlens" : "indices",
-                    "absent in a GPU decode step", "a step takes one token per sequence, its blocks scored on the GPU");
-        }
-        int b = cache.plan.batch();
+        requireOneTokenPerSequence(in.isVarlen(), in.indices() != null);
         DType dt = cache.plan.dtype();
         DeviceTensor q = stepTensor("q", in.q(), List.of(dt), cfg.heads(), cfg.headDimQk());
         DeviceTensor[] kv = {in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin()};
@@ -301,12 +296,6 @@ public final class NsaGpuDecoder implements AutoCloseable {
         Decode.attend(module, s, dt, Decode.Branch.WIN, p);
         GateCombine.run(module, stream, cache.oCmp, cache.oSel, cache.oWin, bound.gates(), bound.o());
         Decode.advance(module, s, p);
-    }
-
-    private DeviceTensor upload(List<DeviceTensor> up, HostTensor h, int... dims) {
-        DeviceTensor t = DeviceTensor.upload(stream, h.view(Shape.of(dims)));
-        up.add(t);
-        return t;
     }
 
     private HostTensor download(DeviceTensor t, int[] tok, int... rest) {

@@ -16,9 +16,6 @@ public record DecodeParams(Step step, Caches caches, Outputs outputs, Dims dims)
 
     /** q {@code [B, H, Dk]}; k_c {@code [B, G, Dk]}, v_c {@code [B, G, Dv]}; cu {@code [B + 1]} (fill only, else 0). */
     public record Step(long q, long kCmp, long vCmp, long kSel, long vSel, long kWin, long vWin, long cu) {
-        public Step withCu(long v) {
-            return new Step(q, kCmp, vCmp, kSel, vSel, kWin, vWin, v);
-        }
     }
 
     /** Pages {@code [pages, l', G, D]}, table {@code [B, tableStride]}, rings {@code [B, w | l, G, D]}, K̃/Ṽ, lengths. */
