@@ -103,11 +103,16 @@ __device__ __forceinline__ void q_frags(uint32_t (&qf)[DK / 16][4], const T* gQ,
 // S = Q K^T (qa(ks, a) gives Q's A fragment of columns [16·ks, 16·ks + 16)), the keys of the tile outside
 // [vlo, vhi) masked (tile row 0 is key base, in the same coordinates), the online-softmax update, O += P V with P
 // rounded once (fast) or split into a high and a low term (EXACT). KR::offset(r, c) / VR::offset(r, c) place
-// 16-byte chunk c of K / V tile row r in shared memory (elements).
-template <typename T, int DK, int DV, int KEYS, bool EXACT, class KR, class VR, class QA>
+// 16-byte chunk c of K / V tile row r in shared memory (elements). on_s(s) sees the raw masked scores (Q K^T, -inf
+// outside the range) before the softmax and may mask more keys (the decode kernels: scores out, absent pages).
+struct NoScoreHook {
+    template <int NS>
+    __device__ __forceinline__ void operator()(float (&)[NS][4]) const {}
+};
+template <typename T, int DK, int DV, int KEYS, bool EXACT, class KR, class VR, class QA, class OnS = NoScoreHook>
 __device__ __forceinline__ void warp_tile(QA qa, const T* sK, const T* sV, int base, int vlo, int vhi,
                                           float (&m_i)[2], float (&l_i)[2], float (&acc)[DV / 8][4], float scale_log2,
-                                          int lane) {
+                                          int lane, OnS on_s = OnS{}) {
     constexpr int kST = KEYS / 8;
     float s[kST][4];
 #pragma unroll
@@ -138,6 +143,7 @@ __device__ __forceinline__ void warp_tile(QA qa, const T* sK, const T* sV, int b
             }
         }
     }
+    on_s(s);
     softmax_tile(s, m_i, l_i, acc, scale_log2);
 #pragma unroll
     for (int kk = 0; kk < KEYS / 16; ++kk) {   // 16 keys: score tiles 2kk and 2kk + 1 as the A operand

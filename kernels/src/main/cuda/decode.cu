@@ -8,6 +8,8 @@
 //   attend   (branch sel) one warp per (b, head): the chosen blocks' tokens <= t, read through the block table
 //   attend   (branch win) one warp per (b, head): the window's min(w, t + 1) positions, read from the ring
 //   advance  lengths[b] += 1
+// Each attend writes the keys its branch added for (b, g) to reads[b, g, branch] (the reads counter, from the keys
+// the loop really visited).
 // The prefill fills the caches with fill (the k/v rows of a varlen batch) and fill_cmp (K̃ / Ṽ). Compressed
 // tokens are the fp32 sum over ascending positions and one IEEE division by l, compress_avg.cu's arithmetic, so
 // a step's K̃ equals the prefill's bit for bit. The attention rows are the reference attention's
@@ -157,8 +159,10 @@ __device__ void decode_attend(const DecodeParams& p) {
     row_init<T, DCH>(r, static_cast<const T*>(p.q) + row * p.dk, p.dk, lane);
     float* o;
     float* lse;
+    int64_t touched = 0;   // keys added: the reads counter
     if (p.branch == kDecodeCmp) {
         const int n = min(select_visible_cmp(t, p.block_len, p.block_stride), p.cmp_cap);
+        touched = n;
         const T* k = static_cast<const T*>(p.cmp_k);
         const T* v = static_cast<const T*>(p.cmp_v);
         const int64_t row0 = static_cast<int64_t>(b) * p.cmp_cap;
@@ -188,6 +192,7 @@ __device__ void decode_attend(const DecodeParams& p) {
             if (pg < 0) continue;
             const int hi = static_cast<int>(min(static_cast<int64_t>(p.sel_block), t + 1 - lo));
             const int64_t page0 = static_cast<int64_t>(pg) * p.sel_block;
+            touched += hi;
             for (int s = 0; s < hi; ++s) {
                 row_add<T, DCH>(r, lane, k + dec_at(page0 + s, G, g, p.dk, 0), v + dec_at(page0 + s, G, g, p.dv, 0),
                                 p.dk, p.dv, p.scale);
@@ -199,6 +204,7 @@ __device__ void decode_attend(const DecodeParams& p) {
         const T* k = static_cast<const T*>(p.win_k);
         const T* v = static_cast<const T*>(p.win_v);
         const int64_t ring0 = static_cast<int64_t>(b) * p.window;
+        touched = t + 1 - max(static_cast<int64_t>(0), t - p.window + 1);
         for (int64_t s = max(static_cast<int64_t>(0), t - p.window + 1); s <= t; ++s) {
             const int64_t slot = ring0 + s % p.window;
             row_add<T, DCH>(r, lane, k + dec_at(slot, G, g, p.dk, 0), v + dec_at(slot, G, g, p.dv, 0), p.dk, p.dv,
@@ -208,6 +214,9 @@ __device__ void decode_attend(const DecodeParams& p) {
         lse = p.lse_win;
     }
     row_store<float, T, DCH>(r, lane, o + row * p.dv, p.dv, lse + row);
+    if (p.reads != nullptr && lane == 0 && h % (p.heads / G) == 0) {
+        p.reads[(static_cast<int64_t>(b) * G + g) * 3 + p.branch] = static_cast<int32_t>(touched);
+    }
 }
 
 // select: the chosen blocks of query t = lengths[b] for group g, one warp per (b, g), from q, the cached K̃ and
@@ -244,6 +253,101 @@ __device__ void decode_select(const DecodeParams& p) {
     }
 }
 
+// merge (the tensor-core step): branch p.branch + blockIdx.y's split partials of (b, head) into o_c / lse_c, one
+// warp per (b, head): weights 2^(lse_s - M) over the splits in ascending order (a fixed order: deterministic).
+__device__ void decode_merge(const DecodeParams& p) {
+    const int lane = threadIdx.x & 31;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    const int64_t rows = static_cast<int64_t>(p.batch) * p.heads;
+    if (row >= rows) return;
+    const int branch = p.branch + static_cast<int>(blockIdx.y);
+    const int base = decode_split_base(p, branch);
+    const int S = decode_splits(p, branch);
+    float M = -INFINITY;
+    for (int s = lane; s < S; s += 32) M = fmaxf(M, p.lse_part[(base + s) * rows + row]);
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, off));
+    float* o = branch == kDecodeCmp ? p.o_cmp : branch == kDecodeSel ? p.o_sel : p.o_win;
+    float* lse = branch == kDecodeCmp ? p.lse_cmp : branch == kDecodeSel ? p.lse_sel : p.lse_win;
+    float L = 0.f;
+    for (int c0 = 0; c0 < p.dv; c0 += 32) {
+        const int c = c0 + lane;
+        float acc = 0.f;
+        L = 0.f;
+        if (M != -INFINITY) {
+            for (int s = 0; s < S; ++s) {
+                const float ls = p.lse_part[(base + s) * rows + row];
+                if (ls == -INFINITY) continue;
+                const float w = expf(ls - M);
+                L += w;
+                if (c < p.dv) acc = fmaf(w, p.o_part[((base + s) * rows + row) * p.dv + c], acc);
+            }
+        }
+        if (c < p.dv) o[row * p.dv + c] = L > 0.f ? acc / L : 0.f;
+    }
+    if (lane == 0) lse[row] = L > 0.f ? M + logf(L) : -INFINITY;
+}
+
+// select_scores (the tensor-core step): the chosen blocks of (b, g) from the scores the cmp split wrote and the
+// merged lse_cmp, one 256-thread block per (b, g): p_i = sum over the group's heads of exp(score - lse) into the
+// first head's score row (thread i owns column i), then block importances (select_overlap_range's weights) a chunk
+// at a time, offered to warp 0's top-n (nsa_topn.h: the reference scorer's keys, forced blocks and tie-break).
+constexpr int kScoreChunk = 1024;
+__device__ void decode_select_scores(const DecodeParams& p) {
+    __shared__ unsigned long long s_top[kTopCap];
+    __shared__ float s_sc[kScoreChunk];
+    const int G = p.kv_heads;
+    if (p.n_sel < 3 || p.n_sel > NSA_SELECT_MAX_N || G <= 0 || blockIdx.x >= p.batch * G) return;
+    const int tid = threadIdx.x, lane = tid & 31;
+    const int row = blockIdx.x;
+    const int b = row / G, g = row % G;
+    const int h = p.heads / G;
+    const int64_t t = p.lengths[b];
+    const int ncmp = min(select_visible_cmp(t, p.block_len, p.block_stride), p.cmp_cap);
+    const int cur = static_cast<int>(t / p.sel_block);
+    const int n = p.n_sel, keep = n - 3;
+    const bool all = cur + 1 <= n;
+    const bool topk = !all && keep > 0;
+    float* sc = p.scores + (static_cast<int64_t>(b) * p.heads + static_cast<int64_t>(g) * h) * p.cmp_cap;
+    const float* lse = p.lse_cmp + static_cast<int64_t>(b) * p.heads + static_cast<int64_t>(g) * h;
+    TopList top = topn_list(s_top, keep);
+    if (topk) {
+        for (int i = tid; i < ncmp; i += blockDim.x) {
+            float acc = 0.f;
+            for (int hh = 0; hh < h; ++hh) acc += expf(sc[static_cast<int64_t>(hh) * p.cmp_cap + i] - lse[hh]);
+            sc[i] = acc;
+        }
+        __syncthreads();
+        const float lf = static_cast<float>(p.block_len);
+        for (int j0 = 0; j0 <= cur; j0 += kScoreChunk) {
+            const int nj = min(kScoreChunk, cur + 1 - j0);
+            for (int x = tid; x < nj; x += blockDim.x) {
+                const int64_t j = j0 + x;
+                int64_t lo, hi;
+                select_overlap_range(j, p.block_len, p.block_stride, p.sel_block, ncmp, lo, hi);
+                const int64_t bs = j * p.sel_block, be = bs + p.sel_block;
+                float acc = 0.f;
+                for (int64_t i = lo; i < hi; ++i) {
+                    const int64_t st = i * p.block_stride;
+                    const int64_t ov = min(st + p.block_len, be) - max(st, bs);
+                    acc = __fmaf_rn(sc[i], __fdiv_rn(static_cast<float>(ov), lf), acc);
+                }
+                s_sc[x] = acc;
+            }
+            __syncthreads();
+            if (tid < 32) {
+                for (int c = 0; c < nj; c += 32) {
+                    const int j = j0 + c + lane;
+                    const unsigned long long key = c + lane < nj ? topn_candidate(s_sc[c + lane], j, cur) : 0ull;
+                    topn_offer(top, keep, key, lane);
+                }
+            }
+            __syncthreads();
+        }
+    }
+    if (tid < 32) topn_write(p.indices + static_cast<int64_t>(row) * n, top, n, cur, all, lane);
+}
+
 __device__ void decode_advance(const DecodeParams& p) {
     for (int64_t b = global_thread(); b < p.batch; b += grid_threads()) p.lengths[b] += 1;
 }
@@ -274,3 +378,9 @@ NSA_DECODE(fp16, __half)
 NSA_DECODE(bf16, __nv_bfloat16)
 
 NSA_EXTERN nsa_decode_int32_advance(const __grid_constant__ nsa::DecodeParams p) { nsa::decode_advance(p); }
+// The tensor-core step's fp32 kernels: nsa_decode_fp32_merge (grid (ceil(B·H / warps), branches)) and
+// nsa_decode_fp32_select_scores (one 256-thread block per (b, g)).
+NSA_EXTERN nsa_decode_fp32_merge(const __grid_constant__ nsa::DecodeParams p) { nsa::decode_merge(p); }
+NSA_EXTERN nsa_decode_fp32_select_scores(const __grid_constant__ nsa::DecodeParams p) {
+    nsa::decode_select_scores(p);
+}

@@ -227,7 +227,7 @@ struct CastParams {
 //   cmp_k / cmp_v  [B, cmp_cap, G, D]        the compressed tokens K̃ / Ṽ (T: fp32 for fp32 inputs)
 //   lengths        int32 [B]                 tokens in the cache (t of the next step)
 // A step's inputs: q [B, H, Dk], k_c [B, G, Dk], v_c [B, G, Dv] (c = cmp, sel, win); its outputs, fp32:
-// o_c [B, H, Dv], lse_c [B, H], indices int32 [B, G, n] (sorted, -1 padded). The prefill fill reads k_c / v_c
+// o_c [B, H, Dv], lse_c [B, H], indices int32 [B, G, n] (sorted, -1 padded), reads. The prefill fill reads k_c / v_c
 // as [nnz, G, D] with cu [B + 1] instead.
 struct DecodeParams {
     const void* q;
@@ -257,6 +257,7 @@ struct DecodeParams {
     float* lse_sel;
     float* lse_win;
     int32_t* indices;
+    int32_t* reads;        // int32 [B, G, 3]: the keys each branch of the step read for (b, g) (the reads counter)
 
     int32_t batch;
     int32_t nnz;           // the fill's source rows
@@ -272,9 +273,26 @@ struct DecodeParams {
     int32_t pages;
     int32_t table_stride;
     int32_t cmp_cap;
-    int32_t branch;        // the attend kernel's branch: 0 cmp, 1 sel, 2 win
+    int32_t branch;        // the attend kernel's branch: 0 cmp, 1 sel, 2 win (split kernel, merge: the first one)
 
     float scale;
+
+    // The tensor-core step (cuda-tc/decode_tc.cu's split kernel, decode.cu's merge and scorer); null / 0 in the
+    // reference step. Split s of branch c is row split_base(c) + s of the partials.
+    float* o_part;         // fp32 [split_cmp + split_sel + split_win, B, H, Dv]: each split's normalised output
+    float* lse_part;       // fp32 [split_cmp + split_sel + split_win, B, H]: its lse (-inf: no key in the split)
+    float* scores;         // fp32 [B, H, cmp_cap]: scale · q·K̃ of the step's query (the cmp split writes it)
+    int32_t split_cmp;
+    int32_t split_sel;
+    int32_t split_win;
 };
+
+// The first partial row of branch c (0 cmp, 1 sel, 2 win) and its split count.
+__host__ __device__ __forceinline__ int decode_split_base(const DecodeParams& p, int c) {
+    return c == 0 ? 0 : c == 1 ? p.split_cmp : p.split_cmp + p.split_sel;
+}
+__host__ __device__ __forceinline__ int decode_splits(const DecodeParams& p, int c) {
+    return c == 0 ? p.split_cmp : c == 1 ? p.split_sel : p.split_win;
+}
 
 }  // namespace nsa

@@ -86,12 +86,15 @@
     F(nsa::DecodeParams, raw_v) F(nsa::DecodeParams, cmp_k) F(nsa::DecodeParams, cmp_v) \
     F(nsa::DecodeParams, lengths) F(nsa::DecodeParams, o_cmp) F(nsa::DecodeParams, o_sel) \
     F(nsa::DecodeParams, o_win) F(nsa::DecodeParams, lse_cmp) F(nsa::DecodeParams, lse_sel) \
-    F(nsa::DecodeParams, lse_win) F(nsa::DecodeParams, indices) F(nsa::DecodeParams, batch) \
+    F(nsa::DecodeParams, lse_win) F(nsa::DecodeParams, indices) F(nsa::DecodeParams, reads) \
+    F(nsa::DecodeParams, batch) \
     F(nsa::DecodeParams, nnz) F(nsa::DecodeParams, heads) F(nsa::DecodeParams, kv_heads) \
     F(nsa::DecodeParams, dk) F(nsa::DecodeParams, dv) F(nsa::DecodeParams, block_len) \
     F(nsa::DecodeParams, block_stride) F(nsa::DecodeParams, sel_block) F(nsa::DecodeParams, n_sel) \
     F(nsa::DecodeParams, window) F(nsa::DecodeParams, pages) F(nsa::DecodeParams, table_stride) \
-    F(nsa::DecodeParams, cmp_cap) F(nsa::DecodeParams, branch) F(nsa::DecodeParams, scale)
+    F(nsa::DecodeParams, cmp_cap) F(nsa::DecodeParams, branch) F(nsa::DecodeParams, scale) \
+    F(nsa::DecodeParams, o_part) F(nsa::DecodeParams, lse_part) F(nsa::DecodeParams, scores) \
+    F(nsa::DecodeParams, split_cmp) F(nsa::DecodeParams, split_sel) F(nsa::DecodeParams, split_win)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

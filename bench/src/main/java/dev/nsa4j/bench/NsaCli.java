@@ -13,8 +13,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code nsa} command line: {@code nsa run}, {@code nsa attend}, {@code nsa bench}, {@code nsa routing},
- * {@code nsa doctor}, {@code nsa version}.
+ * The {@code nsa} command line: {@code nsa run}, {@code nsa attend}, {@code nsa decode}, {@code nsa bench},
+ * {@code nsa routing}, {@code nsa doctor}, {@code nsa version}.
  *
  * <p>Exit codes: 0 success; 2 usage errors and bad input (unknown option, bad value, missing or malformed
  * .npy file, a tensor of the wrong shape or dtype: everything that is the caller's to fix, as picocli's
@@ -23,8 +23,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "nsa", mixinStandardHelpOptions = true, versionProvider = NsaCli.Version.class,
         description = "Native Sparse Attention (arXiv 2502.11089) on the JVM: CPU oracle now, GPU paths later.",
-        subcommands = {RunCommand.class, AttendCommand.class, BenchCommand.class, RoutingCommand.class,
-                DoctorCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, AttendCommand.class, DecodeCommand.class, BenchCommand.class,
+                RoutingCommand.class, DoctorCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
 public final class NsaCli implements Runnable {
     @Spec
     CommandSpec spec;
@@ -48,7 +48,7 @@ public final class NsaCli implements Runnable {
     @Override
     public void run() {
         throw new ParameterException(spec.commandLine(),
-                "missing command: choose one of run, attend, bench, routing, doctor, version, help");
+                "missing command: choose one of run, attend, decode, bench, routing, doctor, version, help");
     }
 
     public static void main(String[] args) {

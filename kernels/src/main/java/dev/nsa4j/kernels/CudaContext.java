@@ -112,6 +112,19 @@ public final class CudaContext implements AutoCloseable {
         Jcu.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
     }
 
+    /** Free and total memory of the context's device, in bytes (cuMemGetInfo: every process's allocations count). */
+    public record MemoryInfo(long free, long total) {
+    }
+
+    /** The device's free and total memory now ({@link MemoryInfo}). */
+    public MemoryInfo memoryInfo() {
+        bind();
+        long[] free = new long[1];
+        long[] total = new long[1];
+        Jcu.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+        return new MemoryInfo(free[0], total[0]);
+    }
+
     public DeviceInfo device() {
         return info;
     }

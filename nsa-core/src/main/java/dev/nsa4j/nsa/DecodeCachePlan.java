@@ -64,9 +64,52 @@ public record DecodeCachePlan(NsaConfig cfg, int batch, int capacity, DType dtyp
         return tokens * kv + 4L * batch * tableStride() + 4L * batch;
     }
 
-    /** Bytes of one step's fp32 branch outputs, lse and chosen blocks. */
+    /**
+     * How the tensor-core step splits each branch over its keys: a split count per branch, fixed for the decoder (a
+     * captured step stays valid as lengths grow; each split's share of the keys grows instead).
+     */
+    public record Splits(int cmp, int sel, int win) {
+        public int total() {
+            return cmp + sel + win;
+        }
+    }
+
+    /**
+     * Split counts for a GPU of {@code sms} multiprocessors: about four CTAs per multiprocessor over the batch's
+     * (sequence, group, 16-head chunk) cells, and never more splits than 64-key shares of a branch's keys at capacity.
+     */
+    public Splits splits(int sms) {
+        long cells = (long) batch * cfg.kvGroups() * ((cfg.heads() / cfg.kvGroups() + 15) / 16);
+        long want = Math.max(1, (4L * sms + cells - 1) / Math.max(1, cells));
+        long selKeys = Math.min(capacity, (long) cfg.nSel() * cfg.selBlock());
+        long winKeys = Math.min(capacity, cfg.window());
+        return new Splits(shares(want, cmpCap()), shares(want, selKeys), shares(want, winKeys));
+    }
+
+    private static int shares(long want, long keys) {
+        return (int) Math.max(1, Math.min(want, (keys + 63) / 64));
+    }
+
+    /** Bytes of the tensor-core step's workspace: the splits' fp32 partials (o and lse) and the cmp scores. */
+    public long splitBytes(Splits s) {
+        long rows = (long) batch * cfg.heads();
+        return 4L * ((long) s.total() * rows * (cfg.headDimV() + 1) + rows * Math.max(1, cmpCap()));
+    }
+
+    /**
+     * Bytes of device memory a decoder of this plan allocates: the caches, a step's outputs and, on the tensor-core
+     * step ({@code splits} not null), its workspace.
+     */
+    public long deviceBytes(Splits splits) {
+        // the cache tensors allocate at least one compressed row per sequence
+        long es = dtype.byteSize();
+        long pad = cmpCap() == 0 ? (long) batch * cfg.kvGroups() * (cfg.headDimQk() + cfg.headDimV()) * es : 0;
+        return cacheBytes() + pad + stepBytes() + (splits == null ? 0 : splitBytes(splits));
+    }
+
+    /** Bytes of one step's fp32 branch outputs, lse, chosen blocks and reads counters. */
     public long stepBytes() {
         long rows = (long) batch * cfg.heads();
-        return 4L * (3 * rows * cfg.headDimV() + 3 * rows + (long) batch * cfg.kvGroups() * cfg.nSel());
+        return 4L * (3 * rows * cfg.headDimV() + 3 * rows + (long) batch * cfg.kvGroups() * (cfg.nSel() + 3));
     }
 }

@@ -23,11 +23,12 @@ final class DeviceDecodeCache implements AutoCloseable {
     final DecodeCachePlan plan;
     private final List<DeviceTensor> owned = new ArrayList<>();
     final DeviceTensor selK, selV, table, winK, winV, rawK, rawV, cmpK, cmpV, lengths;
-    final DeviceTensor oCmp, oSel, oWin, lseCmp, lseSel, lseWin, indices;
+    final DeviceTensor oCmp, oSel, oWin, lseCmp, lseSel, lseWin, indices, reads;
     private final int[] hostLengths;
     private final int[] hostTable;
     private int nextPage;
     private boolean tableDirty;
+    private DecodeParams.Split split = DecodeParams.Split.NONE;
 
     DeviceDecodeCache(CudaStream stream, DecodeCachePlan plan) {
         this.plan = plan;
@@ -55,6 +56,7 @@ final class DeviceDecodeCache implements AutoCloseable {
             lseSel = alloc(stream, DType.FP32, b, c.heads());
             lseWin = alloc(stream, DType.FP32, b, c.heads());
             indices = alloc(stream, DType.INT32, b, g, c.nSel());
+            reads = alloc(stream, DType.INT32, b, g, 3);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -70,13 +72,38 @@ final class DeviceDecodeCache implements AutoCloseable {
         return t;
     }
 
+    /**
+     * The tensor-core step's workspace for these split counts (once, before the first step): fp32 partials
+     * {@code [S, B, H, Dv]} and {@code [S, B, H]} with S = cmp + sel + win, and the scores {@code [B, H, cmp_cap]}.
+     */
+    void allocateSplits(CudaStream stream, int cmp, int sel, int win) {
+        if (split != DecodeParams.Split.NONE) {
+            throw new IllegalStateException("the split workspace is allocated once");
+        }
+        var c = plan.cfg();
+        int rows = cmp + sel + win;
+        DeviceTensor o = alloc(stream, DType.FP32, rows, plan.batch(), c.heads(), c.headDimV());
+        DeviceTensor lse = alloc(stream, DType.FP32, rows, plan.batch(), c.heads());
+        DeviceTensor sc = alloc(stream, DType.FP32, plan.batch(), c.heads(), Math.max(1, plan.cmpCap()));
+        split = new DecodeParams.Split(o.address(), lse.address(), sc.address(), cmp, sel, win);
+    }
+
     /** The kernels' view of the caches and the step outputs (step tensors and cu left 0). */
     DecodeParams params() {
         var caches = new DecodeParams.Caches(selK.address(), selV.address(), table.address(), winK.address(),
                 winV.address(), rawK.address(), rawV.address(), cmpK.address(), cmpV.address(), lengths.address());
         var outs = new DecodeParams.Outputs(oCmp.address(), oSel.address(), oWin.address(), lseCmp.address(),
-                lseSel.address(), lseWin.address(), indices.address());
-        return new DecodeParams(new DecodeParams.Step(0, 0, 0, 0, 0, 0, 0, 0), caches, outs, plan.dims());
+                lseSel.address(), lseWin.address(), indices.address(), reads.address());
+        return new DecodeParams(new DecodeParams.Step(0, 0, 0, 0, 0, 0, 0, 0), caches, outs, plan.dims(), split);
+    }
+
+    /** Bytes of every tensor the cache allocated (the caches, a step's outputs, the split workspace). */
+    long deviceBytes() {
+        long n = 0;
+        for (DeviceTensor t : owned) {
+            n += t.shape().numel() * t.dtype().byteSize();
+        }
+        return n;
     }
 
     int length(int b) {

@@ -17,6 +17,7 @@ import dev.nsa4j.kernels.CudaEvent;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.internal.KernelModule;
+import dev.nsa4j.kernels.internal.TcModule;
 import dev.nsa4j.kernels.op.OpRun;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
@@ -140,6 +141,21 @@ final class GpuBackend implements AutoCloseable {
     /** The nsa4j kernel image (the GPU decoder launches its kernels from it). */
     KernelModule kernels() {
         return images.module();
+    }
+
+    /** The tensor-core image (the GPU decoder's split kernels), or null: {@link #tcUnavailable} says why. */
+    TcModule tc() {
+        return images.tc();
+    }
+
+    /** Why the tensor-core image is not loaded, or null when it is. */
+    String tcUnavailable() {
+        return images.tcUnavailable();
+    }
+
+    /** The effective flags (the GPU profile applied), as routing reads them. */
+    FlagSnapshot effectiveFlags() {
+        return env.flags();
     }
 
     DeviceMemory memory() {

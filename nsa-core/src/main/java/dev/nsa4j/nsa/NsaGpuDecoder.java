@@ -2,6 +2,7 @@ package dev.nsa4j.nsa;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -18,6 +19,8 @@ import dev.nsa4j.kernels.internal.Decode;
 import dev.nsa4j.kernels.internal.DecodeParams;
 import dev.nsa4j.kernels.internal.GateCombine;
 import dev.nsa4j.kernels.internal.KernelModule;
+import dev.nsa4j.kernels.internal.TcModule;
+import dev.nsa4j.oracle.DecodeReads;
 import dev.nsa4j.oracle.InputCheck;
 import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.tensor.DType;
@@ -46,22 +49,54 @@ public final class NsaGpuDecoder implements AutoCloseable {
     private final KernelModule module;
     private final CudaStream stream;
     private final DeviceDecodeCache cache;
+    /** The split kernels' image, or null: the reference step. */
+    private final TcModule tc;
+    private final boolean exactP;
+    private final String route;
+    private final DecodeCachePlan.Splits splits;
 
     private NsaGpuDecoder(NsaAttention attention, DecodeCachePlan plan) {
         this.attention = attention;
         this.cfg = attention.config();
-        this.module = attention.gpu().kernels();
+        GpuBackend gpu = attention.gpu();
+        this.module = gpu.kernels();
         Decode.check(plan.dtype(), plan.dims());
+        String why = tcRefusal(gpu, plan);
+        this.tc = why == null ? gpu.tc() : null;
+        this.exactP = !gpu.effectiveFlags().bool(Flag.NSA_FAST_P);
+        DecodeCachePlan.Splits sp = plan.splits(attention.context().device().smCount());
+        this.splits = tc != null ? sp : null;
+        this.route = why != null ? "reference step (one warp per (sequence, head) and branch): " + why
+                : "tensor-core step (branches split over their keys, cmp/sel/win splits " + sp.cmp() + "/" + sp.sel()
+                        + "/" + sp.win() + ", " + (exactP ? "exact P" : "fast P (NSA_FAST_P=1)")
+                        + ")";
         this.stream = CudaStream.create(attention.context());
-        DeviceDecodeCache c;
+        DeviceDecodeCache c = null;
         try {
             c = new DeviceDecodeCache(stream, plan);
+            if (tc != null) {
+                c.allocateSplits(stream, sp.cmp(), sp.sel(), sp.win());
+            }
             stream.synchronize();   // the caches are usable from any stream of the context from here on
         } catch (RuntimeException e) {
+            if (c != null) {
+                c.close();
+            }
             stream.close();
             throw e;
         }
         this.cache = c;
+    }
+
+    /** Why the tensor-core step cannot serve this decoder, or null when it can. */
+    private static String tcRefusal(GpuBackend gpu, DecodeCachePlan plan) {
+        if (gpu.effectiveFlags().bool(Flag.NSA_FORCE_PARITY)) {
+            return "parity mode (NSA_FORCE_PARITY=1)";
+        }
+        if (gpu.tc() == null) {
+            return gpu.tcUnavailable();
+        }
+        return Decode.tcRefusal(plan.dtype(), plan.dims());
     }
 
     /**
@@ -82,6 +117,11 @@ public final class NsaGpuDecoder implements AutoCloseable {
         return new NsaGpuDecoder(attention, new DecodeCachePlan(attention.config(), batch, capacity, dtype));
     }
 
+    /** Which step runs and why: the tensor-core step, or the reference step with the rule that ruled it out. */
+    public String route() {
+        return route;
+    }
+
     /** The cache's sizes. */
     public DecodeCachePlan plan() {
         return cache.plan;
@@ -92,9 +132,49 @@ public final class NsaGpuDecoder implements AutoCloseable {
         return cache.length(b);
     }
 
-    /** The outputs of one step, on the host: {@code [B,1,...]}, fp32 (indices int32). */
+    /**
+     * The outputs of one step, on the host: {@code [B,1,...]}, fp32 (indices int32), and each sequence's reads (the
+     * keys the step's kernels read, summed over the KV groups).
+     */
     public record Step(HostTensor o, HostTensor oCmp, HostTensor oSel, HostTensor oWin, HostTensor lseCmp,
-                       HostTensor lseSel, HostTensor lseWin, HostTensor indices) {
+                       HostTensor lseSel, HostTensor lseWin, HostTensor indices, DecodeReads[] reads) {
+    }
+
+    /**
+     * The reads counter of the last step (NSA-SPEC "Decode"): per sequence, the compressed, selected and window keys
+     * its kernels read, summed over the KV groups, as the kernels counted them on the device. Synchronises the
+     * decoder's stream (a download).
+     */
+    public DecodeReads[] reads() {
+        int[] r = cache.reads.toHost(stream).toIntArray();
+        int g = cfg.kvGroups();
+        DecodeReads[] out = new DecodeReads[cache.plan.batch()];
+        for (int b = 0; b < out.length; b++) {
+            long c = 0, s = 0, w = 0;
+            for (int gg = 0; gg < g; gg++) {
+                int at = (b * g + gg) * 3;
+                c += r[at];
+                s += r[at + 1];
+                w += r[at + 2];
+            }
+            out[b] = new DecodeReads(c, s, w);
+        }
+        return out;
+    }
+
+    /** Bytes of device memory the decoder allocated: {@link DecodeCachePlan#deviceBytes} of its plan and route. */
+    public long deviceBytes() {
+        return cache.deviceBytes();
+    }
+
+    /** The tensor-core step's split counts, or null on the reference step. */
+    public DecodeCachePlan.Splits splits() {
+        return splits;
+    }
+
+    /** True when the tensor-core step runs (else the reference step; {@link #route} says why). */
+    public boolean tensorCoreStep() {
+        return tc != null;
     }
 
     /**
@@ -126,20 +206,11 @@ public final class NsaGpuDecoder implements AutoCloseable {
             HostTensor[] kv = {in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin()};
             long[] addr = new long[kv.length];
             for (int i = 0; i < kv.length; i++) {
-                int d = i % 2 == 0 ? cfg.headDimQk() : cfg.headDimV();
-                DeviceTensor t = DeviceTensor.upload(stream, kv[i].view(Shape.of(nnz, cfg.kvGroups(), d)));
+                DeviceTensor t = DeviceTensor.upload(stream, kv[i]);   // contiguous: rows [nnz, G, D]
                 up.add(t);
                 addr[i] = t.address();
             }
-            DeviceTensor cuDev = DeviceTensor.upload(stream, HostTensor.ofInts(cu.clone(), cu.length));
-            up.add(cuDev);
-            cache.reset(stream, lens);
-            DecodeParams base = cache.params();
-            DecodeParams p = base.withStep(new DecodeParams.Step(0, addr[0], addr[1], addr[2], addr[3], addr[4],
-                    addr[5], cuDev.address())).withDims(base.dims().withNnz(nnz));
-            DType dt = cache.plan.dtype();
-            Decode.fill(module, stream.handle(), dt, p);
-            Decode.fillCmp(module, stream.handle(), dt, p);
+            fillCaches(stream, cu, lens, addr, up);
             stream.synchronize();
         } finally {
             for (DeviceTensor t : up) {
@@ -147,6 +218,97 @@ public final class NsaGpuDecoder implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Device prefill: the caches of all B sequences filled from device k/v (dense {@code [B,S,G,D]} or varlen
+     * {@code [nnz,G,D]} with the host cu_seqlens, contiguous, the cache dtype), enqueued on {@code stream} with no
+     * host copy of the tensors and no wait; with {@code outputs} not null, the attention's device forward on the same
+     * tensors first ({@link NsaAttention#forward(CudaStream, NsaDeviceInputs, NsaDeviceOutputs)}), else none (a cache
+     * filled from k/v a caller computed elsewhere). q and the gates are read only by the forward. Replaces every
+     * sequence's cache, as {@link #prefill(NsaInputs)} does.
+     *
+     * @throws NsaArgumentException naming the tensor and the rule (or a length past the capacity), before anything is
+     *                              enqueued or the cache changes
+     */
+    public NsaDeviceResult prefill(CudaStream stream, NsaDeviceInputs in, NsaDeviceOutputs outputs) {
+        Objects.requireNonNull(stream, "stream");
+        Objects.requireNonNull(in, "in");
+        int bsz = cache.plan.batch();
+        int[] cu;
+        if (in.isVarlen()) {
+            cu = in.cuSeqlens();
+            if (cu.length != bsz + 1) {
+                throw new NsaArgumentException("cu_seqlens", "B + 1 = " + (bsz + 1) + " offsets (the decoder's batch)",
+                        "got " + cu.length);
+            }
+        } else {
+            DeviceTensor k = Objects.requireNonNull(in.kCmp(), "k_cmp");
+            if (k.shape().rank() != 4 || k.shape().dim(0) != bsz) {
+                throw new NsaArgumentException("k_cmp", "[B,S,G,Dk] with B = " + bsz + " (or varlen with cu_seqlens)",
+                        "got " + k.shape());
+            }
+            cu = new int[bsz + 1];
+            for (int b = 0; b < bsz; b++) {
+                cu[b + 1] = cu[b] + k.shape().dim(1);
+            }
+        }
+        int[] lens = new int[bsz];
+        for (int b = 0; b < bsz; b++) {
+            lens[b] = cu[b + 1] - cu[b];
+            if (cu[b] < 0 || lens[b] < 0) {
+                throw new NsaArgumentException("cu_seqlens", "cu[0] = 0, non-decreasing", "got " + Arrays.toString(cu));
+            }
+            if (lens[b] > cache.plan.capacity()) {
+                throw new NsaArgumentException("decode.capacity", "at most " + cache.plan.capacity()
+                        + " tokens per sequence", "sequence " + b + " has " + lens[b]);
+            }
+        }
+        int nnz = cu[bsz];
+        DeviceTensor[] kv = {in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin()};
+        String[] names = {"k_cmp", "v_cmp", "k_sel", "v_sel", "k_win", "v_win"};
+        long[] addr = new long[kv.length];
+        for (int i = 0; i < kv.length; i++) {
+            addr[i] = rows(names[i], kv[i], nnz, i % 2 == 0 ? cfg.headDimQk() : cfg.headDimV()).address();
+        }
+        NsaDeviceResult r = outputs == null || nnz == 0 ? null : attention.forward(stream, in, outputs);
+        List<DeviceTensor> up = new ArrayList<>();
+        try {
+            fillCaches(stream, cu, lens, addr, up);
+        } finally {
+            for (DeviceTensor t : up) {
+                t.close();   // stream-ordered: after the fill kernels
+            }
+        }
+        return r;
+    }
+
+    /** {@code t} as {@code [nnz, G, dim]} rows: contiguous, the cache dtype, nnz·G·dim elements. */
+    private DeviceTensor rows(String name, DeviceTensor t, int nnz, int dim) {
+        Objects.requireNonNull(t, name);
+        long want = (long) nnz * cfg.kvGroups() * dim;
+        if (!t.shape().isContiguous() || t.shape().numel() != want) {
+            throw new NsaArgumentException(name, "contiguous rows [nnz, " + cfg.kvGroups() + ", " + dim + "] with nnz = "
+                    + nnz + " (the cu_seqlens' total)", "got " + t.shape());
+        }
+        if (t.dtype() != cache.plan.dtype()) {
+            throw new NsaArgumentException(name, "dtype " + cache.plan.dtype() + " (the decoder's cache dtype)",
+                    "got " + t.dtype());
+        }
+        return t;
+    }
+
+    /** Lengths and table from {@code lens}, then the fill kernels over the k/v rows at {@code addr} (cu uploaded). */
+    private void fillCaches(CudaStream s, int[] cu, int[] lens, long[] addr, List<DeviceTensor> owned) {
+        DeviceTensor cuDev = DeviceTensor.upload(s, HostTensor.ofInts(cu.clone(), cu.length));
+        owned.add(cuDev);
+        cache.reset(s, lens);
+        DecodeParams base = cache.params();
+        DecodeParams p = base.withStep(new DecodeParams.Step(0, addr[0], addr[1], addr[2], addr[3], addr[4],
+                addr[5], cuDev.address())).withDims(base.dims().withNnz(cu[cu.length - 1]));
+        DType dt = cache.plan.dtype();
+        Decode.fill(module, s.handle(), dt, p);
+        Decode.fillCmp(module, s.handle(), dt, p);
     }
 
     /**
@@ -180,7 +342,8 @@ public final class NsaGpuDecoder implements AutoCloseable {
                     download(cache.oSel, tok, cfg.heads(), cfg.headDimV()),
                     download(cache.oWin, tok, cfg.heads(), cfg.headDimV()),
                     download(cache.lseCmp, tok, cfg.heads()), download(cache.lseSel, tok, cfg.heads()),
-                    download(cache.lseWin, tok, cfg.heads()), download(cache.indices, tok, cfg.kvGroups(), cfg.nSel()));
+                    download(cache.lseWin, tok, cfg.heads()), download(cache.indices, tok, cfg.kvGroups(), cfg.nSel()),
+                    reads());
         } finally {
             for (DeviceTensor t : up) {
                 t.close();
@@ -284,16 +447,28 @@ public final class NsaGpuDecoder implements AutoCloseable {
         return t.view(Shape.of(cache.plan.batch(), heads, dim));
     }
 
-    /** The step's launches: append, cmp, select, sel, win, the gate combine, advance. */
+    /**
+     * The step's launches: append, cmp, select, sel, win, the gate combine, advance; on the tensor-core step cmp is a
+     * split and its merge, select reads the scores the cmp split wrote, and sel and win are one split launch and one
+     * merge.
+     */
     private void enqueue(CudaStream stream, Bound bound) {
         DecodeParams p = cache.params().withStep(bound.step());
         DType dt = cache.plan.dtype();
         long s = stream.handle();
         Decode.append(module, s, dt, p);
-        Decode.attend(module, s, dt, Decode.Branch.CMP, p);
-        Decode.select(module, s, dt, p);
-        Decode.attend(module, s, dt, Decode.Branch.SEL, p);
-        Decode.attend(module, s, dt, Decode.Branch.WIN, p);
+        if (tc != null) {
+            Decode.split(tc, s, dt, Decode.Branch.CMP, 1, p, exactP);
+            Decode.merge(module, s, Decode.Branch.CMP, 1, p);
+            Decode.selectScores(module, s, p);
+            Decode.split(tc, s, dt, Decode.Branch.SEL, 2, p, exactP);
+            Decode.merge(module, s, Decode.Branch.SEL, 2, p);
+        } else {
+            Decode.attend(module, s, dt, Decode.Branch.CMP, p);
+            Decode.select(module, s, dt, p);
+            Decode.attend(module, s, dt, Decode.Branch.SEL, p);
+            Decode.attend(module, s, dt, Decode.Branch.WIN, p);
+        }
         GateCombine.run(module, stream, cache.oCmp, cache.oSel, cache.oWin, bound.gates(), bound.o());
         Decode.advance(module, s, p);
     }

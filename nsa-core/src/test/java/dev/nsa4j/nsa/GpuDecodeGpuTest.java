@@ -15,10 +15,10 @@ import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.GpuFixture;
 import dev.nsa4j.kernels.GpuSuite;
 import dev.nsa4j.oracle.DecodeCache;
+import dev.nsa4j.oracle.DecodeReads;
 import dev.nsa4j.oracle.NsaDecoder;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -73,7 +73,7 @@ class GpuDecodeGpuTest extends GpuSuite {
                 full[b] = lens[b] + steps;
                 cap = Math.max(cap, full[b]);
             }
-            Batch all = Batch.random(cfg, dt, full, new Random(name.hashCode() + dt.ordinal()));
+            DecodeBatch all = DecodeBatch.random(cfg, dt, full, new Random(name.hashCode() + dt.ordinal()));
             NsaResult want = PipelineModes.MASKED.oracle(cfg, null, dt).forward(all.inputs(), DType.FP32,
                     GateOverride.NONE);
             NsaDecoder cpu = new NsaDecoder(cfg);
@@ -87,14 +87,18 @@ class GpuDecodeGpuTest extends GpuSuite {
                     String at = name + " " + dt + " step " + s;
                     int[] rows = new int[bsz];
                     for (int b = 0; b < bsz; b++) {
-                        rows[b] = all.cu[b] + lens[b] + s;
+                        rows[b] = all.cu()[b] + lens[b] + s;
                         assertEquals(lens[b] + s + 1, dec.length(b), at + ": length of sequence " + b);
                     }
                     compare(want, rows, cfg, got, at);
                     if (cpuCache != null) {
-                        NsaResult c = cpu.step(cpuCache, step, DType.FP32, GateOverride.NONE).result();
-                        assertClose(c.fp64(NsaResult.Output.O), floats(got.o()), 1e-5, at + " vs NsaDecoder: o");
+                        NsaDecoder.Step cs = cpu.step(cpuCache, step, DType.FP32, GateOverride.NONE);
+                        NsaResult c = cs.result();
+                        DecodeReads[] cpuReads = cs.reads();
+                        DecodeBatch.assertClose(c.fp64(NsaResult.Output.O), DecodeBatch.floats(got.o()), 1e-5,
+                                at + " vs NsaDecoder: o");
                         assertArrayEquals(c.indexArray(), got.indices().toIntArray(), at + " vs NsaDecoder: indices");
+                        assertArrayEquals(cpuReads, got.reads(), at + " vs NsaDecoder: reads");
                     }
                 }
             }
@@ -105,7 +109,7 @@ class GpuDecodeGpuTest extends GpuSuite {
     void aStepPastTheCapacityOrAnotherBatchIsRefusedBeforeTheCacheChanges() {
         NsaConfig cfg = NsaConfig.builder().heads(4).kvGroups(2).headDims(16, 16).blockLen(8).stride(4).selBlock(16)
                 .nSel(4).window(32).build();
-        Batch all = Batch.random(cfg, DType.FP32, new int[] {9}, new Random(7));
+        DecodeBatch all = DecodeBatch.random(cfg, DType.FP32, new int[] {9}, new Random(7));
         try (NsaAttention nsa = PipelineModes.MASKED.open(cfg, null);
              NsaGpuDecoder dec = NsaGpuDecoder.open(nsa, 1, 8, DType.FP32)) {
             dec.prefill(all.prefix(new int[] {8}).inputs());
@@ -116,26 +120,43 @@ class GpuDecodeGpuTest extends GpuSuite {
         try (NsaAttention nsa = PipelineModes.MASKED.open(cfg, null);
              NsaGpuDecoder two = NsaGpuDecoder.open(nsa, 2, 8, DType.FP32)) {
             NsaArgumentException e = assertThrows(NsaArgumentException.class,
-                    () -> two.prefill(Batch.random(cfg, DType.FP32, new int[] {3}, new Random(1)).inputs()));
+                    () -> two.prefill(DecodeBatch.random(cfg, DType.FP32, new int[] {3}, new Random(1)).inputs()));
             assertTrue(e.getMessage().contains("B = 2"), e.getMessage());
         }
     }
 
-    @Test
-    void graphReplayEqualsEagerStepsBitwise() {
-        NsaConfig cfg = NsaConfig.builder().heads(4).kvGroups(2).headDims(32, 32).blockLen(8).stride(4).selBlock(16)
+    /** The reference step (MASKED: no tensor-core image) and the tensor-core step (SEL_KERNEL, Dk 64). */
+    static Stream<Arguments> graphModes() {
+        return Stream.of(Arguments.of(PipelineModes.MASKED, 32), Arguments.of(PipelineModes.SEL_KERNEL, 64));
+    }
+
+    @ParameterizedTest(name = "{0}, Dk {1}")
+    @MethodSource("graphModes")
+    void graphReplayEqualsEagerStepsBitwise(PipelineModes mode, int dk) {
+        NsaConfig cfg = NsaConfig.builder().heads(4).kvGroups(2).headDims(dk, dk).blockLen(8).stride(4).selBlock(16)
                 .nSel(4).window(32).build();
         int[] lens = {5, 30};
         int steps = 24;
-        Batch all = Batch.random(cfg, DType.BF16, new int[] {lens[0] + steps, lens[1] + steps}, new Random(11));
+        DecodeBatch all = DecodeBatch.random(cfg, DType.BF16, new int[] {lens[0] + steps, lens[1] + steps},
+                new Random(11));
         List<DeviceTensor> dev = new ArrayList<>();
-        try (NsaAttention nsa = PipelineModes.MASKED.open(cfg, null);
+        try (NsaAttention nsa = mode.open(cfg, null);
              NsaGpuDecoder eager = NsaGpuDecoder.open(nsa, 2, 64, DType.BF16);
              NsaGpuDecoder graphed = NsaGpuDecoder.open(nsa, 2, 64, DType.BF16);
              CudaStream s = CudaStream.create(nsa.context())) {
+            assertEquals(mode == PipelineModes.SEL_KERNEL, eager.route().startsWith("tensor-core"), eager.route());
             try {
                 eager.prefill(all.prefix(lens).inputs());
-                graphed.prefill(all.prefix(lens).inputs());
+                // the graphed decoder's caches from the device prefill (no forward): the same caches, bit for bit
+                DecodeBatch pre = all.prefix(lens);
+                DeviceTensor[] kv = new DeviceTensor[8];
+                for (int i = 0; i < 8; i++) {
+                    kv[i] = DeviceTensor.upload(s, pre.t()[i]);
+                    dev.add(kv[i]);
+                }
+                graphed.prefill(s, NsaDeviceInputs.builder().q(kv[0]).cmp(kv[1], kv[2]).sel(kv[3], kv[4])
+                        .win(kv[5], kv[6]).gates(kv[7]).cuSeqlens(pre.cu()).build(), null);
+                int base = dev.size();
                 HostTensor[] first = all.stepTensors(lens, 0);
                 for (HostTensor h : first) {
                     dev.add(DeviceTensor.upload(s, h));
@@ -144,19 +165,21 @@ class GpuDecodeGpuTest extends GpuSuite {
                 DeviceTensor oG = DeviceTensor.allocate(s, DType.BF16, 2, 1, cfg.heads(), cfg.headDimV());
                 dev.add(oE);
                 dev.add(oG);
-                NsaDeviceInputs in = NsaDeviceInputs.builder().q(dev.get(0)).cmp(dev.get(1), dev.get(2))
-                        .sel(dev.get(3), dev.get(4)).win(dev.get(5), dev.get(6)).gates(dev.get(7)).build();
+                NsaDeviceInputs in = NsaDeviceInputs.builder().q(dev.get(base))
+                        .cmp(dev.get(base + 1), dev.get(base + 2)).sel(dev.get(base + 3), dev.get(base + 4))
+                        .win(dev.get(base + 5), dev.get(base + 6)).gates(dev.get(base + 7)).build();
                 try (NsaGpuDecoder.StepGraph g = graphed.capture(s, in, oG)) {
                     for (int step = 0; step < steps; step++) {
                         HostTensor[] t = all.stepTensors(lens, step);
                         for (int i = 0; i < t.length; i++) {
-                            dev.get(i).copyFrom(s, t[i]);
+                            dev.get(base + i).copyFrom(s, t[i]);
                         }
                         eager.step(s, in, oE);
                         g.replay(s);
                         HostTensor a = oE.toHost(s);
                         HostTensor b = oG.toHost(s);
-                        assertEquals(-1, a.segment().mismatch(b.segment()), "step " + step + ": graph o differs from eager");
+                        assertEquals(-1, a.segment().mismatch(b.segment()),
+                                "step " + step + ": graph o differs from eager");
                         assertEquals(eager.length(1), graphed.length(1));
                         assertTrue(Arrays.stream(a.toDoubleArray()).anyMatch(x -> x != 0),
                                 "step " + step + ": o is all zero");
@@ -173,122 +196,15 @@ class GpuDecodeGpuTest extends GpuSuite {
     }
 
     private static void compare(NsaResult want, int[] rows, NsaConfig cfg, NsaGpuDecoder.Step got, String at) {
-        int h = cfg.heads();
-        int dv = cfg.headDimV();
         int n = cfg.nSel();
         int g = cfg.kvGroups();
-        Object[][] outs = {{NsaResult.Output.O, got.o(), dv}, {NsaResult.Output.O_CMP, got.oCmp(), dv},
-                {NsaResult.Output.O_SEL, got.oSel(), dv}, {NsaResult.Output.O_WIN, got.oWin(), dv},
-                {NsaResult.Output.LSE_CMP, got.lseCmp(), 1}, {NsaResult.Output.LSE_SEL, got.lseSel(), 1},
-                {NsaResult.Output.LSE_WIN, got.lseWin(), 1}};
-        for (Object[] o : outs) {
-            double[] all = want.fp64((NsaResult.Output) o[0]);
-            int per = h * (int) o[2];
-            double[] w = new double[rows.length * per];
-            for (int b = 0; b < rows.length; b++) {
-                System.arraycopy(all, rows[b] * per, w, b * per, per);
-            }
-            assertClose(w, floats((HostTensor) o[1]), 1e-5, at + ": " + o[0]);
-        }
+        DecodeBatch.assertOutputs(want, rows, cfg, got, at, 1e-5);
         int[] idx = want.indexArray();
         int[] gi = got.indices().toIntArray();
         for (int b = 0; b < rows.length; b++) {
             for (int e = 0; e < g * n; e++) {
                 assertEquals(idx[rows[b] * g * n + e], gi[b * g * n + e], at + ": chosen blocks of sequence " + b);
             }
-        }
-    }
-
-    private static double[] floats(HostTensor t) {
-        return t.toDoubleArray();
-    }
-
-    private static void assertClose(double[] want, double[] got, double tol, String label) {
-        assertEquals(want.length, got.length, label);
-        double mae = 0;
-        for (int i = 0; i < want.length; i++) {
-            boolean sameInf = Double.isInfinite(want[i]) && want[i] == got[i];
-            assertTrue(sameInf || Double.isFinite(got[i]), label + "[" + i + "] = " + got[i] + ", want " + want[i]);
-            mae += sameInf ? 0 : Math.abs(want[i] - got[i]);
-        }
-        mae /= Math.max(1, want.length);
-        assertTrue(mae < tol, label + ": MAE " + mae + " >= " + tol);
-    }
-
-    /** A varlen batch ([nnz, heads, dim] tensors, gates fp32) and its slices: prefixes and single tokens. */
-    private record Batch(NsaConfig cfg, DType dt, int[] cu, HostTensor[] t) {
-        static Batch random(NsaConfig c, DType dt, int[] lens, Random rnd) {
-            int[] cu = new int[lens.length + 1];
-            for (int b = 0; b < lens.length; b++) {
-                cu[b + 1] = cu[b] + lens[b];
-            }
-            int nnz = cu[lens.length];
-            HostTensor[] t = new HostTensor[8];
-            t[0] = GpuFixture.random(rnd, dt, -1, 1, nnz, c.heads(), c.headDimQk());
-            for (int i = 1; i <= 6; i++) {
-                t[i] = GpuFixture.random(rnd, dt, -1, 1, nnz, c.kvGroups(), i % 2 == 1 ? c.headDimQk() : c.headDimV());
-            }
-            t[7] = GpuFixture.random(rnd, DType.FP32, 0, 1, nnz, c.heads(), 3);
-            return new Batch(c, dt, cu, t);
-        }
-
-        NsaInputs inputs() {
-            return build(t, HostTensor.ofInts(cu.clone(), cu.length));
-        }
-
-        /** The first lens[b] tokens of every sequence, varlen. */
-        Batch prefix(int[] lens) {
-            int[] pcu = new int[lens.length + 1];
-            for (int b = 0; b < lens.length; b++) {
-                pcu[b + 1] = pcu[b] + lens[b];
-            }
-            int[] rows = new int[pcu[lens.length]];
-            for (int b = 0, r = 0; b < lens.length; b++) {
-                for (int s = 0; s < lens[b]; s++) {
-                    rows[r++] = cu[b] + s;
-                }
-            }
-            HostTensor[] p = new HostTensor[t.length];
-            for (int i = 0; i < t.length; i++) {
-                p[i] = gather(t[i], rows, rows.length, t[i].dim(1), t[i].dim(2));
-            }
-            return new Batch(cfg, dt, pcu, p);
-        }
-
-        /** Token lens[b] + s of every sequence as a [B,1,...] step. */
-        NsaInputs step(int[] lens, int s) {
-            return build(stepTensors(lens, s), null);
-        }
-
-        /** The step's q, k_cmp, v_cmp, k_sel, v_sel, k_win, v_win, gates as [B,1,...] tensors. */
-        HostTensor[] stepTensors(int[] lens, int s) {
-            int[] rows = new int[lens.length];
-            for (int b = 0; b < lens.length; b++) {
-                rows[b] = cu[b] + lens[b] + s;
-            }
-            HostTensor[] p = new HostTensor[t.length];
-            for (int i = 0; i < t.length; i++) {
-                p[i] = gather(t[i], rows, rows.length, 1, t[i].dim(1), t[i].dim(2));
-            }
-            return p;
-        }
-
-        private static NsaInputs build(HostTensor[] p, HostTensor cu) {
-            NsaInputs.Builder b = NsaInputs.builder().q(p[0]).cmp(p[1], p[2]).sel(p[3], p[4]).win(p[5], p[6])
-                    .gates(p[7]);
-            if (cu != null) {
-                b.cuSeqlens(cu);
-            }
-            return b.build();
-        }
-
-        private static HostTensor gather(HostTensor src, int[] rows, int... dims) {
-            HostTensor out = HostTensor.zeros(src.dtype(), dims);
-            long rowBytes = (long) src.dim(1) * src.dim(2) * src.dtype().byteSize();
-            for (int r = 0; r < rows.length; r++) {
-                MemorySegment.copy(src.segment(), rows[r] * rowBytes, out.segment(), r * rowBytes, rowBytes);
-            }
-            return out;
         }
     }
 }

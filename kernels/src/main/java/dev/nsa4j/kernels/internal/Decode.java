@@ -14,6 +14,11 @@ import dev.nsa4j.tensor.DType;
  * of the compressed branch (o_cmp, lse_cmp), {@link #select} (the chosen blocks, unless the caller gave them),
  * {@link #attend} of the selected and window branches, the gate combine ({@link GateCombine}), then
  * {@link #advance} (every length + 1).
+ *
+ * <p>The tensor-core step (fp16 / bf16, the head dims of {@link TcModule#DECODE_HEAD_DIMS}) replaces each
+ * {@link #attend} by {@link #split} (cuda-tc/decode_tc.cu: a branch split over its keys, all heads of a group in one
+ * tile) and {@link #merge} (the splits combined), and {@link #select} by {@link #selectScores} (block importances from
+ * the scores the cmp split wrote).
  */
 public final class Decode {
     /** Threads per block of the attention rows (one warp per (sequence, head)); the other kernels use 256. */
@@ -94,6 +99,61 @@ public final class Decode {
         int warps = ATTEND_BLOCK / 32;
         KernelKey key = KernelCatalog.require(KernelCatalog.decodeAttend(dtype, Attention.dimClass(d.dk(), d.dv())));
         m.launch(key, (int) ((rows + warps - 1) / warps), ATTEND_BLOCK, stream, p.toBytes(branch.ordinal()));
+    }
+
+    /** Why the tensor-core step cannot serve {@code dtype} and these sizes, or {@code null} when it can. */
+    public static String tcRefusal(DType dtype, DecodeParams.Dims d) {
+        if (!TcModule.DTYPES.contains(dtype)) {
+            return "dtype " + dtype + " (the tensor-core decode takes fp16 or bf16)";
+        }
+        if (!TcModule.DECODE_HEAD_DIMS.contains(new TcModule.HeadDims(d.dk(), d.dv()))) {
+            return "head dims (" + d.dk() + ", " + d.dv() + ") not compiled for the tensor-core decode "
+                    + TcModule.DECODE_HEAD_DIMS;
+        }
+        return null;
+    }
+
+    /**
+     * Branches {@code first .. first + count - 1} split over their keys ({@code p.split()}'s counts) on tensor cores:
+     * one CTA per (split, sequence, group, 16-head chunk) writing its partial o / lse (and, for cmp, the scores).
+     */
+    public static void split(TcModule tc, long stream, DType dtype, Branch first, int count, DecodeParams p,
+                             boolean exactP) {
+        DecodeParams.Dims d = p.dims();
+        int chunks = (d.heads() / d.kvHeads() + 15) / 16;
+        int gy = d.batch() * d.kvHeads() * chunks;
+        int gx = 0;
+        for (int b = first.ordinal(); b < first.ordinal() + count; b++) {
+            gx = Math.max(gx, p.split().of(Branch.values()[b]));
+        }
+        if (gy == 0 || gx == 0) {
+            return;
+        }
+        tc.kernels().launchSymbol(TcModule.decodeSplitSymbol(dtype, d.dk(), d.dv(), exactP), gx, gy, count,
+                TcGeometry.THREADS, TcGeometry.decodeSplitSmemBytes(d.dk(), d.dv()), stream,
+                p.toBytes(first.ordinal()));
+    }
+
+    /** The split partials of branches {@code first .. first + count - 1} into o_c / lse_c: one warp per (b, head). */
+    public static void merge(KernelModule m, long stream, Branch first, int count, DecodeParams p) {
+        DecodeParams.Dims d = p.dims();
+        long rows = (long) d.batch() * d.heads();
+        if (rows == 0) {
+            return;
+        }
+        int warps = ATTEND_BLOCK / 32;
+        m.launchSymbol(KernelCatalog.require(KernelCatalog.decode(DType.FP32, "merge")).symbol(),
+                (int) ((rows + warps - 1) / warps), count, 1, ATTEND_BLOCK, 0, stream, p.toBytes(first.ordinal()));
+    }
+
+    /** The chosen blocks from the cmp split's scores and the merged lse_cmp: one 256-thread block per (b, g). */
+    public static void selectScores(KernelModule m, long stream, DecodeParams p) {
+        DecodeParams.Dims d = p.dims();
+        int rows = d.batch() * d.kvHeads();
+        if (rows > 0) {
+            m.launch(KernelCatalog.require(KernelCatalog.decode(DType.FP32, "select_scores")), rows, 256, stream,
+                    p.toBytes());
+        }
     }
 
     /** Every cache length + 1 (the step's last launch). */

@@ -30,7 +30,8 @@ public final class KernelCatalog {
     public static final String CAST = "cast";
     /**
      * GPU decode (decode.cu): variants {@code append}, {@code fill}, {@code fill_cmp}, {@code select} and
-     * {@code attend_d<n>} per k/v dtype; {@code (decode, int32, advance)}.
+     * {@code attend_d<n>} per k/v dtype; {@code (decode, int32, advance)}; the tensor-core step's fp32 kernels
+     * {@code (decode, fp32, merge)} and {@code (decode, fp32, select_scores)} ({@link #DECODE_TC_STEPS}).
      */
     public static final String DECODE = "decode";
     /** The params layout probe (no dtype; looked up by symbol). */
@@ -42,6 +43,8 @@ public final class KernelCatalog {
 
     /** The decode kernels that are not attention rows, in launch order. */
     public static final List<String> DECODE_STEPS = List.of("append", "fill", "fill_cmp", "select");
+    /** The tensor-core step's dtype-free kernels (fp32 partials and scores), keyed with dtype fp32. */
+    public static final List<String> DECODE_TC_STEPS = List.of("merge", "select_scores");
     private static final List<DType> FLOATS = List.of(DType.FP32, DType.FP16, DType.BF16);
     private static final Set<KernelKey> ALL = build();
 
@@ -77,6 +80,9 @@ public final class KernelCatalog {
             }
         }
         s.add(decodeAdvance());
+        for (String step : DECODE_TC_STEPS) {
+            s.add(decode(DType.FP32, step));
+        }
         for (DType half : List.of(DType.FP16, DType.BF16)) {
             s.add(cast(half, DType.FP32));
             s.add(cast(DType.FP32, half));

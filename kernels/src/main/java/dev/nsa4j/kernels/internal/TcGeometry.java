@@ -38,6 +38,11 @@ import java.util.List;
  * {@link #SCORE_KR_THREADS} threads, {@link #scoreKrSmemBytes} of dynamic shared memory (the group's Q for the CTA's
  * tokens, 2 to 4 stages of 64 compressed keys, each token's ring of 256 probabilities), K̃ and q through tensor maps
  * ({@link TensorMaps}, boxes of 64 × 1 × 64 and 64 × 1 × 16 elements).
+ *
+ * <p><b>GPU decode split</b> ({@code nsa_decode_split_*}, {@code cuda-tc/decode_tc.cu}, {@code nsa::dtc}): grid
+ * {@code (splits, B · G · ceil(h / 16), branches)}, {@link #THREADS} threads, {@link #decodeSplitSmemBytes} of
+ * dynamic shared memory (per warp two stages of {@link #DECODE_TILE_KEYS} K and V rows); a split's keys are a
+ * multiple of {@link #DECODE_SPLIT_ALIGN}.
  */
 public final class TcGeometry {
     /** Threads per block of every tensor-core kernel (4 warps; their {@code __launch_bounds__}). */
@@ -46,6 +51,16 @@ public final class TcGeometry {
     public static final int WARPS = THREADS / 32;
     /** Bytes of one fp16/bf16 element. */
     static final int HALF_BYTES = 2;
+
+    /** GPU decode split: keys per warp tile ({@code kKeys}). */
+    public static final int DECODE_TILE_KEYS = 16;
+    /** GPU decode split: a split's keys are a multiple of this ({@code kAlign}: a tile per warp). */
+    public static final int DECODE_SPLIT_ALIGN = DECODE_TILE_KEYS * WARPS;
+
+    /** GPU decode split dynamic shared memory: {@code 4 warps · 2 stages · 16 keys · (Dk + Dv) · 2} bytes. */
+    public static int decodeSplitSmemBytes(int dk, int dv) {
+        return WARPS * 2 * DECODE_TILE_KEYS * (dk + dv) * HALF_BYTES;
+    }
 
     /** sel-kernel: query heads of one KV group per CTA (one m16 tensor-core tile). */
     public static final int SEL_HEADS_PER_CTA = 16;

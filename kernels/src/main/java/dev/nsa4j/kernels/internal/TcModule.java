@@ -40,6 +40,9 @@ public final class TcModule implements AutoCloseable {
      * {@link TcGeometry#SCORE_KR_HEADS}.
      */
     public static final List<Integer> SCORE_KR_HEAD_DIMS = List.of(128);
+    /** The GPU decode split kernel's (Dk, Dv) pairs ({@code NSA_DECODE_SPLIT_DTYPES} in decode_tc.cu). */
+    public static final List<HeadDims> DECODE_HEAD_DIMS = List.of(new HeadDims(64, 64), new HeadDims(128, 128),
+            new HeadDims(192, 128));
     /** The dtypes of q, k and v (and K̃) both families are compiled for. */
     public static final List<DType> DTYPES = List.of(DType.BF16, DType.FP16);
 
@@ -145,6 +148,11 @@ public final class TcModule implements AutoCloseable {
         return "nsa_block_score_kr_" + dtypeName(dtype) + "_dk" + dk + "_h" + heads;
     }
 
+    /** {@code nsa_decode_split_<dtype>_dk<Dk>_dv<Dv>[_exact]}: one branch of a GPU decode step, split over its keys. */
+    public static String decodeSplitSymbol(DType dtype, int dk, int dv, boolean exactP) {
+        return "nsa_decode_split_" + dtypeName(dtype) + "_dk" + dk + "_dv" + dv + (exactP ? "_exact" : "");
+    }
+
     /** Every symbol nsa4j launches from this image. */
     public static List<String> symbols() {
         List<String> s = new ArrayList<>();
@@ -162,6 +170,10 @@ public final class TcModule implements AutoCloseable {
             for (int dk : SCORE_HEAD_DIMS) {
                 s.add(blockScoreSymbol(d, dk));
                 s.add(blockScoreWgSymbol(d, dk));
+            }
+            for (HeadDims hd : DECODE_HEAD_DIMS) {
+                s.add(decodeSplitSymbol(d, hd.dk(), hd.dv(), false));
+                s.add(decodeSplitSymbol(d, hd.dk(), hd.dv(), true));
             }
             for (int dk : SCORE_KR_HEAD_DIMS) {
                 for (int heads : TcGeometry.SCORE_KR_HEADS) {

@@ -30,8 +30,10 @@ class TcModuleTest {
         assertEquals("nsa_sel_tma_bf16_dk192_dv128_exact", TcModule.selTmaSymbol(DType.BF16, 192, 128, true));
         assertEquals("nsa_block_score_kr_bf16_dk128_h8", TcModule.blockScoreKrSymbol(DType.BF16, 128, 8));
         // 2 dtypes x (4 head-dim pairs x 2 layouts x fast/exact + 3 TMA head-dim pairs x fast/exact
-        //             + 4 scorer head dims x 2 scorer layouts + the key-row scorer's Dk 128 x 3 head counts)
-        assertEquals(2 * (4 * 2 * 2 + 3 * 2 + 4 * 2 + 3), TcModule.symbols().size());
+        //             + 4 scorer head dims x 2 scorer layouts + the key-row scorer's Dk 128 x 3 head counts
+        //             + the decode split's 3 head-dim pairs x fast/exact)
+        assertEquals(2 * (4 * 2 * 2 + 3 * 2 + 4 * 2 + 3 + 3 * 2), TcModule.symbols().size());
+        assertEquals("nsa_decode_split_bf16_dk128_dv128_exact", TcModule.decodeSplitSymbol(DType.BF16, 128, 128, true));
         assertEquals(TcModule.symbols().size(), Set.copyOf(TcModule.symbols()).size());
     }
 

@@ -1,0 +1,342 @@
+package dev.nsa4j.bench;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+import dev.nsa4j.attention.NsaInputs;
+import dev.nsa4j.bench.report.DecodeBenchRow;
+import dev.nsa4j.bench.report.NsaBenchConfig;
+import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.fa2.Fa2Attention;
+import dev.nsa4j.fa2.Fa2Module;
+import dev.nsa4j.fa2.contract.Fa2Options;
+import dev.nsa4j.fa2.contract.KeyExtent;
+import dev.nsa4j.kernels.CudaContext;
+import dev.nsa4j.kernels.CudaEvent;
+import dev.nsa4j.kernels.CudaException;
+import dev.nsa4j.kernels.CudaStream;
+import dev.nsa4j.kernels.DeviceBuffer;
+import dev.nsa4j.kernels.DeviceTensor;
+import dev.nsa4j.kernels.Mask;
+import dev.nsa4j.nsa.FlagSnapshot;
+import dev.nsa4j.nsa.NsaAttention;
+import dev.nsa4j.nsa.NsaDeviceInputs;
+import dev.nsa4j.nsa.NsaGpuDecoder;
+import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
+
+/**
+ * One batch size of {@code nsa bench decode} ({@link BenchDecodeCommand}): for each context, ascending, the NSA decode
+ * step eager and as a CUDA graph on one {@link NsaGpuDecoder}, then nsa4j's dense FA-2 split-KV decode over the same
+ * context, as rows of the decode bench CSV.
+ *
+ * <p>Reaching a context. {@link NsaGpuDecoder#prefill} is a host-API forward whose result is fp64 on the heap
+ * (about 256 KB per token at Hq = 64, Dv = 128) and holds a device plan of its shape, so a prefill is capped at
+ * {@code prefillTokens} tokens over the batch (and at what the heap holds); the rest of a context is grown by graph
+ * replays of the step on random tokens, within {@code fillSeconds} per batch size. A context is reached the cheaper
+ * way (growing on from the current length, or a fresh prefill then growing) by the measured prefill and step rates;
+ * one it cannot reach within the budget is a {@code skipped} row saying how far it got. Each timed step grows the
+ * cache by one token too, so a row's {@code position} is its middle timed step's.
+ *
+ * <p>Timing: per step (or dense call), an optional L2 flush (a 256 MiB memset), then CUDA events around the call
+ * alone; {@code warmup} untimed calls first; median of {@code runs}. A failure (out of memory, a refused shape, a
+ * CUDA error) becomes a row with its status and the next context is tried on a fresh decoder.
+ */
+final class DecodeBenchRun {
+    /** What one run measures and within which limits. */
+    record Settings(int warmup, int runs, long prefillTokens, double fillSeconds, boolean flushL2, Set<String> paths) {
+    }
+
+    /** Step input sets the eager steps rotate through (the graph replays the first). */
+    static final int INPUT_SETS = 4;
+
+    private final CudaContext ctx;
+    private final Fa2Module fa2;
+    private final NsaConfig cfg;
+    private final NsaBenchConfig bc;
+    private final DType dt;
+    private final int b;
+    private final String gpu;
+    private final double gbps;
+    private final Settings set;
+    private final FlagSnapshot flags;
+    private final PrintStream log;
+    private double fillUsedS;
+    private double stepMs = Double.NaN;          // last graph step median at this B: the growth rate estimate
+    private double prefillSPerToken = 20e-6;     // refined by every prefill
+    private long prefillTokens;                  // quartered after an out-of-memory failure
+
+    DecodeBenchRun(CudaContext ctx, Fa2Module fa2, NsaConfig cfg, NsaBenchConfig bc, DType dt, int b, String gpu,
+                   double gbps, Settings set, FlagSnapshot flags, PrintStream log) {
+        this.ctx = ctx;
+        this.fa2 = fa2;
+        this.cfg = cfg;
+        this.bc = bc;
+        this.dt = dt;
+        this.b = b;
+        this.gpu = gpu;
+        this.gbps = gbps;
+        this.set = set;
+        this.flags = flags;
+        this.log = log;
+        this.prefillTokens = set.prefillTokens();
+    }
+
+    /** The rows of every context (ascending), each path that {@link Settings#paths} names. */
+    List<DecodeBenchRow> measure(List<Integer> contexts) {
+        List<DecodeBenchRow> rows = new ArrayList<>();
+        boolean nsa = set.paths().contains("nsa-eager") || set.paths().contains("nsa-graph");
+        int capacity = contexts.getLast() + contexts.size() * 2 * (set.warmup() + set.runs()) + 64;
+        DecodeSession s = null;
+        String[] openFailed = null;   // {status, reason} when the decoder does not open: none of B's rows will
+        try (CudaStream dense = CudaStream.create(ctx)) {
+            for (int c : contexts) {
+                log.printf(Locale.ROOT, "[bench decode] B=%d ctx=%d%n", b, c);
+                if (nsa && openFailed == null) {
+                    try {
+                        if (s == null) {
+                            s = new DecodeSession(ctx, cfg, flags, b, capacity, dt, set.flushL2());
+                            log.printf(Locale.ROOT, "[bench decode]   decoder: capacity %d tokens, caches %.2f GB%n",
+                                    capacity, s.dec.plan().cacheBytes() / 1e9);
+                        }
+                        rows.addAll(nsaRows(s, c));
+                    } catch (RuntimeException | OutOfMemoryError e) {
+                        String[] st = status(e);
+                        log.println("[bench decode]   NSA " + st[0] + ": " + st[1]);
+                        if (st[0].equals("oom")) {
+                            prefillTokens = Math.max(b, prefillTokens / 4);   // the next context tries a smaller prefill
+                        }
+                        if (s == null) {
+                            openFailed = new String[] {st[0], "opening the decoder: " + st[1]};
+                        }
+                        for (String v : List.of("nsa-eager", "nsa-graph")) {
+                            rows.add(notMeasured(v, c, st[0], s == null ? openFailed[1] : st[1]));
+                        }
+                        s = closeQuietly(s);
+                    }
+                } else if (nsa) {
+                    for (String v : List.of("nsa-eager", "nsa-graph")) {
+                        rows.add(notMeasured(v, c, openFailed[0], openFailed[1]));
+                    }
+                }
+                if (set.paths().contains("fa2-dense")) {
+                    rows.add(dense(dense, c));
+                }
+            }
+        } finally {
+            closeQuietly(s);
+        }
+        return rows.stream().filter(r -> set.paths().contains(r.variant())).toList();
+    }
+
+    /** The eager and graph rows at context {@code c} (reached first), or skipped rows saying why not. */
+    private List<DecodeBenchRow> nsaRows(DecodeSession s, int c) {
+        String why = reach(s, c);
+        if (why != null) {
+            log.println("[bench decode]   NSA skipped: " + why);
+            return List.of(notMeasured("nsa-eager", c, "skipped", why), notMeasured("nsa-graph", c, "skipped", why));
+        }
+        int t0 = s.dec.length(0) + set.warmup();
+        double[] eager = s.time(set.warmup(), set.runs(), i -> s.dec.step(s.stream, s.sets[i % INPUT_SETS], s.o));
+        s.requireFinite("eager");
+        int t1 = s.dec.length(0) + set.warmup();
+        double[] graph = s.time(set.warmup(), set.runs(), i -> s.graph.replay(s.stream));
+        s.requireFinite("graph");
+        stepMs = NsaBenchRun.median(graph);
+        String how = (set.flushL2() ? "L2 flushed before each step; " : "") + "CUDA events around one step; ";
+        DecodeBenchRow e = row("nsa-eager", c, t0 + set.runs() / 2, eager, how + "NsaGpuDecoder.step on device tensors");
+        DecodeBenchRow g = row("nsa-graph", c, t1 + set.runs() / 2, graph, how + "StepGraph.replay (captured once)");
+        log.printf(Locale.ROOT, "[bench decode]   nsa-eager %.4f ms, nsa-graph %.4f ms (%.0f tokens/s), %.2f MB/step, "
+                + "%.2fx HBM time%n", e.medianMs(), g.medianMs(), g.tokensPerS(), (g.kvBytes() + g.qoBytes()) / 1e6,
+                g.xHbm());
+        return List.of(e, g);
+    }
+
+    /** Brings every sequence to {@code c} tokens; null when there, else why not (the cache stays usable). */
+    private String reach(DecodeSession s, int c) {
+        int cur = s.dec.length(0);
+        int p = prefillLength(c);
+        double growOn = cur > c ? Double.POSITIVE_INFINITY : (c - cur) * stepMs / 1e3;
+        double fresh = prefillSPerToken * b * p + (c - p) * stepMs / 1e3;
+        boolean prefill = cur == 0 || cur > c || Double.isNaN(stepMs) || fresh < growOn;
+        double estimate = prefill ? fresh : growOn;   // NaN until a step was timed at this B
+        if (estimate > set.fillSeconds() - fillUsedS) {
+            return String.format(Locale.ROOT, "reaching ctx %d from %d tokens per sequence (prefill capped at %d) "
+                    + "would take ~%.0f s at %.3f ms per graph step, past the --fill-seconds budget of %.0f s (%.0f s "
+                    + "used at B=%d; see docs/benchmarks.md)", c, prefill ? p : cur, p, estimate, stepMs,
+                    set.fillSeconds(), fillUsedS, b);
+        }
+        if (prefill) {
+            NsaInputs in = prefillInputs(p, c);
+            long t = System.nanoTime();
+            s.dec.prefill(in);
+            double sec = (System.nanoTime() - t) / 1e9;
+            prefillSPerToken = sec / ((double) b * p);
+            fillUsedS += sec;
+            log.printf(Locale.ROOT, "[bench decode]   prefill %d tokens per sequence (%.1f s)%n", p, sec);
+        }
+        int need = c - s.dec.length(0);
+        if (need == 0) {
+            return null;
+        }
+        long t0 = System.nanoTime();
+        int done = 0;
+        while (s.dec.length(0) < c) {
+            int n = Math.min(done == 0 ? 256 : 4096, c - s.dec.length(0));
+            for (int i = 0; i < n; i++) {
+                s.graph.replay(s.stream);
+            }
+            s.stream.synchronize();
+            done += n;
+            double used = (System.nanoTime() - t0) / 1e9;
+            double left = (c - s.dec.length(0)) * used / done;
+            if (fillUsedS + used + left > set.fillSeconds()) {
+                fillUsedS += used;
+                return String.format(Locale.ROOT, "reaching ctx %d needs %d more graph steps after %d (%.2f ms each, "
+                        + "~%.0f s) past the --fill-seconds budget of %.0f s (%.0f s used at B=%d); the prefill is "
+                        + "capped at %d tokens per sequence (see docs/benchmarks.md)", c, c - s.dec.length(0), done,
+                        1e3 * used / done, left, set.fillSeconds(), fillUsedS, b, p);
+            }
+        }
+        double used = (System.nanoTime() - t0) / 1e9;
+        fillUsedS += used;
+        log.printf(Locale.ROOT, "[bench decode]   grown by %d graph steps (%.1f s, %.3f ms each)%n", need, used,
+                1e3 * used / need);
+        return null;
+    }
+
+    /**
+     * Tokens per sequence a prefill for context {@code c} takes: at most {@code prefillTokens / B}, at most what 40%
+     * of the heap holds of the fp64 host result (o and three branch outputs, three lse, the chosen blocks), and below
+     * the 2^31 elements of one Java array.
+     */
+    int prefillLength(int c) {
+        long perToken = (long) cfg.heads() * cfg.headDimV() * 8 * 4 + cfg.heads() * 8L * 3 + 4L * cfg.kvGroups()
+                * cfg.nSel();
+        long heap = (long) (0.4 * Runtime.getRuntime().maxMemory() / perToken);
+        long array = (Integer.MAX_VALUE - 8L) / ((long) cfg.heads() * cfg.headDimV());
+        long total = Math.min(prefillTokens, Math.min(heap, array));
+        return (int) Math.max(1, Math.min(c, total / b));
+    }
+
+    private NsaInputs prefillInputs(int p, long seed) {
+        int h = cfg.heads(), g = cfg.kvGroups();
+        return NsaInputs.builder().q(NsaBenchRun.random(dt, seed * 5 + 1, -1, 1, b, p, h, cfg.headDimQk()))
+                .sharedKv(NsaBenchRun.random(dt, seed * 5 + 2, -1, 1, b, p, g, cfg.headDimQk()),
+                        NsaBenchRun.random(dt, seed * 5 + 3, -1, 1, b, p, g, cfg.headDimV()))
+                .gates(NsaBenchRun.random(DType.FP32, seed * 5 + 4, 0, 1, b, p, h, 3)).build();
+    }
+
+    /** Dense FA-2 (fast mode): one query per sequence over ctx + 1 keys, unmasked on keys that end at the query. */
+    private DecodeBenchRow dense(CudaStream stream, int c) {
+        long kv = (long) b * DecodeStepReads.denseKvBytes(cfg, c, dt.byteSize());
+        long qo = (long) b * DecodeStepReads.qoBytes(cfg, dt.byteSize(), dt.byteSize());
+        List<AutoCloseable> owned = new ArrayList<>();
+        try {
+            DeviceTensor q = alloc(stream, owned, b, 1, cfg.heads(), cfg.headDimQk());
+            DeviceTensor k = alloc(stream, owned, b, c + 1, cfg.kvGroups(), cfg.headDimQk());
+            DeviceTensor v = alloc(stream, owned, b, c + 1, cfg.kvGroups(), cfg.headDimV());
+            DeviceTensor o = alloc(stream, owned, b, 1, cfg.heads(), cfg.headDimV());
+            DeviceBytes.fillRandom(stream, q, c * 3L + 1, -1, 1);
+            DeviceBytes.fillRandom(stream, k, c * 3L + 2, -1, 1);
+            DeviceBytes.fillRandom(stream, v, c * 3L + 3, -1, 1);
+            Fa2Attention.Plan p = densePlan(ctx.device(), q, k, v, o);
+            if (!p.launchable()) {
+                log.println("[bench decode]   fa2-dense refused: " + p.verdict().reason());
+                return DecodeBenchRow.notMeasured("nsa4j", "fa2-dense", gpu, bc, b, c, c, kv, qo, gbps, "refused",
+                        "FA-2 contract: " + p.verdict().reason());
+            }
+            DeviceBuffer ws = DeviceBuffer.allocate(stream, p.workspaceBytes());
+            owned.add(ws);
+            DeviceBuffer flush = set.flushL2() ? DeviceBuffer.allocate(stream, DeviceBytes.FLUSH_BYTES) : null;
+            if (flush != null) {
+                owned.add(flush);
+            }
+            double[] t = DecodeSession.time(stream, flush, set.warmup(), set.runs(),
+                    i -> Fa2Attention.enqueue(fa2, stream.handle(), p, ws));
+            if (!DecodeSession.finite(o.toHost(stream))) {
+                return DecodeBenchRow.notMeasured("nsa4j", "fa2-dense", gpu, bc, b, c, c, kv, qo, gbps, "failed",
+                        "non-finite output from finite inputs: not timing a wrong result");
+            }
+            DecodeBenchRow r = DecodeBenchRow.measured("nsa4j", "fa2-dense", gpu, bc, b, c, c, t, kv, qo, gbps,
+                    (set.flushL2() ? "L2 flushed before each call; " : "") + "CUDA events; FA-2 fast mode, split-KV "
+                            + p.splits() + ", " + p.layout().layout().name().toLowerCase(Locale.ROOT) + " layout, one "
+                            + "query per sequence over ctx + 1 keys");
+            log.printf(Locale.ROOT, "[bench decode]   fa2-dense %.4f ms (split-KV %d), %.1f MB/step, %.2fx HBM time%n",
+                    r.medianMs(), p.splits(), (kv + qo) / 1e6, r.xHbm());
+            return r;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            String[] st = status(e);
+            log.println("[bench decode]   fa2-dense " + st[0] + ": " + st[1]);
+            return DecodeBenchRow.notMeasured("nsa4j", "fa2-dense", gpu, bc, b, c, c, kv, qo, gbps, st[0], st[1]);
+        } finally {
+            for (int i = owned.size() - 1; i >= 0; i--) {
+                try {
+                    owned.get(i).close();
+                } catch (Exception ignored) {
+                    // freeing after a failure: the first error is the one reported
+                }
+            }
+        }
+    }
+
+    /**
+     * The dense decode call: q {@code [B,1,Hq,Dk]} at position ctx over k/v {@code [B,ctx+1,Hkv,D]}, unmasked (each
+     * key slice ends at its query, {@link KeyExtent#sliced}), fast mode, split-KV chosen by the planner, no lse.
+     * Host-only: plans without touching the device.
+     */
+    static Fa2Attention.Plan densePlan(dev.nsa4j.kernels.DeviceInfo device, DeviceTensor q, DeviceTensor k,
+                                       DeviceTensor v, DeviceTensor o) {
+        int[] at = new int[q.dim(0)];
+        java.util.Arrays.fill(at, k.dim(1) - 1);
+        return Fa2Attention.plan(device, Fa2Attention.Inputs.dense(q, k, v, o, null),
+                Fa2Attention.Spec.of(Mask.NONE, KeyExtent.sliced(at, at)), Fa2Options.defaults());
+    }
+
+    private DeviceTensor alloc(CudaStream stream, List<AutoCloseable> owned, int... dims) {
+        DeviceTensor t = DeviceTensor.allocate(stream, dt, dims);
+        owned.add(t);
+        return t;
+    }
+
+    private DecodeBenchRow row(String variant, int c, int position, double[] ms, String note) {
+        return DecodeBenchRow.measured("nsa4j", variant, gpu, bc, b, c, position, ms,
+                (long) b * DecodeStepReads.kvBytes(cfg, position, dt.byteSize()),
+                (long) b * DecodeStepReads.qoBytes(cfg, dt.byteSize(), dt.byteSize()), gbps, note);
+    }
+
+    private DecodeBenchRow notMeasured(String variant, int c, String status, String why) {
+        return DecodeBenchRow.notMeasured("nsa4j", variant, gpu, bc, b, c, c,
+                (long) b * DecodeStepReads.kvBytes(cfg, c, dt.byteSize()),
+                (long) b * DecodeStepReads.qoBytes(cfg, dt.byteSize(), dt.byteSize()), gbps, status, why);
+    }
+
+    /** {status, reason} of a failure: oom for device or heap exhaustion, refused for a rule, else failed. */
+    static String[] status(Throwable e) {
+        String msg = String.valueOf(e.getMessage()).replace('\n', ' ').replace('\r', ' ');
+        if (e instanceof OutOfMemoryError) {
+            return new String[] {"oom", "Java heap: " + msg + " (raise it with NSA_JAVA_OPTS=-Xmx...)"};
+        }
+        if (e instanceof CudaException ce && ce.errorName().contains("OUT_OF_MEMORY")) {
+            return new String[] {"oom", msg};
+        }
+        if (e instanceof dev.nsa4j.NsaArgumentException) {
+            return new String[] {"refused", msg};
+        }
+        return new String[] {"failed", e.getClass().getSimpleName() + ": " + msg};
+    }
+
+    private static DecodeSession closeQuietly(DecodeSession s) {
+        if (s != null) {
+            try {
+                s.close();
+            } catch (RuntimeException ignored) {
+                // a context broken by the failure being reported fails its frees too
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Device-side checks and benches of GPU decode (issue 11), run from the repository root on a GPU host with the
+# distribution tarball in dist-out/ (docs/benchmarks.md "nsa bench decode").
+#
+#   scripts/gpu-issue11.sh bench   PyTorch flash decode (bench/peers/torch_decode.py: SDPA flash, cuDNN, efficient)
+#                                  on the cache sizes below, then nsa bench decode (NSA step eager and as a CUDA
+#                                  graph, nsa4j's dense FA-2 split-KV) at the default config (l = d = l' = 64) and at
+#                                  the paper's (--paper: l = 32, d = 16), each with the peer's CSV joined
+#   scripts/gpu-issue11.sh tests   the GPU decode suites: dev.nsa4j.nsa.GpuDecodeGpuTest (the decoder against the
+#                                  oracle's invariant) and dev.nsa4j.bench.DecodeGpuTest (nsa decode GPU vs CPU, graph
+#                                  vs eager, nsa bench decode on a small shape); more with ISSUE11_EXTRA_TESTS
+#                                  ("--select-class X ...")
+#
+# Cache sizes: B in $DECODE_BATCHES (default 1,8,16,64) x ctx in $DECODE_CONTEXTS (default 2k,8k,16k,64k,128k),
+# Hq = 64, Hkv = 4, D = 128, bf16. Memory at the largest, B = 64 and ctx = 128k: the NSA decode caches hold every
+# token once (selection pages, 64 x 131,392 x 4 x 256 x 2 B = 17.2 GB; window, pending and K~/V~ about 0.3 GB), the
+# dense K/V of FA-2 and of PyTorch another 64 x 131,073 x 4 x 256 x 2 B = 17.2 GB each (one at a time), the capped
+# prefill (32k tokens) about 5 GB: about 40 GB, well under 100 GB, so no (B, ctx) is skipped for memory.
+# Time is the limit: the GPU prefill is a host-API forward (fp64 result on the heap), capped at --prefill-tokens
+# 32768 over the batch, and the rest of a context is grown by graph-replayed steps (130k steps at B = 64 to reach
+# 128k), so each batch size gets --fill-seconds $FILL_S (default 20) for prefills and growth; contexts beyond are
+# rows marked skipped with the reason. Worst case per nsa bench decode call: 4 x 20 s of filling plus about 20 rows
+# x 0.5 s of timing (5 warm-up + 20 timed steps per path, the dense K/V filled on the device) plus start-up: about
+# 100 s; two configs and the peer (about 30 s): under 250 s on an H200.
+#
+# Logs and CSVs go to $OUT (default ./out). Exit status: that of the last failing step, else 0.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT=${OUT:-./out}
+mkdir -p "$OUT" /tmp/nsa
+rc=0
+if [ ! -x /tmp/nsa/bin/nsa ] && ls dist-out/nsa4j-*.tar.xz >/dev/null 2>&1; then
+    tar -xJf dist-out/nsa4j-*.tar.xz -C /tmp/nsa --strip-components=1 || exit 2
+fi
+N=/tmp/nsa/bin
+export NSA_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
+step() { echo "=== $* ($(date +%T))"; "$@" || { rc=$?; echo "=== FAILED ($rc): $*"; return $rc; }; }
+BATCHES=${DECODE_BATCHES:-1,8,16,64}
+CONTEXTS=${DECODE_CONTEXTS:-2k,8k,16k,64k,128k}
+FILL_S=${FILL_S:-20}
+for mode in "$@"; do
+    case "$mode" in
+        bench)
+            # each step bounded (timeout) so one stuck call cannot cost the rest; the CSV of nsa bench decode is
+            # rewritten after each batch size, so a timed-out call still leaves its finished rows; logs are written
+            # whole, then summarised (a step inside a pipe would lose its exit status)
+            T="timeout ${BENCH_STEP_S:-140}"
+            step python3 bench/peers/torch_decode.py --self-test
+            step $T python3 bench/peers/torch_decode.py --batch "$BATCHES" --context "$CONTEXTS" \
+                --backends flash,cudnn,efficient --warmup 5 --repeat 20 --out "$OUT/decode-torch.csv" \
+                > "$OUT/decode-torch.log" 2>&1
+            grep -vi warn "$OUT/decode-torch.log" | tail -n 70
+            peer=()
+            [ -s "$OUT/decode-torch.csv" ] && peer=(--peer-csv "$OUT/decode-torch.csv")
+            for cfg in "" "--paper"; do
+                name=${cfg:-default}; name=${name#--}
+                # shellcheck disable=SC2086
+                step $T $N/nsa bench decode --batch "$BATCHES" --context "$CONTEXTS" $cfg --warmup 5 --runs 20 \
+                    --fill-seconds "$FILL_S" ${peer[@]+"${peer[@]}"} --out "$OUT" \
+                    > "$OUT/bench-decode-$name.txt" 2> "$OUT/bench-decode-$name.log"
+                grep -E "copy bandwidth|decoder:|prefill|grown|skipped|oom|failed|refused|nsa-eager|fa2-dense" \
+                    "$OUT/bench-decode-$name.log" | tail -n 80
+                cat "$OUT/bench-decode-$name.txt"
+            done
+            ls -l "$OUT"/decode-* ;;
+        tests)
+            # the whole log first, then its summary: a pipe that closes early (head) would kill the run with SIGPIPE
+            # shellcheck disable=SC2086
+            step $N/nsa-test --gpu --reports "$OUT/reports-issue11" \
+                --select-class dev.nsa4j.nsa.GpuDecodeGpuTest --select-class dev.nsa4j.bench.DecodeGpuTest \
+                ${ISSUE11_EXTRA_TESTS:-} > "$OUT/tests-issue11.log" 2>&1
+            grep -E "tests (found|successful|failed|skipped)|MethodSource|\[X\]" "$OUT/tests-issue11.log" | tail -40 ;;
+        *) echo "gpu-issue11: unknown mode '$mode' (bench, tests)" >&2; exit 2 ;;
+    esac
+done
+exit $rc
