@@ -14,14 +14,9 @@
 # Cache sizes: B in $DECODE_BATCHES (default 1,8,16,64) x ctx in $DECODE_CONTEXTS (default 2k,8k,16k,64k,128k),
 # Hq = 64, Hkv = 4, D = 128, bf16. Memory at the largest, B = 64 and ctx = 128k: the NSA decode caches hold every
 # token once (selection pages, 64 x 131,392 x 4 x 256 x 2 B = 17.2 GB; window, pending and K~/V~ about 0.3 GB), the
-# dense K/V of FA-2 and of PyTorch another 64 x 131,073 x 4 x 256 x 2 B = 17.2 GB each (one at a time), the capped
-# prefill (32k tokens) about 5 GB: about 40 GB, well under 100 GB, so no (B, ctx) is skipped for memory.
-# Time is the limit: the GPU prefill is a host-API forward (fp64 result on the heap), capped at --prefill-tokens
-# 32768 over the batch, and the rest of a context is grown by graph-replayed steps (130k steps at B = 64 to reach
-# 128k), so each batch size gets --fill-seconds $FILL_S (default 20) for prefills and growth; contexts beyond are
-# rows marked skipped with the reason. Worst case per nsa bench decode call: 4 x 20 s of filling plus about 20 rows
-# x 0.5 s of timing (5 warm-up + 20 timed steps per path, the dense K/V filled on the device) plus start-up: about
-# 100 s; two configs and the peer (about 30 s): under 250 s on an H200.
+# device prefill's k/v as much again while it fills them, the dense K/V of FA-2 and of PyTorch 17.2 GB each (one at a
+# time): under 40 GB, so no (B, ctx) is skipped for memory. Each context is reached by the device prefill (a copy),
+# so a call is start-up plus about 20 rows x (fill + 2 x 25 timed steps + the dense call).
 #
 # Logs and CSVs go to $OUT (default ./out). Exit status: that of the last failing step, else 0.
 set -uo pipefail
@@ -37,7 +32,6 @@ export NSA_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
 step() { echo "=== $* ($(date +%T))"; "$@" || { rc=$?; echo "=== FAILED ($rc): $*"; return $rc; }; }
 BATCHES=${DECODE_BATCHES:-1,8,16,64}
 CONTEXTS=${DECODE_CONTEXTS:-2k,8k,16k,64k,128k}
-FILL_S=${FILL_S:-20}
 for mode in "$@"; do
     case "$mode" in
         bench)
@@ -56,9 +50,9 @@ for mode in "$@"; do
                 name=${cfg:-default}; name=${name#--}
                 # shellcheck disable=SC2086
                 step $T $N/nsa bench decode --batch "$BATCHES" --context "$CONTEXTS" $cfg --warmup 5 --runs 20 \
-                    --fill-seconds "$FILL_S" ${peer[@]+"${peer[@]}"} --out "$OUT" \
+                    ${peer[@]+"${peer[@]}"} --out "$OUT" \
                     > "$OUT/bench-decode-$name.txt" 2> "$OUT/bench-decode-$name.log"
-                grep -E "copy bandwidth|decoder:|prefill|grown|skipped|oom|failed|refused|nsa-eager|fa2-dense" \
+                grep -E "copy bandwidth|decoder:|filled|skipped|oom|failed|refused|nsa-eager|fa2-dense" \
                     "$OUT/bench-decode-$name.log" | tail -n 80
                 cat "$OUT/bench-decode-$name.txt"
             done

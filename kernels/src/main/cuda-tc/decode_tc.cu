@@ -7,7 +7,7 @@
 // chunk). A branch's visible keys for query t = lengths[b] are numbered 0..N-1 in ascending position:
 //   cmp  the ncmp(t) compressed tokens, K̃/Ṽ row b · cmp_cap + k
 //   sel  the tokens <= t of the chosen blocks (indices[b, g], sorted ascending, -1 padded, as the step's scorer
-//        writes them), block after block; key k is token k % l' of the k / l'-th block, read from its page
+//        writes them; an entry equal to the one before it, negative or past t is skipped), block after block; key k is token k % l' of the k / l'-th block, read from its page
 //        table[b, block] (a block without a page is masked: read as zeros, never scored)
 //   win  positions max(0, t - w + 1)..t, ring slot b · w + position % w
 // Split s takes keys [s·c, min(N, (s+1)·c)) with c = ceil(N / splits) rounded up to 64, so the grid is fixed while
@@ -131,22 +131,32 @@ __device__ __forceinline__ void split(const DecodeParams& p) {
         gK = static_cast<const T*>(p.cmp_k);
         gV = static_cast<const T*>(p.cmp_v);
     } else if (branch == 1) {
-        if (tid == 0) {   // the chosen blocks, ascending and distinct, that start at or before t; their pages
+        if (warp == 0) {   // the chosen blocks, ascending and distinct, that start at or before t; their pages
             const int32_t* blk = p.indices + static_cast<int64_t>(bg) * p.n_sel;
-            int nb = 0, prev = -1;
-            for (int e = 0; e < p.n_sel && e < kMaxSel; ++e) {
-                const int j = blk[e];
-                if (j <= prev || static_cast<int64_t>(j) * p.sel_block > t) continue;
+            const int n = min(p.n_sel, kMaxSel);
+            int nb = 0, last = -1;
+            for (int e0 = 0; e0 < n; e0 += 32) {   // the scorer's rows are sorted: a repeat follows its first
+                const int e = e0 + lane;
+                const int j = e < n ? blk[e] : -1;
+                const int before = e > 0 && e < n ? blk[e - 1] : -1;
+                const bool ok = j >= 0 && j > before && static_cast<int64_t>(j) * p.sel_block <= t;
                 int pg = -1;
-                if (j < p.table_stride) {
+                if (ok && j < p.table_stride) {
                     pg = p.table[static_cast<int64_t>(b) * p.table_stride + j];
                     if (pg < 0 || pg >= p.pages) pg = -1;
                 }
-                s_pages[nb++] = pg;
-                prev = j;
+                const unsigned m = __ballot_sync(0xffffffffu, ok);
+                if (ok) s_pages[nb + __popc(m & ((1u << lane) - 1u))] = pg;
+                nb += __popc(m);
+                int mx = ok ? j : -1;
+#pragma unroll
+                for (int off = 16; off > 0; off >>= 1) mx = max(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+                last = max(last, mx);
             }
-            s_nblk = nb;
-            s_last = prev;
+            if (lane == 0) {
+                s_nblk = nb;
+                s_last = last;
+            }
         }
         __syncthreads();
         const int nb = s_nblk;
@@ -277,13 +287,17 @@ __device__ __forceinline__ void split(const DecodeParams& p) {
 }  // namespace nsa
 
 // Symbols: nsa_decode_split_<dtype>_dk<DK>_dv<DV>[_exact]; 128 threads, Layout<DK, DV>::kBytes = 256·(DK + DV)
-// bytes of dynamic shared memory (TcGeometry.decodeSplitSmem).
+// bytes of dynamic shared memory (TcGeometry.decodeSplitSmem). The kernel issues a dependent chain of mma,
+// softmax and shuffle instructions per 16-key tile (ncu on the H200: most stalls wait on a fixed-latency
+// dependency, not on memory), so resident warps are what hides it: three CTAs per SM where three stages fit
+// (Dk + Dv <= 256: 64 KB each; 168 registers, no spill), two above.
+#define NSA_DECODE_SPLIT_MIN_CTAS(DK, DV) ((DK) + (DV) <= 256 ? 3 : 2)
 #define NSA_DECODE_SPLIT(SUFFIX, T, DK, DV)                                                                  \
-    extern "C" __global__ void __launch_bounds__(nsa::dtc::kThreads)                                          \
+    extern "C" __global__ void __launch_bounds__(nsa::dtc::kThreads, NSA_DECODE_SPLIT_MIN_CTAS(DK, DV))       \
         nsa_decode_split_##SUFFIX##_dk##DK##_dv##DV(const __grid_constant__ nsa::DecodeParams p) {            \
         nsa::dtc::split<T, DK, DV, false>(p);                                                                 \
     }                                                                                                        \
-    extern "C" __global__ void __launch_bounds__(nsa::dtc::kThreads)                                          \
+    extern "C" __global__ void __launch_bounds__(nsa::dtc::kThreads, NSA_DECODE_SPLIT_MIN_CTAS(DK, DV))       \
         nsa_decode_split_##SUFFIX##_dk##DK##_dv##DV##_exact(const __grid_constant__ nsa::DecodeParams p) {    \
         nsa::dtc::split<T, DK, DV, true>(p);                                                                  \
     }

@@ -2,7 +2,8 @@
 // DecodeParams (nsa_params.h). A step is these launches on one stream, then gate_combine.cu's combine:
 //   append   one thread per (b, g, feature): writes the token's k/v into its selection page, the window ring
 //            and the raw ring; when a compression block completes at t (t + 1 >= l and (t + 1 - l) % d == 0)
-//            the same thread emits compressed token (t + 1 - l) / d from the ring's l positions (phi = avg)
+//            the same thread emits compressed token (t + 1 - l) / d from the ring's l positions (phi = avg;
+//            phi = mlp: mlp_emit, one block per (b, g), for K̃ then Ṽ)
 //   attend   (branch cmp) one warp per (b, head): the ncmp(t) visible compressed tokens (o_cmp, lse_cmp)
 //   select   one warp per (b, g): block scores + top-n, the reference scorer's rules (nsa_select_row.cuh)
 //   attend   (branch sel) one warp per (b, head): the chosen blocks' tokens <= t, read through the block table
@@ -23,6 +24,7 @@
 #include "nsa_launch.h"
 #include "nsa_attn_row.cuh"
 #include "nsa_select_row.cuh"
+#include "nsa_mlp.cuh"
 
 namespace nsa {
 
@@ -93,7 +95,7 @@ __device__ void decode_append(const DecodeParams& p) {
         const int64_t t = p.lengths[b];
         dec_store<T>(p, b, t, t + 1, g, c, b);
         const int64_t span = t + 1 - p.block_len;
-        if (span < 0 || span % p.block_stride != 0) continue;
+        if (p.phi_mlp || span < 0 || span % p.block_stride != 0) continue;   // phi = mlp: mlp_emit's work
         const int64_t i = span / p.block_stride;
         if (i >= p.cmp_cap) continue;
         const int64_t ring0 = static_cast<int64_t>(b) * p.block_len;
@@ -141,6 +143,70 @@ __device__ void decode_fill_cmp(const DecodeParams& p) {
         const int64_t row = static_cast<int64_t>(b) * p.cmp_cap + i;
         if (c < p.dk) dec_emit<T>(static_cast<const T*>(p.k_cmp), rows, i * p.block_stride, p.block_len, G, g, p.dk, c, static_cast<T*>(p.cmp_k), row);
         if (c < p.dv) dec_emit<T>(static_cast<const T*>(p.v_cmp), rows, i * p.block_stride, p.block_len, G, g, p.dv, c, static_cast<T*>(p.cmp_v), row);
+    }
+}
+
+// phi = mlp: compressed tokens by nsa_mlp.cuh's arithmetic (compress_mlp.cu's, so a step's K̃ equals the
+// prefill's and the forward's bit for bit), rounded once to the cache dtype. `which` 0: K̃ (raw_k / k_cmp into
+// cmp_k, dk), 1: Ṽ (raw_v / v_cmp into cmp_v, dv). One 256-thread block per item, grid-stride.
+template <typename T>
+struct DecMlpSide {
+    const T* raw;    // the raw ring [B * l, G, dim]
+    const T* rows;   // the fill's source rows [nnz, G, dim]
+    T* cmp;          // [B * cmp_cap, G, dim]
+    int dim;
+    __device__ DecMlpSide(const DecodeParams& p, int which)
+        : raw(static_cast<const T*>(which == 0 ? p.raw_k : p.raw_v)),
+          rows(static_cast<const T*>(which == 0 ? p.k_cmp : p.v_cmp)),
+          cmp(static_cast<T*>(which == 0 ? p.cmp_k : p.cmp_v)), dim(which == 0 ? p.dk : p.dv) {}
+};
+
+// mlp_emit (a step, after append): the compressed token the step's token t = lengths[b] completes, from the raw
+// ring's l positions; items (b, g).
+template <typename T>
+__device__ void decode_mlp_emit(const DecodeParams& p, int which, const MlpWeights& m) {
+    __shared__ float xs[NSA_MLP_MAX_IN];
+    __shared__ float hs[NSA_MLP_MAX_HIDDEN];
+    const DecMlpSide<T> side(p, which);
+    const int G = p.kv_heads;
+    for (int64_t it = blockIdx.x; it < static_cast<int64_t>(p.batch) * G; it += gridDim.x) {
+        const int b = static_cast<int>(it / G);
+        const int g = static_cast<int>(it % G);
+        const int64_t span = p.lengths[b] + 1 - p.block_len;
+        if (span < 0 || span % p.block_stride != 0 || span / p.block_stride >= p.cmp_cap) continue;   // uniform
+        const int64_t row = static_cast<int64_t>(b) * p.cmp_cap + span / p.block_stride;
+        const int64_t ring0 = static_cast<int64_t>(b) * p.block_len;
+        __syncthreads();   // the previous item is done with xs / hs
+        mlp_compress_block<T>(
+            m, p.block_len, side.dim,
+            [&](int r) { return side.raw + dec_at(ring0 + (span + r) % p.block_len, G, g, side.dim, 0); }, xs, hs,
+            [&](int c, float o) { side.cmp[dec_at(row, G, g, side.dim, c)] = Elem<T>::from_float(o); });
+    }
+}
+
+// mlp_fill (the prefill): compressed token i of every sequence from its k_cmp / v_cmp rows, for i < S_cmp(len);
+// items (b, i, g). A window past the fill's nnz rows (device cu inconsistent with the host's) is not read.
+template <typename T>
+__device__ void decode_mlp_fill(const DecodeParams& p, int which, const MlpWeights& m) {
+    __shared__ float xs[NSA_MLP_MAX_IN];
+    __shared__ float hs[NSA_MLP_MAX_HIDDEN];
+    const DecMlpSide<T> side(p, which);
+    const int G = p.kv_heads;
+    const int64_t per_seq = static_cast<int64_t>(p.cmp_cap) * G;
+    for (int64_t it = blockIdx.x; it < p.batch * per_seq; it += gridDim.x) {
+        const int b = static_cast<int>(it / per_seq);
+        const int64_t i = it % per_seq / G;
+        const int g = static_cast<int>(it % G);
+        const int64_t start = p.cu[b];
+        const int64_t len = p.cu[b + 1] - start;
+        const int64_t first = start + i * p.block_stride;
+        if (i >= select_visible_cmp(len - 1, p.block_len, p.block_stride) || start < 0
+            || first + p.block_len > p.nnz) continue;   // uniform over the block
+        const int64_t row = static_cast<int64_t>(b) * p.cmp_cap + i;
+        __syncthreads();
+        mlp_compress_block<T>(
+            m, p.block_len, side.dim, [&](int r) { return side.rows + dec_at(first + r, G, g, side.dim, 0); }, xs,
+            hs, [&](int c, float o) { side.cmp[dec_at(row, G, g, side.dim, c)] = Elem<T>::from_float(o); });
     }
 }
 
@@ -253,55 +319,136 @@ __device__ void decode_select(const DecodeParams& p) {
     }
 }
 
-// merge (the tensor-core step): branch p.branch + blockIdx.y's split partials of (b, head) into o_c / lse_c, one
-// warp per (b, head): weights 2^(lse_s - M) over the splits in ascending order (a fixed order: deterministic).
-__device__ void decode_merge(const DecodeParams& p) {
-    const int lane = threadIdx.x & 31;
-    const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    const int64_t rows = static_cast<int64_t>(p.batch) * p.heads;
-    if (row >= rows) return;
-    const int branch = p.branch + static_cast<int>(blockIdx.y);
-    const int base = decode_split_base(p, branch);
-    const int S = decode_splits(p, branch);
+// The tensor-core step's split partials of branch c for (b, head) row `row` of rows = B·H, over a warp: the running
+// max M of the splits' lse (lanes over splits), weights w_s = exp(lse_s - M) (0 for a split with no key), the
+// weighted sum of the partial outputs in ascending split order (lane: columns 4·lane + 128·j, float4 loads, four
+// splits' loads in flight), normalised by L = sum w_s. Returns lse = M + ln L (-inf: no key in any split) and the
+// lane's columns in o. Dv a multiple of 4, at most 256.
+// The max M of the splits' lse of (branch c, row), over the warp (every lane gets it).
+__device__ __forceinline__ float decode_merge_max(const float* lp, int S, int64_t rows, int lane) {
     float M = -INFINITY;
-    for (int s = lane; s < S; s += 32) M = fmaxf(M, p.lse_part[(base + s) * rows + row]);
+    for (int s = lane; s < S; s += 32) M = fmaxf(M, lp[static_cast<int64_t>(s) * rows]);
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, off));
-    float* o = branch == kDecodeCmp ? p.o_cmp : branch == kDecodeSel ? p.o_sel : p.o_win;
-    float* lse = branch == kDecodeCmp ? p.lse_cmp : branch == kDecodeSel ? p.lse_sel : p.lse_win;
-    float L = 0.f;
-    for (int c0 = 0; c0 < p.dv; c0 += 32) {
-        const int c = c0 + lane;
-        float acc = 0.f;
-        L = 0.f;
-        if (M != -INFINITY) {
-            for (int s = 0; s < S; ++s) {
-                const float ls = p.lse_part[(base + s) * rows + row];
-                if (ls == -INFINITY) continue;
-                const float w = expf(ls - M);
-                L += w;
-                if (c < p.dv) acc = fmaf(w, p.o_part[((base + s) * rows + row) * p.dv + c], acc);
-            }
-        }
-        if (c < p.dv) o[row * p.dv + c] = L > 0.f ? acc / L : 0.f;
-    }
-    if (lane == 0) lse[row] = L > 0.f ? M + logf(L) : -INFINITY;
+    return M;
 }
 
-// select_scores (the tensor-core step): the chosen blocks of (b, g) from the scores the cmp split wrote and the
-// merged lse_cmp, one 256-thread block per (b, g): p_i = sum over the group's heads of exp(score - lse) into the
-// first head's score row (thread i owns column i), then block importances (select_overlap_range's weights) a chunk
-// at a time, offered to warp 0's top-n (nsa_topn.h: the reference scorer's keys, forced blocks and tie-break).
+// The merged lse of (branch c, row) alone: decode_merge_row's M and L in its order, so both give the same value.
+__device__ __forceinline__ float decode_merge_lse(const DecodeParams& p, int c, int64_t row, int64_t rows, int lane) {
+    const int S = decode_splits(p, c);
+    const float* lp = p.lse_part + static_cast<int64_t>(decode_split_base(p, c)) * rows + row;
+    const float M = decode_merge_max(lp, S, rows, lane);
+    float L = 0.f;
+    if (M != -INFINITY) {
+        for (int s0 = 0; s0 < S; s0 += 32) {
+            const float ls = s0 + lane < S ? lp[static_cast<int64_t>(s0 + lane) * rows] : -INFINITY;
+            L += ls == -INFINITY ? 0.f : expf(ls - M);
+        }
+    }
+    L = warp_sum(L);
+    return L > 0.f ? M + logf(L) : -INFINITY;
+}
+
+__device__ __forceinline__ float decode_merge_row(const DecodeParams& p, int c, int64_t row, int64_t rows, int lane,
+                                                  float4 (&o)[2]) {
+    const int base = decode_split_base(p, c);
+    const int S = decode_splits(p, c);
+    const float* lp = p.lse_part + static_cast<int64_t>(base) * rows + row;
+    const float M = decode_merge_max(lp, S, rows, lane);
+    o[0] = o[1] = make_float4(0.f, 0.f, 0.f, 0.f);
+    float L = 0.f;
+    if (M != -INFINITY) {
+        for (int s0 = 0; s0 < S; s0 += 32) {
+            const float ls = s0 + lane < S ? lp[static_cast<int64_t>(s0 + lane) * rows] : -INFINITY;
+            const float w = ls == -INFINITY ? 0.f : expf(ls - M);
+            L += w;
+            const int cnt = min(32, S - s0);
+            // 8 splits' loads in flight per lane: the merge is a chain of L2 / HBM round trips, not arithmetic
+#pragma unroll 8
+            for (int k = 0; k < cnt; ++k) {
+                const float ws = __shfl_sync(0xffffffffu, w, k);
+                const float* op = p.o_part + (static_cast<int64_t>(base + s0 + k) * rows + row) * p.dv;
+#pragma unroll
+                for (int j = 0; j < 2; ++j) {
+                    const int col = 4 * lane + 128 * j;
+                    if (col < p.dv) {
+                        const float4 v = *reinterpret_cast<const float4*>(op + col);
+                        o[j].x = fmaf(ws, v.x, o[j].x);
+                        o[j].y = fmaf(ws, v.y, o[j].y);
+                        o[j].z = fmaf(ws, v.z, o[j].z);
+                        o[j].w = fmaf(ws, v.w, o[j].w);
+                    }
+                }
+            }
+        }
+    }
+    L = warp_sum(L);
+    if (L > 0.f) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j) o[j] = make_float4(o[j].x / L, o[j].y / L, o[j].z / L, o[j].w / L);
+    }
+    return L > 0.f ? M + logf(L) : -INFINITY;
+}
+
+// finish (the tensor-core step's last kernel), one warp per (b, head): the three branches' splits merged (o_c and
+// lse_c written, fp32), the gate combine into out (gate_combine.cu's order: g_cmp·o_cmp, then fma sel, then fma
+// win; gates and out contiguous [B, H, 3] / [B, H, Dv]), and block 0 advances every length (no thread of this
+// kernel reads them).
+template <typename G, typename O>
+__device__ void decode_finish(const DecodeParams& p, const G* gates, O* out) {
+    if (blockIdx.x == 0) {
+        for (int b = threadIdx.x; b < p.batch; b += blockDim.x) p.lengths[b] += 1;
+    }
+    const int lane = threadIdx.x & 31;
+    const int64_t rows = static_cast<int64_t>(p.batch) * p.heads;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) return;
+    float4 br[3][2];
+    float* const oc[3] = {p.o_cmp, p.o_sel, p.o_win};
+    float* const lc[3] = {p.lse_cmp, p.lse_sel, p.lse_win};
+#pragma unroll
+    for (int c = 0; c < 3; ++c) {
+        const float lse = decode_merge_row(p, c, row, rows, lane, br[c]);
+        if (lane == 0) lc[c][row] = lse;
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+            const int col = 4 * lane + 128 * j;
+            if (col < p.dv) *reinterpret_cast<float4*>(oc[c] + row * p.dv + col) = br[c][j];
+        }
+    }
+    const G* gp = gates + row * 3;
+    const float g_cmp = load1(gp), g_sel = load1(gp + 1), g_win = load1(gp + 2);
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+        const int col = 4 * lane + 128 * j;
+        if (col >= p.dv) continue;
+        const float a[4] = {br[0][j].x, br[0][j].y, br[0][j].z, br[0][j].w};
+        const float b[4] = {br[1][j].x, br[1][j].y, br[1][j].z, br[1][j].w};
+        const float w[4] = {br[2][j].x, br[2][j].y, br[2][j].z, br[2][j].w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            out[row * p.dv + col + k] = Elem<O>::from_float(fmaf(g_win, w[k], fmaf(g_sel, b[k], __fmul_rn(g_cmp, a[k]))));
+        }
+    }
+}
+
+// select_scores (the tensor-core step): the chosen blocks of (b, g) from the scores the cmp split wrote, one
+// 256-thread block per (b, g): the group's heads' lse_cmp merged from the cmp splits (a warp per head), then
+// p_i = sum over the heads of exp(score - lse) into the first head's score row (thread i owns column i), then block
+// importances (select_overlap_range's weights) a chunk at a time, offered to warp 0's top-n (nsa_topn.h: the
+// reference scorer's keys, forced blocks and tie-break).
 constexpr int kScoreChunk = 1024;
+constexpr int kScoreMaxHeads = 256;
 __device__ void decode_select_scores(const DecodeParams& p) {
     __shared__ unsigned long long s_top[kTopCap];
     __shared__ float s_sc[kScoreChunk];
+    __shared__ float s_lse[kScoreMaxHeads];
     const int G = p.kv_heads;
     if (p.n_sel < 3 || p.n_sel > NSA_SELECT_MAX_N || G <= 0 || blockIdx.x >= p.batch * G) return;
     const int tid = threadIdx.x, lane = tid & 31;
     const int row = blockIdx.x;
     const int b = row / G, g = row % G;
-    const int h = p.heads / G;
+    const int h = min(p.heads / G, kScoreMaxHeads);
     const int64_t t = p.lengths[b];
     const int ncmp = min(select_visible_cmp(t, p.block_len, p.block_stride), p.cmp_cap);
     const int cur = static_cast<int>(t / p.sel_block);
@@ -309,12 +456,18 @@ __device__ void decode_select_scores(const DecodeParams& p) {
     const bool all = cur + 1 <= n;
     const bool topk = !all && keep > 0;
     float* sc = p.scores + (static_cast<int64_t>(b) * p.heads + static_cast<int64_t>(g) * h) * p.cmp_cap;
-    const float* lse = p.lse_cmp + static_cast<int64_t>(b) * p.heads + static_cast<int64_t>(g) * h;
     TopList top = topn_list(s_top, keep);
     if (topk) {
+        const int64_t rows = static_cast<int64_t>(p.batch) * p.heads;
+        for (int hh = tid >> 5; hh < h; hh += blockDim.x >> 5) {
+            const float lse = decode_merge_lse(p, 0, static_cast<int64_t>(b) * p.heads + g * h + hh, rows, lane);
+            if (lane == 0) s_lse[hh] = lse;
+        }
+        __syncthreads();
         for (int i = tid; i < ncmp; i += blockDim.x) {
             float acc = 0.f;
-            for (int hh = 0; hh < h; ++hh) acc += expf(sc[static_cast<int64_t>(hh) * p.cmp_cap + i] - lse[hh]);
+#pragma unroll 8
+            for (int hh = 0; hh < h; ++hh) acc += expf(sc[static_cast<int64_t>(hh) * p.cmp_cap + i] - s_lse[hh]);
             sc[i] = acc;
         }
         __syncthreads();
@@ -354,7 +507,8 @@ __device__ void decode_advance(const DecodeParams& p) {
 
 }  // namespace nsa
 
-// nsa_decode_<dtype>_<append|fill|fill_cmp|select>, nsa_decode_<dtype>_attend_d<DCH> (one branch of the step, head
+// nsa_decode_<dtype>_<append|fill|fill_cmp|select>, nsa_decode_<dtype>_mlp_<emit|fill> (arguments: the params,
+// which, the weights; 256-thread blocks), nsa_decode_<dtype>_attend_d<DCH> (one branch of the step, head
 // dims up to 32·DCH; 128-thread blocks), nsa_decode_int32_advance.
 #define NSA_DECODE_ATTEND(SUFFIX, T, DCH)                                                                   \
     extern "C" __global__ void __launch_bounds__(32 * nsa::kDecodeWarps)                                    \
@@ -368,6 +522,14 @@ __device__ void decode_advance(const DecodeParams& p) {
         nsa::decode_fill_cmp<T>(p);                                                                         \
     }                                                                                                       \
     NSA_EXTERN nsa_decode_##SUFFIX##_select(const __grid_constant__ nsa::DecodeParams p) { nsa::decode_select<T>(p); } \
+    NSA_EXTERN nsa_decode_##SUFFIX##_mlp_emit(const __grid_constant__ nsa::DecodeParams p, int which,        \
+                                             const __grid_constant__ nsa::MlpWeights m) {                   \
+        nsa::decode_mlp_emit<T>(p, which, m);                                                               \
+    }                                                                                                       \
+    NSA_EXTERN nsa_decode_##SUFFIX##_mlp_fill(const __grid_constant__ nsa::DecodeParams p, int which,        \
+                                             const __grid_constant__ nsa::MlpWeights m) {                   \
+        nsa::decode_mlp_fill<T>(p, which, m);                                                               \
+    }                                                                                                       \
     NSA_DECODE_ATTEND(SUFFIX, T, 1)                                                                         \
     NSA_DECODE_ATTEND(SUFFIX, T, 2)                                                                         \
     NSA_DECODE_ATTEND(SUFFIX, T, 4)                                                                         \
@@ -378,9 +540,21 @@ NSA_DECODE(fp16, __half)
 NSA_DECODE(bf16, __nv_bfloat16)
 
 NSA_EXTERN nsa_decode_int32_advance(const __grid_constant__ nsa::DecodeParams p) { nsa::decode_advance(p); }
-// The tensor-core step's fp32 kernels: nsa_decode_fp32_merge (grid (ceil(B·H / warps), branches)) and
-// nsa_decode_fp32_select_scores (one 256-thread block per (b, g)).
-NSA_EXTERN nsa_decode_fp32_merge(const __grid_constant__ nsa::DecodeParams p) { nsa::decode_merge(p); }
+// The tensor-core step's dtype-free kernels: nsa_decode_fp32_select_scores (one 256-thread block per (b, g)) and
+// nsa_decode_fp32_finish_g<gates>_o<out> (one warp per (b, head), 128-thread blocks; arguments: the params, then the
+// gates and out pointers).
 NSA_EXTERN nsa_decode_fp32_select_scores(const __grid_constant__ nsa::DecodeParams p) {
     nsa::decode_select_scores(p);
 }
+#define NSA_DECODE_FINISH(GS, G, OS, O)                                                                    \
+    extern "C" __global__ void __launch_bounds__(128) nsa_decode_fp32_finish_g##GS##_o##OS(              \
+        const __grid_constant__ nsa::DecodeParams p, const G* gates, O* out) {                          \
+        nsa::decode_finish<G, O>(p, gates, out);                                                        \
+    }
+NSA_DECODE_FINISH(fp32, float, fp32, float)
+NSA_DECODE_FINISH(fp32, float, fp16, __half)
+NSA_DECODE_FINISH(fp32, float, bf16, __nv_bfloat16)
+NSA_DECODE_FINISH(fp16, __half, fp16, __half)
+NSA_DECODE_FINISH(fp16, __half, fp32, float)
+NSA_DECODE_FINISH(bf16, __nv_bfloat16, bf16, __nv_bfloat16)
+NSA_DECODE_FINISH(bf16, __nv_bfloat16, fp32, float)

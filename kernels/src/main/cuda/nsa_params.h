@@ -285,6 +285,7 @@ struct DecodeParams {
     int32_t split_cmp;
     int32_t split_sel;
     int32_t split_win;
+    int32_t phi_mlp;       // 1: phi = mlp, compressed tokens by mlp_emit / mlp_fill (append emits none); 0: avg
 };
 
 // The first partial row of branch c (0 cmp, 1 sel, 2 win) and its split count.

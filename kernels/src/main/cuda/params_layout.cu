@@ -94,7 +94,8 @@
     F(nsa::DecodeParams, window) F(nsa::DecodeParams, pages) F(nsa::DecodeParams, table_stride) \
     F(nsa::DecodeParams, cmp_cap) F(nsa::DecodeParams, branch) F(nsa::DecodeParams, scale) \
     F(nsa::DecodeParams, o_part) F(nsa::DecodeParams, lse_part) F(nsa::DecodeParams, scores) \
-    F(nsa::DecodeParams, split_cmp) F(nsa::DecodeParams, split_sel) F(nsa::DecodeParams, split_win)
+    F(nsa::DecodeParams, split_cmp) F(nsa::DecodeParams, split_sel) F(nsa::DecodeParams, split_win) \
+    F(nsa::DecodeParams, phi_mlp)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

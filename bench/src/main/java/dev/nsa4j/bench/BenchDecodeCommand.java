@@ -1,6 +1,6 @@
 package dev.nsa4j.bench;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -88,15 +88,6 @@ final class BenchDecodeCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "50", description = "Timed steps per path and row (default: ${DEFAULT-VALUE}).")
     int runs;
 
-    @Option(names = "--prefill-tokens", defaultValue = "32768",
-            description = "Most tokens over the batch one prefill takes; contexts beyond are grown by graph steps "
-                    + "(default: ${DEFAULT-VALUE}).")
-    long prefillTokens;
-
-    @Option(names = "--fill-seconds", defaultValue = "60",
-            description = "Seconds per batch size for prefills and growth steps; contexts beyond are skipped rows "
-                    + "(default: ${DEFAULT-VALUE}).")
-    double fillSeconds;
 
     @Option(names = "--no-l2-flush", description = "Do not flush L2 (a 256 MiB memset) before each timed step.")
     boolean noFlush;
@@ -156,10 +147,10 @@ final class BenchDecodeCommand implements Callable<Integer> {
         Path csv = out.resolve("decode-" + bc.fileSuffix() + ".csv");
         List<DecodeBenchRow> peers = peerCsv == null ? List.of()
                 : DecodeBenchCsv.read(peerCsv).stream().filter(r -> r.system().equals("torch")).toList();
-        PrintStream log = System.err;
+        PrintWriter log = spec.commandLine().getErr();   // progress; the table goes to getOut()
         FlagSnapshot flags = Flags.snapshot();
         List<DecodeBenchRow> rows = new ArrayList<>();
-        DecodeBenchRun.Settings set = new DecodeBenchRun.Settings(warmup, runs, prefillTokens, fillSeconds, !noFlush,
+        DecodeBenchRun.Settings set = new DecodeBenchRun.Settings(warmup, runs, !noFlush,
                 Set.copyOf(paths));
         try (CudaContext ctx = CudaContext.primary(0); Fa2Module fa2 = Fa2Module.load(ctx);
              CudaStream stream = CudaStream.create(ctx)) {
@@ -191,7 +182,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
         }
         List<DecodeBenchRow> all = new ArrayList<>(sorted(rows));
         all.addAll(peers);
-        System.out.print(DecodeBenchReport.table(all));
+        spec.commandLine().getOut().print(DecodeBenchReport.table(all));
+        spec.commandLine().getOut().flush();
         Path md = out.resolve("decode-" + bc.fileSuffix() + ".md");
         Files.writeString(md, DecodeBenchReport.markdown(all, preamble(cfg, dt)));
         Path png = out.resolve("decode-" + bc.fileSuffix() + ".png");
@@ -200,7 +192,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static double bandwidth(CudaStream stream, PrintStream log) {
+    private static double bandwidth(CudaStream stream, PrintWriter log) {
         try {
             return DeviceBytes.copyBandwidthGbps(stream, 1L << 30, 10);
         } catch (RuntimeException e) {

@@ -1,12 +1,11 @@
 package dev.nsa4j.bench;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
-import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.bench.report.DecodeBenchRow;
 import dev.nsa4j.bench.report.NsaBenchConfig;
 import dev.nsa4j.config.NsaConfig;
@@ -33,13 +32,11 @@ import dev.nsa4j.tensor.HostTensor;
  * step eager and as a CUDA graph on one {@link NsaGpuDecoder}, then nsa4j's dense FA-2 split-KV decode over the same
  * context, as rows of the decode bench CSV.
  *
- * <p>Reaching a context. {@link NsaGpuDecoder#prefill} is a host-API forward whose result is fp64 on the heap
- * (about 256 KB per token at Hq = 64, Dv = 128) and holds a device plan of its shape, so a prefill is capped at
- * {@code prefillTokens} tokens over the batch (and at what the heap holds); the rest of a context is grown by graph
- * replays of the step on random tokens, within {@code fillSeconds} per batch size. A context is reached the cheaper
- * way (growing on from the current length, or a fresh prefill then growing) by the measured prefill and step rates;
- * one it cannot reach within the budget is a {@code skipped} row saying how far it got. Each timed step grows the
- * cache by one token too, so a row's {@code position} is its middle timed step's.
+ * <p>Reaching a context: the decoder's device prefill without a forward
+ * ({@link NsaGpuDecoder#prefill(CudaStream, NsaDeviceInputs, dev.nsa4j.nsa.NsaDeviceOutputs)} with no outputs) fills
+ * every sequence's caches with ctx random tokens (shared k/v for the three branches, made on the device from a random
+ * chunk), so any context costs a copy, not a forward. Each timed step grows the cache by one token too, so a row's
+ * {@code position} is its middle timed step's.
  *
  * <p>Timing: per step (or dense call), an optional L2 flush (a 256 MiB memset), then CUDA events around the call
  * alone; {@code warmup} untimed calls first; median of {@code runs}. A failure (out of memory, a refused shape, a
@@ -47,7 +44,7 @@ import dev.nsa4j.tensor.HostTensor;
  */
 final class DecodeBenchRun {
     /** What one run measures and within which limits. */
-    record Settings(int warmup, int runs, long prefillTokens, double fillSeconds, boolean flushL2, Set<String> paths) {
+    record Settings(int warmup, int runs, boolean flushL2, Set<String> paths) {
     }
 
     /** Step input sets the eager steps rotate through (the graph replays the first). */
@@ -63,14 +60,10 @@ final class DecodeBenchRun {
     private final double gbps;
     private final Settings set;
     private final FlagSnapshot flags;
-    private final PrintStream log;
-    private double fillUsedS;
-    private double stepMs = Double.NaN;          // last graph step median at this B: the growth rate estimate
-    private double prefillSPerToken = 20e-6;     // refined by every prefill
-    private long prefillTokens;                  // quartered after an out-of-memory failure
+    private final PrintWriter log;
 
     DecodeBenchRun(CudaContext ctx, Fa2Module fa2, NsaConfig cfg, NsaBenchConfig bc, DType dt, int b, String gpu,
-                   double gbps, Settings set, FlagSnapshot flags, PrintStream log) {
+                   double gbps, Settings set, FlagSnapshot flags, PrintWriter log) {
         this.ctx = ctx;
         this.fa2 = fa2;
         this.cfg = cfg;
@@ -82,7 +75,6 @@ final class DecodeBenchRun {
         this.set = set;
         this.flags = flags;
         this.log = log;
-        this.prefillTokens = set.prefillTokens();
     }
 
     /** The rows of every context (ascending), each path that {@link Settings#paths} names. */
@@ -106,9 +98,6 @@ final class DecodeBenchRun {
                     } catch (RuntimeException | OutOfMemoryError e) {
                         String[] st = status(e);
                         log.println("[bench decode]   NSA " + st[0] + ": " + st[1]);
-                        if (st[0].equals("oom")) {
-                            prefillTokens = Math.max(b, prefillTokens / 4);   // the next context tries a smaller prefill
-                        }
                         if (s == null) {
                             openFailed = new String[] {st[0], "opening the decoder: " + st[1]};
                         }
@@ -132,20 +121,15 @@ final class DecodeBenchRun {
         return rows.stream().filter(r -> set.paths().contains(r.variant())).toList();
     }
 
-    /** The eager and graph rows at context {@code c} (reached first), or skipped rows saying why not. */
+    /** The eager and graph rows at context {@code c} (the caches filled to it first). */
     private List<DecodeBenchRow> nsaRows(DecodeSession s, int c) {
-        String why = reach(s, c);
-        if (why != null) {
-            log.println("[bench decode]   NSA skipped: " + why);
-            return List.of(notMeasured("nsa-eager", c, "skipped", why), notMeasured("nsa-graph", c, "skipped", why));
-        }
+        fill(s, c);
         int t0 = s.dec.length(0) + set.warmup();
         double[] eager = s.time(set.warmup(), set.runs(), i -> s.dec.step(s.stream, s.sets[i % INPUT_SETS], s.o));
         s.requireFinite("eager");
         int t1 = s.dec.length(0) + set.warmup();
         double[] graph = s.time(set.warmup(), set.runs(), i -> s.graph.replay(s.stream));
         s.requireFinite("graph");
-        stepMs = NsaBenchRun.median(graph);
         String how = (set.flushL2() ? "L2 flushed before each step; " : "") + "CUDA events around one step; ";
         DecodeBenchRow e = row("nsa-eager", c, t0 + set.runs() / 2, eager, how + "NsaGpuDecoder.step on device tensors");
         DecodeBenchRow g = row("nsa-graph", c, t1 + set.runs() / 2, graph, how + "StepGraph.replay (captured once)");
@@ -155,79 +139,30 @@ final class DecodeBenchRun {
         return List.of(e, g);
     }
 
-    /** Brings every sequence to {@code c} tokens; null when there, else why not (the cache stays usable). */
-    private String reach(DecodeSession s, int c) {
-        int cur = s.dec.length(0);
-        int p = prefillLength(c);
-        double growOn = cur > c ? Double.POSITIVE_INFINITY : (c - cur) * stepMs / 1e3;
-        double fresh = prefillSPerToken * b * p + (c - p) * stepMs / 1e3;
-        boolean prefill = cur == 0 || cur > c || Double.isNaN(stepMs) || fresh < growOn;
-        double estimate = prefill ? fresh : growOn;   // NaN until a step was timed at this B
-        if (estimate > set.fillSeconds() - fillUsedS) {
-            return String.format(Locale.ROOT, "reaching ctx %d from %d tokens per sequence (prefill capped at %d) "
-                    + "would take ~%.0f s at %.3f ms per graph step, past the --fill-seconds budget of %.0f s (%.0f s "
-                    + "used at B=%d; see docs/benchmarks.md)", c, prefill ? p : cur, p, estimate, stepMs,
-                    set.fillSeconds(), fillUsedS, b);
-        }
-        if (prefill) {
-            NsaInputs in = prefillInputs(p, c);
-            long t = System.nanoTime();
-            s.dec.prefill(in);
-            double sec = (System.nanoTime() - t) / 1e9;
-            prefillSPerToken = sec / ((double) b * p);
-            fillUsedS += sec;
-            log.printf(Locale.ROOT, "[bench decode]   prefill %d tokens per sequence (%.1f s)%n", p, sec);
-        }
-        int need = c - s.dec.length(0);
-        if (need == 0) {
-            return null;
-        }
-        long t0 = System.nanoTime();
-        int done = 0;
-        while (s.dec.length(0) < c) {
-            int n = Math.min(done == 0 ? 256 : 4096, c - s.dec.length(0));
-            for (int i = 0; i < n; i++) {
-                s.graph.replay(s.stream);
-            }
+    /** Every sequence's caches refilled with {@code c} random tokens by the device prefill (no forward). */
+    private void fill(DecodeSession s, int c) {
+        long t = System.nanoTime();
+        List<AutoCloseable> owned = new ArrayList<>();
+        try {
+            DeviceTensor k = alloc(s.stream, owned, b, c, cfg.kvGroups(), cfg.headDimQk());
+            DeviceTensor v = alloc(s.stream, owned, b, c, cfg.kvGroups(), cfg.headDimV());
+            DeviceBytes.fillRandom(s.stream, k, c * 7L + 1, -1, 1);
+            DeviceBytes.fillRandom(s.stream, v, c * 7L + 2, -1, 1);
+            // q and the gates are read only by a forward, which this prefill does not run
+            s.dec.prefill(s.stream, NsaDeviceInputs.builder().q(s.sets[0].q()).sharedKv(k, v)
+                    .gates(s.sets[0].gates()).build(), null);
             s.stream.synchronize();
-            done += n;
-            double used = (System.nanoTime() - t0) / 1e9;
-            double left = (c - s.dec.length(0)) * used / done;
-            if (fillUsedS + used + left > set.fillSeconds()) {
-                fillUsedS += used;
-                return String.format(Locale.ROOT, "reaching ctx %d needs %d more graph steps after %d (%.2f ms each, "
-                        + "~%.0f s) past the --fill-seconds budget of %.0f s (%.0f s used at B=%d); the prefill is "
-                        + "capped at %d tokens per sequence (see docs/benchmarks.md)", c, c - s.dec.length(0), done,
-                        1e3 * used / done, left, set.fillSeconds(), fillUsedS, b, p);
+        } finally {
+            for (int i = owned.size() - 1; i >= 0; i--) {
+                try {
+                    owned.get(i).close();
+                } catch (Exception ignored) {
+                    // freeing after a failure: the first error is the one reported
+                }
             }
         }
-        double used = (System.nanoTime() - t0) / 1e9;
-        fillUsedS += used;
-        log.printf(Locale.ROOT, "[bench decode]   grown by %d graph steps (%.1f s, %.3f ms each)%n", need, used,
-                1e3 * used / need);
-        return null;
-    }
-
-    /**
-     * Tokens per sequence a prefill for context {@code c} takes: at most {@code prefillTokens / B}, at most what 40%
-     * of the heap holds of the fp64 host result (o and three branch outputs, three lse, the chosen blocks), and below
-     * the 2^31 elements of one Java array.
-     */
-    int prefillLength(int c) {
-        long perToken = (long) cfg.heads() * cfg.headDimV() * 8 * 4 + cfg.heads() * 8L * 3 + 4L * cfg.kvGroups()
-                * cfg.nSel();
-        long heap = (long) (0.4 * Runtime.getRuntime().maxMemory() / perToken);
-        long array = (Integer.MAX_VALUE - 8L) / ((long) cfg.heads() * cfg.headDimV());
-        long total = Math.min(prefillTokens, Math.min(heap, array));
-        return (int) Math.max(1, Math.min(c, total / b));
-    }
-
-    private NsaInputs prefillInputs(int p, long seed) {
-        int h = cfg.heads(), g = cfg.kvGroups();
-        return NsaInputs.builder().q(NsaBenchRun.random(dt, seed * 5 + 1, -1, 1, b, p, h, cfg.headDimQk()))
-                .sharedKv(NsaBenchRun.random(dt, seed * 5 + 2, -1, 1, b, p, g, cfg.headDimQk()),
-                        NsaBenchRun.random(dt, seed * 5 + 3, -1, 1, b, p, g, cfg.headDimV()))
-                .gates(NsaBenchRun.random(DType.FP32, seed * 5 + 4, 0, 1, b, p, h, 3)).build();
+        log.printf(Locale.ROOT, "[bench decode]   caches filled with %d tokens per sequence from device k/v (%.1f s); "
+                + "%s%n", c, (System.nanoTime() - t) / 1e9, s.dec.route());
     }
 
     /** Dense FA-2 (fast mode): one query per sequence over ctx + 1 keys, unmasked on keys that end at the query. */

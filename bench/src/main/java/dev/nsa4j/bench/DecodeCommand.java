@@ -40,7 +40,7 @@ import picocli.CommandLine.Spec;
                     + "files nsa run reads (q, k_cmp, v_cmp, k_sel, v_sel, k_win, v_win, gates; [B,T,...], no "
                     + "cu_seqlens or indices). Tokens 0..S-1 are the prefill, token S+j is step j, so step j's output "
                     + "equals row S+j of nsa run on the same inputs (the spec's decode invariant). On the GPU "
-                    + "(NsaGpuDecoder, phi = avg) the steps run from device-resident tokens, eager or (--graph) as a "
+                    + "(NsaGpuDecoder, phi avg or mlp) the steps run from device-resident tokens, eager or (--graph) as a "
                     + "replayed CUDA graph; on the CPU (NsaDecoder) the decoder counts the reads itself. With --out, "
                     + "o.npy [B,k,H,Dv] float32 (step j at [:, j]).",
             "",
@@ -52,7 +52,7 @@ final class DecodeCommand implements Callable<Integer> {
 
     @Option(names = "--device", paramLabel = "auto|cpu|gpu|N", converter = RunCommand.DeviceConverter.class,
             description = "Where to decode (default: NSA_DEVICE, else auto): auto (the GPU decoder where a GPU serves "
-                    + "the config and phi = avg, else the CPU one), cpu, gpu or a CUDA ordinal.")
+                    + "the config, else the CPU one), cpu, gpu or a CUDA ordinal.")
     DeviceRequest device;
 
     @Option(names = "--inputs", paramLabel = "DIR", description = "Directory of .npy inputs [B,T,...] (B, H, G, Dk, "
@@ -77,7 +77,7 @@ final class DecodeCommand implements Callable<Integer> {
     @Option(names = "--n-sel", paramLabel = "n", defaultValue = "16") int nSel;
     @Option(names = "--window", paramLabel = "w", defaultValue = "512") int window;
     @Option(names = "--phi", paramLabel = "avg|mlp", defaultValue = "avg", converter = RunCommand.PhiConverter.class,
-            description = "Compression (default: ${DEFAULT-VALUE}); mlp (random weights from --seed) decodes on the CPU.")
+            description = "Compression (default: ${DEFAULT-VALUE}); mlp (random weights from --seed).")
     Phi phi;
     @Option(names = "--scale", description = "Softmax scale (default: 1/sqrt(Dk)).") Double scale;
 
@@ -146,16 +146,14 @@ final class DecodeCommand implements Callable<Integer> {
         }
         PrintWriter w = spec.commandLine().getOut();
         try (NsaAttention nsa = nb.build()) {
-            boolean explicitGpu = device != null && device.kind() != DeviceRequest.Kind.AUTO;
-            boolean gpu = nsa.onGpu() && (phi == Phi.AVG || explicitGpu);
+            boolean gpu = nsa.onGpu();
             if (graph && !gpu) {
                 throw new ParameterException(spec.commandLine(), "--graph replays a CUDA graph: it needs the GPU "
-                        + "decoder (" + (nsa.onGpu() ? "phi = mlp decodes on the CPU" : "this run is on the CPU") + ")");
+                        + "decoder (this run is on the CPU)");
             }
             w.printf(Locale.ROOT, "nsa decode: %s, %s, %s%n", source, dtype.name().toLowerCase(Locale.ROOT),
                     gpu ? "on the GPU (NsaGpuDecoder on " + nsa.context().device().name() + ")"
-                            : "on the CPU (NsaDecoder: " + (nsa.onGpu() ? "phi = mlp decodes on the CPU oracle"
-                            : nsa.plannedRoutes().getFirst().reason()) + ")");
+                            : "on the CPU (NsaDecoder: " + nsa.plannedRoutes().getFirst().reason() + ")");
             w.printf(Locale.ROOT, "shape: B=%d prefill S=%d steps k=%d H=%d G=%d Dk=%d Dv=%d%n", in.batch(), s, k,
                     cfg.heads(), cfg.kvGroups(), cfg.headDimQk(), cfg.headDimV());
             w.printf(Locale.ROOT, "config: l=%d d=%d l'=%d n=%d w=%d phi=%s scale=%.6g%n", cfg.blockLen(), cfg.stride(),

@@ -30,7 +30,7 @@ final class DecodeStepReads {
                 g * Math.min(cfg.window(), t + 1L));
     }
 
-    /** Selected tokens <= t one KV group reads at position t (the distinct chosen blocks, clipped at t). */
+    /** Selected tokens at or before t that one KV group reads at position t (the distinct chosen blocks, clipped at t). */
     static long selectedPerGroup(NsaConfig cfg, int t) {
         int cur = t / cfg.selBlock();
         if (cur + 1 <= cfg.nSel()) {

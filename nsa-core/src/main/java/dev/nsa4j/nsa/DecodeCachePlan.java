@@ -2,6 +2,7 @@ package dev.nsa4j.nsa;
 
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
 import dev.nsa4j.kernels.internal.DecodeParams;
 import dev.nsa4j.tensor.DType;
 
@@ -53,7 +54,7 @@ public record DecodeCachePlan(NsaConfig cfg, int batch, int capacity, DType dtyp
     DecodeParams.Dims dims() {
         return new DecodeParams.Dims(batch, 0, cfg.heads(), cfg.kvGroups(), cfg.headDimQk(), cfg.headDimV(),
                 cfg.blockLen(), cfg.stride(), cfg.selBlock(), cfg.nSel(), cfg.window(), pages(), tableStride(),
-                cmpCap(), (float) cfg.scale());
+                cmpCap(), (float) cfg.scale(), cfg.phi() == Phi.MLP);
     }
 
     /** Bytes of the caches: pages, rings, K̃/Ṽ, the table and the lengths (the step's outputs not included). */
@@ -75,15 +76,21 @@ public record DecodeCachePlan(NsaConfig cfg, int batch, int capacity, DType dtyp
     }
 
     /**
-     * Split counts for a GPU of {@code sms} multiprocessors: about four CTAs per multiprocessor over the batch's
-     * (sequence, group, 16-head chunk) cells, and never more splits than 64-key shares of a branch's keys at capacity.
+     * Split counts for a GPU of {@code sms} multiprocessors. Each split launch should fill the GPU in one wave of
+     * CTAs (two per multiprocessor; the split kernel keeps three resident at Dk + Dv {@literal <=} 256, so a launch's
+     * CTAs start together) over the batch's (sequence, group, 16-head chunk) cells: the cmp launch gets that many
+     * splits per cell, the sel and win launch shares them in proportion to the two branches' keys; never more
+     * splits than 64-key shares of a branch's keys at capacity, never fewer than one.
      */
     public Splits splits(int sms) {
         long cells = (long) batch * cfg.kvGroups() * ((cfg.heads() / cfg.kvGroups() + 15) / 16);
-        long want = Math.max(1, (4L * sms + cells - 1) / Math.max(1, cells));
+        long perCell = Math.max(1, 2L * sms / Math.max(1, cells));
         long selKeys = Math.min(capacity, (long) cfg.nSel() * cfg.selBlock());
         long winKeys = Math.min(capacity, cfg.window());
-        return new Splits(shares(want, cmpCap()), shares(want, selKeys), shares(want, winKeys));
+        long both = Math.max(2, perCell);
+        long sel = Math.max(1, Math.round((double) both * selKeys / Math.max(1, selKeys + winKeys)));
+        long win = Math.max(1, both - sel);
+        return new Splits(shares(perCell, cmpCap()), shares(sel, selKeys), shares(win, winKeys));
     }
 
     private static int shares(long want, long keys) {

@@ -153,6 +153,16 @@ final class GpuBackend implements AutoCloseable {
         return images.tcUnavailable();
     }
 
+    /** phi = mlp's K̃ weights on the device (the GPU decoder emits compressed tokens with them), or null for avg. */
+    CompressMlp.Weights phiK() {
+        return phiK;
+    }
+
+    /** phi = mlp's Ṽ weights on the device, or null for avg. */
+    CompressMlp.Weights phiV() {
+        return phiV;
+    }
+
     /** The effective flags (the GPU profile applied), as routing reads them. */
     FlagSnapshot effectiveFlags() {
         return env.flags();

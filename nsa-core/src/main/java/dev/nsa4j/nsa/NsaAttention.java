@@ -278,6 +278,11 @@ public final class NsaAttention implements AutoCloseable {
         return gpu.context();
     }
 
+    /** The phi = mlp weights this attention was built with, or null (the GPU decoder checks its inputs with them). */
+    PhiWeights phiWeights() {
+        return phi;
+    }
+
     /** The GPU side (the GPU decoder shares its context and kernel image); requires {@link #onGpu()}. */
     GpuBackend gpu() {
         requireGpu();

@@ -34,8 +34,8 @@ import dev.nsa4j.tensor.Shape;
  * computes the three branches and the gate combine for that query, as a prefill computes its row. Sequences of
  * different lengths decode together; a length may be 0 before the first step.
  *
- * <p>The decoder runs on an {@link NsaAttention} that is on a GPU (its context and kernel image) and serves phi =
- * avg; the caches hold the inputs' dtype (K̃/Ṽ too, fp32 for fp32 inputs). A step is a fixed sequence of launches
+ * <p>The decoder runs on an {@link NsaAttention} that is on a GPU (its context, kernel image and, for phi = mlp, the
+ * compression weights: a compressed token is emitted by the forward's MLP arithmetic); the caches hold the inputs' dtype (K̃/Ṽ too, fp32 for fp32 inputs). A step is a fixed sequence of launches
  * on one stream with no host synchronisation, except that a sequence entering a new selection block uploads
  * that block's table entry first.
  *
@@ -102,17 +102,13 @@ public final class NsaGpuDecoder implements AutoCloseable {
     /**
      * A decoder for {@code batch} sequences of up to {@code capacity} tokens in {@code dtype}, on the attention's GPU.
      *
-     * @throws NsaArgumentException when the attention is not on a GPU, phi is not avg, or a size breaks a rule
+     * @throws NsaArgumentException when the attention is not on a GPU or a size breaks a rule
      */
     public static NsaGpuDecoder open(NsaAttention attention, int batch, int capacity, DType dtype) {
         Objects.requireNonNull(attention, "attention");
         if (!attention.onGpu()) {
             throw new NsaArgumentException("decode.device", "an NsaAttention on a GPU (device gpu or auto with a GPU)",
                     "this one runs on the CPU oracle: use NsaDecoder there");
-        }
-        if (attention.config().phi() != Phi.AVG) {
-            throw new NsaArgumentException("config.phi", "avg on the GPU decoder (phi = mlp decodes on the CPU "
-                    + "oracle, NsaDecoder, for now)", "phi = " + attention.config().phi());
         }
         return new NsaGpuDecoder(attention, new DecodeCachePlan(attention.config(), batch, capacity, dtype));
     }
@@ -185,7 +181,7 @@ public final class NsaGpuDecoder implements AutoCloseable {
      *                              changes
      */
     public NsaOutput prefill(NsaInputs in) {
-        BatchLayout layout = InputCheck.check(cfg, null, in);
+        BatchLayout layout = InputCheck.check(cfg, attention.phiWeights(), in);
         checkBatch(layout.batch(), "q");
         requireDtype(layout.dtype(), "q");
         int[] cu = layout.cu();
@@ -308,7 +304,11 @@ public final class NsaGpuDecoder implements AutoCloseable {
                 addr[5], cuDev.address())).withDims(base.dims().withNnz(cu[cu.length - 1]));
         DType dt = cache.plan.dtype();
         Decode.fill(module, s.handle(), dt, p);
-        Decode.fillCmp(module, s.handle(), dt, p);
+        if (p.dims().phiMlp()) {
+            Decode.mlpFill(module, s.handle(), dt, p, attention.gpu().phiK(), attention.gpu().phiV());
+        } else {
+            Decode.fillCmp(module, s.handle(), dt, p);
+        }
     }
 
     /**
@@ -319,7 +319,7 @@ public final class NsaGpuDecoder implements AutoCloseable {
     public Step step(NsaInputs in) {
         Objects.requireNonNull(in, "in");
         requireOneTokenPerSequence(in.isVarlen(), in.indices() != null);
-        BatchLayout layout = InputCheck.check(cfg, null, in);
+        BatchLayout layout = InputCheck.check(cfg, attention.phiWeights(), in);
         if (layout.seqLen() != 1) {
             throw new NsaArgumentException("q", "shape [B,1,H,Dk] (one token per sequence)", "got " + in.q().shape());
         }
@@ -448,27 +448,31 @@ public final class NsaGpuDecoder implements AutoCloseable {
     }
 
     /**
-     * The step's launches: append, cmp, select, sel, win, the gate combine, advance; on the tensor-core step cmp is a
-     * split and its merge, select reads the scores the cmp split wrote, and sel and win are one split launch and one
-     * merge.
+     * The step's launches. Reference step: append, cmp, select, sel, win, the gate combine, advance. Tensor-core
+     * step: append, the cmp split, the scorer (fed by the cmp split's scores), one split launch for sel and win, and
+     * finish (the splits merged, the gate combine, advance): five launches. phi = mlp adds the two mlp_emit launches
+     * (K̃, Ṽ) after append.
      */
     private void enqueue(CudaStream stream, Bound bound) {
         DecodeParams p = cache.params().withStep(bound.step());
         DType dt = cache.plan.dtype();
         long s = stream.handle();
         Decode.append(module, s, dt, p);
+        if (p.dims().phiMlp()) {
+            Decode.mlpEmit(module, s, dt, p, attention.gpu().phiK(), attention.gpu().phiV());
+        }
         if (tc != null) {
             Decode.split(tc, s, dt, Decode.Branch.CMP, 1, p, exactP);
-            Decode.merge(module, s, Decode.Branch.CMP, 1, p);
             Decode.selectScores(module, s, p);
             Decode.split(tc, s, dt, Decode.Branch.SEL, 2, p, exactP);
-            Decode.merge(module, s, Decode.Branch.SEL, 2, p);
-        } else {
-            Decode.attend(module, s, dt, Decode.Branch.CMP, p);
-            Decode.select(module, s, dt, p);
-            Decode.attend(module, s, dt, Decode.Branch.SEL, p);
-            Decode.attend(module, s, dt, Decode.Branch.WIN, p);
+            Decode.finish(module, s, bound.gates().dtype(), bound.gates().address(), bound.o().dtype(),
+                    bound.o().address(), p);
+            return;
         }
+        Decode.attend(module, s, dt, Decode.Branch.CMP, p);
+        Decode.select(module, s, dt, p);
+        Decode.attend(module, s, dt, Decode.Branch.SEL, p);
+        Decode.attend(module, s, dt, Decode.Branch.WIN, p);
         GateCombine.run(module, stream, cache.oCmp, cache.oSel, cache.oWin, bound.gates(), bound.o());
         Decode.advance(module, s, p);
     }

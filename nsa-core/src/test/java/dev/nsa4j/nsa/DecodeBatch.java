@@ -9,12 +9,27 @@ import java.util.Random;
 import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
+import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.kernels.GpuFixture;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 
 /** A varlen batch ([nnz, heads, dim] tensors, gates fp32) and its slices: prefixes and single tokens. */
 record DecodeBatch(NsaConfig cfg, DType dt, int[] cu, HostTensor[] t) {
+    /** Hidden width of the decode tests' phi = mlp weights. */
+    static final int MLP_HIDDEN = 48;
+
+    /** Fixed phi = mlp weights for {@code c} (K̃ at Dk, Ṽ at Dv), or null when phi = avg. */
+    static PhiWeights phi(NsaConfig c) {
+        if (c.phi() != Phi.MLP) {
+            return null;
+        }
+        Random rnd = new Random(31L * c.blockLen() + c.headDimQk());
+        return new PhiWeights(PipelineParityGpuTest.mlp(rnd, c.blockLen(), c.headDimQk(), MLP_HIDDEN),
+                PipelineParityGpuTest.mlp(rnd, c.blockLen(), c.headDimV(), MLP_HIDDEN));
+    }
+
     static DecodeBatch random(NsaConfig c, DType dt, int[] lens, Random rnd) {
         int[] cu = new int[lens.length + 1];
         for (int b = 0; b < lens.length; b++) {
@@ -103,14 +118,26 @@ record DecodeBatch(NsaConfig cfg, DType dt, int[] cu, HostTensor[] t) {
     static void assertClose(double[] want, double[] got, double tol, String label) {
         assertEquals(want.length, got.length, label);
         double mae = 0;
+        double max = 0;
+        int at = -1;
         for (int i = 0; i < want.length; i++) {
             boolean sameInf = Double.isInfinite(want[i]) && want[i] == got[i];
             assertTrue(sameInf || Double.isFinite(got[i]), label + "[" + i + "] = " + got[i] + ", want " + want[i]);
-            mae += sameInf ? 0 : Math.abs(want[i] - got[i]);
+            double d = sameInf ? 0 : Math.abs(want[i] - got[i]);
+            mae += d;
+            if (d > max) {
+                max = d;
+                at = i;
+            }
         }
         mae /= Math.max(1, want.length);
         assertTrue(mae < tol, label + ": MAE " + mae + " >= " + tol);
+        assertTrue(max < MAX_ABS_FACTOR * tol, label + ": max abs " + max + " at [" + at + "] (got " + got[Math.max(0, at)]
+                + ", want " + want[Math.max(0, at)] + ") >= " + MAX_ABS_FACTOR + " x the MAE bound " + tol);
     }
+
+    /** The max-abs bound beside every MAE rule: one element off by this multiple of the MAE bound fails the test. */
+    static final double MAX_ABS_FACTOR = 100;
 
     /** The step's outputs against rows {@code rows} (one per sequence) of a forward over the whole batch. */
     static void assertOutputs(NsaResult want, int[] rows, NsaConfig cfg, NsaGpuDecoder.Step got, String at,

@@ -10,6 +10,7 @@ import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
+import dev.nsa4j.config.Phi;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.GpuFixture;
@@ -17,12 +18,14 @@ import dev.nsa4j.kernels.GpuSuite;
 import dev.nsa4j.oracle.DecodeCache;
 import dev.nsa4j.oracle.DecodeReads;
 import dev.nsa4j.oracle.NsaDecoder;
+import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ForkJoinPool;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -36,7 +39,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * GPU stores it), every output within MAE 1e-5 (fp32 outputs) and the same chosen blocks (the decode scorer is
  * the reference scorer's rules in fp32); for fp32 inputs also against the CPU decoder ({@link NsaDecoder}) step
  * by step. Edge cases: S < l, a length 0 before the first step, steps crossing compression, selection-block and
- * page boundaries, w > S, Dk != Dv, l = d = l' = 1, sequences of different lengths in one batch. A step captured
+ * page boundaries, w > S, Dk != Dv, l = d = l' = 1, sequences of different lengths in one batch; phi = avg and mlp. A step captured
  * into a CUDA graph and replayed gives bitwise the outputs of the eager device-API step.
  */
 @Tag("gpu")
@@ -52,7 +55,10 @@ class GpuDecodeGpuTest extends GpuSuite {
                 c("l = d = l' = 1", 4, 2, 16, 16, 1, 1, 1, 5, 8, 12, 20),
                 c("varlen: 0, 1, 17, 40 tokens", 4, 2, 16, 16, 8, 4, 16, 4, 32, 25, 0, 1, 17, 40),
                 c("paper blocks, h = 4, lengths across pages", 8, 2, 64, 64, 32, 16, 64, 16, 512, 70, 300, 0, 129),
-                c("h = 16, Dk 128", 32, 2, 128, 128, 32, 16, 64, 8, 128, 20, 700));
+                c("h = 16, Dk 128", 32, 2, 128, 128, 32, 16, 64, 8, 128, 20, 700),
+                mlp(c("phi = mlp: S < l, varlen, steps emit across blocks", 4, 2, 16, 16, 8, 4, 16, 4, 32, 24, 5, 0,
+                        30)),
+                mlp(c("phi = mlp: Dk != Dv", 4, 2, 64, 32, 16, 8, 32, 5, 24, 20, 70)));
     }
 
     private static Arguments c(String name, int h, int g, int dk, int dv, int l, int d, int lp, int n, int w, int steps,
@@ -60,6 +66,13 @@ class GpuDecodeGpuTest extends GpuSuite {
         NsaConfig cfg = NsaConfig.builder().heads(h).kvGroups(g).headDims(dk, dv).blockLen(l).stride(d).selBlock(lp)
                 .nSel(n).window(w).build();
         return Arguments.of(name, cfg, steps, lens);
+    }
+
+    /** The case with phi = mlp ({@link DecodeBatch#phi}'s weights). */
+    static Arguments mlp(Arguments a) {
+        Object[] v = a.get().clone();
+        v[1] = ((NsaConfig) v[1]).toBuilder().phi(Phi.MLP).build();
+        return Arguments.of(v);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -74,11 +87,12 @@ class GpuDecodeGpuTest extends GpuSuite {
                 cap = Math.max(cap, full[b]);
             }
             DecodeBatch all = DecodeBatch.random(cfg, dt, full, new Random(name.hashCode() + dt.ordinal()));
-            NsaResult want = PipelineModes.MASKED.oracle(cfg, null, dt).forward(all.inputs(), DType.FP32,
+            PhiWeights phi = DecodeBatch.phi(cfg);
+            NsaResult want = PipelineModes.MASKED.oracle(cfg, phi, dt).forward(all.inputs(), DType.FP32,
                     GateOverride.NONE);
-            NsaDecoder cpu = new NsaDecoder(cfg);
+            NsaDecoder cpu = new NsaDecoder(cfg, phi, ForkJoinPool.commonPool());
             DecodeCache cpuCache = dt == DType.FP32 ? cpu.prefill(all.prefix(lens).inputs()).cache() : null;
-            try (NsaAttention nsa = PipelineModes.MASKED.open(cfg, null);
+            try (NsaAttention nsa = PipelineModes.MASKED.open(cfg, phi);
                  NsaGpuDecoder dec = NsaGpuDecoder.open(nsa, bsz, cap, dt)) {
                 dec.prefill(all.prefix(lens).inputs());
                 for (int s = 0; s < steps; s++) {

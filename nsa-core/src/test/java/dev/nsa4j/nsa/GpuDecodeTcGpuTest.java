@@ -9,6 +9,7 @@ import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.GpuSuite;
 import dev.nsa4j.oracle.DecodeReads;
 import dev.nsa4j.oracle.NsaOracle;
+import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.util.Locale;
@@ -40,7 +41,8 @@ class GpuDecodeTcGpuTest extends GpuSuite {
                 c("h = 32: two head chunks", 64, 2, 64, 64, 32, 16, 64, 16, 512, 12, 1500),
                 c("Dk 192, Dv 128, G = 1", 16, 1, 192, 128, 32, 16, 64, 16, 256, 12, 900),
                 c("l = d = l' = 64, n = 16, w = 512", 32, 2, 128, 128, 64, 64, 64, 16, 512, 10, 2000, 63),
-                c("S < l and length 0", 16, 2, 64, 64, 32, 16, 64, 16, 512, 40, 0, 5));
+                c("S < l and length 0", 16, 2, 64, 64, 32, 16, 64, 16, 512, 40, 0, 5),
+                GpuDecodeGpuTest.mlp(c("phi = mlp, h = 4, Dk 64", 8, 2, 64, 64, 16, 8, 32, 5, 48, 24, 1, 100)));
     }
 
     private static Arguments c(String name, int h, int g, int dk, int dv, int l, int d, int lp, int n, int w, int steps,
@@ -76,7 +78,8 @@ class GpuDecodeTcGpuTest extends GpuSuite {
         int g = cfg.kvGroups();
         int n = cfg.nSel();
         NsaGpuDecoder.Step[] got = new NsaGpuDecoder.Step[steps];
-        try (NsaAttention nsa = PipelineModes.SEL_KERNEL.open(cfg, null, flags);
+        PhiWeights phi = DecodeBatch.phi(cfg);
+        try (NsaAttention nsa = PipelineModes.SEL_KERNEL.open(cfg, phi, flags);
              NsaGpuDecoder dec = NsaGpuDecoder.open(nsa, bsz, cap, dt)) {
             assertTrue(dec.route().startsWith("tensor-core"), at + ": " + dec.route());
             dec.prefill(all.prefix(lens).inputs());
@@ -84,7 +87,7 @@ class GpuDecodeTcGpuTest extends GpuSuite {
                 got[s] = dec.step(all.step(lens, s));
             }
         }
-        NsaOracle oracle = PipelineModes.SEL_KERNEL.oracle(cfg, null, dt);
+        NsaOracle oracle = PipelineModes.SEL_KERNEL.oracle(cfg, phi, dt);
         int[] idx = oracle.forward(all.inputs(), DType.FP32, GateOverride.NONE).indexArray().clone();
         int differ = 0;
         for (int s = 0; s < steps; s++) {

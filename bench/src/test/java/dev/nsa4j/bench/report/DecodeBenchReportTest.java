@@ -42,7 +42,7 @@ class DecodeBenchReportTest {
             }
         }
         rows.set(rows.size() - 2, DecodeBenchRow.notMeasured("nsa4j", "nsa-graph", GPU, c, 8, 131072, 131072,
-                56_000_000L, 262144, 4000, "skipped", "reaching ctx 131072 needs more steps, past --fill-seconds"));
+                56_000_000L, 262144, 4000, "skipped", "--skip 8,128k"));
         return rows;
     }
 
@@ -116,7 +116,7 @@ class DecodeBenchReportTest {
                 + "| FA-2 / graph | torch flash / graph | torch cudnn / graph |"), md);
         // B=1 ctx=2048: eager 0.2, graph 0.1, dense 0.05, torch 0.04 -> ratios 0.50x and 0.40x
         assertTrue(md.contains("| 1 | 2048 | 0.2 | 0.1 | 0.05 | 0.04 | refused | 0.50x | 0.40x |  | 10000 |"), md);
-        assertTrue(md.contains("- B=8 ctx=131072 nsa4j nsa-graph: skipped, reaching ctx 131072"), md);
+        assertTrue(md.contains("- B=8 ctx=131072 nsa4j nsa-graph: skipped, --skip 8,128k"), md);
         assertTrue(md.contains("- B=1 ctx=2048 torch cudnn: refused, No available kernel"), md);
         assertTrue(md.contains("Copy bandwidth (read + write, device to device): 4000 GB/s."), md);
         String table = DecodeBenchReport.table(rows);

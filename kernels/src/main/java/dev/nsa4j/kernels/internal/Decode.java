@@ -17,12 +17,15 @@ import dev.nsa4j.tensor.DType;
  *
  * <p>The tensor-core step (fp16 / bf16, the head dims of {@link TcModule#DECODE_HEAD_DIMS}) replaces each
  * {@link #attend} by {@link #split} (cuda-tc/decode_tc.cu: a branch split over its keys, all heads of a group in one
- * tile) and {@link #merge} (the splits combined), and {@link #select} by {@link #selectScores} (block importances from
- * the scores the cmp split wrote).
+ * tile), {@link #select} by {@link #selectScores} (block importances from the scores the cmp split wrote), and the
+ * gate combine and advance by {@link #finish} (the splits merged, then the combine and the lengths' advance).
  */
 public final class Decode {
     /** Threads per block of the attention rows (one warp per (sequence, head)); the other kernels use 256. */
     public static final int ATTEND_BLOCK = 128;
+
+    /** Blocks of an mlp launch at most (grid-stride beyond): a few waves of 40 KB-shared-memory blocks. */
+    private static final int MLP_MAX_GRID = 4096;
 
     /** The branch an {@link #attend} launch computes. */
     public enum Branch {
@@ -83,6 +86,50 @@ public final class Decode {
                 (long) d.batch() * d.cmpCap() * d.kvHeads() * maxDim(d), p);
     }
 
+    /**
+     * phi = mlp, after {@link #append}: the compressed tokens the step's tokens complete, K̃ by {@code k}'s weights
+     * and Ṽ by {@code v}'s (one 256-thread block per (b, g); a sequence that completes none returns at once).
+     */
+    public static void mlpEmit(KernelModule m, long stream, DType dtype, DecodeParams p, CompressMlp.Weights k,
+                               CompressMlp.Weights v) {
+        mlp(m, stream, KernelCatalog.decode(dtype, "mlp_emit"), (long) p.dims().batch() * p.dims().kvHeads(), p, k, v);
+    }
+
+    /** phi = mlp, the prefill: every compressed token of the fill's k_cmp / v_cmp rows (one block per token, group). */
+    public static void mlpFill(KernelModule m, long stream, DType dtype, DecodeParams p, CompressMlp.Weights k,
+                               CompressMlp.Weights v) {
+        DecodeParams.Dims d = p.dims();
+        mlp(m, stream, KernelCatalog.decode(dtype, "mlp_fill"), (long) d.batch() * d.cmpCap() * d.kvHeads(), p, k, v);
+    }
+
+    private static void mlp(KernelModule m, long stream, KernelKey key, long items, DecodeParams p,
+                            CompressMlp.Weights k, CompressMlp.Weights v) {
+        if (!p.dims().phiMlp()) {
+            throw new IllegalArgumentException("decode params without phi = mlp for " + key.symbol());
+        }
+        if (items == 0) {
+            return;
+        }
+        KernelCatalog.require(key);
+        int grid = (int) Math.min(items, MLP_MAX_GRID);
+        byte[] params = p.toBytes();
+        CompressMlp.Weights[] sides = {k, v};
+        for (int which = 0; which < 2; which++) {
+            m.launchSymbol(key.symbol(), grid, 1, 1, 256, 0, stream, params, int32(which), mlpWeights(sides[which]));
+        }
+    }
+
+    /** nsa_mlp.cuh's MlpWeights: five fp32 pointers and hidden (48 bytes with the tail padding). */
+    private static byte[] mlpWeights(CompressMlp.Weights w) {
+        return java.nio.ByteBuffer.allocate(48).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(w.pos().address())
+                .putLong(w.w1().address()).putLong(w.b1().address()).putLong(w.w2().address())
+                .putLong(w.b2().address()).putInt(w.hidden()).array();
+    }
+
+    private static byte[] int32(int v) {
+        return java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(v).array();
+    }
+
     /** The chosen blocks of every sequence's query: one warp per (b, g). */
     public static void select(KernelModule m, long stream, DType dtype, DecodeParams p) {
         DecodeParams.Dims d = p.dims();
@@ -105,6 +152,9 @@ public final class Decode {
     public static String tcRefusal(DType dtype, DecodeParams.Dims d) {
         if (!TcModule.DTYPES.contains(dtype)) {
             return "dtype " + dtype + " (the tensor-core decode takes fp16 or bf16)";
+        }
+        if (d.heads() / d.kvHeads() > 256) {
+            return "h = " + d.heads() / d.kvHeads() + " query heads per group (the tensor-core scorer takes <= 256)";
         }
         if (!TcModule.DECODE_HEAD_DIMS.contains(new TcModule.HeadDims(d.dk(), d.dv()))) {
             return "head dims (" + d.dk() + ", " + d.dv() + ") not compiled for the tensor-core decode "
@@ -134,25 +184,35 @@ public final class Decode {
                 p.toBytes(first.ordinal()));
     }
 
-    /** The split partials of branches {@code first .. first + count - 1} into o_c / lse_c: one warp per (b, head). */
-    public static void merge(KernelModule m, long stream, Branch first, int count, DecodeParams p) {
+    /**
+     * The tensor-core step's last kernel: every branch's split partials merged (o_c / lse_c), the gate combine of
+     * {@code gates} ({@code [B, H, 3]} in {@code gatesDtype}) into {@code out} ({@code [B, H, Dv]} in {@code outDtype}),
+     * both contiguous device addresses, and every length + 1: one warp per (b, head).
+     */
+    public static void finish(KernelModule m, long stream, DType gatesDtype, long gates, DType outDtype, long out,
+                              DecodeParams p) {
         DecodeParams.Dims d = p.dims();
         long rows = (long) d.batch() * d.heads();
-        if (rows == 0) {
-            return;
-        }
         int warps = ATTEND_BLOCK / 32;
-        m.launchSymbol(KernelCatalog.require(KernelCatalog.decode(DType.FP32, "merge")).symbol(),
-                (int) ((rows + warps - 1) / warps), count, 1, ATTEND_BLOCK, 0, stream, p.toBytes(first.ordinal()));
+        KernelKey key = KernelCatalog.require(KernelCatalog.decodeFinish(gatesDtype, outDtype));
+        m.launchSymbol(key.symbol(), (int) Math.max(1, (rows + warps - 1) / warps), 1, 1, ATTEND_BLOCK, 0, stream,
+                p.toBytes(), pointer(gates), pointer(out));
     }
 
-    /** The chosen blocks from the cmp split's scores and the merged lse_cmp: one 256-thread block per (b, g). */
+    private static byte[] pointer(long address) {
+        return java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(address).array();
+    }
+
+    /**
+     * The chosen blocks from the cmp split's scores and partials (the group's lse_cmp merged first): one 256-thread
+     * block per (b, g).
+     */
     public static void selectScores(KernelModule m, long stream, DecodeParams p) {
         DecodeParams.Dims d = p.dims();
         int rows = d.batch() * d.kvHeads();
         if (rows > 0) {
-            m.launch(KernelCatalog.require(KernelCatalog.decode(DType.FP32, "select_scores")), rows, 256, stream,
-                    p.toBytes());
+            m.launch(KernelCatalog.require(KernelCatalog.decode(DType.FP32, KernelCatalog.DECODE_SELECT_SCORES)), rows,
+                    256, stream, p.toBytes());
         }
     }
 

@@ -32,12 +32,16 @@ public record DecodeParams(Step step, Caches caches, Outputs outputs, Dims dims,
                           long reads) {
     }
 
-    /** Sizes: {@code nnz} is the fill's source rows (0 in a step). */
+    /**
+     * Sizes: {@code nnz} is the fill's source rows (0 in a step); {@code phiMlp}: phi = mlp, so append and the fill
+     * leave the compressed tokens to {@link Decode#mlpEmit} / {@link Decode#mlpFill}.
+     */
     public record Dims(int batch, int nnz, int heads, int kvHeads, int dk, int dv, int blockLen, int blockStride,
-                       int selBlock, int nSel, int window, int pages, int tableStride, int cmpCap, float scale) {
+                       int selBlock, int nSel, int window, int pages, int tableStride, int cmpCap, float scale,
+                       boolean phiMlp) {
         public Dims withNnz(int v) {
             return new Dims(batch, v, heads, kvHeads, dk, dv, blockLen, blockStride, selBlock, nSel, window, pages,
-                    tableStride, cmpCap, scale);
+                    tableStride, cmpCap, scale, phiMlp);
         }
     }
 
@@ -82,7 +86,7 @@ public record DecodeParams(Step step, Caches caches, Outputs outputs, Dims dims,
                     "window", "pages", "table_stride", "cmp_cap", "branch")
             .f32("scale")
             .pointer("o_part").pointer("lse_part").pointer("scores")
-            .i32("split_cmp", "split_sel", "split_win")
+            .i32("split_cmp", "split_sel", "split_win", "phi_mlp")
             .build();
 
     public DecodeParams withStep(Step s) {
@@ -120,6 +124,7 @@ public record DecodeParams(Step step, Caches caches, Outputs outputs, Dims dims,
                 .i32(d.blockStride).i32(d.selBlock).i32(d.nSel).i32(d.window).i32(d.pages).i32(d.tableStride)
                 .i32(d.cmpCap).i32(branch).f32(d.scale)
                 .pointer(x.oPart).pointer(x.lsePart).pointer(x.scores).i32(x.cmp).i32(x.sel).i32(x.win)
+                .i32(d.phiMlp ? 1 : 0)
                 .bytes();
     }
 }

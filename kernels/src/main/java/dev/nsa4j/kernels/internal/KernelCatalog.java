@@ -29,9 +29,10 @@ public final class KernelCatalog {
     /** Dtype casts of contiguous tensors (cast.cu): variant {@code o<to>}, half precision to and from fp32. */
     public static final String CAST = "cast";
     /**
-     * GPU decode (decode.cu): variants {@code append}, {@code fill}, {@code fill_cmp}, {@code select} and
-     * {@code attend_d<n>} per k/v dtype; {@code (decode, int32, advance)}; the tensor-core step's fp32 kernels
-     * {@code (decode, fp32, merge)} and {@code (decode, fp32, select_scores)} ({@link #DECODE_TC_STEPS}).
+     * GPU decode (decode.cu): variants {@code append}, {@code fill}, {@code fill_cmp}, {@code select},
+     * {@code mlp_emit}, {@code mlp_fill} (phi = mlp) and
+     * {@code attend_d<n>} per k/v dtype; {@code (decode, int32, advance)}; the tensor-core step's dtype-free kernels
+     * {@code (decode, fp32, select_scores)} and {@code (decode, fp32, finish_g<gates>_o<out>)}.
      */
     public static final String DECODE = "decode";
     /** The params layout probe (no dtype; looked up by symbol). */
@@ -42,9 +43,10 @@ public final class KernelCatalog {
     public static final String SCALAR = "v1";
 
     /** The decode kernels that are not attention rows, in launch order. */
-    public static final List<String> DECODE_STEPS = List.of("append", "fill", "fill_cmp", "select");
-    /** The tensor-core step's dtype-free kernels (fp32 partials and scores), keyed with dtype fp32. */
-    public static final List<String> DECODE_TC_STEPS = List.of("merge", "select_scores");
+    public static final List<String> DECODE_STEPS = List.of("append", "fill", "fill_cmp", "select", "mlp_emit",
+            "mlp_fill");
+    /** The tensor-core step's scorer (fp32 scores in, chosen blocks out), keyed with dtype fp32. */
+    public static final String DECODE_SELECT_SCORES = "select_scores";
     private static final List<DType> FLOATS = List.of(DType.FP32, DType.FP16, DType.BF16);
     private static final Set<KernelKey> ALL = build();
 
@@ -80,8 +82,13 @@ public final class KernelCatalog {
             }
         }
         s.add(decodeAdvance());
-        for (String step : DECODE_TC_STEPS) {
-            s.add(decode(DType.FP32, step));
+        s.add(decode(DType.FP32, DECODE_SELECT_SCORES));
+        for (DType half : List.of(DType.FP16, DType.BF16)) {
+            for (DType g : List.of(DType.FP32, half)) {
+                for (DType o : List.of(DType.FP32, half)) {
+                    s.add(decodeFinish(g, o));
+                }
+            }
         }
         for (DType half : List.of(DType.FP16, DType.BF16)) {
             s.add(cast(half, DType.FP32));
@@ -136,6 +143,14 @@ public final class KernelCatalog {
     /** {@code nsa_decode_<dtype>_attend_d<dimClass>}: one branch of a decode step, head dims up to 32·dimClass. */
     public static KernelKey decodeAttend(DType in, int dimClass) {
         return new KernelKey(DECODE, in, "attend_d" + dimClass);
+    }
+
+    /**
+     * {@code nsa_decode_fp32_finish_g<gates>_o<out>}: the tensor-core step's last kernel (the splits merged, the gate
+     * combine, the lengths advanced) for gates and output of these dtypes.
+     */
+    public static KernelKey decodeFinish(DType gates, DType out) {
+        return new KernelKey(DECODE, DType.FP32, "finish_g" + KernelKey.dtypeName(gates) + "_o" + KernelKey.dtypeName(out));
     }
 
     /** {@code nsa_decode_int32_advance}: every cache length + 1. */

@@ -40,8 +40,8 @@ class KernelCatalogTest {
         // attention: 3 dtypes x 4 head-dim classes (the output dtype is a params flag); block select: one per dtype
         // compress mlp and the packed-selection gather: one per dtype each; casts fp16/bf16 <-> fp32
         // decode: per dtype append, fill, fill_cmp, select and 4 head-dim classes of attend; one advance; the
-        // tensor-core step's fp32 merge and select_scores
-        assertEquals(11 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4 + 3 * (4 + 4) + 1 + 2, KernelCatalog.all().size());
+        // tensor-core step's select_scores and 7 (gates, out) dtype pairs of finish
+        assertEquals(11 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4 + 3 * (6 + 4) + 1 + 1 + 7, KernelCatalog.all().size());
         assertEquals("nsa_decode_fp32_select_scores", KernelCatalog.decode(DType.FP32, "select_scores").symbol());
         assertEquals("nsa_decode_bf16_attend_d4", KernelCatalog.decodeAttend(DType.BF16, 4).symbol());
         assertEquals("nsa_decode_fp16_fill_cmp", KernelCatalog.decode(DType.FP16, "fill_cmp").symbol());

@@ -210,7 +210,7 @@ class StructLayoutTest {
     void probeImageAndDiff() {
         long[] want = ParamsLayouts.expectedProbe();
         assertEquals(want.length, want[0]);
-        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29) + (1 + 21) + (1 + 28) + (1 + 3) + (1 + 48), want.length);
+        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29) + (1 + 21) + (1 + 28) + (1 + 3) + (1 + 49), want.length);
         assertEquals(136, want[1]);
         assertNull(ParamsLayouts.diff(want.clone()));
         long[] bad = want.clone();
