@@ -54,7 +54,8 @@ import tempfile
 
 sys.dont_write_bytecode = True   # no __pycache__ beside the peers
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_sdpa import fmt_num, percentile  # noqa: E402  (the same rounding and percentiles as the Java side)
+from torch_sdpa import UsageError, fmt_num, percentile  # noqa: E402  (the peers' usage error, the same rounding
+#                                                        and percentiles as the Java side)
 
 COLUMNS = ["system", "variant", "step", "gpu", "dtype", "batch", "seqlen", "heads", "kv_heads", "dk", "dv",
            "block_len", "stride", "sel_block", "n_sel", "window", "median_ms", "p10_ms", "p90_ms", "runs", "note"]
@@ -62,10 +63,6 @@ HEADER = ",".join(COLUMNS)
 DTYPES = ("bf16", "fp16")
 FLUSH_BYTES = 256 * 1000 * 1000   # do_bench's L2-flush buffer
 PROG = "fla_nsa.py"
-
-
-class UsageError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------- schema helpers (no torch)

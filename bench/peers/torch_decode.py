@@ -46,7 +46,9 @@ import tempfile
 
 sys.dont_write_bytecode = True   # no __pycache__ beside the peers
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_sdpa import fmt_num, percentile  # noqa: E402  (the same rounding and percentiles as the Java side)
+from torch_sdpa import UsageError, fmt_num, import_torch, percentile  # noqa: E402  (the peers' usage error, the
+#                                           same rounding and percentiles as the Java side, torch with CUDA)
+from fla_nsa import config_from  # noqa: E402  (the NSA bench config columns, checked as NsaBenchConfig checks them)
 
 COLUMNS = ["system", "variant", "gpu", "dtype", "batch", "context", "heads", "kv_heads", "dk", "dv", "block_len",
            "stride", "sel_block", "n_sel", "window", "position", "median_ms", "p10_ms", "p90_ms", "runs",
@@ -57,10 +59,6 @@ TOLERANCE = {"fp16": 1e-2, "bf16": 4e-2}
 ELEM = {"bf16": 2, "fp16": 2}
 FLUSH_BYTES = 256 * 1000 * 1000
 PROG = "torch_decode.py"
-
-
-class UsageError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------- schema helpers (no torch)
@@ -162,18 +160,6 @@ def write_rows(path, rows, append):
             os.remove(tmp)
 
 
-def config_from(args):
-    cfg = {"dtype": args.dtype, "heads": args.heads, "kv_heads": args.kv_heads, "dk": args.dk, "dv": args.dv,
-           "block_len": args.block_len, "stride": args.stride, "sel_block": args.sel_block, "n_sel": args.n_sel,
-           "window": args.window}
-    for k, v in cfg.items():
-        if k != "dtype" and v < 1:
-            raise UsageError("--%s must be >= 1, got %d" % (k.replace("_", "-"), v))
-    if cfg["heads"] % cfg["kv_heads"]:
-        raise UsageError("--heads %d is not a multiple of --kv-heads %d" % (cfg["heads"], cfg["kv_heads"]))
-    return cfg
-
-
 # ---------------------------------------------------------------- self-test
 
 def self_test(out):
@@ -211,18 +197,6 @@ def self_test(out):
 
 
 # ---------------------------------------------------------------- the bench (needs torch with CUDA)
-
-def import_torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError as e:
-        raise UsageError("PyTorch is not installed (import torch: %s); this peer needs torch with CUDA" % e)
-    import torch
-    if not torch.cuda.is_available():
-        raise UsageError("no CUDA device: torch.cuda.is_available() is False (torch %s, built for CUDA %s)"
-                         % (torch.__version__, torch.version.cuda))
-    return torch
-
 
 def copy_bandwidth(torch, nbytes=1 << 30, runs=10):
     """GB/s of a device-to-device copy, read + write counted, median of `runs` after 2 untimed (as nsa4j)."""

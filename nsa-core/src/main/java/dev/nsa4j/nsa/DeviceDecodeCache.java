@@ -13,11 +13,12 @@ import dev.nsa4j.tensor.HostTensor;
 
 /**
  * The device caches of a GPU decode ({@link DecodeCachePlan} sizes them): the selection pool in pages of l' tokens
- * with a block table per sequence, the window ring, the ring of pending compression tokens, K̃/Ṽ, the lengths,
- * and a step's fp32 outputs. Everything is allocated once, when the cache is made; a sequence takes a page from
- * the pool when it enters a new selection block ({@link #reservePages}), so growth writes one table entry and
- * never copies a page. The host keeps a mirror of the lengths and the table: a step never reads device memory
- * back to know where it writes.
+ * with a block table per sequence (the decoder's own pool, or a caller's: {@link DecodePages}), the window ring, the
+ * ring of pending compression tokens, K̃/Ṽ, the lengths, and a step's fp32 outputs. Everything is allocated once,
+ * when the cache is made; a block gets its page when a token first enters it ({@link #reservePages}; the caller
+ * places it in a caller's pool), so growth writes one table entry and never copies a page. The host keeps a mirror
+ * of the lengths and the table ({@link DecodePageTable}): a step never reads device memory back to know where it
+ * writes.
  */
 final class DeviceDecodeCache implements AutoCloseable {
     final DecodeCachePlan plan;
@@ -25,12 +26,11 @@ final class DeviceDecodeCache implements AutoCloseable {
     final DeviceTensor selK, selV, table, winK, winV, rawK, rawV, cmpK, cmpV, lengths;
     final DeviceTensor oCmp, oSel, oWin, lseCmp, lseSel, lseWin, indices, reads;
     private final int[] hostLengths;
-    private final int[] hostTable;
-    private int nextPage;
-    private boolean tableDirty;
+    final DecodePageTable pageTable;
     private DecodeParams.Split split = DecodeParams.Split.NONE;
 
-    DeviceDecodeCache(CudaStream stream, DecodeCachePlan plan) {
+    /** Caches of {@code plan}; {@code pages} null: the decoder's own selection pool, else the caller's. */
+    DeviceDecodeCache(CudaStream stream, DecodeCachePlan plan, DecodePages pages) {
         this.plan = plan;
         var c = plan.cfg();
         int b = plan.batch();
@@ -38,9 +38,14 @@ final class DeviceDecodeCache implements AutoCloseable {
         int dk = c.headDimQk();
         int dv = c.headDimV();
         DType dt = plan.dtype();
+        int pool = pages == null ? 0 : pages.k().rank() == 4 ? pages.k().dim(0) : -1;
+        if (pages != null) {
+            checkPool("pages.k", pages.k(), pool, dk);
+            checkPool("pages.v", pages.v(), pool, dv);
+        }
         try {
-            selK = alloc(stream, dt, plan.pages(), c.selBlock(), g, dk);
-            selV = alloc(stream, dt, plan.pages(), c.selBlock(), g, dv);
+            selK = pages != null ? pages.k() : alloc(stream, dt, plan.pages(), c.selBlock(), g, dk);
+            selV = pages != null ? pages.v() : alloc(stream, dt, plan.pages(), c.selBlock(), g, dv);
             table = alloc(stream, DType.INT32, b, plan.tableStride());
             winK = alloc(stream, dt, b, c.window(), g, dk);
             winV = alloc(stream, dt, b, c.window(), g, dv);
@@ -62,8 +67,25 @@ final class DeviceDecodeCache implements AutoCloseable {
             throw e;
         }
         hostLengths = new int[b];
-        hostTable = new int[b * plan.tableStride()];
+        pageTable = pages != null ? DecodePageTable.callerOwned(b, plan.tableStride(), pool)
+                : DecodePageTable.owned(b, plan.tableStride());
         reset(stream, hostLengths.clone());   // every sequence empty until a prefill
+    }
+
+    /** A caller's pool: {@code [P, l', G, dim]}, contiguous, in the cache dtype, P >= 1 pages of K and of V alike. */
+    private void checkPool(String name, DeviceTensor t, int pages, int dim) {
+        var c = plan.cfg();
+        int[] want = {pages, c.selBlock(), c.kvGroups(), dim};
+        if (t.shape().rank() != 4 || !Arrays.equals(t.shape().dims(), want) || !t.shape().isContiguous()
+                || pages < 1) {
+            throw new NsaArgumentException(name, "contiguous [P, l', G, " + (name.endsWith("k") ? "Dk" : "Dv")
+                    + "] = " + Arrays.toString(want) + " with P >= 1 pages (as many for k and v)",
+                    "got " + t.shape());
+        }
+        if (t.dtype() != plan.dtype()) {
+            throw new NsaArgumentException(name, "dtype " + plan.dtype() + " (the decoder's cache dtype)",
+                    "got " + t.dtype());
+        }
     }
 
     private DeviceTensor alloc(CudaStream stream, DType dt, int... dims) {
@@ -94,10 +116,11 @@ final class DeviceDecodeCache implements AutoCloseable {
                 winV.address(), rawK.address(), rawV.address(), cmpK.address(), cmpV.address(), lengths.address());
         var outs = new DecodeParams.Outputs(oCmp.address(), oSel.address(), oWin.address(), lseCmp.address(),
                 lseSel.address(), lseWin.address(), indices.address(), reads.address());
-        return new DecodeParams(new DecodeParams.Step(0, 0, 0, 0, 0, 0, 0, 0), caches, outs, plan.dims(), split);
+        return new DecodeParams(new DecodeParams.Step(0, 0, 0, 0, 0, 0, 0, 0), caches, outs,
+                plan.dims().withPages(pageTable.pages()), split);
     }
 
-    /** Bytes of every tensor the cache allocated (the caches, a step's outputs, the split workspace). */
+    /** Bytes of every tensor the cache allocated (the caches, a step's outputs, the split workspace; not a caller's pool). */
     long deviceBytes() {
         long n = 0;
         for (DeviceTensor t : owned) {
@@ -111,40 +134,50 @@ final class DeviceDecodeCache implements AutoCloseable {
     }
 
     /**
-     * Sets every sequence's length (a prefill) and gives each the pages its tokens occupy; uploads lengths and table.
+     * Sets every sequence's length (a prefill) and gives each block its tokens occupy a page (a caller's pool: checks
+     * that the caller placed them); uploads lengths and table.
      *
-     * @throws NsaArgumentException when a length exceeds the capacity
+     * @throws NsaArgumentException when a length exceeds the capacity or a block of a caller's pool has no page,
+     *                              before anything changes
      */
     void reset(CudaStream stream, int[] lens) {
-        Arrays.fill(hostTable, -1);
-        nextPage = 0;
+        int lp = plan.cfg().selBlock();
         for (int b = 0; b < lens.length; b++) {
             requireRoom(b, lens[b]);
+            if (pageTable.isCallerOwned()) {
+                for (int j = 0; j * lp < lens[b]; j++) {
+                    pageTable.require(b, j, "prefill");   // throws, changes nothing, on a caller's pool
+                }
+            }
+        }
+        pageTable.resetOwned();
+        for (int b = 0; b < lens.length; b++) {
             hostLengths[b] = lens[b];
-            for (int j = 0; j * plan.cfg().selBlock() < lens[b]; j++) {
-                assign(b, j);
+            for (int j = 0; j * lp < lens[b]; j++) {
+                pageTable.require(b, j, "prefill");
             }
         }
         lengths.copyFrom(stream, HostTensor.ofInts(hostLengths.clone(), plan.batch()));
-        tableDirty = true;
         flushTable(stream);
     }
 
     /**
-     * Before a step: every sequence has room for one more token, and the page of the block that token enters
-     * (a new table entry is uploaded, ordered on {@code stream}).
+     * Before a step: every sequence has room for one more token, and the block that token enters has a page (the
+     * own pool hands it one; a new table entry is uploaded, ordered on {@code stream}).
      *
-     * @throws NsaArgumentException naming the sequence at capacity, before anything is enqueued
+     * @throws NsaArgumentException naming the sequence at capacity or the block without a caller's page, before
+     *                              anything is enqueued
      */
     void reservePages(CudaStream stream) {
+        int lp = plan.cfg().selBlock();
         for (int b = 0; b < plan.batch(); b++) {
             requireRoom(b, hostLengths[b] + 1);
+            if (pageTable.isCallerOwned()) {
+                pageTable.require(b, hostLengths[b] / lp, "step");
+            }
         }
         for (int b = 0; b < plan.batch(); b++) {
-            int j = hostLengths[b] / plan.cfg().selBlock();
-            if (hostTable[b * plan.tableStride() + j] < 0) {
-                assign(b, j);
-            }
+            pageTable.require(b, hostLengths[b] / lp, "step");
         }
         flushTable(stream);
     }
@@ -156,6 +189,14 @@ final class DeviceDecodeCache implements AutoCloseable {
         }
     }
 
+    /** Sequence {@code b} ends: length 0 (uploaded on {@code stream}), a caller's pages of it released. */
+    void end(CudaStream stream, int b) {
+        pageTable.release(b);
+        hostLengths[b] = 0;
+        lengths.copyFrom(stream, HostTensor.ofInts(hostLengths.clone(), plan.batch()));
+        flushTable(stream);
+    }
+
     private void requireRoom(int b, int len) {
         if (len > plan.capacity()) {
             throw new NsaArgumentException("decode.capacity", "at most " + plan.capacity()
@@ -164,15 +205,10 @@ final class DeviceDecodeCache implements AutoCloseable {
         }
     }
 
-    private void assign(int b, int j) {
-        hostTable[b * plan.tableStride() + j] = nextPage++;
-        tableDirty = true;
-    }
-
     private void flushTable(CudaStream stream) {
-        if (tableDirty) {
-            table.copyFrom(stream, HostTensor.ofInts(hostTable.clone(), plan.batch(), plan.tableStride()));
-            tableDirty = false;
+        int[] t = pageTable.takeChanges();
+        if (t != null) {
+            table.copyFrom(stream, HostTensor.ofInts(t, plan.batch(), plan.tableStride()));
         }
     }
 

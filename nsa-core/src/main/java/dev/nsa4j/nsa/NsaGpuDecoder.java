@@ -11,15 +11,11 @@ import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.attention.GateOverride;
 import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.config.NsaConfig;
-import dev.nsa4j.config.Phi;
 import dev.nsa4j.kernels.CudaGraph;
 import dev.nsa4j.kernels.CudaStream;
 import dev.nsa4j.kernels.DeviceTensor;
 import dev.nsa4j.kernels.internal.Decode;
 import dev.nsa4j.kernels.internal.DecodeParams;
-import dev.nsa4j.kernels.internal.GateCombine;
-import dev.nsa4j.kernels.internal.KernelModule;
-import dev.nsa4j.kernels.internal.TcModule;
 import dev.nsa4j.oracle.DecodeReads;
 import dev.nsa4j.oracle.InputCheck;
 import dev.nsa4j.oracle.NsaOracle;
@@ -46,35 +42,21 @@ import dev.nsa4j.tensor.Shape;
 public final class NsaGpuDecoder implements AutoCloseable {
     private final NsaAttention attention;
     private final NsaConfig cfg;
-    private final KernelModule module;
     private final CudaStream stream;
     private final DeviceDecodeCache cache;
-    /** The split kernels' image, or null: the reference step. */
-    private final TcModule tc;
-    private final boolean exactP;
-    private final String route;
-    private final DecodeCachePlan.Splits splits;
+    private final DecodeLaunches launches;
 
-    private NsaGpuDecoder(NsaAttention attention, DecodeCachePlan plan) {
+    private NsaGpuDecoder(NsaAttention attention, DecodeCachePlan plan, DecodePages pages) {
         this.attention = attention;
         this.cfg = attention.config();
-        GpuBackend gpu = attention.gpu();
-        this.module = gpu.kernels();
         Decode.check(plan.dtype(), plan.dims());
-        String why = tcRefusal(gpu, plan);
-        this.tc = why == null ? gpu.tc() : null;
-        this.exactP = !gpu.effectiveFlags().bool(Flag.NSA_FAST_P);
-        DecodeCachePlan.Splits sp = plan.splits(attention.context().device().smCount());
-        this.splits = tc != null ? sp : null;
-        this.route = why != null ? "reference step (one warp per (sequence, head) and branch): " + why
-                : "tensor-core step (branches split over their keys, cmp/sel/win splits " + sp.cmp() + "/" + sp.sel()
-                        + "/" + sp.win() + ", " + (exactP ? "exact P" : "fast P (NSA_FAST_P=1)")
-                        + ")";
+        this.launches = DecodeLaunches.choose(attention, plan);
+        DecodeCachePlan.Splits sp = launches.splits();
         this.stream = CudaStream.create(attention.context());
         DeviceDecodeCache c = null;
         try {
-            c = new DeviceDecodeCache(stream, plan);
-            if (tc != null) {
+            c = new DeviceDecodeCache(stream, plan, pages);
+            if (sp != null) {
                 c.allocateSplits(stream, sp.cmp(), sp.sel(), sp.win());
             }
             stream.synchronize();   // the caches are usable from any stream of the context from here on
@@ -88,34 +70,63 @@ public final class NsaGpuDecoder implements AutoCloseable {
         this.cache = c;
     }
 
-    /** Why the tensor-core step cannot serve this decoder, or null when it can. */
-    private static String tcRefusal(GpuBackend gpu, DecodeCachePlan plan) {
-        if (gpu.effectiveFlags().bool(Flag.NSA_FORCE_PARITY)) {
-            return "parity mode (NSA_FORCE_PARITY=1)";
-        }
-        if (gpu.tc() == null) {
-            return gpu.tcUnavailable();
-        }
-        return Decode.tcRefusal(plan.dtype(), plan.dims());
-    }
-
     /**
      * A decoder for {@code batch} sequences of up to {@code capacity} tokens in {@code dtype}, on the attention's GPU.
      *
      * @throws NsaArgumentException when the attention is not on a GPU or a size breaks a rule
      */
     public static NsaGpuDecoder open(NsaAttention attention, int batch, int capacity, DType dtype) {
+        return open(attention, batch, capacity, dtype, null);
+    }
+
+    /**
+     * A decoder whose selection pages are the caller's ({@link DecodePages}, a paged-KV manager's pools; null: the
+     * decoder's own). The caller places every selection block a token enters with {@link #assignPage} before the
+     * prefill or step that writes it; the decoder checks each placement and never frees the pools.
+     *
+     * @throws NsaArgumentException when the attention is not on a GPU, the pools' shape or dtype do not fit, or a
+     *                              size breaks a rule
+     */
+    public static NsaGpuDecoder open(NsaAttention attention, int batch, int capacity, DType dtype, DecodePages pages) {
         Objects.requireNonNull(attention, "attention");
         if (!attention.onGpu()) {
             throw new NsaArgumentException("decode.device", "an NsaAttention on a GPU (device gpu or auto with a GPU)",
                     "this one runs on the CPU oracle: use NsaDecoder there");
         }
-        return new NsaGpuDecoder(attention, new DecodeCachePlan(attention.config(), batch, capacity, dtype));
+        return new NsaGpuDecoder(attention, new DecodeCachePlan(attention.config(), batch, capacity, dtype), pages);
+    }
+
+    /**
+     * Caller-owned pages: selection block {@code block} of sequence {@code sequence} (its tokens block·l' ..
+     * (block+1)·l' - 1) lives in page {@code page} of the caller's pools. Takes effect with the next prefill or step
+     * (the table entry is uploaded on its stream).
+     *
+     * @throws NsaArgumentException when the decoder owns its pages, an index is out of range, the page holds
+     *                              another block, or the block already has another page
+     */
+    public void assignPage(int sequence, int block, int page) {
+        cache.pageTable.assign(sequence, block, page);
+    }
+
+    /** The page of each selection block of {@code sequence} (-1 where none), as the decoder placed or was told. */
+    public int[] pageTable(int sequence) {
+        return cache.pageTable.row(sequence);
+    }
+
+    /**
+     * Ends {@code sequence}: its length becomes 0 (the next step is its token 0), and with caller-owned pages its
+     * pages are released for the caller to reuse (the decoder's own pool keeps them for the sequence's new tokens).
+     * Synchronises the decoder's stream, so the change is in place for a step on any stream.
+     */
+    public void endSequence(int sequence) {
+        cache.pageTable.row(sequence);   // the index rule, before anything changes
+        cache.end(stream, sequence);
+        stream.synchronize();
     }
 
     /** Which step runs and why: the tensor-core step, or the reference step with the rule that ruled it out. */
     public String route() {
-        return route;
+        return launches.route();
     }
 
     /** The cache's sizes. */
@@ -158,19 +169,22 @@ public final class NsaGpuDecoder implements AutoCloseable {
         return out;
     }
 
-    /** Bytes of device memory the decoder allocated: {@link DecodeCachePlan#deviceBytes} of its plan and route. */
+    /**
+     * Bytes of device memory the decoder allocated: {@link DecodeCachePlan#deviceBytes} of its plan and route (less
+     * the selection pages when they are the caller's).
+     */
     public long deviceBytes() {
         return cache.deviceBytes();
     }
 
     /** The tensor-core step's split counts, or null on the reference step. */
     public DecodeCachePlan.Splits splits() {
-        return splits;
+        return launches.splits();
     }
 
     /** True when the tensor-core step runs (else the reference step; {@link #route} says why). */
     public boolean tensorCoreStep() {
-        return tc != null;
+        return launches.tensorCore();
     }
 
     /**
@@ -302,13 +316,7 @@ public final class NsaGpuDecoder implements AutoCloseable {
         DecodeParams base = cache.params();
         DecodeParams p = base.withStep(new DecodeParams.Step(0, addr[0], addr[1], addr[2], addr[3], addr[4],
                 addr[5], cuDev.address())).withDims(base.dims().withNnz(cu[cu.length - 1]));
-        DType dt = cache.plan.dtype();
-        Decode.fill(module, s.handle(), dt, p);
-        if (p.dims().phiMlp()) {
-            Decode.mlpFill(module, s.handle(), dt, p, attention.gpu().phiK(), attention.gpu().phiV());
-        } else {
-            Decode.fillCmp(module, s.handle(), dt, p);
-        }
+        launches.fill(s, cache.plan.dtype(), p);
     }
 
     /**
@@ -318,7 +326,7 @@ public final class NsaGpuDecoder implements AutoCloseable {
      */
     public Step step(NsaInputs in) {
         Objects.requireNonNull(in, "in");
-        requireOneTokenPerSequence(in.isVarlen(), in.indices() != null);
+        DecodeStepInputs.requireOneTokenPerSequence(in.isVarlen(), in.indices() != null);
         BatchLayout layout = InputCheck.check(cfg, attention.phiWeights(), in);
         if (layout.seqLen() != 1) {
             throw new NsaArgumentException("q", "shape [B,1,H,Dk] (one token per sequence)", "got " + in.q().shape());
@@ -351,18 +359,6 @@ public final class NsaGpuDecoder implements AutoCloseable {
         }
     }
 
-    /** A step takes one token per sequence ({@code [B,1,...]}, no cu_seqlens) and scores its blocks itself. */
-    private static void requireOneTokenPerSequence(boolean varlen, boolean indices) {
-        if (varlen) {
-            throw new NsaArgumentException("cu_seqlens", "absent in a decode step",
-                    "a step takes one token per sequence as [B,1,...] tensors");
-        }
-        if (indices) {
-            throw new NsaArgumentException("indices", "absent on the GPU decoder (its step scores the blocks)",
-                    "caller-chosen blocks in a step decode on the CPU oracle (NsaDecoder) for now");
-        }
-    }
-
     /**
      * One step on device tensors, enqueued on {@code stream}: q {@code [B,1,H,Dk]}, k_c {@code [B,1,G,Dk]}, v_c
      * {@code [B,1,G,Dv]} in the cache dtype, gates {@code [B,1,H,3]} (fp32 or that dtype), all contiguous; o
@@ -372,7 +368,7 @@ public final class NsaGpuDecoder implements AutoCloseable {
      * @throws NsaArgumentException naming the tensor and the rule, before anything is enqueued
      */
     public void step(CudaStream stream, NsaDeviceInputs in, DeviceTensor o) {
-        Bound b = bind(in, o);
+        DecodeStepInputs b = DecodeStepInputs.of(cache.plan, in, o);
         cache.reservePages(stream);
         enqueue(stream, b);
         cache.advanced();
@@ -385,7 +381,7 @@ public final class NsaGpuDecoder implements AutoCloseable {
      * @throws NsaArgumentException as {@link #step(CudaStream, NsaDeviceInputs, DeviceTensor)}
      */
     public StepGraph capture(CudaStream stream, NsaDeviceInputs in, DeviceTensor o) {
-        Bound b = bind(in, o);
+        DecodeStepInputs b = DecodeStepInputs.of(cache.plan, in, o);
         return new StepGraph(CudaGraph.capture(stream, () -> enqueue(stream, b)));
     }
 
@@ -410,71 +406,10 @@ public final class NsaGpuDecoder implements AutoCloseable {
         }
     }
 
-    /** A step's device tensors, checked and viewed in the kernels' layouts. */
-    private record Bound(DecodeParams.Step step, DeviceTensor gates, DeviceTensor o) {
-    }
-
-    private Bound bind(NsaDeviceInputs in, DeviceTensor o) {
-        Objects.requireNonNull(in, "in");
-        Objects.requireNonNull(o, "o");
-        requireOneTokenPerSequence(in.isVarlen(), in.indices() != null);
-        DType dt = cache.plan.dtype();
-        DeviceTensor q = stepTensor("q", in.q(), List.of(dt), cfg.heads(), cfg.headDimQk());
-        DeviceTensor[] kv = {in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin()};
-        String[] names = {"k_cmp", "v_cmp", "k_sel", "v_sel", "k_win", "v_win"};
-        long[] addr = new long[kv.length];
-        for (int i = 0; i < kv.length; i++) {
-            addr[i] = stepTensor(names[i], kv[i], List.of(dt), cfg.kvGroups(),
-                    i % 2 == 0 ? cfg.headDimQk() : cfg.headDimV()).address();
-        }
-        DeviceTensor gates = stepTensor("gates", in.gates(), List.of(DType.FP32, dt), cfg.heads(), 3);
-        DeviceTensor out = stepTensor("o", o, List.of(DType.FP32, dt), cfg.heads(), cfg.headDimV());
-        return new Bound(new DecodeParams.Step(q.address(), addr[0], addr[1], addr[2], addr[3], addr[4], addr[5], 0),
-                gates, out);
-    }
-
-    /** {@code t} as {@code [B, heads, dim]}: contiguous, B·heads·dim elements ({@code [B,1,heads,dim]} or that). */
-    private DeviceTensor stepTensor(String name, DeviceTensor t, List<DType> dtypes, int heads, int dim) {
-        Objects.requireNonNull(t, name);
-        long want = (long) cache.plan.batch() * heads * dim;
-        if (!t.shape().isContiguous() || t.shape().numel() != want) {
-            throw new NsaArgumentException(name, "contiguous [B,1," + heads + "," + dim + "] with B = "
-                    + cache.plan.batch(), "got " + t.shape());
-        }
-        if (!dtypes.contains(t.dtype())) {
-            throw new NsaArgumentException(name, "dtype " + dtypes, "got " + t.dtype());
-        }
-        return t.view(Shape.of(cache.plan.batch(), heads, dim));
-    }
-
-    /**
-     * The step's launches. Reference step: append, cmp, select, sel, win, the gate combine, advance. Tensor-core
-     * step: append, the cmp split, the scorer (fed by the cmp split's scores), one split launch for sel and win, and
-     * finish (the splits merged, the gate combine, advance): five launches. phi = mlp adds the two mlp_emit launches
-     * (K̃, Ṽ) after append.
-     */
-    private void enqueue(CudaStream stream, Bound bound) {
-        DecodeParams p = cache.params().withStep(bound.step());
-        DType dt = cache.plan.dtype();
-        long s = stream.handle();
-        Decode.append(module, s, dt, p);
-        if (p.dims().phiMlp()) {
-            Decode.mlpEmit(module, s, dt, p, attention.gpu().phiK(), attention.gpu().phiV());
-        }
-        if (tc != null) {
-            Decode.split(tc, s, dt, Decode.Branch.CMP, 1, p, exactP);
-            Decode.selectScores(module, s, p);
-            Decode.split(tc, s, dt, Decode.Branch.SEL, 2, p, exactP);
-            Decode.finish(module, s, bound.gates().dtype(), bound.gates().address(), bound.o().dtype(),
-                    bound.o().address(), p);
-            return;
-        }
-        Decode.attend(module, s, dt, Decode.Branch.CMP, p);
-        Decode.select(module, s, dt, p);
-        Decode.attend(module, s, dt, Decode.Branch.SEL, p);
-        Decode.attend(module, s, dt, Decode.Branch.WIN, p);
-        GateCombine.run(module, stream, cache.oCmp, cache.oSel, cache.oWin, bound.gates(), bound.o());
-        Decode.advance(module, s, p);
+    /** The step's launches ({@link DecodeLaunches#step}). */
+    private void enqueue(CudaStream stream, DecodeStepInputs bound) {
+        launches.step(stream, cache.plan.dtype(), cache.params().withStep(bound.step()), cache, bound.gates(),
+                bound.o());
     }
 
     private HostTensor download(DeviceTensor t, int[] tok, int... rest) {

@@ -20,6 +20,15 @@ record DecodeBatch(NsaConfig cfg, DType dt, int[] cu, HostTensor[] t) {
     /** Hidden width of the decode tests' phi = mlp weights. */
     static final int MLP_HIDDEN = 48;
 
+    /** Each length plus {@code steps}: the tokens a prefill of {@code lens} and {@code steps} steps cover. */
+    static int[] grown(int[] lens, int steps) {
+        int[] full = new int[lens.length];
+        for (int b = 0; b < lens.length; b++) {
+            full[b] = lens[b] + steps;
+        }
+        return full;
+    }
+
     /** Fixed phi = mlp weights for {@code c} (K̃ at Dk, Ṽ at Dv), or null when phi = avg. */
     static PhiWeights phi(NsaConfig c) {
         if (c.phi() != Phi.MLP) {

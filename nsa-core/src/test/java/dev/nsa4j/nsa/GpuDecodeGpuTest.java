@@ -80,12 +80,8 @@ class GpuDecodeGpuTest extends GpuSuite {
     void prefillPlusStepsEqualsTheLongerForward(String name, NsaConfig cfg, int steps, int[] lens) {
         for (DType dt : new DType[] {DType.FP32, DType.BF16}) {
             int bsz = lens.length;
-            int[] full = new int[bsz];
-            int cap = 0;
-            for (int b = 0; b < bsz; b++) {
-                full[b] = lens[b] + steps;
-                cap = Math.max(cap, full[b]);
-            }
+            int[] full = DecodeBatch.grown(lens, steps);
+            int cap = Arrays.stream(full).max().orElse(0);
             DecodeBatch all = DecodeBatch.random(cfg, dt, full, new Random(name.hashCode() + dt.ordinal()));
             PhiWeights phi = DecodeBatch.phi(cfg);
             NsaResult want = PipelineModes.MASKED.oracle(cfg, phi, dt).forward(all.inputs(), DType.FP32,

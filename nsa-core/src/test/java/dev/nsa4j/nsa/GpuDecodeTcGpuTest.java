@@ -12,6 +12,7 @@ import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -68,12 +69,8 @@ class GpuDecodeTcGpuTest extends GpuSuite {
 
     private static void check(String at, NsaConfig cfg, DType dt, int steps, int[] lens, double tol, String... flags) {
         int bsz = lens.length;
-        int[] full = new int[bsz];
-        int cap = 0;
-        for (int b = 0; b < bsz; b++) {
-            full[b] = lens[b] + steps;
-            cap = Math.max(cap, full[b]);
-        }
+        int[] full = DecodeBatch.grown(lens, steps);
+        int cap = Arrays.stream(full).max().orElse(0);
         DecodeBatch all = DecodeBatch.random(cfg, dt, full, new Random(at.hashCode()));
         int g = cfg.kvGroups();
         int n = cfg.nSel();

@@ -43,6 +43,12 @@ public record DecodeParams(Step step, Caches caches, Outputs outputs, Dims dims,
             return new Dims(batch, v, heads, kvHeads, dk, dv, blockLen, blockStride, selBlock, nSel, window, pages,
                     tableStride, cmpCap, scale, phiMlp);
         }
+
+        /** The same sizes over a selection pool of {@code v} pages (a caller's pool). */
+        public Dims withPages(int v) {
+            return new Dims(batch, nnz, heads, kvHeads, dk, dv, blockLen, blockStride, selBlock, nSel, window, v,
+                    tableStride, cmpCap, scale, phiMlp);
+        }
     }
 
     /**
