@@ -82,12 +82,7 @@ public final class BenchCsv {
      * @throws NsaArgumentException naming the column and the rule broken
      */
     public static AttentionBenchRow parse(String line, String where) {
-        List<String> f = CsvFiles.split(line, where);
-        if (f.size() != COLUMNS.size()) {
-            throw new NsaArgumentException(where, COLUMNS.size() + " columns (" + HEADER + ")",
-                    "the line has " + f.size());
-        }
-        CsvFiles.Fields c = new CsvFiles.Fields(COLUMNS, f, where);
+        CsvFiles.Fields c = CsvFiles.fields(line, where, COLUMNS);
         Mask mask;
         AttentionShape shape;
         try {

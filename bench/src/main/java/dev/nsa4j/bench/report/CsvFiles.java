@@ -168,8 +168,29 @@ final class CsvFiles {
         return out;
     }
 
+    /**
+     * One data line of a CSV whose header is {@code columns}, split and checked for its column count.
+     *
+     * @param where {@code file:line}, the subject of errors
+     */
+    static Fields fields(String line, String where, List<String> columns) {
+        List<String> f = split(line, where);
+        if (f.size() != columns.size()) {
+            throw new NsaArgumentException(where, columns.size() + " columns (" + String.join(",", columns) + ")",
+                    "the line has " + f.size());
+        }
+        return new Fields(columns, f, where);
+    }
+
     /** The named columns of one line, parsed with errors that name the column. */
     record Fields(List<String> columns, List<String> values, String where) {
+        /** The NSA bench config columns (dtype, heads, kv_heads, dk, dv, block_len, stride, sel_block, n_sel, window). */
+        NsaBenchConfig config() {
+            return new NsaBenchConfig(text("dtype"), integer("heads"), integer("kv_heads"), integer("dk"),
+                    integer("dv"), integer("block_len"), integer("stride"), integer("sel_block"), integer("n_sel"),
+                    integer("window"));
+        }
+
         String text(String column) {
             int i = columns.indexOf(column);
             if (i < 0) {

@@ -66,16 +66,9 @@ public final class DecodeBenchCsv {
      * @param where {@code file:line}, the subject of errors
      */
     public static DecodeBenchRow parse(String line, String where) {
-        List<String> f = CsvFiles.split(line, where);
-        if (f.size() != COLUMNS.size()) {
-            throw new NsaArgumentException(where, COLUMNS.size() + " columns (" + HEADER + ")",
-                    "the line has " + f.size());
-        }
-        CsvFiles.Fields c = new CsvFiles.Fields(COLUMNS, f, where);
+        CsvFiles.Fields c = CsvFiles.fields(line, where, COLUMNS);
         try {
-            NsaBenchConfig config = new NsaBenchConfig(c.text("dtype"), c.integer("heads"), c.integer("kv_heads"),
-                    c.integer("dk"), c.integer("dv"), c.integer("block_len"), c.integer("stride"),
-                    c.integer("sel_block"), c.integer("n_sel"), c.integer("window"));
+            NsaBenchConfig config = c.config();
             return new DecodeBenchRow(c.text("system"), c.text("variant"), c.text("gpu"), config, c.integer("batch"),
                     c.integer("context"), c.longValue("position"), optional(c, "median_ms"), optional(c, "p10_ms"),
                     optional(c, "p90_ms"), c.integer("runs"), c.longValue("kv_bytes"), c.longValue("qo_bytes"),

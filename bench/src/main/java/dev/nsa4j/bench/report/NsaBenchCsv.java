@@ -88,16 +88,9 @@ public final class NsaBenchCsv {
      * @throws NsaArgumentException naming the rule broken, with the column in the detail
      */
     public static NsaBenchRow parse(String line, String where) {
-        List<String> f = CsvFiles.split(line, where);
-        if (f.size() != COLUMNS.size()) {
-            throw new NsaArgumentException(where, COLUMNS.size() + " columns (" + HEADER + ")",
-                    "the line has " + f.size());
-        }
-        CsvFiles.Fields c = new CsvFiles.Fields(COLUMNS, f, where);
+        CsvFiles.Fields c = CsvFiles.fields(line, where, COLUMNS);
         try {
-            NsaBenchConfig config = new NsaBenchConfig(c.text("dtype"), c.integer("heads"), c.integer("kv_heads"),
-                    c.integer("dk"), c.integer("dv"), c.integer("block_len"), c.integer("stride"),
-                    c.integer("sel_block"), c.integer("n_sel"), c.integer("window"));
+            NsaBenchConfig config = c.config();
             NsaBenchShape shape = new NsaBenchShape(c.integer("batch"), c.integer("seqlen"), config);
             return new NsaBenchRow(c.text("system"), c.text("variant"), c.text("step"), c.text("gpu"), shape,
                     c.real("median_ms"), c.real("p10_ms"), c.real("p90_ms"), c.integer("runs"), c.text("note"));
