@@ -22,8 +22,9 @@ import picocli.CommandLine.Spec;
  * trace.
  */
 @Command(name = "nsa", mixinStandardHelpOptions = true, versionProvider = NsaCli.Version.class,
-        description = "Native Sparse Attention (arXiv 2502.11089) on the JVM: CPU oracle now, GPU paths later.",
-        subcommands = {RunCommand.class, AttendCommand.class, DecodeCommand.class, BenchCommand.class,
+        description = "Native Sparse Attention (arXiv 2502.11089) on the JVM: forward and decode on NVIDIA GPUs, the "
+                + "CPU oracle (forward, decode, backward) everywhere.",
+        subcommands = {RunCommand.class, GradCommand.class, AttendCommand.class, DecodeCommand.class, BenchCommand.class,
                 RoutingCommand.class, DoctorCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
 public final class NsaCli implements Runnable {
     @Spec

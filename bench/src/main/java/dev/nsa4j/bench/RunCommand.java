@@ -10,8 +10,6 @@ import dev.nsa4j.nsa.Flags;
 import dev.nsa4j.nsa.NsaAttention;
 import dev.nsa4j.nsa.NsaOutput;
 import dev.nsa4j.nsa.Route;
-import dev.nsa4j.oracle.InputCheck;
-import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.oracle.Workload;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
@@ -49,59 +47,22 @@ import picocli.CommandLine.TypeConversionException;
         footer = {"", "Example: nsa run --inputs ref/ --out got/",
             "  then in Python: np.abs(np.load('got/o.npy') - o).max()"})
 final class RunCommand implements Callable<Integer> {
-    static final String DEFAULT_SHAPE = "1,512,8,2,64,64";
+    static final String DEFAULT_SHAPE = CaseOptions.DEFAULT_SHAPE;
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--inputs", paramLabel = "DIR",
-            description = "Directory of .npy inputs (q.npy, k_cmp.npy, ..., gates.npy, optional indices.npy and "
-                    + "cu_seqlens.npy). H, G, Dk, Dv come from the files; --shape must not be given with it.")
-    Path inputs;
+    @Mixin
+    CaseOptions options;
 
     @Option(names = "--out", paramLabel = "DIR",
             description = "Write o.npy, indices.npy, o_cmp.npy, o_sel.npy, o_win.npy here (created if absent; "
                     + "other files in it are left alone; nothing is written if the run fails).")
     Path out;
 
-    @Option(names = "--shape", paramLabel = ShapeSpec.FORMAT, converter = ShapeConverter.class,
-            description = "Shape of random inputs (default: " + DEFAULT_SHAPE + "). Not allowed with --inputs.")
-    ShapeSpec shape;
-
-    @Option(names = "--block-len", paramLabel = "l", defaultValue = "32", description = "Compression block length l (default: ${DEFAULT-VALUE}).")
-    int blockLen;
-
-    @Option(names = "--stride", paramLabel = "d", defaultValue = "16", description = "Compression stride d (default: ${DEFAULT-VALUE}).")
-    int stride;
-
-    @Option(names = "--sel-block", paramLabel = "l'", defaultValue = "64", description = "Selection block length l' (default: ${DEFAULT-VALUE}).")
-    int selBlock;
-
-    @Option(names = "--n-sel", paramLabel = "n", defaultValue = "16", description = "Selected blocks per query and group, forced ones included (default: ${DEFAULT-VALUE}).")
-    int nSel;
-
-    @Option(names = "--window", paramLabel = "w", defaultValue = "512", description = "Sliding-window length w (default: ${DEFAULT-VALUE}).")
-    int window;
-
-    @Option(names = "--phi", paramLabel = "avg|mlp", defaultValue = "avg", converter = PhiConverter.class,
-            description = "Compression function (default: ${DEFAULT-VALUE}). mlp uses random MLP weights drawn "
-                    + "from --seed (hidden = D, torch.nn.Linear-like scale), also with --inputs.")
-    Phi phi;
-
-    @Option(names = "--scale", description = "Softmax scale (default: 1/sqrt(Dk)).")
-    Double scale;
-
     @Option(names = "--device", paramLabel = "auto|cpu|gpu|N", converter = DeviceConverter.class,
             description = "Where to run (default: NSA_DEVICE, else auto): auto, cpu, gpu (fails if no GPU can serve) or a CUDA ordinal.")
     DeviceRequest device;
-
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of random inputs and mlp weights (default: ${DEFAULT-VALUE}).")
-    long seed;
-
-    @Option(names = "--dtype", paramLabel = "fp32|fp16|bf16", defaultValue = "fp32", converter = DTypeConverter.class,
-            description = "Dtype q, k, v are computed in (default: ${DEFAULT-VALUE}); float32 files are rounded "
-                    + "to it. Outputs are always written as float32.")
-    DType dtype;
 
     @Option(names = "--warmup", defaultValue = "0", description = "Untimed runs before the timed ones, to warm the JIT (default: ${DEFAULT-VALUE}).")
     int warmup;
@@ -114,34 +75,12 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (inputs != null && shape != null) {
-            throw new ParameterException(spec.commandLine(),
-                    "--shape cannot be combined with --inputs: the shape comes from the .npy files");
-        }
         if (out != null && Files.exists(out) && !Files.isDirectory(out)) {
             throw new ParameterException(spec.commandLine(), "--out " + out + " exists and is not a directory");
         }
         PrintWriter w = spec.commandLine().getOut();
-
-        NsaInputs in;
-        NsaConfig.Builder cb = NsaConfig.builder().blockLen(blockLen).stride(stride).selBlock(selBlock).nSel(nSel)
-                .window(window).phi(phi).scale(scale);
-        String source;
-        if (inputs != null) {
-            InputFiles f = InputFiles.load(inputs, dtype);
-            in = f.inputs();
-            cb.heads(f.heads()).kvGroups(f.groups()).headDims(f.dk(), f.dv());
-            source = "inputs from " + inputs;
-        } else {
-            ShapeSpec s = shape != null ? shape : ShapeSpec.parse(DEFAULT_SHAPE);
-            cb.heads(s.heads()).kvGroups(s.groups()).headDims(s.dk(), s.dv());
-            cb.build(); // config errors before drawing inputs
-            in = RandomInputs.draw(s, dtype, seed);
-            source = "random inputs, seed " + seed;
-        }
-        NsaConfig cfg = cb.build();
-        PhiWeights weights = phi == Phi.MLP ? RandomInputs.mlp(cfg, seed) : null;
-        NsaAttention.Builder nb = NsaAttention.builder(cfg).phi(weights).flags(Flags.snapshot());
+        CaseOptions.Case c = options.load(spec);
+        NsaAttention.Builder nb = NsaAttention.builder(c.config()).phi(c.phi()).flags(Flags.snapshot());
         if (device != null) {
             nb.device(device);
         }
@@ -149,7 +88,7 @@ final class RunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--warmup must be >= 0 and --repeat >= 1");
         }
         try (NsaAttention nsa = nb.build()) {
-            return run(w, nsa, in, cfg, source);
+            return run(w, nsa, c.inputs(), c.config(), c.source());
         }
     }
 
