@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
 
 /**
  * Writes a set of .npy files into a directory all or nothing. The files are written into a temporary
@@ -23,6 +25,19 @@ import java.util.Map;
  */
 final class AtomicOutput {
     private AtomicOutput() {}
+
+    /**
+     * The usage check of an {@code --out DIR} option, before anything is computed: null or a directory, or a path
+     * that does not exist yet.
+     *
+     * @throws ParameterException when {@code out} exists and is not a directory
+     */
+    static void checkOption(CommandSpec spec, Path out) {
+        if (out != null && Files.exists(out) && !Files.isDirectory(out)) {
+            throw new ParameterException(spec.commandLine(),
+                    "--out " + out + " exists and is not a directory");
+        }
+    }
 
     /** Writes {@code files} (name without {@code .npy} → tensor) into {@code dir}. */
     static void write(Path dir, Map<String, HostTensor> files) throws IOException {

@@ -114,9 +114,7 @@ final class AttendCommand implements Callable<Integer> {
         if (scale != null && !(scale > 0 && Double.isFinite(scale))) {
             throw new ParameterException(spec.commandLine(), "--scale must be finite and > 0, got " + scale);
         }
-        if (out != null && Files.exists(out) && !Files.isDirectory(out)) {
-            throw new ParameterException(spec.commandLine(), "--out " + out + " exists and is not a directory");
-        }
+        AtomicOutput.checkOption(spec, out);
         PrintWriter w = spec.commandLine().getOut();
 
         AttendInputs raw;

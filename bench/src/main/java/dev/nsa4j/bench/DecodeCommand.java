@@ -16,7 +16,6 @@ import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Shape;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
@@ -96,9 +95,7 @@ final class DecodeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (out != null && Files.exists(out) && !Files.isDirectory(out)) {
-            throw new ParameterException(spec.commandLine(), "--out " + out + " exists and is not a directory");
-        }
+        AtomicOutput.checkOption(spec, out);
         DecodeInputs in;
         NsaConfig.Builder cb = NsaConfig.builder().blockLen(blockLen).stride(stride).selBlock(selBlock).nSel(nSel)
                 .window(window).phi(phi).scale(scale);

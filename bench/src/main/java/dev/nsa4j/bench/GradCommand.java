@@ -1,7 +1,6 @@
 package dev.nsa4j.bench;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -24,7 +23,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code nsa grad}: the gradients of one NSA forward on the CPU oracle, for checking against PyTorch autograd. */
@@ -68,9 +66,7 @@ final class GradCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (out != null && Files.exists(out) && !Files.isDirectory(out)) {
-            throw new ParameterException(spec.commandLine(), "--out " + out + " exists and is not a directory");
-        }
+        AtomicOutput.checkOption(spec, out);
         PrintWriter w = spec.commandLine().getOut();
         CaseOptions.Case c = options.load(spec);
         NsaConfig cfg = c.config();

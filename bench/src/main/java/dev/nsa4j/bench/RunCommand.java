@@ -14,7 +14,6 @@ import dev.nsa4j.oracle.Workload;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -75,9 +74,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (out != null && Files.exists(out) && !Files.isDirectory(out)) {
-            throw new ParameterException(spec.commandLine(), "--out " + out + " exists and is not a directory");
-        }
+        AtomicOutput.checkOption(spec, out);
         PrintWriter w = spec.commandLine().getOut();
         CaseOptions.Case c = options.load(spec);
         NsaAttention.Builder nb = NsaAttention.builder(c.config()).phi(c.phi()).flags(Flags.snapshot());
