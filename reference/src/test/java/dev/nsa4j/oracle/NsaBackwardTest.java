@@ -23,6 +23,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * ({@link OracleCore}) on small varlen cases: every element of q, of each branch's k_c and v_c, of the gates and,
  * for phi = mlp, of both MLPs' parameters; the loss is L = Σ grad_o · o with the forward's chosen blocks held
  * fixed (selection is not differentiated). Relative error (max-abs over the tensor's largest gradient) below 1e-6.
+ * Each branch alone also equals the dense masked formulation of attention's backward (phi = avg).
  */
 class NsaBackwardTest {
     private static final double EPS = 1e-6;
@@ -68,6 +69,159 @@ class NsaBackwardTest {
             } else {
                 check(c, ms[side].b2, gs[side].b2(), p + "b2");
             }
+        }
+    }
+
+    /**
+     * Each branch alone (its gate 1 on every row, the others 0) against the dense masked formulation: per (sequence,
+     * head) the full score matrix over all of the branch's keys with the invisible ones masked, P = softmax by rows,
+     * dV = Pᵀ dO, dS = P ∘ (dO Vᵀ − rowsum(dO ∘ O)), dQ = scale dS K, dK = scale dSᵀ Q; the compressed branch over
+     * K̃ = avg of the raw tokens, its dK̃ spread back as 1/l to each of a block's tokens.
+     */
+    @Test
+    void everyBranchEqualsTheDenseMaskedFormulation() {
+        NsaConfig cfg = cfg(Phi.AVG);
+        Case c = Case.random(cfg, null, new Random(29));
+        for (int branch = 0; branch < 3; branch++) {
+            double[] gates = c.batch.gates().clone();
+            for (int i = 0; i < gates.length; i++) {
+                gates[i] = i % 3 == branch ? 1 : 0;
+            }
+            OracleCore.Batch b = c.batch;
+            OracleCore.Batch one = new OracleCore.Batch(b.cu(), b.q(), b.kCmp(), b.vCmp(), b.kSel(), b.vSel(),
+                    b.kWin(), b.vWin(), gates, b.indices());
+            NsaBackward.Gradients got = new NsaBackward(cfg, null).backward(one, c.gradO);
+            double[][] want = DenseMasked.gradients(cfg, one, c.gradO, branch);
+            double[][] have = {got.dq(), branch == 0 ? got.dkCmp() : branch == 1 ? got.dkSel() : got.dkWin(),
+                    branch == 0 ? got.dvCmp() : branch == 1 ? got.dvSel() : got.dvWin()};
+            String[] names = {"dq", "dk", "dv"};
+            for (int t = 0; t < 3; t++) {
+                for (int e = 0; e < want[t].length; e++) {
+                    assertEquals(want[t][e], have[t][e], 1e-12, "branch " + branch + " " + names[t] + "[" + e + "]");
+                }
+            }
+        }
+    }
+
+    /** The dense masked formulation of one branch's backward (phi = avg), for {@link #everyBranchEqualsTheDenseMaskedFormulation}. */
+    private static final class DenseMasked {
+        /** {dq, dk_c, dv_c} of branch {@code c} (0 cmp, 1 sel, 2 win) with every gate of that branch 1. */
+        static double[][] gradients(NsaConfig cfg, OracleCore.Batch in, double[] gradO, int c) {
+            int hq = cfg.heads();
+            int g = cfg.kvGroups();
+            int dk = cfg.headDimQk();
+            int dv = cfg.headDimV();
+            int l = cfg.blockLen();
+            int nnz = in.nnz();
+            double[] dq = new double[nnz * hq * dk];
+            double[] dkRaw = new double[nnz * g * dk];
+            double[] dvRaw = new double[nnz * g * dv];
+            double[] kAll = c == 0 ? in.kCmp() : c == 1 ? in.kSel() : in.kWin();
+            double[] vAll = c == 0 ? in.vCmp() : c == 1 ? in.vSel() : in.vWin();
+            for (int b = 0; b < in.sequences(); b++) {
+                int first = in.cu()[b];
+                int len = in.cu()[b + 1] - first;
+                int nk = c == 0 ? cfg.compressedLen(len) : len;   // the branch's key rows
+                for (int h = 0; h < hq; h++) {
+                    int gg = h / cfg.headsPerGroup();
+                    double[][] k = new double[nk][dk];
+                    double[][] v = new double[nk][dv];
+                    for (int j = 0; j < nk; j++) {
+                        for (int r = 0; r < (c == 0 ? l : 1); r++) {
+                            int tok = first + (c == 0 ? j * cfg.stride() + r : j);
+                            for (int d = 0; d < dk; d++) {
+                                k[j][d] += kAll[(tok * g + gg) * dk + d] / (c == 0 ? l : 1);
+                            }
+                            for (int d = 0; d < dv; d++) {
+                                v[j][d] += vAll[(tok * g + gg) * dv + d] / (c == 0 ? l : 1);
+                            }
+                        }
+                    }
+                    double[][] dK = new double[nk][dk];
+                    double[][] dV = new double[nk][dv];
+                    for (int t = 0; t < len; t++) {
+                        int row = first + t;
+                        double[] p = new double[nk];
+                        double max = Double.NEGATIVE_INFINITY;
+                        for (int j = 0; j < nk; j++) {
+                            if (!visible(cfg, in, c, row, gg, t, j)) {
+                                p[j] = Double.NEGATIVE_INFINITY;
+                                continue;
+                            }
+                            double dot = 0;
+                            for (int d = 0; d < dk; d++) {
+                                dot += in.q()[(row * hq + h) * dk + d] * k[j][d];
+                            }
+                            p[j] = cfg.scale() * dot;
+                            max = Math.max(max, p[j]);
+                        }
+                        if (max == Double.NEGATIVE_INFINITY) {
+                            continue;   // no visible key: o = 0, no gradient
+                        }
+                        double sum = 0;
+                        for (int j = 0; j < nk; j++) {
+                            p[j] = p[j] == Double.NEGATIVE_INFINITY ? 0 : Math.exp(p[j] - max);
+                            sum += p[j];
+                        }
+                        double[] o = new double[dv];
+                        for (int j = 0; j < nk; j++) {
+                            p[j] /= sum;
+                            for (int d = 0; d < dv; d++) {
+                                o[d] += p[j] * v[j][d];
+                            }
+                        }
+                        double rowsum = 0;
+                        for (int d = 0; d < dv; d++) {
+                            rowsum += gradO[(row * hq + h) * dv + d] * o[d];
+                        }
+                        for (int j = 0; j < nk; j++) {
+                            double dp = 0;
+                            for (int d = 0; d < dv; d++) {
+                                double go = gradO[(row * hq + h) * dv + d];
+                                dp += go * v[j][d];
+                                dV[j][d] += p[j] * go;
+                            }
+                            double ds = p[j] * (dp - rowsum) * cfg.scale();
+                            for (int d = 0; d < dk; d++) {
+                                dq[(row * hq + h) * dk + d] += ds * k[j][d];
+                                dK[j][d] += ds * in.q()[(row * hq + h) * dk + d];
+                            }
+                        }
+                    }
+                    for (int j = 0; j < nk; j++) {
+                        for (int r = 0; r < (c == 0 ? l : 1); r++) {
+                            int tok = first + (c == 0 ? j * cfg.stride() + r : j);
+                            for (int d = 0; d < dk; d++) {
+                                dkRaw[(tok * g + gg) * dk + d] += dK[j][d] / (c == 0 ? l : 1);
+                            }
+                            for (int d = 0; d < dv; d++) {
+                                dvRaw[(tok * g + gg) * dv + d] += dV[j][d] / (c == 0 ? l : 1);
+                            }
+                        }
+                    }
+                }
+            }
+            return new double[][] {dq, dkRaw, dvRaw};
+        }
+
+        /** The mask: key row j of branch c seen by token t (row {@code row}) of group g. */
+        private static boolean visible(NsaConfig cfg, OracleCore.Batch in, int c, int row, int g, int t, int j) {
+            if (c == 0) {
+                return j * cfg.stride() + cfg.blockLen() - 1 <= t;
+            }
+            if (c == 2) {
+                return j <= t && j > t - cfg.window();
+            }
+            if (j > t) {
+                return false;
+            }
+            int n = cfg.nSel();
+            for (int e = 0; e < n; e++) {
+                if (in.indices()[(row * cfg.kvGroups() + g) * n + e] == j / cfg.selBlock()) {
+                    return true;
+                }
+            }
+            return false;
         }
     }
 
