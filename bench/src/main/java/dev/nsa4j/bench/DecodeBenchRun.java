@@ -153,13 +153,7 @@ final class DecodeBenchRun {
                     .gates(s.sets[0].gates()).build(), null);
             s.stream.synchronize();
         } finally {
-            for (int i = owned.size() - 1; i >= 0; i--) {
-                try {
-                    owned.get(i).close();
-                } catch (Exception ignored) {
-                    // freeing after a failure: the first error is the one reported
-                }
-            }
+            Closeables.closeAllQuietly(owned);
         }
         log.printf(Locale.ROOT, "[bench decode]   caches filled with %d tokens per sequence from device k/v (%.1f s); "
                 + "%s%n", c, (System.nanoTime() - t) / 1e9, s.dec.route());
@@ -208,13 +202,7 @@ final class DecodeBenchRun {
             log.println("[bench decode]   fa2-dense " + st[0] + ": " + st[1]);
             return DecodeBenchRow.notMeasured("nsa4j", "fa2-dense", gpu, bc, b, c, c, kv, qo, gbps, st[0], st[1]);
         } finally {
-            for (int i = owned.size() - 1; i >= 0; i--) {
-                try {
-                    owned.get(i).close();
-                } catch (Exception ignored) {
-                    // freeing after a failure: the first error is the one reported
-                }
-            }
+            Closeables.closeAllQuietly(owned);
         }
     }
 

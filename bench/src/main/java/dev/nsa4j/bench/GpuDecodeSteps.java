@@ -101,13 +101,7 @@ final class GpuDecodeSteps {
             return new Result(ms, wall, outs.toHost(stream));
         } finally {
             stream.synchronize();
-            for (int i = owned.size() - 1; i >= 0; i--) {
-                try {
-                    owned.get(i).close();
-                } catch (Exception ignored) {
-                    // freeing after a failure: the first error is the one reported
-                }
-            }
+            Closeables.closeAllQuietly(owned);
         }
     }
 

@@ -94,9 +94,9 @@ final class GradCommand implements Callable<Integer> {
         files.put("indices", fwd.indices());
         files.put("grad_o", go);
         for (int i = 0; i < INPUTS.length; i++) {
-            HostTensor d = HostTensor.of(DType.FP32, grads[i], src[i].shape().dims());
-            files.put("d" + (INPUTS[i].equals("gates") ? "_" : "") + INPUTS[i], d);
-            line(w, "d" + (INPUTS[i].equals("gates") ? "_" : "") + INPUTS[i], grads[i], src[i].shape().toString());
+            String name = (INPUTS[i].equals("gates") ? "d_" : "d") + INPUTS[i];
+            files.put(name, HostTensor.of(DType.FP32, grads[i], src[i].shape().dims()));
+            line(w, name, grads[i], src[i].shape().toString());
             if (out != null && options.inputs == null) {
                 files.put(INPUTS[i], src[i].dtype() == DType.FP32 ? src[i] : HostTensor.of(DType.FP32,
                         src[i].toDoubleArray(), src[i].shape().dims()));

@@ -147,13 +147,7 @@ final class NsaBenchRun {
             throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
         } finally {
             // device memory first (freed stream-ordered on this stream), then the stream
-            for (int i = owned.size() - 1; i >= 0; i--) {
-                try {
-                    owned.get(i).close();
-                } catch (Exception ignored) {
-                    // freeing after a failure: the first error is the one reported
-                }
-            }
+            Closeables.closeAllQuietly(owned);
             stream.close();
         }
         return rows;

@@ -61,11 +61,6 @@ final class DecodePageTable {
         return pages;
     }
 
-    /** Entries per sequence: ceil(capacity / l'). */
-    int stride() {
-        return stride;
-    }
-
     /** The page of block {@code j} of sequence {@code b}, or -1. */
     int page(int b, int j) {
         checkEntry(b, j);

@@ -189,7 +189,11 @@ final class DeviceDecodeCache implements AutoCloseable {
         }
     }
 
-    /** Sequence {@code b} ends: length 0 (uploaded on {@code stream}), a caller's pages of it released. */
+    /**
+     * Sequence {@code b} ends: length 0 (uploaded on {@code stream}), a caller's pages of it released.
+     *
+     * @throws NsaArgumentException for a sequence outside the batch, before anything changes
+     */
     void end(CudaStream stream, int b) {
         pageTable.release(b);
         hostLengths[b] = 0;

@@ -119,8 +119,7 @@ public final class NsaGpuDecoder implements AutoCloseable {
      * Synchronises the decoder's stream, so the change is in place for a step on any stream.
      */
     public void endSequence(int sequence) {
-        cache.pageTable.row(sequence);   // the index rule, before anything changes
-        cache.end(stream, sequence);
+        cache.end(stream, sequence);   // the index rule is checked first, before anything changes
         stream.synchronize();
     }
 

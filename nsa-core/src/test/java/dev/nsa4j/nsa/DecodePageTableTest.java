@@ -59,6 +59,7 @@ class DecodePageTableTest {
         assertArrayEquals(new int[] {-1, -1, -1, -1}, t.row(1));
         t.assign(0, 0, 4);   // the released page is free again
         assertArrayEquals(new int[] {4, -1, -1, -1, -1, -1, -1, -1}, t.takeChanges());
+        assertEquals("decode.pages", assertThrows(NsaArgumentException.class, () -> t.release(2)).subject());
         assertEquals("pages", assertThrows(NsaArgumentException.class,
                 () -> DecodePageTable.callerOwned(1, 1, 0)).subject());
     }

@@ -111,25 +111,26 @@ public final class NsaBackward {
         double[] scores = new double[Math.max(1, Math.max(nc, Math.max(cfg.window(), cfg.nSel() * cfg.selBlock())))];
         for (int t = 0; t < len; t++) {
             int row = first + t;
+            // each branch's keys of token t (sel: per group), listed once for all heads
+            Keys cmp = new Keys(cfg.compressedLen(t + 1));   // K̃ / Ṽ rows 0 .. ncmp(t) - 1, per group [nc, 1, D]
+            for (int i = 0; i < cmp.n; i++) {
+                cmp.at[i] = i;
+            }
+            Keys[] sel = new Keys[g];                        // tokens <= t of the chosen blocks, each block once
+            for (int gg = 0; gg < g; gg++) {
+                sel[gg] = selected(in.indices(), row, gg, t);
+            }
+            int lo = Math.max(0, t - cfg.window() + 1);
+            Keys win = new Keys(t + 1 - lo);                 // max(0, t - w + 1) .. t
+            for (int i = 0; i < win.n; i++) {
+                win.at[i] = first + lo + i;
+            }
             for (int h = 0; h < hq; h++) {
                 int gg = h / cfg.headsPerGroup();
                 Row r = new Row(in.q(), (row * hq + h) * dk, gradO, (row * hq + h) * dv, in.gates(), (row * hq + h) * 3,
                         out.dq(), out.dGates());
-                // branch cmp: K̃ / Ṽ rows 0 .. ncmp(t) - 1 (per group, [nc, 1, D])
-                Keys cmp = new Keys(cfg.compressedLen(t + 1));
-                for (int i = 0; i < cmp.n; i++) {
-                    cmp.at[i] = i;
-                }
                 branch(r, 0, cmp, new Kv(ck.tokens(gg), cv.tokens(gg), 1, 0, ck.grad(gg), cv.grad(gg)), scores);
-                // branch sel: tokens <= t of the chosen blocks, each block once, ascending
-                branch(r, 1, selected(in.indices(), row, gg, t),
-                        new Kv(in.kSel(), in.vSel(), g, gg, out.dkSel(), out.dvSel()), scores);
-                // branch win: max(0, t - w + 1) .. t
-                int lo = Math.max(0, t - cfg.window() + 1);
-                Keys win = new Keys(t + 1 - lo);
-                for (int i = 0; i < win.n; i++) {
-                    win.at[i] = first + lo + i;
-                }
+                branch(r, 1, sel[gg], new Kv(in.kSel(), in.vSel(), g, gg, out.dkSel(), out.dvSel()), scores);
                 branch(r, 2, win, new Kv(in.kWin(), in.vWin(), g, gg, out.dkWin(), out.dvWin()), scores);
             }
         }

@@ -127,8 +127,7 @@ class NsaBackwardTest {
                     double[][] k = new double[nk][dk];
                     double[][] v = new double[nk][dv];
                     for (int j = 0; j < nk; j++) {
-                        for (int r = 0; r < (c == 0 ? l : 1); r++) {
-                            int tok = first + (c == 0 ? j * cfg.stride() + r : j);
+                        for (int tok : tokensOf(cfg, c, first, j)) {
                             for (int d = 0; d < dk; d++) {
                                 k[j][d] += kAll[(tok * g + gg) * dk + d] / (c == 0 ? l : 1);
                             }
@@ -189,8 +188,7 @@ class NsaBackwardTest {
                         }
                     }
                     for (int j = 0; j < nk; j++) {
-                        for (int r = 0; r < (c == 0 ? l : 1); r++) {
-                            int tok = first + (c == 0 ? j * cfg.stride() + r : j);
+                        for (int tok : tokensOf(cfg, c, first, j)) {
                             for (int d = 0; d < dk; d++) {
                                 dkRaw[(tok * g + gg) * dk + d] += dK[j][d] / (c == 0 ? l : 1);
                             }
@@ -202,6 +200,18 @@ class NsaBackwardTest {
                 }
             }
             return new double[][] {dq, dkRaw, dvRaw};
+        }
+
+        /** The raw token rows behind key row j of branch c: a compressed token's l block tokens, else token j. */
+        private static int[] tokensOf(NsaConfig cfg, int c, int first, int j) {
+            if (c != 0) {
+                return new int[] {first + j};
+            }
+            int[] t = new int[cfg.blockLen()];
+            for (int r = 0; r < t.length; r++) {
+                t[r] = first + j * cfg.stride() + r;
+            }
+            return t;
         }
 
         /** The mask: key row j of branch c seen by token t (row {@code row}) of group g. */
@@ -290,13 +300,7 @@ class NsaBackwardTest {
         int at = -1;
         double fdAt = 0;
         for (int e = 0; e < x.length; e++) {
-            double keep = x[e];
-            x[e] = keep + EPS;
-            double up = c.loss();
-            x[e] = keep - EPS;
-            double down = c.loss();
-            x[e] = keep;
-            double fd = (up - down) / (2 * EPS);
+            double fd = centralDifference(c, x, e);
             double err = Math.abs(fd - grad[e]);
             if (err > worst) {
                 worst = err;
@@ -315,14 +319,19 @@ class NsaBackwardTest {
     private static void checkZero(Case c, double[] x, double[] grad, String what) {
         for (int e = 0; e < x.length; e++) {
             assertEquals(0, grad[e], 1e-9, what + "[" + e + "] backward");
-            double keep = x[e];
-            x[e] = keep + EPS;
-            double up = c.loss();
-            x[e] = keep - EPS;
-            double down = c.loss();
-            x[e] = keep;
-            assertEquals(0, (up - down) / (2 * EPS), 1e-9, what + "[" + e + "] finite difference");
+            assertEquals(0, centralDifference(c, x, e), 1e-9, what + "[" + e + "] finite difference");
         }
+    }
+
+    /** dL/dx[e] by central differences of the case's forward; x[e] is restored. */
+    private static double centralDifference(Case c, double[] x, int e) {
+        double keep = x[e];
+        x[e] = keep + EPS;
+        double up = c.loss();
+        x[e] = keep - EPS;
+        double down = c.loss();
+        x[e] = keep;
+        return (up - down) / (2 * EPS);
     }
 
     private static CompressionMlp mlp(Random rnd, int l, int d, int hidden) {
