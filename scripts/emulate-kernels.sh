@@ -46,6 +46,11 @@ g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/
 g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/tc_emulation.cpp" -o "$work/emu_tc"
 "$work/emu_tc"
+# the tensor-core decode step's split kernel, scorer and finish, ldmatrix / mma.sync emulated per warp, vs fp64; a few
+# seconds
+g++ -std=c++20 -O2 -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/main/cuda-tc" -I"$root/kernels/src/test/cuda" \
+    "$root/kernels/src/test/cuda/decode_emulation.cpp" -o "$work/emu_decode"
+"$work/emu_decode"
 if [ -n "$harness_pid" ]; then
     harness_rc=0
     wait "$harness_pid" || harness_rc=$?

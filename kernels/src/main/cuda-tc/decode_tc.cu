@@ -62,17 +62,33 @@ struct Keys {
     int window, sel_block;
     const int* pages;  // sel: the page of each chosen block (shared memory)
 
+    // 32-bit division where the operands fit (always, short of a cache past 2^31 tokens): a 64-bit divide is a
+    // subroutine of about 70 instructions, and this runs once per key of a tile
     __device__ __forceinline__ int64_t row(int64_t k) const {
         if (branch == 0) return row0 + k;
-        if (branch == 2) return row0 + (first + k) % window;
-        const int pg = pages[k / sel_block];
-        return pg < 0 ? -1 : static_cast<int64_t>(pg) * sel_block + k % sel_block;
+        if (branch == 2) {
+            const int64_t pos = first + k;
+            return row0 + (pos <= INT32_MAX ? static_cast<int64_t>(static_cast<uint32_t>(pos) % static_cast<uint32_t>(window))
+                                            : pos % window);
+        }
+        int64_t blk, off;
+        if (k <= INT32_MAX) {
+            const uint32_t k32 = static_cast<uint32_t>(k), l32 = static_cast<uint32_t>(sel_block);
+            blk = k32 / l32;
+            off = k32 - static_cast<uint32_t>(blk) * l32;
+        } else {
+            blk = k / sel_block;
+            off = k - blk * sel_block;
+        }
+        const int pg = pages[blk];
+        return pg < 0 ? -1 : static_cast<int64_t>(pg) * sel_block + off;
     }
 };
 
 // Copies the warp's tile of kKeys keys from `base` (rows of keys >= hi or absent are zero-filled, never read).
+// Returns the tile's absent keys (bit k: key base + k < hi has no row, a sel block without a page), for every lane.
 template <typename T, int DK, int DV>
-__device__ __forceinline__ void load_tile(T* sK, T* sV, const T* gK, const T* gV, int64_t stride_k, int64_t stride_v,
+__device__ __forceinline__ unsigned load_tile(T* sK, T* sV, const T* gK, const T* gV, int64_t stride_k, int64_t stride_v,
                                           const Keys& keys, int64_t base, int64_t hi, int lane) {
     int64_t mine = -1;
     if (lane < kKeys && base + lane < hi) mine = keys.row(base + lane);
@@ -92,6 +108,7 @@ __device__ __forceinline__ void load_tile(T* sK, T* sV, const T* gK, const T* gV
         const int64_t row = __shfl_sync(0xffffffffu, mine, r);
         cp_async16(smem_addr(sV + SmemRows<DV>::offset(r, c)), row >= 0 ? gV + row * stride_v + c * 8 : gV, row >= 0);
     }
+    return __ballot_sync(0xffffffffu, lane < kKeys && base + lane < hi && mine < 0);
 }
 
 template <typename T, int DK, int DV, bool EXACT>
@@ -202,14 +219,15 @@ __device__ __forceinline__ void split(const DecodeParams& p) {
     // the warp's tiles: lo + 16·(warp + 4i) < hi
     const int64_t first = lo + static_cast<int64_t>(warp) * kKeys;
     const int ntiles = first < hi ? static_cast<int>((hi - first + kAlign - 1) / kAlign) : 0;
-    if (ntiles > 0) load_tile<T, DK, DV>(stageK(0), stageV(0), gK, gV, stride_k, stride_v, keys, first, hi, lane);
+    unsigned absent = 0u, absent_next = 0u;   // load_tile's masks of the tile in use and of the one in flight
+    if (ntiles > 0) absent = load_tile<T, DK, DV>(stageK(0), stageV(0), gK, gV, stride_k, stride_v, keys, first, hi, lane);
     cp_async_commit();
     float* score_rows = branch == 0 ? p.scores + (static_cast<int64_t>(b) * p.heads + head0) * p.cmp_cap : nullptr;
     for (int i = 0; i < ntiles; ++i) {
         const int64_t base = first + static_cast<int64_t>(i) * kAlign;
         if (i + 1 < ntiles) {
-            load_tile<T, DK, DV>(stageK((i + 1) & 1), stageV((i + 1) & 1), gK, gV, stride_k, stride_v, keys,
-                                 base + kAlign, hi, lane);
+            absent_next = load_tile<T, DK, DV>(stageK((i + 1) & 1), stageV((i + 1) & 1), gK, gV, stride_k, stride_v,
+                                               keys, base + kAlign, hi, lane);
         }
         cp_async_commit();
         cp_async_wait<1>();
@@ -224,7 +242,7 @@ __device__ __forceinline__ void split(const DecodeParams& p) {
                     const int kr = nt * 8 + 2 * (lane & 3) + (e & 1);
                     const int r = (lane >> 2) + 8 * (e >> 1);
                     if (kr >= vhi) continue;
-                    if (branch == 1 && keys.row(base + kr) < 0) {
+                    if ((absent >> kr) & 1u) {
                         sc[nt][e] = -INFINITY;   // a block without a page: never scored
                     } else if (score_rows != nullptr && r < rows) {
                         score_rows[static_cast<int64_t>(r) * p.cmp_cap + base + kr] = sc[nt][e] * p.scale;
@@ -235,6 +253,7 @@ __device__ __forceinline__ void split(const DecodeParams& p) {
         warp_tile<T, DK, DV, kKeys, EXACT, SmemRows<DK>, SmemRows<DV>>(qa, stageK(i & 1), stageV(i & 1), 0, 0, vhi,
                                                                        m_i, l_i, acc, scale_log2, lane, hook);
         __syncwarp();   // every lane is done with this stage before the next load overwrites it
+        absent = absent_next;
     }
     cp_async_wait_all();
 

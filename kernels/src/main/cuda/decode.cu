@@ -325,11 +325,22 @@ __device__ void decode_select(const DecodeParams& p) {
 // splits' loads in flight), normalised by L = sum w_s. Returns lse = M + ln L (-inf: no key in any split) and the
 // lane's columns in o. Dv a multiple of 4, at most 256.
 // The max M of the splits' lse of (branch c, row), over the warp (every lane gets it).
-__device__ __forceinline__ float decode_merge_max(const float* lp, int S, int64_t rows, int lane) {
+// nz (optional): one past the last split with a key; the splits after it (a split past the keys of a short
+// sequence) weigh 0, so the merge never loads their partials.
+__device__ __forceinline__ float decode_merge_max(const float* lp, int S, int64_t rows, int lane, int* nz = nullptr) {
     float M = -INFINITY;
-    for (int s = lane; s < S; s += 32) M = fmaxf(M, lp[static_cast<int64_t>(s) * rows]);
+    int last = -1;
+    for (int s = lane; s < S; s += 32) {
+        const float ls = lp[static_cast<int64_t>(s) * rows];
+        M = fmaxf(M, ls);
+        if (ls != -INFINITY) last = s;
+    }
 #pragma unroll
-    for (int off = 16; off > 0; off >>= 1) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, off));
+    for (int off = 16; off > 0; off >>= 1) {
+        M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, off));
+        last = max(last, __shfl_xor_sync(0xffffffffu, last, off));
+    }
+    if (nz != nullptr) *nz = last + 1;
     return M;
 }
 
@@ -354,15 +365,16 @@ __device__ __forceinline__ float decode_merge_row(const DecodeParams& p, int c, 
     const int base = decode_split_base(p, c);
     const int S = decode_splits(p, c);
     const float* lp = p.lse_part + static_cast<int64_t>(base) * rows + row;
-    const float M = decode_merge_max(lp, S, rows, lane);
+    int nz;
+    const float M = decode_merge_max(lp, S, rows, lane, &nz);
     o[0] = o[1] = make_float4(0.f, 0.f, 0.f, 0.f);
     float L = 0.f;
     if (M != -INFINITY) {
-        for (int s0 = 0; s0 < S; s0 += 32) {
-            const float ls = s0 + lane < S ? lp[static_cast<int64_t>(s0 + lane) * rows] : -INFINITY;
+        for (int s0 = 0; s0 < nz; s0 += 32) {
+            const float ls = s0 + lane < nz ? lp[static_cast<int64_t>(s0 + lane) * rows] : -INFINITY;
             const float w = ls == -INFINITY ? 0.f : expf(ls - M);
             L += w;
-            const int cnt = min(32, S - s0);
+            const int cnt = min(32, nz - s0);
             // 8 splits' loads in flight per lane: the merge is a chain of L2 / HBM round trips, not arithmetic
 #pragma unroll 8
             for (int k = 0; k < cnt; ++k) {
@@ -390,44 +402,51 @@ __device__ __forceinline__ float decode_merge_row(const DecodeParams& p, int c, 
     return L > 0.f ? M + logf(L) : -INFINITY;
 }
 
-// finish (the tensor-core step's last kernel), one warp per (b, head): the three branches' splits merged (o_c and
-// lse_c written, fp32), the gate combine into out (gate_combine.cu's order: g_cmp·o_cmp, then fma sel, then fma
-// win; gates and out contiguous [B, H, 3] / [B, H, Dv]), and block 0 advances every length (no thread of this
-// kernel reads them).
+// finish (the tensor-core step's last kernel): kFinishRows (b, head) rows per block, one warp per (row, branch), so
+// a row's three merges run side by side (one warp walking them in turn was three chains of L2 round trips): warp c
+// of a row merges branch c's splits (o_c and lse_c written, fp32) and leaves its columns in shared memory; then the
+// row's gate combine into out (gate_combine.cu's order: g_cmp·o_cmp, then fma sel, then fma win; gates and out
+// contiguous [B, H, 3] / [B, H, Dv]), and block 0 advances every length (no thread of this kernel reads them).
+constexpr int kFinishRows = 2;
+constexpr int kFinishThreads = 32 * 3 * kFinishRows;
 template <typename G, typename O>
 __device__ void decode_finish(const DecodeParams& p, const G* gates, O* out) {
+    __shared__ float4 s_o[kFinishRows][3][64];   // Dv <= 256: 64 float4 columns per branch
     if (blockIdx.x == 0) {
         for (int b = threadIdx.x; b < p.batch; b += blockDim.x) p.lengths[b] += 1;
     }
-    const int lane = threadIdx.x & 31;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int rr = warp / 3, c = warp % 3;
     const int64_t rows = static_cast<int64_t>(p.batch) * p.heads;
-    const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (row >= rows) return;
-    float4 br[3][2];
-    float* const oc[3] = {p.o_cmp, p.o_sel, p.o_win};
-    float* const lc[3] = {p.lse_cmp, p.lse_sel, p.lse_win};
-#pragma unroll
-    for (int c = 0; c < 3; ++c) {
-        const float lse = decode_merge_row(p, c, row, rows, lane, br[c]);
-        if (lane == 0) lc[c][row] = lse;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * kFinishRows + rr;
+    float* const oc = c == 0 ? p.o_cmp : c == 1 ? p.o_sel : p.o_win;
+    float* const lc = c == 0 ? p.lse_cmp : c == 1 ? p.lse_sel : p.lse_win;
+    if (row < rows) {
+        float4 br[2];
+        const float lse = decode_merge_row(p, c, row, rows, lane, br);
+        if (lane == 0) lc[row] = lse;
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
             const int col = 4 * lane + 128 * j;
-            if (col < p.dv) *reinterpret_cast<float4*>(oc[c] + row * p.dv + col) = br[c][j];
+            if (col < p.dv) {
+                *reinterpret_cast<float4*>(oc + row * p.dv + col) = br[j];
+                s_o[rr][c][lane + 32 * j] = br[j];
+            }
         }
     }
+    __syncthreads();
+    if (row >= rows) return;
     const G* gp = gates + row * 3;
     const float g_cmp = load1(gp), g_sel = load1(gp + 1), g_win = load1(gp + 2);
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-        const int col = 4 * lane + 128 * j;
-        if (col >= p.dv) continue;
-        const float a[4] = {br[0][j].x, br[0][j].y, br[0][j].z, br[0][j].w};
-        const float b[4] = {br[1][j].x, br[1][j].y, br[1][j].z, br[1][j].w};
-        const float w[4] = {br[2][j].x, br[2][j].y, br[2][j].z, br[2][j].w};
+    // the row's three warps share its columns: warp c takes float4 columns c, c + 3, ...
+    for (int q = lane * 3 + c; q < p.dv / 4; q += 96) {
+        const float4 av = s_o[rr][0][q], bv = s_o[rr][1][q], wv = s_o[rr][2][q];
+        const float a[4] = {av.x, av.y, av.z, av.w};
+        const float b[4] = {bv.x, bv.y, bv.z, bv.w};
+        const float w[4] = {wv.x, wv.y, wv.z, wv.w};
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            out[row * p.dv + col + k] = Elem<O>::from_float(fmaf(g_win, w[k], fmaf(g_sel, b[k], __fmul_rn(g_cmp, a[k]))));
+            out[row * p.dv + 4 * q + k] = Elem<O>::from_float(fmaf(g_win, w[k], fmaf(g_sel, b[k], __fmul_rn(g_cmp, a[k]))));
         }
     }
 }
@@ -435,17 +454,22 @@ __device__ void decode_finish(const DecodeParams& p, const G* gates, O* out) {
 // select_scores (the tensor-core step): the chosen blocks of (b, g) from the scores the cmp split wrote, one
 // 256-thread block per (b, g): the group's heads' lse_cmp merged from the cmp splits (a warp per head), then
 // p_i = sum over the heads of exp(score - lse) into the first head's score row (thread i owns column i), then block
-// importances (select_overlap_range's weights) a chunk at a time, offered to warp 0's top-n (nsa_topn.h: the
-// reference scorer's keys, forced blocks and tie-break).
+// importances (select_overlap_range's weights) a chunk at a time. Every warp keeps its own top-n list (nsa_topn.h:
+// the reference scorer's keys, forced blocks and tie-break) over the candidates j ≡ 32·warp + lane (mod 256), and
+// warp 0 then offers the lists' survivors to one list: the best keep of all are among the best keep of each, and
+// the chosen set is a set of unique keys, so it does not depend on that order. One warp walking every candidate
+// was a chain of 32 dependent offers per 1024 blocks (docs/decisions.md D42).
 constexpr int kScoreChunk = 1024;
 constexpr int kScoreMaxHeads = 256;
+constexpr int kScoreWarps = 8;   // the kernel's 256 threads
 __device__ void decode_select_scores(const DecodeParams& p) {
-    __shared__ unsigned long long s_top[kTopCap];
+    __shared__ unsigned long long s_top[kScoreWarps + 1][kTopCap];
     __shared__ float s_sc[kScoreChunk];
     __shared__ float s_lse[kScoreMaxHeads];
+    __shared__ int s_cnt[kScoreWarps];
     const int G = p.kv_heads;
     if (p.n_sel < 3 || p.n_sel > NSA_SELECT_MAX_N || G <= 0 || blockIdx.x >= p.batch * G) return;
-    const int tid = threadIdx.x, lane = tid & 31;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int row = blockIdx.x;
     const int b = row / G, g = row % G;
     const int h = min(p.heads / G, kScoreMaxHeads);
@@ -456,7 +480,7 @@ __device__ void decode_select_scores(const DecodeParams& p) {
     const bool all = cur + 1 <= n;
     const bool topk = !all && keep > 0;
     float* sc = p.scores + (static_cast<int64_t>(b) * p.heads + static_cast<int64_t>(g) * h) * p.cmp_cap;
-    TopList top = topn_list(s_top, keep);
+    TopList top = topn_list(s_top[warp], keep);
     if (topk) {
         const int64_t rows = static_cast<int64_t>(p.batch) * p.heads;
         for (int hh = tid >> 5; hh < h; hh += blockDim.x >> 5) {
@@ -488,17 +512,26 @@ __device__ void decode_select_scores(const DecodeParams& p) {
                 s_sc[x] = acc;
             }
             __syncthreads();
-            if (tid < 32) {
-                for (int c = 0; c < nj; c += 32) {
-                    const int j = j0 + c + lane;
-                    const unsigned long long key = c + lane < nj ? topn_candidate(s_sc[c + lane], j, cur) : 0ull;
-                    topn_offer(top, keep, key, lane);
-                }
+            for (int c = 32 * warp; c < nj; c += 32 * kScoreWarps) {
+                const int j = j0 + c + lane;
+                const unsigned long long key = c + lane < nj ? topn_candidate(s_sc[c + lane], j, cur) : 0ull;
+                topn_offer(top, keep, key, lane);
             }
             __syncthreads();
         }
+        if (top.cnt > keep) topn_compact(top, keep, lane);   // each warp's best keep (fewer: all it was offered)
+        if (lane == 0) s_cnt[warp] = top.cnt;
+        __syncthreads();
+        if (warp == 0) {
+            top = topn_list(s_top[kScoreWarps], keep);
+            for (int w = 0; w < kScoreWarps; ++w) {
+                for (int c = 0; c < s_cnt[w]; c += 32) {
+                    topn_offer(top, keep, c + lane < s_cnt[w] ? s_top[w][c + lane] : 0ull, lane);
+                }
+            }
+        }
     }
-    if (tid < 32) topn_write(p.indices + static_cast<int64_t>(row) * n, top, n, cur, all, lane);
+    if (warp == 0) topn_write(p.indices + static_cast<int64_t>(row) * n, top, n, cur, all, lane);
 }
 
 __device__ void decode_advance(const DecodeParams& p) {
@@ -541,13 +574,13 @@ NSA_DECODE(bf16, __nv_bfloat16)
 
 NSA_EXTERN nsa_decode_int32_advance(const __grid_constant__ nsa::DecodeParams p) { nsa::decode_advance(p); }
 // The tensor-core step's dtype-free kernels: nsa_decode_fp32_select_scores (one 256-thread block per (b, g)) and
-// nsa_decode_fp32_finish_g<gates>_o<out> (one warp per (b, head), 128-thread blocks; arguments: the params, then the
-// gates and out pointers).
+// nsa_decode_fp32_finish_g<gates>_o<out> (one warp per (b, head) and branch, kFinishRows rows per 192-thread block;
+// arguments: the params, then the gates and out pointers).
 NSA_EXTERN nsa_decode_fp32_select_scores(const __grid_constant__ nsa::DecodeParams p) {
     nsa::decode_select_scores(p);
 }
 #define NSA_DECODE_FINISH(GS, G, OS, O)                                                                    \
-    extern "C" __global__ void __launch_bounds__(128) nsa_decode_fp32_finish_g##GS##_o##OS(              \
+    extern "C" __global__ void __launch_bounds__(nsa::kFinishThreads) nsa_decode_fp32_finish_g##GS##_o##OS( \
         const __grid_constant__ nsa::DecodeParams p, const G* gates, O* out) {                          \
         nsa::decode_finish<G, O>(p, gates, out);                                                        \
     }

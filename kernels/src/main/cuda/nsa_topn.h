@@ -221,6 +221,12 @@ __device__ __forceinline__ void select_overlap_range(int64_t j, int l, int d, in
     const int64_t bs = j * lsel;
     const int64_t be = bs + lsel;
     const int64_t first = bs - l + 1;   // i·d >= first  <=>  i·d + l > bs
+    if (be + d <= INT32_MAX) {          // 32-bit division (a 64-bit one is a subroutine of about 70 instructions)
+        const uint32_t ud = static_cast<uint32_t>(d);
+        lo = first <= 0 ? 0 : static_cast<int64_t>((static_cast<uint32_t>(first) + ud - 1u) / ud);
+        hi = min(static_cast<int64_t>(ncmp), static_cast<int64_t>((static_cast<uint32_t>(be) - 1u) / ud + 1u));
+        return;
+    }
     lo = first <= 0 ? 0 : (first + d - 1) / d;
     hi = min(static_cast<int64_t>(ncmp), (be - 1) / d + 1);   // exclusive
 }

@@ -56,11 +56,17 @@ inline double ref_row(const float* qf, const std::vector<float>& kf, const std::
 inline void compare(const char* what, const std::vector<float>& o, const std::vector<float>& lse,
                     const std::vector<double>& ro, const std::vector<double>& rl, double bound) {
     double mo = 0, ml = 0;
-    for (size_t i = 0; i < o.size(); ++i) mo = std::max(mo, std::fabs(o[i] - ro[i]));
+    size_t unfinished = 0;   // NaN / Inf where the reference is finite: an element never (or wrongly) written
+    for (size_t i = 0; i < o.size(); ++i) {
+        if (!std::isfinite(o[i])) ++unfinished;
+        else mo = std::max(mo, std::fabs(o[i] - ro[i]));
+    }
+    CHECK(unfinished == 0, "%s: %zu of %zu o elements are not finite", what, unfinished, o.size());
     for (size_t i = 0; i < lse.size(); ++i) {
         if (std::isinf(rl[i])) {
             CHECK(std::isinf(lse[i]) && lse[i] < 0, "%s: row %zu sees no key, lse %g", what, i, lse[i]);
         } else {
+            CHECK(std::isfinite(lse[i]), "%s: row %zu lse %g, not finite", what, i, lse[i]);
             ml = std::max(ml, std::fabs(lse[i] - rl[i]));
         }
     }

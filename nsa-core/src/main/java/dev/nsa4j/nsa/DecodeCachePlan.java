@@ -83,18 +83,35 @@ public record DecodeCachePlan(NsaConfig cfg, int batch, int capacity, DType dtyp
      * splits than 64-key shares of a branch's keys at capacity, never fewer than one.
      */
     public Splits splits(int sms) {
+        return splits(sms, 2, 64);
+    }
+
+    /**
+     * Split counts as {@link #splits(int)} with the tuning of {@code NSA_DECODE_CTAS_PER_SM} and
+     * {@code NSA_DECODE_SPLIT_KEYS}: {@code ctasPerSm} CTAs per multiprocessor in a launch's wave, and never fewer
+     * than {@code splitKeys} keys of a branch at capacity per split (rounded up to a multiple of 64, the kernel's
+     * alignment). Fewer, longer splits shorten the merge of the partials, which is latency at small B.
+     *
+     * @throws NsaArgumentException when either is below 1
+     */
+    public Splits splits(int sms, int ctasPerSm, int splitKeys) {
+        if (ctasPerSm < 1 || splitKeys < 1) {
+            throw new NsaArgumentException(ctasPerSm < 1 ? "NSA_DECODE_CTAS_PER_SM" : "NSA_DECODE_SPLIT_KEYS",
+                    "an integer >= 1", "got " + (ctasPerSm < 1 ? ctasPerSm : splitKeys));
+        }
+        long share = (splitKeys + 63L) / 64 * 64;
         long cells = (long) batch * cfg.kvGroups() * ((cfg.heads() / cfg.kvGroups() + 15) / 16);
-        long perCell = Math.max(1, 2L * sms / Math.max(1, cells));
+        long perCell = Math.max(1, (long) ctasPerSm * sms / Math.max(1, cells));
         long selKeys = Math.min(capacity, (long) cfg.nSel() * cfg.selBlock());
         long winKeys = Math.min(capacity, cfg.window());
         long both = Math.max(2, perCell);
         long sel = Math.max(1, Math.round((double) both * selKeys / Math.max(1, selKeys + winKeys)));
         long win = Math.max(1, both - sel);
-        return new Splits(shares(perCell, cmpCap()), shares(sel, selKeys), shares(win, winKeys));
+        return new Splits(shares(perCell, cmpCap(), share), shares(sel, selKeys, share), shares(win, winKeys, share));
     }
 
-    private static int shares(long want, long keys) {
-        return (int) Math.max(1, Math.min(want, (keys + 63) / 64));
+    private static int shares(long want, long keys, long share) {
+        return (int) Math.max(1, Math.min(want, (keys + share - 1) / share));
     }
 
     /** Bytes of the tensor-core step's workspace: the splits' fp32 partials (o and lse) and the cmp scores. */

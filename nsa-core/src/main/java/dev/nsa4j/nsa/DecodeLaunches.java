@@ -44,7 +44,9 @@ final class DecodeLaunches {
         GpuBackend gpu = attention.gpu();
         String why = tcRefusal(gpu, plan);
         boolean exactP = !gpu.effectiveFlags().bool(Flag.NSA_FAST_P);
-        DecodeCachePlan.Splits sp = plan.splits(attention.context().device().smCount());
+        FlagSnapshot flags = gpu.effectiveFlags();
+        DecodeCachePlan.Splits sp = plan.splits(attention.context().device().smCount(),
+                flags.integer(Flag.NSA_DECODE_CTAS_PER_SM), flags.integer(Flag.NSA_DECODE_SPLIT_KEYS));
         String route = why != null ? "reference step (one warp per (sequence, head) and branch): " + why
                 : "tensor-core step (branches split over their keys, cmp/sel/win splits " + sp.cmp() + "/" + sp.sel()
                         + "/" + sp.win() + ", " + (exactP ? "exact P" : "fast P (NSA_FAST_P=1)") + ")";

@@ -48,6 +48,10 @@ public enum Flag {
     NSA_USE_TMA(Kind.BOOLEAN, "1", false,
             "sel-kernel's TMA layout and the tc scorer's key-row layout (tensor-memory-accelerator loads) on SM 9.0 "
                     + "where they serve the shape"),
+    NSA_DECODE_SPLIT_KEYS(Kind.INT, "64", false,
+            "fewest keys (at capacity) per split of the tensor-core decode step's branches; a multiple of 64"),
+    NSA_DECODE_CTAS_PER_SM(Kind.INT, "2", false,
+            "thread blocks per multiprocessor each split launch of the tensor-core decode step aims to fill"),
     NSA_FAST_P(Kind.BOOLEAN, "0", false,
             "sel-kernel and FA-2 round P once (their fast mode) instead of exact P"),
     NSA_FORCE_PARITY(Kind.BOOLEAN, "0", false, "every branch on sdpa"),
@@ -107,7 +111,11 @@ public enum Flag {
 
     /** The smallest value an INT flag accepts. */
     public int minInt() {
-        return this == NSA_LOG_LIMIT || this == NSA_FA2_HOPPER_MIN_KEYS ? 0 : -1;
+        return switch (this) {
+            case NSA_LOG_LIMIT, NSA_FA2_HOPPER_MIN_KEYS -> 0;
+            case NSA_DECODE_SPLIT_KEYS, NSA_DECODE_CTAS_PER_SM -> 1;
+            default -> -1;
+        };
     }
 
     /** The accepted values, as error messages and {@code --help} print them. */

@@ -30,6 +30,25 @@ class DecodeCachePlanTest {
     }
 
     @Test
+    void splitsFillAWaveAndRespectTheShare() {
+        // paper config at 64k + 128: cmpCap 4103, sel keys n·l' = 1024, win 512; B = 16: 64 cells of 16 heads
+        DecodeCachePlan p = new DecodeCachePlan(PAPER, 16, 65536 + 128, DType.BF16);
+        assertEquals(new DecodeCachePlan.Splits(4, 3, 1), p.splits(132));
+        assertEquals(p.splits(132), p.splits(132, 2, 64));
+        assertEquals(new DecodeCachePlan.Splits(6, 4, 2), p.splits(132, 3, 64));
+        // B = 1: 4 cells, 66 splits wanted per cell, capped by the 64-key shares (cmp: ceil(4103 / 64) = 65)
+        DecodeCachePlan one = new DecodeCachePlan(PAPER, 1, 65536 + 128, DType.BF16);
+        assertEquals(new DecodeCachePlan.Splits(65, 16, 8), one.splits(132));
+        // 256-key shares (and 200, rounded up to 256): cmp ceil(4103 / 256) = 17, sel 4, win 2
+        assertEquals(new DecodeCachePlan.Splits(17, 4, 2), one.splits(132, 2, 256));
+        assertEquals(one.splits(132, 2, 256), one.splits(132, 2, 200));
+        NsaArgumentException e = assertThrows(NsaArgumentException.class, () -> one.splits(132, 0, 64));
+        assertTrue(e.getMessage().contains("NSA_DECODE_CTAS_PER_SM"), e.getMessage());
+        e = assertThrows(NsaArgumentException.class, () -> one.splits(132, 2, 0));
+        assertTrue(e.getMessage().contains("NSA_DECODE_SPLIT_KEYS"), e.getMessage());
+    }
+
+    @Test
     void badSizesNameTheRule() {
         NsaArgumentException e = assertThrows(NsaArgumentException.class,
                 () -> new DecodeCachePlan(PAPER, 0, 10, DType.BF16));

@@ -24,7 +24,7 @@ class FlagsTest {
         assertEquals("NSA_USE_FA2", Flag.NSA_USE_FA2.envName());
         assertEquals("nsa.use.fa2", Flag.NSA_USE_FA2.propertyName());
         assertEquals("nsa.fa2.allow.d.gt.128", Flag.NSA_FA2_ALLOW_D_GT_128.propertyName());
-        assertEquals(31, Flag.values().length);
+        assertEquals(33, Flag.values().length);
     }
 
     @Test
@@ -45,6 +45,10 @@ class FlagsTest {
         assertEquals(0, Flag.NSA_FA2_HOPPER_MIN_KEYS.minInt(), "a key count: 0 serves every length");
         assertEquals(new dev.nsa4j.fa2.contract.Fa2Options(false, true, false, false, false, true, 512), s.fa2Options());
         assertFalse(Flag.NSA_FAST_P.defaultFromProfile(), "NSA_FAST_P is no profile flag");
+        assertEquals(64, s.integer(Flag.NSA_DECODE_SPLIT_KEYS));
+        assertEquals(2, s.integer(Flag.NSA_DECODE_CTAS_PER_SM));
+        assertEquals(1, Flag.NSA_DECODE_SPLIT_KEYS.minInt(), "a split holds at least one key");
+        assertEquals(1, Flag.NSA_DECODE_CTAS_PER_SM.minInt());
         assertTrue(s.bool(Flag.NSA_FA2_PREF_FP16));
         assertTrue(s.bool(Flag.NSA_USE_WIN_MASK));
         assertEquals(10, s.logLimit());

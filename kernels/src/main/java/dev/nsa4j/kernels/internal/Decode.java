@@ -187,17 +187,20 @@ public final class Decode {
     /**
      * The tensor-core step's last kernel: every branch's split partials merged (o_c / lse_c), the gate combine of
      * {@code gates} ({@code [B, H, 3]} in {@code gatesDtype}) into {@code out} ({@code [B, H, Dv]} in {@code outDtype}),
-     * both contiguous device addresses, and every length + 1: one warp per (b, head).
+     * both contiguous device addresses, and every length + 1: one warp per (b, head) and branch, {@link #FINISH_ROWS}
+     * rows per block.
      */
     public static void finish(KernelModule m, long stream, DType gatesDtype, long gates, DType outDtype, long out,
                               DecodeParams p) {
         DecodeParams.Dims d = p.dims();
         long rows = (long) d.batch() * d.heads();
-        int warps = ATTEND_BLOCK / 32;
         KernelKey key = KernelCatalog.require(KernelCatalog.decodeFinish(gatesDtype, outDtype));
-        m.launchSymbol(key.symbol(), (int) Math.max(1, (rows + warps - 1) / warps), 1, 1, ATTEND_BLOCK, 0, stream,
-                p.toBytes(), pointer(gates), pointer(out));
+        m.launchSymbol(key.symbol(), (int) Math.max(1, (rows + FINISH_ROWS - 1) / FINISH_ROWS), 1, 1,
+                32 * 3 * FINISH_ROWS, 0, stream, p.toBytes(), pointer(gates), pointer(out));
     }
+
+    /** (b, head) rows per block of {@link #finish} (kFinishRows of decode.cu): three warps each. */
+    static final int FINISH_ROWS = 2;
 
     private static byte[] pointer(long address) {
         return java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(address).array();
