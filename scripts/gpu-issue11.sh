@@ -6,6 +6,12 @@
 #                                  on the cache sizes below, then nsa bench decode (NSA step eager and as a CUDA
 #                                  graph, nsa4j's dense FA-2 split-KV) at the default config (l = d = l' = 64) and at
 #                                  the paper's (--paper: l = 32, d = 16), each with the peer's CSV joined
+#   scripts/gpu-issue11.sh sweep   the split plan (decisions D42): the graph step alone (nsa bench decode --paths
+#                                  nsa-graph) at B 1, 16, 64 and ctx 2k, 64k, default and paper config, once per
+#                                  setting in $DECODE_SWEEP (space-separated, each "NAME:VAR=V[,VAR=V]"; default
+#                                  base:NSA_DECODE_SPLIT_KEYS=64 k256:NSA_DECODE_SPLIT_KEYS=256
+#                                  k512:NSA_DECODE_SPLIT_KEYS=512 c3:NSA_DECODE_CTAS_PER_SM=3
+#                                  c3k256:NSA_DECODE_CTAS_PER_SM=3,NSA_DECODE_SPLIT_KEYS=256), into $OUT/sweep-NAME-CFG
 #   scripts/gpu-issue11.sh tests   the GPU decode suites: dev.nsa4j.nsa.GpuDecodeGpuTest (the decoder against the
 #                                  oracle's invariant) and dev.nsa4j.bench.DecodeGpuTest (nsa decode GPU vs CPU, graph
 #                                  vs eager, nsa bench decode on a small shape); more with ISSUE11_EXTRA_TESTS
@@ -57,6 +63,21 @@ for mode in "$@"; do
                 cat "$OUT/bench-decode-$name.txt"
             done
             ls -l "$OUT"/decode-* ;;
+        sweep)
+            SWEEP=${DECODE_SWEEP:-base:NSA_DECODE_SPLIT_KEYS=64 k256:NSA_DECODE_SPLIT_KEYS=256 k512:NSA_DECODE_SPLIT_KEYS=512 c3:NSA_DECODE_CTAS_PER_SM=3 c3k256:NSA_DECODE_CTAS_PER_SM=3,NSA_DECODE_SPLIT_KEYS=256}
+            for entry in $SWEEP; do
+                name=${entry%%:*}
+                IFS=, read -r -a vars <<< "${entry#*:}"
+                for cfg in "" "--paper"; do
+                    tag=$name-${cfg:-default}; tag=${tag/--/}
+                    # shellcheck disable=SC2086
+                    step env "${vars[@]}" timeout "${BENCH_STEP_S:-140}" $N/nsa bench decode --batch 1,16,64 \
+                        --context 2k,64k $cfg --paths nsa-graph --warmup 5 --runs 20 --out "$OUT/sweep-$tag" \
+                        > "$OUT/sweep-$tag.txt" 2> "$OUT/sweep-$tag.log"
+                    echo "--- $tag (${vars[*]})"; grep -E "decoder:" "$OUT/sweep-$tag.log" | head -2
+                    grep -E "^\|" "$OUT/sweep-$tag.txt"
+                done
+            done ;;
         tests)
             # the whole log first, then its summary: a pipe that closes early (head) would kill the run with SIGPIPE
             # shellcheck disable=SC2086
@@ -64,7 +85,7 @@ for mode in "$@"; do
                 --select-class dev.nsa4j.nsa.GpuDecodeGpuTest --select-class dev.nsa4j.bench.DecodeGpuTest \
                 ${ISSUE11_EXTRA_TESTS:-} > "$OUT/tests-issue11.log" 2>&1
             grep -E "tests (found|successful|failed|skipped)|MethodSource|\[X\]" "$OUT/tests-issue11.log" | tail -40 ;;
-        *) echo "gpu-issue11: unknown mode '$mode' (bench, tests)" >&2; exit 2 ;;
+        *) echo "gpu-issue11: unknown mode '$mode' (bench, sweep, tests)" >&2; exit 2 ;;
     esac
 done
 exit $rc

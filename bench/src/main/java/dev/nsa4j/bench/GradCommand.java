@@ -9,13 +9,17 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 
 import dev.nsa4j.NsaArgumentException;
-import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.GateStats;
 import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.oracle.CompressionMlp;
+import dev.nsa4j.nsa.Branch;
+import dev.nsa4j.nsa.Flags;
+import dev.nsa4j.nsa.NsaAttention;
+import dev.nsa4j.nsa.NsaGradients;
+import dev.nsa4j.nsa.NsaOutput;
 import dev.nsa4j.oracle.NsaBackward;
-import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 import dev.nsa4j.tensor.Npy;
@@ -37,7 +41,9 @@ import picocli.CommandLine.Spec;
                     + "dq, dk_cmp, dv_cmp, dk_sel, dv_sel, dk_win, dv_win, d_gates in their inputs' shapes; with "
                     + "--phi mlp also the MLP weights (phi_k_pos, phi_k_w1, phi_k_b1, phi_k_w2, phi_k_b2, phi_v_...) "
                     + "and their gradients (d_phi_k_pos, ...), so PyTorch autograd can be run on the same numbers. "
-                    + "All files or none are written. No GPU backward yet: this runs on the CPU everywhere.",
+                    + "All files or none are written. No GPU backward yet: this runs on the CPU everywhere. A gate "
+                    + "override (NSA_FORCE_BRANCH, NSA_FORCE_UNIFORM_GATE) is differentiated through, and d_gates is "
+                    + "then 0.",
             "",
             "Exit codes: 0 ok, 2 usage or bad input, 1 internal or I/O error."},
         footer = {"", "Example: nsa grad --shape 1,256,8,2,64,64 --out grads/",
@@ -71,31 +77,43 @@ final class GradCommand implements Callable<Integer> {
         CaseOptions.Case c = options.load(spec);
         NsaConfig cfg = c.config();
         NsaInputs in = c.inputs();
-        long t0 = System.nanoTime();
-        NsaResult fwd = new NsaOracle(cfg, c.phi(), NsaOracle.defaultPool()).forward(in, DType.FP32, GateOverride.NONE);
+        try (NsaAttention nsa = NsaAttention.builder(cfg).phi(c.phi()).flags(Flags.snapshot()).device("cpu").build()) {
+            return run(w, nsa, c, in);
+        }
+    }
+
+    private int run(PrintWriter w, NsaAttention nsa, CaseOptions.Case c, NsaInputs in) throws Exception {
+        NsaConfig cfg = c.config();
+        NsaOutput forward = nsa.forward(in, DType.FP32);
+        NsaResult fwd = forward.result();
         HostTensor go = gradO != null ? Npy.read(gradO, DType.FP32) : normal(new Random(options.seed + 1), fwd.o());
         if (!go.shape().sameDims(fwd.o().shape())) {
             throw new NsaArgumentException("grad_o", "o's shape " + fwd.o().shape(), "got " + go.shape()
                     + (gradO != null ? " from " + gradO : ""));
         }
-        long t1 = System.nanoTime();
-        NsaBackward.Gradients g = new NsaBackward(cfg, c.phi()).backward(in, fwd.indices(), go);
-        long t2 = System.nanoTime();
-        w.printf(Locale.ROOT, "nsa grad: %s, %s, on the CPU oracle (fp64)%n", c.source(),
-                in.q().dtype().name().toLowerCase(Locale.ROOT));
+        NsaGradients back = nsa.backward(in, forward, go);
+        NsaBackward.Gradients g = back.fp64();
+        w.printf(Locale.ROOT, "nsa grad: %s, %s, on the %s%n", c.source(),
+                in.q().dtype().name().toLowerCase(Locale.ROOT), back.path());
         w.printf(Locale.ROOT, "config: H=%d G=%d Dk=%d Dv=%d l=%d d=%d l'=%d n=%d w=%d phi=%s scale=%.6g%n",
                 cfg.heads(), cfg.kvGroups(), cfg.headDimQk(), cfg.headDimV(), cfg.blockLen(), cfg.stride(),
                 cfg.selBlock(), cfg.nSel(), cfg.window(), cfg.phi().name().toLowerCase(Locale.ROOT), cfg.scale());
-        w.printf(Locale.ROOT, "time: forward %.1f ms, backward %.1f ms%n", (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+        w.printf(Locale.ROOT, "time: forward %.1f ms, backward %.1f ms%n", forward.elapsed().toNanos() / 1e6,
+                back.elapsed().toNanos() / 1e6);
+        GateStats gs = nsa.gateStats(in);
+        w.printf(Locale.ROOT, "gates: entropy mean %.4f min %.4f, shares cmp/sel/win %.3f/%.3f/%.3f, collapsed %.4f%n",
+                gs.entropyMean(), gs.entropyMin(), gs.shareCmp(), gs.shareSel(), gs.shareWin(), gs.collapseFraction());
         HostTensor[] src = {in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(), in.gates()};
         double[][] grads = {g.dq(), g.dkCmp(), g.dvCmp(), g.dkSel(), g.dvSel(), g.dkWin(), g.dvWin(), g.dGates()};
+        HostTensor[] tensors = {back.dq(), back.dk(Branch.CMP), back.dv(Branch.CMP), back.dk(Branch.SEL),
+            back.dv(Branch.SEL), back.dk(Branch.WIN), back.dv(Branch.WIN), back.dGates()};
         Map<String, HostTensor> files = new LinkedHashMap<>();
         files.put("o", fwd.o());
         files.put("indices", fwd.indices());
         files.put("grad_o", go);
         for (int i = 0; i < INPUTS.length; i++) {
             String name = (INPUTS[i].equals("gates") ? "d_" : "d") + INPUTS[i];
-            files.put(name, HostTensor.of(DType.FP32, grads[i], src[i].shape().dims()));
+            files.put(name, tensors[i]);
             line(w, name, grads[i], src[i].shape().toString());
             if (out != null && options.inputs == null) {
                 files.put(INPUTS[i], src[i].dtype() == DType.FP32 ? src[i] : HostTensor.of(DType.FP32,

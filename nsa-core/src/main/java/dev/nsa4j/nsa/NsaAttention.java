@@ -3,6 +3,7 @@ package dev.nsa4j.nsa;
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.attention.BatchLayout;
 import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.GateStats;
 import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
@@ -15,6 +16,7 @@ import dev.nsa4j.oracle.InputCheck;
 import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.oracle.PhiWeights;
 import dev.nsa4j.tensor.DType;
+import dev.nsa4j.tensor.HostTensor;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.List;
@@ -203,6 +205,7 @@ public final class NsaAttention implements AutoCloseable {
             List<Route> done = List.copyOf(routes.values());
             calls.report(done, Map.of(), null, List.of(), null);
             debugTiming("cpu", inputs, elapsed);
+            gateStatsLine(inputs);
             return new NsaOutput(r, done, elapsed, null, null);
         }
         if (outType != null && !outType.isFloating()) {
@@ -214,6 +217,7 @@ public final class NsaAttention implements AutoCloseable {
         calls.report(hr.routes(), hr.fellBack(), hr.selectFellBack(), hr.nonFiniteRecomputed(),
                 gpu.pipeline(hr.plan().shape()));
         debugTiming("gpu", inputs, elapsed);
+        gateStatsLine(inputs);
         return new NsaOutput(hr.result(), hr.routes(), elapsed, hr.plan(), hr.timing());
     }
 
@@ -307,6 +311,10 @@ public final class NsaAttention implements AutoCloseable {
         }
     }
 
+    private void gateStatsLine(NsaInputs inputs) {
+        log.log(Level.DEBUG, "gate.stats", () -> GateStats.of(inputs.gates(), override).toLogFields());
+    }
+
     private void debugTiming(String path, NsaInputs inputs, Duration elapsed) {
         if (flags.bool(Flag.NSA_DEBUG_TIMING)) {
             log.log(Level.INFO, "timing", "path=" + path + " q=" + inputs.q().shape() + " dtype=" + inputs.q().dtype()
@@ -359,6 +367,42 @@ public final class NsaAttention implements AutoCloseable {
     /** The gate override from {@code NSA_FORCE_BRANCH} / {@code NSA_FORCE_UNIFORM_GATE}. */
     public GateOverride gateOverride() {
         return override;
+    }
+
+    /** {@link NsaGradients#path()} of a backward, on the CPU oracle (every instance: no GPU backward is built yet). */
+    static final String BACKWARD_CPU = "CPU oracle (fp64)";
+    static final String BACKWARD_NO_GPU = BACKWARD_CPU + ": no GPU backward in this build, the host variant runs "
+            + "on the CPU";
+
+    /**
+     * The backward of a forward (host API): the gradients of a loss L with dL/do = {@code gradO}, with respect to q,
+     * each branch's k and v, the gates and (phi = mlp) the compression MLPs' parameters (docs/nsa-spec.md
+     * "Backward"). The chosen blocks are the forward's ({@code forward.result().indices()}) and are not
+     * differentiated. Under a gate override (NSA_FORCE_BRANCH, NSA_FORCE_UNIFORM_GATE) the override's gates are the
+     * ones differentiated through, and dL/dgates is 0. Runs on the CPU oracle in fp64 on every instance; on a GPU
+     * instance {@link NsaGradients#path()} says so.
+     *
+     * @param inputs  the inputs of {@code forward}
+     * @param forward this instance's forward over {@code inputs}
+     * @param gradO   dL/do in o's shape, any float dtype
+     * @throws NsaArgumentException for inputs or a gradient that break a rule, before anything is computed
+     */
+    public NsaGradients backward(NsaInputs inputs, NsaOutput forward, HostTensor gradO) {
+        return NsaGradients.compute(config, phi, override, inputs, forward, gradO,
+                gpu == null ? BACKWARD_CPU : BACKWARD_NO_GPU);
+    }
+
+    /**
+     * The gate statistics of a forward over {@code inputs} (docs/routing.md "Observability"): entropy, largest gate,
+     * branch shares and collapse fraction of the gates as this instance mixes them (its {@link #gateOverride()}
+     * applied). Host API; the forward also logs them as {@code NSA-LOG gate.stats} at DEBUG level (rate-limited per
+     * {@code NSA_LOG_LIMIT}), computing them only when that line is printed.
+     *
+     * @throws NsaArgumentException when the gates' last dimension is not 3
+     */
+    public GateStats gateStats(NsaInputs inputs) {
+        Objects.requireNonNull(inputs, "inputs");
+        return GateStats.of(inputs.gates(), override);
     }
 
     /** This instance's call and fallback counters. */

@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.event.Level;
 
@@ -61,6 +62,14 @@ public final class RateLimitedLog {
      * @return whether the line was emitted
      */
     public boolean log(Level level, String tag, String keyValues) {
+        return log(level, tag, () -> keyValues);
+    }
+
+    /**
+     * {@link #log(Level, String, String)} with the key=value text computed only when the line is emitted (the
+     * level on, the tag under its limit): for lines that cost work to build, such as {@code gate.stats}.
+     */
+    public boolean log(Level level, String tag, Supplier<String> keyValues) {
         if (!sink.enabled(level)) {
             return false;
         }
@@ -68,7 +77,7 @@ public final class RateLimitedLog {
         if (limit > 0 && n > limit) {
             return false;
         }
-        sink.emit(level, "NSA-LOG " + tag + " " + keyValues);
+        sink.emit(level, "NSA-LOG " + tag + " " + keyValues.get());
         if (limit > 0 && n == limit) {
             sink.emit(level, "NSA-LOG log.limit tag=" + tag + " limit=" + limit
                     + " further lines suppressed (NSA_LOG_LIMIT=0 for all)");

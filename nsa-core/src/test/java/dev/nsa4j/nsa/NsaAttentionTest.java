@@ -7,12 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nsa4j.NsaArgumentException;
 import dev.nsa4j.attention.GateOverride;
+import dev.nsa4j.attention.GateStats;
 import dev.nsa4j.attention.NsaInputs;
 import dev.nsa4j.attention.NsaResult;
 import dev.nsa4j.config.NsaConfig;
 import dev.nsa4j.kernels.CudaDevices;
 import dev.nsa4j.kernels.GpuAvailability;
 import dev.nsa4j.config.Phi;
+import dev.nsa4j.oracle.NsaBackward;
 import dev.nsa4j.oracle.NsaOracle;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
@@ -181,6 +183,72 @@ class NsaAttentionTest {
                 .win(in.kWin(), in.vWin()).gates(in.gates()).build();
         assertThrows(NsaArgumentException.class, () -> cpu.forward(broken));
         assertEquals(1, cpu.counters().calls(Branch.CMP, Path.CPU));
+    }
+
+    @Test
+    void backwardIsTheOraclesForTheForwardsBlocks() {
+        NsaInputs in = inputs(8);
+        NsaAttention nsa = builder(CFG).logSink((l, s) -> { }).build();
+        NsaOutput fwd = nsa.forward(in);
+        HostTensor go = random(new Random(9), B, S, 4, 6);
+        NsaGradients g = nsa.backward(in, fwd, go);
+        NsaBackward.Gradients want = new NsaBackward(CFG, null).backward(in, fwd.result().indices(), go);
+        assertArrayEquals(want.dq(), g.fp64().dq());
+        assertEquals(in.q().shape(), g.dq().shape());
+        assertEquals(in.vSel().shape(), g.dv(Branch.SEL).shape());
+        assertArrayEquals(HostTensor.of(DType.FP32, want.dkWin(), B, S, 2, 8).toDoubleArray(),
+                g.dk(Branch.WIN).toDoubleArray());
+        assertArrayEquals(HostTensor.of(DType.FP32, want.dGates(), B, S, 4, 3).toDoubleArray(),
+                g.dGates().toDoubleArray());
+        assertTrue(g.phiK().isEmpty());
+        assertEquals(NsaAttention.BACKWARD_CPU, g.path());
+        NsaArgumentException e = assertThrows(NsaArgumentException.class,
+                () -> nsa.backward(in, fwd, random(new Random(1), B, S, 4, 8)));
+        assertTrue(e.getMessage().contains("grad_o"), e.getMessage());
+    }
+
+    @Test
+    void backwardUnderAnOverrideDifferentiatesTheMixedGates() {
+        NsaInputs in = inputs(10);
+        NsaAttention sel = builder(CFG).flags(env("NSA_FORCE_BRANCH", "sel")).logSink((l, s) -> { }).build();
+        NsaOutput fwd = sel.forward(in);
+        HostTensor go = random(new Random(11), B, S, 4, 6);
+        NsaGradients g = sel.backward(in, fwd, go);
+        double[] oneHot = new double[(int) in.gates().numel()];
+        for (int i = 1; i < oneHot.length; i += 3) {
+            oneHot[i] = 1;
+        }
+        NsaInputs mixed = new NsaInputs(in.q(), in.kCmp(), in.vCmp(), in.kSel(), in.vSel(), in.kWin(), in.vWin(),
+                HostTensor.of(DType.FP32, oneHot, B, S, 4, 3), null, null);
+        NsaBackward.Gradients want = new NsaBackward(CFG, null).backward(mixed, fwd.result().indices(), go);
+        assertArrayEquals(want.dq(), g.fp64().dq());
+        assertArrayEquals(new double[oneHot.length], g.fp64().dGates());
+        double cmp = 0;
+        for (double v : g.fp64().dkCmp()) {
+            cmp = Math.max(cmp, Math.abs(v));
+        }
+        assertEquals(0.0, cmp, "only sel is mixed: the cmp keys get no gradient");
+    }
+
+    @Test
+    void gateStatsAreReadablePerForwardAndLoggedAtDebug() {
+        List<String> lines = new ArrayList<>();
+        NsaAttention nsa = builder(CFG).flags(env("NSA_LOG_LIMIT", "2")).logSink((l, s) -> lines.add(l + " " + s))
+                .build();
+        NsaInputs in = inputs(6);
+        GateStats st = nsa.gateStats(in);
+        assertEquals(GateStats.of(in.gates().toDoubleArray(), GateOverride.NONE), st);
+        assertEquals((long) B * S * 4, st.rows());
+        for (int i = 0; i < 3; i++) {
+            nsa.forward(in);
+        }
+        List<String> gs = lines.stream().filter(x -> x.startsWith("DEBUG NSA-LOG gate.stats ")).toList();
+        assertEquals(List.of("DEBUG NSA-LOG gate.stats " + st.toLogFields(), "DEBUG NSA-LOG gate.stats "
+                + st.toLogFields()), gs, lines.toString());
+        // the override's gates are what the forward mixes
+        NsaAttention win = builder(CFG).flags(env("NSA_FORCE_BRANCH", "win")).logSink((l, x) -> { }).build();
+        assertEquals(1.0, win.gateStats(in).shareWin());
+        assertEquals(1.0, win.gateStats(in).collapseFraction());
     }
 
     @Test
