@@ -32,6 +32,10 @@ g++ -std=c++20 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda"
 g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/sel_packed_emulation.cpp" -o "$work/emu_packed"
 "$work/emu_packed"
+# the reference backward (attention_bwd.cu: dq, dk/dv for every mask, the gates, phi = avg) vs fp64; about a minute
+g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
+    "$root/kernels/src/test/cuda/attention_bwd_emulation.cpp" -o "$work/emu_bwd"
+"$work/emu_bwd"
 # compression (phi = mlp) with a whole thread block as coroutines, bitwise vs the kernel's fixed order; about 2 min
 g++ -std=c++20 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/compress_mlp_emulation.cpp" -o "$work/emu_mlp"

@@ -16,26 +16,11 @@
 #include "nsa_dtype.h"
 #include "nsa_launch.h"
 #include "nsa_attn_row.cuh"
+#include "nsa_attn_walk.cuh"
 
 namespace nsa {
 
 constexpr int kAttnWarps = 4;  // warps per block: (query, head) rows per block
-
-// Sequence of a query token: the b with cu_q[b] <= tok < cu_q[b + 1] (binary search; zero-length ok).
-__device__ __forceinline__ int sequence_of(const int32_t* cu, int batch, int tok) {
-    int lo = 0, hi = batch - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) >> 1;
-        if (cu[mid] <= tok) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
-__device__ __forceinline__ int compressed_visible(int t, int l, int d) {
-    // ncmp(t) = S_cmp(t + 1); (t + 1 - l) in int64 so t near INT32_MAX cannot wrap
-    const int64_t span = static_cast<int64_t>(t) + 1 - l;
-    return span < 0 ? 0 : static_cast<int>(span / d + 1);
-}
 
 // Adds key row `krow` of KV head `kvh` (within the params' key tensor) to the row's online softmax.
 template <typename T, int DCH>
@@ -63,63 +48,7 @@ __device__ void attention_row(const AttnParams& p) {
     row_init<T, DCH>(r, static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + h * p.q_head_stride,
                      p.dk, lane);
 
-    const int32_t* blk = p.blocks ? p.blocks + static_cast<int64_t>(tok) * p.blocks_tok_stride + kvh * p.blocks_head_stride
-                                  : nullptr;
-    if (p.walk == kWalkAll || p.mask == kMaskNone) {
-        for (int i = 0; i < nk; ++i) {
-            const int s = kpos0 + i;  // key position (compressed index for kMaskBlockCausal)
-            bool visible;
-            switch (p.mask) {
-                case kMaskCausal: visible = s <= t; break;
-                case kMaskWindow: visible = s <= t && s > t - p.window; break;
-                case kMaskBlockCausal:
-                    visible = static_cast<int64_t>(s) * p.cmp_stride + p.cmp_len - 1 <= t;
-                    break;
-                case kMaskChosen: {
-                    visible = false;
-                    if (s <= t) {
-                        const int j = s / p.sel_block;
-                        for (int e = 0; e < p.n_sel; ++e) visible |= blk[e] == j;
-                    }
-                    break;
-                }
-                default: visible = true;
-            }
-            if (visible) add_key<T, DCH>(p, r, lane, k0 + i, kvh);
-        }
-    } else if (p.mask == kMaskChosen) {
-        // Chosen blocks in ascending block index, each once (the next smallest index above the previous
-        // one: O(n_sel^2), nothing to allocate), tokens s <= t of each. Ascending order makes this walk
-        // add exactly the keys of the per-key walk in the same order, so the two agree bitwise also for
-        // unsorted or duplicated index sets.
-        int prev = -1;
-        for (;;) {
-            int j = INT_MAX;
-            for (int e = 0; e < p.n_sel; ++e) {
-                const int b = blk[e];
-                if (b > prev && b < j) j = b;
-            }
-            if (j == INT_MAX) break;
-            prev = j;
-            const int64_t blo = static_cast<int64_t>(j) * p.sel_block;
-            if (blo > t) break;  // this and every later block start after t
-            const int lo = static_cast<int>(max(blo, static_cast<int64_t>(kpos0)));
-            const int hi = static_cast<int>(min(min(blo + p.sel_block, static_cast<int64_t>(t) + 1),
-                                                static_cast<int64_t>(kpos0) + nk));
-            for (int s = lo; s < hi; ++s) add_key<T, DCH>(p, r, lane, k0 + (s - kpos0), kvh);
-        }
-    } else {
-        int lo = kpos0, hi = kpos0 + nk;  // key positions [lo, hi)
-        if (p.mask == kMaskCausal) {
-            hi = min(hi, t + 1);
-        } else if (p.mask == kMaskWindow) {
-            hi = min(hi, t + 1);
-            lo = max(lo, t - p.window + 1);
-        } else if (p.mask == kMaskBlockCausal) {
-            hi = min(hi, compressed_visible(t, p.cmp_len, p.cmp_stride));
-        }
-        for (int s = lo; s < hi; ++s) add_key<T, DCH>(p, r, lane, k0 + (s - kpos0), kvh);
-    }
+    attn_walk(p, tok, t, kvh, k0, nk, kpos0, [&](int64_t krow) { add_key<T, DCH>(p, r, lane, krow, kvh); });
 
     // no visible key: o = 0, lse = -inf (never NaN)
     float* lse = p.lse ? p.lse + static_cast<int64_t>(tok) * p.lse_tok_stride + h : nullptr;

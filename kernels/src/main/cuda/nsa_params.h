@@ -114,6 +114,55 @@ struct AttnParams {
     float scale;        // softmax scale
 };
 
+// The reference backward of one attention branch (docs/nsa-spec.md §10), attention_bwd.cu: the forward's call a
+// (q, k, v, cu, mask, walk; a.o the branch's fp32 output o_c, a.lse its lse, both as the forward wrote them) and
+//   d_o    fp32 [nnz_q, heads, dv] contiguous: dL/do_c (= g_c · dL/do, gate_bwd writes it)
+//   delta  fp32 [nnz_q, heads]: D = dL/do_c · o_c per row (the dq kernel writes it, the dk/dv kernel reads it)
+//   dq     fp32 [nnz_q, heads, dk] contiguous: written, or added to when accumulate (the later branches)
+//   dk, dv fp32 [nnz_k, kv_heads, dk / dv] contiguous: written
+struct AttnBwdParams {
+    AttnParams a;
+    const float* d_o;
+    float* delta;
+    float* dq;
+    float* dk;
+    float* dv;
+    int32_t accumulate;
+};
+
+// The gates' backward (gate_bwd in attention_bwd.cu), one warp per (token, head) row of rows = nnz · heads, all fp32
+// contiguous: d_gates[r, c] = dL/do[r] · o_c[r] and d_oc[c][r] = g_c[r] · dL/do[r] for c = cmp, sel, win (gates
+// [rows, 3] the gates the forward mixed with).
+struct GateBwdParams {
+    const float* gates;
+    const float* d_o;
+    const float* o_cmp;
+    const float* o_sel;
+    const float* o_win;
+    float* d_gates;
+    float* d_o_cmp;
+    float* d_o_sel;
+    float* d_o_win;
+    int64_t rows;
+    int32_t dv;
+};
+
+// phi = avg backward (compress_avg_bwd in attention_bwd.cu): the gradient of raw token p of sequence b is
+// (sum over the compressed tokens i of b whose block [i·d, i·d + l) holds p of d_cmp[cu_cmp[b] + i]) / l, fp32.
+// d_cmp [nnz_cmp, groups, dim], d_raw [nnz, groups, dim], contiguous; one thread per (raw token, group, feature).
+struct CompressAvgBwdParams {
+    const float* d_cmp;
+    float* d_raw;
+    const int32_t* cu_seqlens;
+    const int32_t* cu_seqlens_cmp;
+    int32_t nnz;
+    int32_t batch;
+    int32_t groups;
+    int32_t dim;
+    int32_t block_len;     // l
+    int32_t block_stride;  // d
+};
+
 // Block selection (the NSA spec (docs/nsa-spec.md) "Selection branch"), varlen. One warp per (token, group); see block_select.cu.
 // q [nnz, H, Dk]; k_cmp [nnz_cmp, G, Dk] (q's dtype); lse [nnz, H] fp32 (natural log, of the compressed
 // branch); indices out [nnz, G, n] int32; scores out [nnz, G, nb_max] fp32 or null.

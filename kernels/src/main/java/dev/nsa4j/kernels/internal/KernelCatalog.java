@@ -35,6 +35,15 @@ public final class KernelCatalog {
      * {@code (decode, fp32, select_scores)} and {@code (decode, fp32, finish_g<gates>_o<out>)}.
      */
     public static final String DECODE = "decode";
+    /**
+     * The reference backward (attention_bwd.cu): {@code attention_bwd_dq} and {@code attention_bwd_dkv} per q/k/v
+     * dtype and head-dim class ({@code d<n>}), {@code gate_bwd} (fp32, {@code d<n>} over Dv) and
+     * {@code compress_avg_bwd} (fp32, variant "").
+     */
+    public static final String ATTENTION_BWD_DQ = "attention_bwd_dq";
+    public static final String ATTENTION_BWD_DKV = "attention_bwd_dkv";
+    public static final String GATE_BWD = "gate_bwd";
+    public static final String COMPRESS_AVG_BWD = "compress_avg_bwd";
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -79,8 +88,14 @@ public final class KernelCatalog {
             }
             for (int d : ATTENTION_DIM_CLASSES) {
                 s.add(decodeAttend(in, d));
+                s.add(new KernelKey(ATTENTION_BWD_DQ, in, "d" + d));
+                s.add(new KernelKey(ATTENTION_BWD_DKV, in, "d" + d));
             }
         }
+        for (int d : ATTENTION_DIM_CLASSES) {
+            s.add(new KernelKey(GATE_BWD, DType.FP32, "d" + d));
+        }
+        s.add(new KernelKey(COMPRESS_AVG_BWD, DType.FP32, ""));
         s.add(decodeAdvance());
         s.add(decode(DType.FP32, DECODE_SELECT_SCORES));
         for (DType half : List.of(DType.FP16, DType.BF16)) {

@@ -41,7 +41,13 @@ class KernelCatalogTest {
         // compress mlp and the packed-selection gather: one per dtype each; casts fp16/bf16 <-> fp32
         // decode: per dtype append, fill, fill_cmp, select and 4 head-dim classes of attend; one advance; the
         // tensor-core step's select_scores and 7 (gates, out) dtype pairs of finish
-        assertEquals(11 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4 + 3 * (6 + 4) + 1 + 1 + 7, KernelCatalog.all().size());
+        // reference backward: dq and dk/dv per dtype and head-dim class, gate_bwd per head-dim class, compress_avg_bwd
+        assertEquals(11 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4 + 3 * (6 + 4) + 1 + 1 + 7 + 2 * 3 * 4 + 4 + 1,
+                KernelCatalog.all().size());
+        assertEquals("nsa_attention_bwd_dkv_bf16_d4", new KernelKey(KernelCatalog.ATTENTION_BWD_DKV, DType.BF16, "d4")
+                .symbol());
+        assertEquals("nsa_compress_avg_bwd_fp32", new KernelKey(KernelCatalog.COMPRESS_AVG_BWD, DType.FP32, "")
+                .symbol());
         assertEquals("nsa_decode_fp32_select_scores", KernelCatalog.decode(DType.FP32, "select_scores").symbol());
         assertEquals("nsa_decode_bf16_attend_d4", KernelCatalog.decodeAttend(DType.BF16, 4).symbol());
         assertEquals("nsa_decode_fp16_fill_cmp", KernelCatalog.decode(DType.FP16, "fill_cmp").symbol());
@@ -69,7 +75,8 @@ class KernelCatalogTest {
         NsaArgumentException f = assertThrows(NsaArgumentException.class,
                 () -> KernelCatalog.require(new KernelKey("softmax", DType.FP32, "")));
         assertTrue(f.getMessage().contains("no such family; families: "), f.getMessage());
-        assertTrue(f.getMessage().contains("attention, block_select, cast, compress_avg, compress_mlp, decode, gate_combine"), f.getMessage());
+        assertTrue(f.getMessage().contains("attention, attention_bwd_dkv, attention_bwd_dq, block_select, cast, compress_avg, "
+                + "compress_avg_bwd, compress_mlp, decode, gate_bwd, gate_combine"), f.getMessage());
 
         assertThrows(NsaArgumentException.class,
                 () -> KernelCatalog.require(KernelCatalog.compressAvg(DType.INT32, DType.INT32, KernelCatalog.SCALAR)));
@@ -90,7 +97,7 @@ class KernelCatalogTest {
             assertTrue(text.contains(s), "kernel image lacks " + s);
         }
         Set<String> found = new TreeSet<>();
-        Matcher m = Pattern.compile("nsa_(?:gate_combine|compress_avg|attention|compress_mlp)_[a-z0-9_]+").matcher(text);
+        Matcher m = Pattern.compile("nsa_(?:gate_combine|compress_avg|attention|compress_mlp|gate_bwd)_[a-z0-9_]+").matcher(text);
         while (m.find()) {
             found.add(m.group().replaceFirst("_param_[0-9]+$", ""));   // PTX names parameters after the kernel
         }
