@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the CUDA kernels' code on the CPU (host emulation, no GPU needed): index math, bounds, NaN guard,
 # bitwise results vs a CPU computation, params layout probe. Needs g++ and the CUDA headers
-# (cuda_fp16.h, cuda_bf16.h). Takes about six minutes on 2 cores (./setup.sh --test runs it: HostEmulationTest).
+# (cuda_fp16.h, cuda_bf16.h). Takes about eight minutes on 2 cores (./setup.sh --test runs it: HostEmulationTest).
 # Not a substitute for the GPU-tagged tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +36,10 @@ g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda"
 g++ -std=c++17 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/attention_bwd_emulation.cpp" -o "$work/emu_bwd"
 "$work/emu_bwd"
+# phi = mlp's reference backward (compress_mlp_bwd.cu) vs the fp64 chain rule; a second
+g++ -std=c++20 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
+    "$root/kernels/src/test/cuda/compress_mlp_bwd_emulation.cpp" -o "$work/emu_mlp_bwd"
+"$work/emu_mlp_bwd"
 # compression (phi = mlp) with a whole thread block as coroutines, bitwise vs the kernel's fixed order; about 2 min
 g++ -std=c++20 -O2 -ffp-contract=off -w -I"$inc" -I"$root/kernels/src/main/cuda" -I"$root/kernels/src/test/cuda" \
     "$root/kernels/src/test/cuda/compress_mlp_emulation.cpp" -o "$work/emu_mlp"

@@ -35,20 +35,14 @@ __device__ void attention_row(const AttnParams& p) {
     const int lane = threadIdx.x & 31;
     const int64_t row = static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp;
     if (row >= static_cast<int64_t>(p.nnz_q) * p.heads) return;
-    const int tok = static_cast<int>(row / p.heads);
-    const int h = static_cast<int>(row - static_cast<int64_t>(tok) * p.heads);
-    const int kvh = h / (p.heads / p.kv_heads);
-    const int b = sequence_of(p.cu_q, p.batch, tok);
-    const int t = (p.q_start ? p.q_start[b] : 0) + (tok - p.cu_q[b]);
-    const int k0 = p.cu_k[b];
-    const int nk = p.cu_k[b + 1] - k0;
-    const int kpos0 = p.k_start ? p.k_start[b] : 0;  // position of key row k0
+    const AttnRowPos at = attn_row_pos(p, row);
+    const int tok = at.tok, h = at.h, kvh = at.kvh;
 
     Row<T, DCH> r;
     row_init<T, DCH>(r, static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + h * p.q_head_stride,
                      p.dk, lane);
 
-    attn_walk(p, tok, t, kvh, k0, nk, kpos0, [&](int64_t krow) { add_key<T, DCH>(p, r, lane, krow, kvh); });
+    attn_walk(p, tok, at.t, kvh, at.k0, at.nk, at.kpos0, [&](int64_t krow) { add_key<T, DCH>(p, r, lane, krow, kvh); });
 
     // no visible key: o = 0, lse = -inf (never NaN)
     float* lse = p.lse ? p.lse + static_cast<int64_t>(tok) * p.lse_tok_stride + h : nullptr;

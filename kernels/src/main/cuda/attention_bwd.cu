@@ -53,19 +53,12 @@ __device__ __forceinline__ void bwd_store(float* p, const float (&x)[DCH], float
 }
 
 template <typename T, int DCH>
-__device__ void attention_bwd_dq(const AttnBwdParams& bp) {
-    const AttnParams& p = bp.a;
+__device__ void attention_bwd_dq(const AttnParams& p, const AttnBwdParams& bp) {
     const int lane = threadIdx.x & 31;
     const int64_t row = static_cast<int64_t>(blockIdx.x) * kBwdWarps + (threadIdx.x >> 5);
     if (row >= static_cast<int64_t>(p.nnz_q) * p.heads) return;
-    const int tok = static_cast<int>(row / p.heads);
-    const int h = static_cast<int>(row - static_cast<int64_t>(tok) * p.heads);
-    const int kvh = h / (p.heads / p.kv_heads);
-    const int b = sequence_of(p.cu_q, p.batch, tok);
-    const int t = (p.q_start ? p.q_start[b] : 0) + (tok - p.cu_q[b]);
-    const int k0 = p.cu_k[b];
-    const int nk = p.cu_k[b + 1] - k0;
-    const int kpos0 = p.k_start ? p.k_start[b] : 0;
+    const AttnRowPos at = attn_row_pos(p, row);
+    const int tok = at.tok, h = at.h, kvh = at.kvh;
 
     float q[DCH], dO[DCH], o[DCH], acc[DCH];
     bwd_load<T, DCH>(q, static_cast<const T*>(p.q) + static_cast<int64_t>(tok) * p.q_tok_stride + h * p.q_head_stride,
@@ -78,7 +71,7 @@ __device__ void attention_bwd_dq(const AttnBwdParams& bp) {
     const float lse = p.lse[static_cast<int64_t>(tok) * p.lse_tok_stride + h];
     const float D = lse == -INFINITY ? 0.f : bwd_dot<DCH>(dO, o);   // a row with no key passes no gradient
     if (lse != -INFINITY) {
-        attn_walk(p, tok, t, kvh, k0, nk, kpos0, [&](int64_t krow) {
+        attn_walk(p, tok, at.t, kvh, at.k0, at.nk, at.kpos0, [&](int64_t krow) {
             float k[DCH], v[DCH];
             bwd_load<T, DCH>(k, static_cast<const T*>(p.k) + krow * p.k_tok_stride + kvh * p.k_head_stride, p.dk, lane);
             bwd_load<T, DCH>(v, static_cast<const T*>(p.v) + krow * p.v_tok_stride + kvh * p.v_head_stride, p.dv, lane);
@@ -111,8 +104,7 @@ __device__ __forceinline__ bool bwd_visible(const AttnParams& p, int tok, int t,
 }
 
 template <typename T, int DCH>
-__device__ void attention_bwd_dkv(const AttnBwdParams& bp) {
-    const AttnParams& p = bp.a;
+__device__ void attention_bwd_dkv(const AttnParams& p, const AttnBwdParams& bp) {
     const int lane = threadIdx.x & 31;
     const int64_t row = static_cast<int64_t>(blockIdx.x) * kBwdWarps + (threadIdx.x >> 5);
     const int nnz_k = p.cu_k[p.batch];
@@ -203,16 +195,19 @@ __device__ void compress_avg_bwd(const CompressAvgBwdParams& p) {
 
 }  // namespace nsa
 
-// nsa_attention_bwd_<dq|dkv>_<dtype>_d<32·DCH> (head dims up to 32·DCH; 128-thread blocks, one warp per row),
+// nsa_attention_bwd_<dq|dkv>_<dtype>_d<32·DCH> (arguments: the forward's AttnParams, then AttnBwdParams; head dims
+// up to 32·DCH; 128-thread blocks, one warp per row),
 // nsa_gate_bwd_fp32_d<32·DCH>, nsa_compress_avg_bwd_fp32 (grid-stride, 256-thread blocks).
 #define NSA_ATTENTION_BWD(SUFFIX, T, DCH)                                                                 \
     extern "C" __global__ void __launch_bounds__(32 * nsa::kBwdWarps)                                      \
-        nsa_attention_bwd_dq_##SUFFIX##_d##DCH(const __grid_constant__ nsa::AttnBwdParams p) {            \
-        nsa::attention_bwd_dq<T, DCH>(p);                                                                 \
+        nsa_attention_bwd_dq_##SUFFIX##_d##DCH(const __grid_constant__ nsa::AttnParams p,                  \
+                                               const __grid_constant__ nsa::AttnBwdParams b) {            \
+        nsa::attention_bwd_dq<T, DCH>(p, b);                                                              \
     }                                                                                                     \
     extern "C" __global__ void __launch_bounds__(32 * nsa::kBwdWarps)                                      \
-        nsa_attention_bwd_dkv_##SUFFIX##_d##DCH(const __grid_constant__ nsa::AttnBwdParams p) {           \
-        nsa::attention_bwd_dkv<T, DCH>(p);                                                                \
+        nsa_attention_bwd_dkv_##SUFFIX##_d##DCH(const __grid_constant__ nsa::AttnParams p,                 \
+                                                const __grid_constant__ nsa::AttnBwdParams b) {           \
+        nsa::attention_bwd_dkv<T, DCH>(p, b);                                                             \
     }
 #define NSA_ATTENTION_BWD_DIMS(SUFFIX, T) \
     NSA_ATTENTION_BWD(SUFFIX, T, 1)       \

@@ -26,6 +26,25 @@ __device__ __forceinline__ int compressed_visible(int t, int l, int d) {
     return span < 0 ? 0 : static_cast<int>(span / d + 1);
 }
 
+// Where one (query, head) row of a reference attention call stands: its token, head, KV head, sequence, position,
+// and its sequence's key rows k0 .. k0 + nk - 1 from position kpos0.
+struct AttnRowPos {
+    int tok, h, kvh, b, t, k0, nk, kpos0;
+};
+
+__device__ __forceinline__ AttnRowPos attn_row_pos(const AttnParams& p, int64_t row) {
+    AttnRowPos r;
+    r.tok = static_cast<int>(row / p.heads);
+    r.h = static_cast<int>(row - static_cast<int64_t>(r.tok) * p.heads);
+    r.kvh = r.h / (p.heads / p.kv_heads);
+    r.b = sequence_of(p.cu_q, p.batch, r.tok);
+    r.t = (p.q_start ? p.q_start[r.b] : 0) + (r.tok - p.cu_q[r.b]);
+    r.k0 = p.cu_k[r.b];
+    r.nk = p.cu_k[r.b + 1] - r.k0;
+    r.kpos0 = p.k_start ? p.k_start[r.b] : 0;   // position of key row k0
+    return r;
+}
+
 // Calls visit(krow) for every key row the query token `tok` (position t, KV head kvh) sees, in the forward's order:
 // the keys of its sequence are rows k0 .. k0 + nk - 1 at positions kpos0 .. kpos0 + nk - 1 (compressed indices for
 // kMaskBlockCausal). kWalkAll (or kMaskNone): every key tested in turn; kMaskChosen: the chosen blocks in ascending

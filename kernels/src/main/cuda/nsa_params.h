@@ -114,14 +114,14 @@ struct AttnParams {
     float scale;        // softmax scale
 };
 
-// The reference backward of one attention branch (docs/nsa-spec.md §10), attention_bwd.cu: the forward's call a
-// (q, k, v, cu, mask, walk; a.o the branch's fp32 output o_c, a.lse its lse, both as the forward wrote them) and
+// The reference backward of one attention branch (docs/nsa-spec.md §10), attention_bwd.cu: its kernels take the
+// forward's AttnParams (q, k, v, cu, mask, walk; o the branch's fp32 output o_c, lse its lse, both as the forward
+// wrote them) and these:
 //   d_o    fp32 [nnz_q, heads, dv] contiguous: dL/do_c (= g_c · dL/do, gate_bwd writes it)
 //   delta  fp32 [nnz_q, heads]: D = dL/do_c · o_c per row (the dq kernel writes it, the dk/dv kernel reads it)
 //   dq     fp32 [nnz_q, heads, dk] contiguous: written, or added to when accumulate (the later branches)
 //   dk, dv fp32 [nnz_k, kv_heads, dk / dv] contiguous: written
 struct AttnBwdParams {
-    AttnParams a;
     const float* d_o;
     float* delta;
     float* dq;
@@ -161,6 +161,38 @@ struct CompressAvgBwdParams {
     int32_t dim;
     int32_t block_len;     // l
     int32_t block_stride;  // d
+};
+
+// phi = mlp's reference backward (compress_mlp_bwd.cu), fp32 contiguous: raw k [nnz, groups, dim], d_out = dL/dK̃
+// (or dL/dṼ) [nnz_cmp, groups, dim], the MLP's weights (nsa_mlp.cuh's layout); workspace x, dx [nnz_cmp, groups,
+// block_len·dim] and a, dz [nnz_cmp, groups, hidden]; out d_raw [nnz, groups, dim] and the weights' gradients.
+struct CompressMlpBwdParams {
+    const float* k;
+    const float* d_out;
+    const int32_t* cu_seqlens;
+    const int32_t* cu_seqlens_cmp;
+    const float* pos;
+    const float* w1;
+    const float* b1;
+    const float* w2;
+    float* x;
+    float* a;
+    float* dz;
+    float* dx;
+    float* d_raw;
+    float* d_pos;
+    float* d_w1;
+    float* d_b1;
+    float* d_w2;
+    float* d_b2;
+    int32_t nnz;
+    int32_t nnz_cmp;
+    int32_t batch;
+    int32_t groups;
+    int32_t dim;
+    int32_t block_len;     // l
+    int32_t block_stride;  // d
+    int32_t hidden;
 };
 
 // Block selection (the NSA spec (docs/nsa-spec.md) "Selection branch"), varlen. One warp per (token, group); see block_select.cu.

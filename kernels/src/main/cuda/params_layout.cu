@@ -95,7 +95,29 @@
     F(nsa::DecodeParams, cmp_cap) F(nsa::DecodeParams, branch) F(nsa::DecodeParams, scale) \
     F(nsa::DecodeParams, o_part) F(nsa::DecodeParams, lse_part) F(nsa::DecodeParams, scores) \
     F(nsa::DecodeParams, split_cmp) F(nsa::DecodeParams, split_sel) F(nsa::DecodeParams, split_win) \
-    F(nsa::DecodeParams, phi_mlp)
+    F(nsa::DecodeParams, phi_mlp) \
+    S(nsa::AttnBwdParams) \
+    F(nsa::AttnBwdParams, d_o) F(nsa::AttnBwdParams, delta) F(nsa::AttnBwdParams, dq) F(nsa::AttnBwdParams, dk) \
+    F(nsa::AttnBwdParams, dv) F(nsa::AttnBwdParams, accumulate) \
+    S(nsa::GateBwdParams) \
+    F(nsa::GateBwdParams, gates) F(nsa::GateBwdParams, d_o) F(nsa::GateBwdParams, o_cmp) F(nsa::GateBwdParams, o_sel) \
+    F(nsa::GateBwdParams, o_win) F(nsa::GateBwdParams, d_gates) F(nsa::GateBwdParams, d_o_cmp) \
+    F(nsa::GateBwdParams, d_o_sel) F(nsa::GateBwdParams, d_o_win) F(nsa::GateBwdParams, rows) F(nsa::GateBwdParams, dv) \
+    S(nsa::CompressAvgBwdParams) \
+    F(nsa::CompressAvgBwdParams, d_cmp) F(nsa::CompressAvgBwdParams, d_raw) F(nsa::CompressAvgBwdParams, cu_seqlens) \
+    F(nsa::CompressAvgBwdParams, cu_seqlens_cmp) F(nsa::CompressAvgBwdParams, nnz) F(nsa::CompressAvgBwdParams, batch) \
+    F(nsa::CompressAvgBwdParams, groups) F(nsa::CompressAvgBwdParams, dim) F(nsa::CompressAvgBwdParams, block_len) \
+    F(nsa::CompressAvgBwdParams, block_stride) \
+    S(nsa::CompressMlpBwdParams) \
+    F(nsa::CompressMlpBwdParams, k) F(nsa::CompressMlpBwdParams, d_out) F(nsa::CompressMlpBwdParams, cu_seqlens) \
+    F(nsa::CompressMlpBwdParams, cu_seqlens_cmp) F(nsa::CompressMlpBwdParams, pos) F(nsa::CompressMlpBwdParams, w1) \
+    F(nsa::CompressMlpBwdParams, b1) F(nsa::CompressMlpBwdParams, w2) F(nsa::CompressMlpBwdParams, x) \
+    F(nsa::CompressMlpBwdParams, a) F(nsa::CompressMlpBwdParams, dz) F(nsa::CompressMlpBwdParams, dx) \
+    F(nsa::CompressMlpBwdParams, d_raw) F(nsa::CompressMlpBwdParams, d_pos) F(nsa::CompressMlpBwdParams, d_w1) \
+    F(nsa::CompressMlpBwdParams, d_b1) F(nsa::CompressMlpBwdParams, d_w2) F(nsa::CompressMlpBwdParams, d_b2) \
+    F(nsa::CompressMlpBwdParams, nnz) F(nsa::CompressMlpBwdParams, nnz_cmp) F(nsa::CompressMlpBwdParams, batch) \
+    F(nsa::CompressMlpBwdParams, groups) F(nsa::CompressMlpBwdParams, dim) F(nsa::CompressMlpBwdParams, block_len) \
+    F(nsa::CompressMlpBwdParams, block_stride) F(nsa::CompressMlpBwdParams, hidden)
 
 extern "C" __global__ void nsa_params_layout(int64_t* out, int capacity) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;

@@ -20,21 +20,26 @@ template <typename T> T to_t(float x);
 template <> float to_t<float>(float x) { return x; }
 template <> __nv_bfloat16 to_t<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
-template <typename P>
-static void run_rows(void (*kern)(P), const P& p, int64_t rows) {
+template <typename F>
+static void run_grid(F&& call, int64_t rows) {
     const int grid = static_cast<int>((rows + nsa::kBwdWarps - 1) / nsa::kBwdWarps);
     emu_gridDim = {(unsigned)grid, 1, 1};
     emu_blockDim = {32u * nsa::kBwdWarps, 1, 1};
     for (int bx = 0; bx < grid; ++bx) for (int w = 0; w < nsa::kBwdWarps; ++w) {
         emu_blockIdx = {(unsigned)bx, 0, 0};
-        emu_run_warp(w, [&] { kern(p); });
+        emu_run_warp(w, [&] { call(); });
     }
+}
+
+template <typename P>
+static void run_rows(void (*kern)(P), const P& p, int64_t rows) {
+    run_grid([&] { kern(p); }, rows);
 }
 
 struct Kernels {
     void (*fwd)(const nsa::AttnParams);
-    void (*dq)(const nsa::AttnBwdParams);
-    void (*dkv)(const nsa::AttnBwdParams);
+    void (*dq)(const nsa::AttnParams, const nsa::AttnBwdParams);
+    void (*dkv)(const nsa::AttnParams, const nsa::AttnBwdParams);
 };
 
 template <typename T>
@@ -67,9 +72,9 @@ static void test_branch(const Kernels& kn, const char* name, std::vector<int> le
     run_rows(kn.fwd, a, (int64_t)nnz * H);
     std::vector<float> dq((size_t)nnz * H * dk + 1, -999.f), dK((size_t)nnzk * G * dk + 1, -999.f),
         dV((size_t)nnzk * G * dv + 1, -999.f), delta((size_t)nnz * H + 1, -999.f);
-    nsa::AttnBwdParams bp{a, dO.data(), delta.data(), dq.data(), dK.data(), dV.data(), 0};
-    run_rows(kn.dq, bp, (int64_t)nnz * H);
-    run_rows(kn.dkv, bp, (int64_t)nnzk * G);
+    nsa::AttnBwdParams bp{dO.data(), delta.data(), dq.data(), dK.data(), dV.data(), 0};
+    run_grid([&] { kn.dq(a, bp); }, (int64_t)nnz * H);
+    run_grid([&] { kn.dkv(a, bp); }, (int64_t)nnzk * G);
     CHECK(dq.back() == -999.f && dK.back() == -999.f && dV.back() == -999.f && delta.back() == -999.f,
           "%s mask %d: wrote past the end", name, mask);
 
@@ -138,7 +143,7 @@ static void test_branch(const Kernels& kn, const char* name, std::vector<int> le
     // a second branch adds to dq
     std::vector<float> once(dq);
     bp.accumulate = 1;
-    run_rows(kn.dq, bp, (int64_t)nnz * H);
+    run_grid([&] { kn.dq(a, bp); }, (int64_t)nnz * H);
     for (size_t i = 0; i + 1 < dq.size(); ++i) {
         CHECK(dq[i] == once[i] + once[i], "%s mask %d: accumulated dq[%zu] %g, not 2 x %g", name, mask, i, dq[i], once[i]);
     }

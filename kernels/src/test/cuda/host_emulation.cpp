@@ -210,7 +210,7 @@ int main() {
     nsa_params_layout(buf, 512);
     printf("probe:"); for (int i = 0; i < buf[0]; ++i) printf(" %ld", (long)buf[i]); printf("\n");
     // what ParamsLayouts.expectedProbe() says (StructLayoutTest pins the same numbers)
-    const int64_t want[] = {208, 136, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 124, 128,
+    const int64_t want[] = {265, 136, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 124, 128,
                             96, 0, 8, 16, 24, 32, 40, 48, 56, 64, 68, 72, 76, 80, 84, 88, 232, 0, 8, 16,
                             24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144, 152, 160, 168, 172,
                             176, 180, 184, 188, 192, 196, 200, 204, 208, 212, 216, 220, 224, 184, 0, 8, 16, 24, 32, 40,
@@ -224,7 +224,12 @@ int main() {
                             312, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112,
                             120, 128, 136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 212, 216, 220, 224,
                             228, 232, 236, 240, 244, 248, 252, 256, 260, 264, 268,
-                            272, 280, 288, 296, 300, 304, 308};   // DecodeParams
+                            272, 280, 288, 296, 300, 304, 308,    // DecodeParams
+                            48, 0, 8, 16, 24, 32, 40,             // AttnBwdParams
+                            88, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80,   // GateBwdParams
+                            56, 0, 8, 16, 24, 32, 36, 40, 44, 48, 52,       // CompressAvgBwdParams
+                            176, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136,
+                            144, 148, 152, 156, 160, 164, 168, 172};        // CompressMlpBwdParams
     const int nwant = sizeof(want) / sizeof(want[0]);
     CHECK(buf[0] == nwant, "probe count %ld", (long)buf[0]);
     for (int i = 0; i < nwant; ++i) CHECK(buf[i] == want[i], "probe[%d] = %ld, Java expects %ld", i, (long)buf[i], (long)want[i]);

@@ -20,6 +20,7 @@ import dev.nsa4j.kernels.internal.KernelModule;
 import dev.nsa4j.kernels.internal.TcModule;
 import dev.nsa4j.kernels.op.OpRun;
 import dev.nsa4j.oracle.PhiWeights;
+import dev.nsa4j.oracle.NsaBackward;
 import dev.nsa4j.tensor.DType;
 import dev.nsa4j.tensor.HostTensor;
 
@@ -241,6 +242,19 @@ final class GpuBackend implements AutoCloseable {
      */
     record HostRun(NsaResult result, NsaPlan plan, List<Route> routes, Map<Branch, OpRun> fellBack,
                    OpRun selectFellBack, List<Branch> nonFiniteRecomputed, HostTiming timing) {
+    }
+
+    /**
+     * The reference GPU backward (decisions D43) of a forward over {@code mixed} with the chosen blocks
+     * {@code indices}, on the own stream after the last forward (phi = mlp with this backend's weights).
+     */
+    synchronized NsaBackward.Gradients backwardReference(NsaInputs mixed, BatchLayout layout, HostTensor indices,
+                                                        HostTensor gradO) {
+        order(own);
+        NsaBackward.Gradients g = GpuReferenceBackward.run(images.module(), own, cfg, mixed, layout, indices, gradO,
+                phiK, phiV);
+        finish(own);
+        return g;
     }
 
     /** Host API: upload into the plan's staging, the device forward on the own stream, the downloads. */

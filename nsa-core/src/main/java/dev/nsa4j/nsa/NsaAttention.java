@@ -392,6 +392,23 @@ public final class NsaAttention implements AutoCloseable {
                 gpu == null ? BACKWARD_CPU : BACKWARD_NO_GPU);
     }
 
+    /** {@link NsaGradients#path()} of the reference GPU backward. */
+    static final String BACKWARD_GPU_REFERENCE = "GPU reference backward (fp32, decisions D43)";
+
+    /**
+     * {@link #backward} on the reference GPU backward (decisions D43), for its GPU suite: not yet the route a GPU
+     * instance's {@code backward} takes.
+     *
+     * @throws IllegalStateException on a CPU instance
+     */
+    NsaGradients backwardOnGpuReference(NsaInputs inputs, NsaOutput forward, HostTensor gradO) {
+        if (gpu == null) {
+            throw new IllegalStateException("the reference GPU backward needs a GPU instance");
+        }
+        return NsaGradients.compute(override, inputs, forward, gradO, BACKWARD_GPU_REFERENCE,
+                GpuReferenceBackward.engine(config, phi, gpu));
+    }
+
     /**
      * The gate statistics of a forward over {@code inputs} (docs/routing.md "Observability"): entropy, largest gate,
      * branch shares and collapse fraction of the gates as this instance mixes them (its {@link #gateOverride()}

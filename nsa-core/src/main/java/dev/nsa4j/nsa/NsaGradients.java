@@ -32,9 +32,22 @@ public final class NsaGradients {
         this.elapsed = Objects.requireNonNull(elapsed, "elapsed");
     }
 
-    /** {@link NsaAttention#backward}'s computation, recorded as having run on {@code path}. */
+    /** What computes the gradients of the mixed inputs (the oracle, or the reference GPU backward). */
+    @FunctionalInterface
+    interface Engine {
+        NsaBackward.Gradients run(NsaInputs mixed, HostTensor indices, HostTensor gradO);
+    }
+
+    /** {@link NsaAttention#backward}'s computation on the CPU oracle, recorded as having run on {@code path}. */
     static NsaGradients compute(NsaConfig config, PhiWeights phi, GateOverride override, NsaInputs inputs,
                                 NsaOutput forward, HostTensor gradO, String path) {
+        return compute(override, inputs, forward, gradO, path,
+                (mixed, indices, go) -> new NsaBackward(config, phi).backward(mixed, indices, go));
+    }
+
+    /** {@link NsaAttention#backward}'s computation on {@code engine}: the checks and the gate override around it. */
+    static NsaGradients compute(GateOverride override, NsaInputs inputs, NsaOutput forward, HostTensor gradO,
+                                String path, Engine engine) {
         Objects.requireNonNull(inputs, "inputs");
         Objects.requireNonNull(forward, "forward");
         Objects.requireNonNull(gradO, "grad_o");
@@ -53,7 +66,7 @@ public final class NsaGradients {
                     inputs.kWin(), inputs.vWin(), HostTensor.of(DType.FP32, gv, inputs.gates().shape().dims()),
                     inputs.cuSeqlens(), inputs.indices());
         }
-        NsaBackward.Gradients g = new NsaBackward(config, phi).backward(mixed, forward.result().indices(), gradO);
+        NsaBackward.Gradients g = engine.run(mixed, forward.result().indices(), gradO);
         if (override != GateOverride.NONE) {
             Arrays.fill(g.dGates(), 0.0);   // the override's gates are constants
         }

@@ -44,6 +44,10 @@ public final class KernelCatalog {
     public static final String ATTENTION_BWD_DKV = "attention_bwd_dkv";
     public static final String GATE_BWD = "gate_bwd";
     public static final String COMPRESS_AVG_BWD = "compress_avg_bwd";
+    /** phi = mlp's reference backward (compress_mlp_bwd.cu): fp32, variants {@link #COMPRESS_MLP_BWD_STEPS}. */
+    public static final String COMPRESS_MLP_BWD = "compress_mlp_bwd";
+    /** Its kernels in launch order. */
+    public static final List<String> COMPRESS_MLP_BWD_STEPS = List.of("act", "weights", "raw");
     /** The params layout probe (no dtype; looked up by symbol). */
     public static final String LAYOUT_PROBE_SYMBOL = "nsa_params_layout";
 
@@ -96,6 +100,9 @@ public final class KernelCatalog {
             s.add(new KernelKey(GATE_BWD, DType.FP32, "d" + d));
         }
         s.add(new KernelKey(COMPRESS_AVG_BWD, DType.FP32, ""));
+        for (String step : COMPRESS_MLP_BWD_STEPS) {
+            s.add(new KernelKey(COMPRESS_MLP_BWD, DType.FP32, step));
+        }
         s.add(decodeAdvance());
         s.add(decode(DType.FP32, DECODE_SELECT_SCORES));
         for (DType half : List.of(DType.FP16, DType.BF16)) {

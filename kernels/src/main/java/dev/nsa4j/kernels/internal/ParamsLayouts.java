@@ -11,7 +11,8 @@ public final class ParamsLayouts {
     public static final List<StructLayout> ALL = List.of(GateCombineParams.LAYOUT, CompressAvgParams.LAYOUT,
             AttnParams.LAYOUT, BlockSelectParams.LAYOUT,
             CompressMlpParams.LAYOUT,
-            SelGatherParams.LAYOUT, CastParams.LAYOUT, DecodeParams.LAYOUT);
+            SelGatherParams.LAYOUT, CastParams.LAYOUT, DecodeParams.LAYOUT,
+            AttnBwdParams.LAYOUT, GateBwdParams.LAYOUT, CompressAvgBwdParams.LAYOUT, CompressMlpBwdParams.LAYOUT);
 
     private ParamsLayouts() {
     }

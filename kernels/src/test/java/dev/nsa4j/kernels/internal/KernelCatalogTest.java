@@ -41,9 +41,12 @@ class KernelCatalogTest {
         // compress mlp and the packed-selection gather: one per dtype each; casts fp16/bf16 <-> fp32
         // decode: per dtype append, fill, fill_cmp, select and 4 head-dim classes of attend; one advance; the
         // tensor-core step's select_scores and 7 (gates, out) dtype pairs of finish
-        // reference backward: dq and dk/dv per dtype and head-dim class, gate_bwd per head-dim class, compress_avg_bwd
-        assertEquals(11 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4 + 3 * (6 + 4) + 1 + 1 + 7 + 2 * 3 * 4 + 4 + 1,
+        // reference backward: dq and dk/dv per dtype and head-dim class, gate_bwd per head-dim class, compress_avg_bwd,
+        // compress_mlp_bwd's act, weights and raw
+        assertEquals(11 * 2 + 5 * 2 + 3 * 4 + 3 + 3 + 3 + 4 + 3 * (6 + 4) + 1 + 1 + 7 + 2 * 3 * 4 + 4 + 1 + 3,
                 KernelCatalog.all().size());
+        assertEquals("nsa_compress_mlp_bwd_fp32_weights", new KernelKey(KernelCatalog.COMPRESS_MLP_BWD, DType.FP32,
+                "weights").symbol());
         assertEquals("nsa_attention_bwd_dkv_bf16_d4", new KernelKey(KernelCatalog.ATTENTION_BWD_DKV, DType.BF16, "d4")
                 .symbol());
         assertEquals("nsa_compress_avg_bwd_fp32", new KernelKey(KernelCatalog.COMPRESS_AVG_BWD, DType.FP32, "")
@@ -76,7 +79,7 @@ class KernelCatalogTest {
                 () -> KernelCatalog.require(new KernelKey("softmax", DType.FP32, "")));
         assertTrue(f.getMessage().contains("no such family; families: "), f.getMessage());
         assertTrue(f.getMessage().contains("attention, attention_bwd_dkv, attention_bwd_dq, block_select, cast, compress_avg, "
-                + "compress_avg_bwd, compress_mlp, decode, gate_bwd, gate_combine"), f.getMessage());
+                + "compress_avg_bwd, compress_mlp, compress_mlp_bwd, decode, gate_bwd, gate_combine"), f.getMessage());
 
         assertThrows(NsaArgumentException.class,
                 () -> KernelCatalog.require(KernelCatalog.compressAvg(DType.INT32, DType.INT32, KernelCatalog.SCALAR)));

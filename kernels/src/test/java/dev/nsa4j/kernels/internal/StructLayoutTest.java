@@ -210,7 +210,11 @@ class StructLayoutTest {
     void probeImageAndDiff() {
         long[] want = ParamsLayouts.expectedProbe();
         assertEquals(want.length, want[0]);
-        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29) + (1 + 21) + (1 + 28) + (1 + 3) + (1 + 49), want.length);
+        assertEquals(1 + (1 + 18) + (1 + 15) + (1 + 36) + (1 + 29) + (1 + 21) + (1 + 28) + (1 + 3) + (1 + 49)
+                + (1 + 6) + (1 + 11) + (1 + 10) + (1 + 26), want.length);
+        assertArrayEquals(new long[]{48, 0, 8, 16, 24, 32, 40}, AttnBwdParams.LAYOUT.probeImage());
+        assertArrayEquals(new long[]{88, 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80}, GateBwdParams.LAYOUT.probeImage());
+        assertArrayEquals(new long[]{56, 0, 8, 16, 24, 32, 36, 40, 44, 48, 52}, CompressAvgBwdParams.LAYOUT.probeImage());
         assertEquals(136, want[1]);
         assertNull(ParamsLayouts.diff(want.clone()));
         long[] bad = want.clone();
