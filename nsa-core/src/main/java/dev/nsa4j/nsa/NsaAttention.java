@@ -369,10 +369,10 @@ public final class NsaAttention implements AutoCloseable {
         return override;
     }
 
-    /** {@link NsaGradients#path()} of a backward, on the CPU oracle (every instance: no GPU backward is built yet). */
+    /** {@link NsaGradients#path()} of a backward on the CPU oracle (every instance: no GPU backward is routed yet). */
     static final String BACKWARD_CPU = "CPU oracle (fp64)";
-    static final String BACKWARD_NO_GPU = BACKWARD_CPU + ": no GPU backward in this build, the host variant runs "
-            + "on the CPU";
+    static final String BACKWARD_NO_GPU = BACKWARD_CPU + ": the GPU backward is not a route yet (its reference "
+            + "kernels await their GPU suite), so the host variant runs on the CPU";
 
     /**
      * The backward of a forward (host API): the gradients of a loss L with dL/do = {@code gradO}, with respect to q,
