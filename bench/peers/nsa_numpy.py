@@ -6,6 +6,11 @@
     ./nsa run --inputs DIR --out GOT [--block-len ... same config]
     python3 bench/peers/nsa_numpy.py check DIR GOT [--block-len 32 --stride 16 --sel-block 64 --n-sel 16 --window 512]
         recomputes NSA in float64 from DIR and compares GOT/{o,o_cmp,o_sel,o_win,indices}.npy; exit 1 on mismatch
+    ./nsa grad --shape ... --out GRADS [same config]
+    python3 bench/peers/nsa_numpy.py grad GRADS [same config] [--samples 12]
+        checks nsa4j's gradients (GRADS/dq.npy ... d_gates.npy) against central differences of this forward in
+        float64, L = sum(grad_o * o) with GRADS/indices.npy held fixed, on sampled elements of every input (the
+        largest gradient always among them); exit 1 on mismatch. No backward formula is shared with nsa4j.
 
 Written from the spec, not from nsa4j's code: loops over (b, t, group) for selection, masks for attention.
 """
@@ -30,7 +35,8 @@ def softmax_attend(q, k, v, scale):
     return p @ v, p
 
 
-def nsa(inp, l, d, lp, n, w):
+def nsa(inp, l, d, lp, n, w, fixed=None):
+    """fixed: [B, S, G, n] chosen blocks to use instead of the scores' (-1 padded; duplicates count once)."""
     q = inp["q"].astype(np.float64)
     B, S, H, Dk = q.shape
     G = inp["k_cmp"].shape[2]
@@ -68,7 +74,9 @@ def nsa(inp, l, d, lp, n, w):
                 else:
                     score = np.zeros(nb, dtype=np.float32)
                 cands = list(range(cur + 1))
-                if len(cands) <= n:
+                if fixed is not None:
+                    chosen = sorted({int(j) for j in fixed[b, t, g] if 0 <= j <= cur})
+                elif len(cands) <= n:
                     chosen = cands
                 else:
                     forced = {0, cur, cur - 1}
@@ -88,7 +96,7 @@ NAMES = ["q", "k_cmp", "v_cmp", "k_sel", "v_sel", "k_win", "v_win", "gates"]
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["make", "check"])
+    ap.add_argument("mode", choices=["make", "check", "grad"])
     ap.add_argument("dirs", nargs="+")
     ap.add_argument("--shape", default="1,300,4,2,16,16", help="B,S,H,G,Dk,Dv for make")
     ap.add_argument("--seed", type=int, default=0)
@@ -98,7 +106,10 @@ def main():
     ap.add_argument("--n-sel", type=int, default=16)
     ap.add_argument("--window", type=int, default=512)
     ap.add_argument("--tol", type=float, default=1e-5, help="max abs error allowed (float32 outputs)")
+    ap.add_argument("--samples", type=int, default=12, help="grad: elements checked per input (and its largest)")
     a = ap.parse_args()
+    if a.mode == "grad":
+        return check_grads(a)
     if a.mode == "make":
         B, S, H, G, Dk, Dv = map(int, a.shape.split(","))
         r = np.random.default_rng(a.seed)
@@ -123,6 +134,46 @@ def main():
     same = np.array_equal(got_idx, want["indices"])
     print(f"indices {'identical' if same else 'DIFFER in %d rows' % int((got_idx != want['indices']).any(-1).sum())}")
     ok &= same
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+GRADS = {"q": "dq", "k_cmp": "dk_cmp", "v_cmp": "dv_cmp", "k_sel": "dk_sel", "v_sel": "dv_sel", "k_win": "dk_win",
+         "v_win": "dv_win", "gates": "d_gates"}
+
+
+def check_grads(a):
+    """Central differences of L = sum(grad_o * o) against the gradients nsa grad wrote, on sampled elements."""
+    dr = a.dirs[0]
+    inp = {name: np.load(f"{dr}/{name}.npy").astype(np.float64) for name in NAMES}
+    fixed = np.load(f"{dr}/indices.npy")
+    go = np.load(f"{dr}/grad_o.npy").astype(np.float64)
+
+    def loss(x):
+        return float((go * nsa(x, a.block_len, a.stride, a.sel_block, a.n_sel, a.window, fixed)["o"]).sum())
+
+    r = np.random.default_rng(a.seed)
+    eps = 1e-5
+    ok = True
+    for name in NAMES:
+        g = np.load(f"{dr}/{GRADS[name]}.npy").astype(np.float64)
+        flat = g.reshape(-1)
+        picks = set(r.choice(flat.size, size=min(a.samples, flat.size), replace=False).tolist())
+        picks.add(int(np.abs(flat).argmax()))
+        worst = 0.0
+        scale = max(1.0, float(np.abs(flat).max()))
+        for e in sorted(picks):
+            x = {k: v.copy() for k, v in inp.items()}
+            x[name].reshape(-1)[e] += eps
+            up = loss(x)
+            x[name].reshape(-1)[e] -= 2 * eps
+            down = loss(x)
+            fd = (up - down) / (2 * eps)
+            worst = max(worst, abs(fd - flat[e]) / scale)
+        good = worst <= a.tol
+        ok &= good
+        print(f"{GRADS[name]:8s} {len(picks):3d} elements, max |fd - g| / max(1, max|g|) = {worst:.2e}"
+              f"{'' if good else '  MISMATCH'}")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
