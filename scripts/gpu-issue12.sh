@@ -6,6 +6,8 @@
 #                                     (dev.nsa4j.nsa.GpuReferenceBackwardGpuTest), then the kernels' own suites it
 #                                     builds on (the reference attention and compression)
 #   scripts/gpu-issue12.sh sanitize   compute-sanitizer memcheck, racecheck and initcheck over that suite
+#   scripts/gpu-issue12.sh peer       nsa grad (phi avg and mlp) checked by PyTorch autograd on the same numbers
+#                                     (bench/peers/torch_nsa_grad.py, float64 on the CPU; needs only torch)
 #
 # Logs go to $OUT (default ./out). Exit status: that of the last failing step, else 0.
 set -uo pipefail
@@ -32,7 +34,15 @@ for mode in "$@"; do
                     --select-class $SUITE > "$OUT/san-$tool-issue12.log" 2>&1
                 grep -E "ERROR SUMMARY|tests (successful|failed)" "$OUT/san-$tool-issue12.log" | tail -3
             done ;;
-        *) echo "gpu-issue12: unknown mode '$mode' (tests, sanitize)" >&2; exit 2 ;;
+        peer)
+            CFG=(--block-len 16 --stride 8 --sel-block 16 --n-sel 4 --window 32)
+            for phi in avg mlp; do
+                rm -rf "$OUT/grad-$phi"
+                step $N/nsa grad --shape 2,96,4,2,16,12 "${CFG[@]}" --phi $phi --out "$OUT/grad-$phi" \
+                    > "$OUT/grad-$phi.txt" 2>&1
+                step python3 bench/peers/torch_nsa_grad.py "$OUT/grad-$phi" "${CFG[@]}" --phi $phi
+            done ;;
+        *) echo "gpu-issue12: unknown mode '$mode' (tests, sanitize, peer)" >&2; exit 2 ;;
     esac
 done
 exit $rc
