@@ -20,6 +20,7 @@
 #include "nsa_launch.h"
 #include "nsa_attn_row.cuh"
 #include "nsa_attn_walk.cuh"
+#include "nsa_seq.h"
 
 namespace nsa {
 
@@ -177,18 +178,12 @@ __device__ void gate_bwd(const GateBwdParams& p) {
 __device__ void compress_avg_bwd(const CompressAvgBwdParams& p) {
     const int64_t total = static_cast<int64_t>(p.nnz) * p.groups * p.dim;
     for (int64_t x = global_thread(); x < total; x += grid_threads()) {
-        const int c = static_cast<int>(x % p.dim);
-        const int g = static_cast<int>(x / p.dim % p.groups);
-        const int tok = static_cast<int>(x / (static_cast<int64_t>(p.dim) * p.groups));
-        const int b = sequence_of(p.cu_seqlens, p.batch, tok);
-        const int pos = tok - p.cu_seqlens[b];
-        const int c0 = p.cu_seqlens_cmp[b], ncmp = p.cu_seqlens_cmp[b + 1] - c0;
-        // blocks i with i·d <= pos < i·d + l: i from ceil((pos - l + 1) / d) to floor(pos / d), below ncmp
-        const int first = pos - p.block_len + 1;
-        const int ilo = first <= 0 ? 0 : (first + p.block_stride - 1) / p.block_stride;
-        const int ihi = min(ncmp - 1, pos / p.block_stride);
+        const RawInBlocks r = raw_in_blocks(x, p.groups, p.dim, p.cu_seqlens, p.cu_seqlens_cmp, p.batch, p.block_len,
+                                            p.block_stride);
         float sum = 0.f;
-        for (int i = ilo; i <= ihi; ++i) sum += p.d_cmp[(static_cast<int64_t>(c0 + i) * p.groups + g) * p.dim + c];
+        for (int i = r.ilo; i <= r.ihi; ++i) {
+            sum += p.d_cmp[(static_cast<int64_t>(r.c0 + i) * p.groups + r.g) * p.dim + r.c];
+        }
         p.d_raw[x] = sum / static_cast<float>(p.block_len);
     }
 }

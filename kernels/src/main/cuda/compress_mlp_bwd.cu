@@ -14,7 +14,7 @@
 #include "nsa_dtype.h"
 #include "nsa_launch.h"
 #include "nsa_mlp.cuh"
-#include "nsa_topn.h"   // select_find_sequence
+#include "nsa_seq.h"
 
 namespace nsa {
 
@@ -96,19 +96,12 @@ __device__ void compress_mlp_bwd_raw(const CompressMlpBwdParams& p) {
     const int64_t total = static_cast<int64_t>(p.nnz) * p.groups * p.dim;
     const int in = p.block_len * p.dim;
     for (int64_t x = global_thread(); x < total; x += grid_threads()) {
-        const int c = static_cast<int>(x % p.dim);
-        const int g = static_cast<int>(x / p.dim % p.groups);
-        const int tok = static_cast<int>(x / (static_cast<int64_t>(p.dim) * p.groups));
-        const int b = select_find_sequence(p.cu_seqlens, p.batch, tok);
-        const int pos = tok - p.cu_seqlens[b];
-        const int c0 = p.cu_seqlens_cmp[b], ncmp = p.cu_seqlens_cmp[b + 1] - c0;
-        const int firstp = pos - p.block_len + 1;
-        const int ilo = firstp <= 0 ? 0 : (firstp + p.block_stride - 1) / p.block_stride;
-        const int ihi = min(ncmp - 1, pos / p.block_stride);
+        const RawInBlocks r = raw_in_blocks(x, p.groups, p.dim, p.cu_seqlens, p.cu_seqlens_cmp, p.batch, p.block_len,
+                                            p.block_stride);
         float sum = 0.f;
-        for (int i = ilo; i <= ihi; ++i) {
-            const int r = pos - i * p.block_stride;   // the token's row within block i
-            sum += p.dx[(static_cast<int64_t>(c0 + i) * p.groups + g) * in + r * p.dim + c];
+        for (int i = r.ilo; i <= r.ihi; ++i) {
+            const int row = r.pos - i * p.block_stride;   // the token's row within block i
+            sum += p.dx[(static_cast<int64_t>(r.c0 + i) * p.groups + r.g) * in + row * p.dim + r.c];
         }
         p.d_raw[x] = sum;
     }

@@ -19,21 +19,13 @@
 
 #include <cstdint>
 
+#include "nsa_seq.h"
+
 #define NSA_SELECT_MAX_N 64
 
 namespace nsa {
 
 constexpr unsigned kTopFullMask = 0xffffffffu;
-
-// The sequence b with cu[b] <= r < cu[b + 1] (the last b with cu[b] <= r).
-__device__ __forceinline__ int select_find_sequence(const int32_t* cu, int batch, int64_t r) {
-    int lo = 0, hi = batch;
-    while (hi - lo > 1) {
-        const int mid = (lo + hi) >> 1;
-        if (cu[mid] <= r) lo = mid; else hi = mid;
-    }
-    return lo;
-}
 
 // Larger key = better: fp32 bits of max(P, 0) (non-negative floats order like their bits), then the
 // lower index. Never 0 for a real block (the low word is 0xffffffff - j > 0), so 0 means "empty".
