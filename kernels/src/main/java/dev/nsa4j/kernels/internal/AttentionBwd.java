@@ -12,10 +12,6 @@ import dev.nsa4j.tensor.DType;
 public final class AttentionBwd {
     /** Threads per block of the warp kernels ({@code kBwdWarps} rows of one warp). */
     public static final int BLOCK = 128;
-    /** Threads per block of {@code compress_avg_bwd} (grid-stride). */
-    public static final int AVG_BLOCK = 256;
-    /** Blocks of a {@code compress_avg_bwd} launch at most: grid-stride beyond. */
-    public static final int AVG_MAX_GRID = 4096;
 
     private AttentionBwd() {
     }
@@ -53,8 +49,7 @@ public final class AttentionBwd {
             return;
         }
         KernelKey key = KernelCatalog.require(new KernelKey(KernelCatalog.COMPRESS_AVG_BWD, DType.FP32, ""));
-        int grid = (int) Math.min(AVG_MAX_GRID, (total + AVG_BLOCK - 1) / AVG_BLOCK);
-        m.launchSymbol(key.symbol(), grid, 1, 1, AVG_BLOCK, 0, stream, p.toBytes());
+        m.launch(key, m.gridFor(total), stream, p.toBytes());   // grid-stride, KernelModule.BLOCK threads
     }
 
     /**
@@ -66,16 +61,14 @@ public final class AttentionBwd {
         String[] steps = KernelCatalog.COMPRESS_MLP_BWD_STEPS.toArray(String[]::new);
         byte[] bytes = p.toBytes();
         if (p.nnzCmp() > 0 && p.groups() > 0) {
-            m.launchSymbol(symbol(steps[0]), p.nnzCmp(), p.groups(), 1, AVG_BLOCK, 0, stream, bytes);
+            m.launchSymbol(symbol(steps[0]), p.nnzCmp(), p.groups(), 1, KernelModule.BLOCK, 0, stream, bytes);
         }
         long in = (long) p.blockLen() * p.dim();
         long params = p.hidden() * in + p.hidden() + (long) p.dim() * p.hidden() + p.dim() + in;
-        m.launchSymbol(symbol(steps[1]), (int) Math.min(AVG_MAX_GRID, (params + AVG_BLOCK - 1) / AVG_BLOCK), 1, 1,
-                AVG_BLOCK, 0, stream, bytes);
+        m.launchSymbol(symbol(steps[1]), m.gridFor(params), 1, 1, KernelModule.BLOCK, 0, stream, bytes);
         long raw = (long) p.nnz() * p.groups() * p.dim();
         if (raw > 0) {
-            m.launchSymbol(symbol(steps[2]), (int) Math.min(AVG_MAX_GRID, (raw + AVG_BLOCK - 1) / AVG_BLOCK), 1, 1,
-                    AVG_BLOCK, 0, stream, bytes);
+            m.launchSymbol(symbol(steps[2]), m.gridFor(raw), 1, 1, KernelModule.BLOCK, 0, stream, bytes);
         }
     }
 
